@@ -6,9 +6,9 @@
 //!
 //! | module | service | auth |
 //! | --- | --- | --- |
-//! | [`conductorone`] | ConductorOne system log exporter | OAuth client credentials with an Ed25519 JWT assertion |
-//! | [`tencent_cls`] | Tencent Cloud Log Service export tasks | TC3-HMAC-SHA256 request signing |
-//! | [`atlas`] | MongoDB Atlas log downloads and events | HTTP Digest or service-account OAuth |
+//! | `conductorone` | ConductorOne system log exporter | OAuth client credentials with an Ed25519 JWT assertion |
+//! | `tencent_cls` | Tencent Cloud Log Service export tasks | TC3-HMAC-SHA256 request signing |
+//! | `atlas` | MongoDB Atlas log downloads and events | HTTP Digest or service-account OAuth |
 //!
 //! Each vendor module wraps a client generated at build time from the
 //! vendored OpenAPI description in `specs/` (see `cargo xtask specs`). The
@@ -21,7 +21,8 @@
 //! [`RetryPolicy`], [`RateLimiter`], [`download`] (streaming decode and
 //! atomic files), [`Endpoint`] (HTTPS except on loopback) and
 //! [`SecretString`] (credentials that never print). With the `sandbox`
-//! feature, [`sandbox`] holds the emulators.
+//! feature, `sandbox` holds the emulators. Each vendor module exists only
+//! with its feature (`conductorone`, `tencent-cls`, `atlas`), all on by default.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 

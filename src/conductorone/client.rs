@@ -1,0 +1,600 @@
+//! The C1 client: construction, and the exporter operations.
+
+use super::credentials::{Credentials, ENV_ENDPOINT};
+use super::events::{EventQuery, PAGE_SIZES};
+use super::generated;
+use super::pipeline::{Pipeline, ReqwestTransport};
+use super::token::{Exchange, StaticToken, TokenCache, TokenSource};
+use super::types::{check_id, next_token, Exporter, ExporterUpdate, NewExporter, Page};
+use crate::{Endpoint, Error, Result, RetryPolicy, SecretString, Vendor};
+use futures::stream::{self, BoxStream, StreamExt as _, TryStreamExt as _};
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The page size used for exporter listings unless one is set.
+pub const DEFAULT_EXPORTER_PAGE_SIZE: u32 = 50;
+
+/// A ConductorOne system log client. Cheap to clone; clones share the
+/// connection pool and the access token.
+///
+/// ```no_run
+/// # async fn demo() -> logexport::Result<()> {
+/// use logexport::conductorone::{Client, Datasource, NewExporter};
+///
+/// let client = Client::from_env()?; // CONE_CLIENT_ID + CONE_CLIENT_SECRET
+/// let exporter = client
+///     .create_exporter(NewExporter::new("SIEM").datasource(Datasource::new("ds-1")))
+///     .await?;
+/// println!("{} is {}", exporter.export_id, exporter.state);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    api: generated::Client,
+    endpoint: Endpoint,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.inner.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Converts the generated client's error (see [`super::errors`]).
+pub(crate) async fn convert(e: progenitor_client::Error<()>) -> Error {
+    super::errors::from_progenitor(e).await
+}
+
+fn missing(what: &str) -> Error {
+    Error::decode(format!("response has no {what}")).with_vendor(Vendor::ConductorOne)
+}
+
+fn check_page_size(size: u32) -> Result<()> {
+    if PAGE_SIZES.contains(&size) {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(
+            "page_size",
+            format!("{size} is outside 10..=100"),
+        ))
+    }
+}
+
+/// Follows `nextPageToken` from `fetch(None)` until a page has none.
+fn paginate<T, F, Fut>(fetch: F) -> BoxStream<'static, Result<T>>
+where
+    T: Send + 'static,
+    F: Fn(Option<String>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Page<T>>> + Send + 'static,
+{
+    let fetch = Arc::new(fetch);
+    // State: Some(token) = fetch that page next; None = finished.
+    stream::try_unfold(Some(None::<String>), move |state| {
+        let fetch = fetch.clone();
+        async move {
+            let Some(token) = state else { return Ok(None) };
+            let page = fetch(token.clone()).await?;
+            let next = page.next_page_token;
+            if next.is_some() && next == token {
+                return Err(Error::decode("server returned the same page token twice")
+                    .with_vendor(Vendor::ConductorOne));
+            }
+            Ok(Some((page.items, next.map(Some))))
+        }
+    })
+    .map_ok(|items| stream::iter(items.into_iter().map(Ok)))
+    .try_flatten()
+    .boxed()
+}
+
+impl Client {
+    /// A builder: credentials, endpoint, HTTP client, retry policy.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client from `CONE_CLIENT_ID` + `CONE_CLIENT_SECRET` (or
+    /// `CONE_ACCESS_TOKEN`), and `CONE_ENDPOINT` if set.
+    pub fn from_env() -> Result<Self> {
+        Client::builder().from_env().build()
+    }
+
+    /// The API endpoint.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.inner.endpoint
+    }
+
+    /// The generated client, for anything the hand-written layer does not
+    /// cover. It shares this client's authentication and retries.
+    pub fn generated(&self) -> &generated::Client {
+        &self.inner.api
+    }
+
+    pub(crate) fn api(&self) -> &generated::Client {
+        &self.inner.api
+    }
+
+    /// Lists exporters (deleted ones are not listed).
+    pub fn list_exporters(&self) -> ListExporters {
+        ListExporters {
+            client: self.clone(),
+            page_size: DEFAULT_EXPORTER_PAGE_SIZE,
+        }
+    }
+
+    /// Searches exporters by name, free text or ids.
+    pub fn search_exporters(&self) -> SearchExporters {
+        SearchExporters {
+            client: self.clone(),
+            display_name: None,
+            query: None,
+            export_ids: Vec::new(),
+            page_size: DEFAULT_EXPORTER_PAGE_SIZE,
+        }
+    }
+
+    /// Fetches one exporter. A deleted exporter is [`ErrorKind::NotFound`](crate::ErrorKind::NotFound).
+    #[tracing::instrument(skip_all, fields(vendor = "conductorone", operation = "get_exporter"))]
+    pub async fn get_exporter(&self, export_id: &str) -> Result<Exporter> {
+        check_id("export_id", export_id)?;
+        let r = match self.api().get_exporter().export_id(export_id).send().await {
+            Ok(r) => r.into_inner(),
+            Err(e) => return Err(convert(e).await),
+        };
+        r.exporter
+            .map(Exporter::from_gen)
+            .ok_or_else(|| missing("exporter"))
+    }
+
+    /// Creates an exporter. Never re-sent after the server may have acted on
+    /// it; on an ambiguous failure, list before trying again.
+    #[tracing::instrument(
+        skip_all,
+        fields(vendor = "conductorone", operation = "create_exporter")
+    )]
+    pub async fn create_exporter(&self, new: NewExporter) -> Result<Exporter> {
+        let body = new.to_gen()?;
+        let r = match self.api().create_exporter().body(body).send().await {
+            Ok(r) => r.into_inner(),
+            Err(e) => return Err(convert(e).await),
+        };
+        r.exporter
+            .map(Exporter::from_gen)
+            .ok_or_else(|| missing("exporter"))
+    }
+
+    /// Changes the fields set in `update` (and only those: they form the
+    /// update mask). Returns the exporter as it is now.
+    #[tracing::instrument(
+        skip_all,
+        fields(vendor = "conductorone", operation = "update_exporter")
+    )]
+    pub async fn update_exporter(
+        &self,
+        export_id: &str,
+        update: ExporterUpdate,
+    ) -> Result<Exporter> {
+        check_id("export_id", export_id)?;
+        let mut body = update.to_gen()?;
+        // The path carries the id, but the gateway maps it onto
+        // `exporter.exportId`; sending both keeps either reading right.
+        if let Some(e) = body.exporter.as_mut() {
+            e.export_id = Some(export_id.to_string());
+        }
+        let r = match self
+            .api()
+            .update_exporter()
+            .export_id(export_id)
+            .body(body)
+            .send()
+            .await
+        {
+            Ok(r) => r.into_inner(),
+            Err(e) => return Err(convert(e).await),
+        };
+        r.exporter
+            .map(Exporter::from_gen)
+            .ok_or_else(|| missing("exporter"))
+    }
+
+    /// Deletes an exporter (C1 keeps it, marked with `deletedAt`, but it is
+    /// no longer listed or fetched).
+    #[tracing::instrument(
+        skip_all,
+        fields(vendor = "conductorone", operation = "delete_exporter")
+    )]
+    pub async fn delete_exporter(&self, export_id: &str) -> Result<()> {
+        check_id("export_id", export_id)?;
+        let body =
+            generated::types::C1ApiSystemlogV1ExportServiceDeleteRequestInput(Default::default());
+        match self
+            .api()
+            .delete_exporter()
+            .export_id(export_id)
+            .body(body)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(convert(e).await),
+        }
+    }
+
+    /// A query over the tenant's system log events.
+    pub fn events(&self) -> EventQuery {
+        EventQuery::new(self.clone())
+    }
+
+    /// A query over the events of one exporter (those after its watermark).
+    pub fn exporter_events(&self, export_id: impl Into<String>) -> EventQuery {
+        EventQuery::new(self.clone()).exporter(export_id)
+    }
+}
+
+/// The exporter listing of [`Client::list_exporters`].
+#[derive(Debug, Clone)]
+#[must_use = "a listing does nothing until `.stream()` or `.page()`"]
+pub struct ListExporters {
+    client: Client,
+    page_size: u32,
+}
+
+impl ListExporters {
+    /// Exporters per page, 10–100 (default 50).
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.page_size = size;
+        self
+    }
+
+    /// One page; `page_token` is `None` for the first.
+    #[tracing::instrument(
+        skip_all,
+        fields(vendor = "conductorone", operation = "list_exporters")
+    )]
+    pub async fn page(&self, page_token: Option<&str>) -> Result<Page<Exporter>> {
+        check_page_size(self.page_size)?;
+        let mut req = self
+            .client
+            .api()
+            .list_exporters()
+            .page_size(self.page_size as i32);
+        if let Some(t) = page_token {
+            req = req.page_token(t);
+        }
+        let r = match req.send().await {
+            Ok(r) => r.into_inner(),
+            Err(e) => return Err(convert(e).await),
+        };
+        Ok(Page {
+            items: r
+                .list
+                .unwrap_or_default()
+                .into_iter()
+                .map(Exporter::from_gen)
+                .collect(),
+            next_page_token: next_token(r.next_page_token),
+        })
+    }
+
+    /// Every exporter, following page tokens.
+    pub fn stream(self) -> Result<BoxStream<'static, Result<Exporter>>> {
+        check_page_size(self.page_size)?;
+        Ok(paginate(move |token| {
+            let this = self.clone();
+            async move { this.page(token.as_deref()).await }
+        }))
+    }
+}
+
+/// The exporter search of [`Client::search_exporters`].
+#[derive(Debug, Clone)]
+#[must_use = "a search does nothing until `.stream()` or `.page()`"]
+pub struct SearchExporters {
+    client: Client,
+    display_name: Option<String>,
+    query: Option<String>,
+    export_ids: Vec<String>,
+    page_size: u32,
+}
+
+impl SearchExporters {
+    /// Case-insensitive match on the display name.
+    pub fn display_name(mut self, name: impl Into<String>) -> Self {
+        self.display_name = Some(name.into());
+        self
+    }
+
+    /// Free-text query.
+    pub fn query(mut self, query: impl Into<String>) -> Self {
+        self.query = Some(query.into());
+        self
+    }
+
+    /// Restricts the search to these exporter ids.
+    pub fn export_ids<I, S>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.export_ids = ids.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Results per page, 10–100 (default 50).
+    pub fn page_size(mut self, size: u32) -> Self {
+        self.page_size = size;
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        check_page_size(self.page_size)?;
+        for id in &self.export_ids {
+            check_id("export_ids", id)?;
+        }
+        Ok(())
+    }
+
+    /// One page; `page_token` is `None` for the first.
+    #[tracing::instrument(
+        skip_all,
+        fields(vendor = "conductorone", operation = "search_exporters")
+    )]
+    pub async fn page(&self, page_token: Option<&str>) -> Result<Page<Exporter>> {
+        self.check()?;
+        let body = generated::types::C1ApiSystemlogV1ExportsSearchServiceSearchRequest {
+            display_name: self.display_name.clone(),
+            page_size: Some(self.page_size as i32),
+            page_token: page_token.map(str::to_string),
+            query: self.query.clone(),
+            refs: (!self.export_ids.is_empty()).then(|| {
+                self.export_ids
+                    .iter()
+                    .map(|id| generated::types::C1ApiSystemlogV1ExporterRef {
+                        export_id: Some(id.clone()),
+                    })
+                    .collect()
+            }),
+        };
+        let r = match self.client.api().search_exporters().body(body).send().await {
+            Ok(r) => r.into_inner(),
+            Err(e) => return Err(convert(e).await),
+        };
+        Ok(Page {
+            items: r
+                .list
+                .unwrap_or_default()
+                .into_iter()
+                .map(Exporter::from_gen)
+                .collect(),
+            next_page_token: next_token(r.next_page_token),
+        })
+    }
+
+    /// Every match, following page tokens.
+    pub fn stream(self) -> Result<BoxStream<'static, Result<Exporter>>> {
+        self.check()?;
+        Ok(paginate(move |token| {
+            let this = self.clone();
+            async move { this.page(token.as_deref()).await }
+        }))
+    }
+}
+
+/// Builds a [`Client`].
+///
+/// The API host comes from the client id (`name@<host>/<use>`) unless
+/// [`endpoint`](ClientBuilder::endpoint) overrides it. With an override, the
+/// assertion's `aud` is the override's host (without port): the audience is
+/// whoever mints the token, which is the server we talk to.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct ClientBuilder {
+    credentials: Option<Result<Credentials>>,
+    endpoint: Option<String>,
+    env_endpoint: Option<String>,
+    http: Option<reqwest::Client>,
+    retry: Option<RetryPolicy>,
+}
+
+impl ClientBuilder {
+    /// Authenticates with a client id and secret (parsed in
+    /// [`build`](ClientBuilder::build)).
+    pub fn client_credentials(
+        mut self,
+        client_id: &str,
+        client_secret: impl Into<SecretString>,
+    ) -> Self {
+        self.credentials = Some(Credentials::client_credentials(
+            client_id,
+            &client_secret.into(),
+        ));
+        self
+    }
+
+    /// Authenticates with a bearer access token obtained elsewhere. Needs
+    /// [`endpoint`](ClientBuilder::endpoint), and a 401 is final.
+    pub fn access_token(mut self, token: impl Into<SecretString>) -> Self {
+        self.credentials = Some(Credentials::access_token(token));
+        self
+    }
+
+    /// Uses already-parsed credentials.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(Ok(credentials));
+        self
+    }
+
+    /// Reads credentials from `CONE_CLIENT_ID` + `CONE_CLIENT_SECRET` or
+    /// `CONE_ACCESS_TOKEN`, and an endpoint from `CONE_ENDPOINT` if set (an
+    /// explicit [`endpoint`](ClientBuilder::endpoint) wins).
+    pub fn from_env(mut self) -> Self {
+        self.credentials = Some(Credentials::from_env());
+        self.env_endpoint = std::env::var(ENV_ENDPOINT)
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        self
+    }
+
+    /// Overrides the API base URL (https, or http on loopback).
+    pub fn endpoint(mut self, url: &str) -> Self {
+        self.endpoint = Some(url.to_string());
+        self
+    }
+
+    /// Uses this HTTP client (for proxies, timeouts, TLS roots).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Replaces the default retry policy.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Validates everything and builds the client. No request is sent.
+    pub fn build(self) -> Result<Client> {
+        let credentials = self.credentials.ok_or_else(|| {
+            Error::credentials(
+                "no credentials: use .client_credentials(..), .access_token(..) or .from_env()",
+            )
+            .with_vendor(Vendor::ConductorOne)
+        })??;
+        let base = match (self.endpoint.or(self.env_endpoint), credentials.host()) {
+            (Some(e), _) => e,
+            (None, Some(host)) => format!("https://{host}"),
+            (None, None) => {
+                return Err(Error::invalid_input(
+                    "endpoint",
+                    "is required with an access token (no API host can be derived from it)",
+                ))
+            }
+        };
+        let endpoint = Endpoint::parse(&base)?;
+        let http = match self.http {
+            Some(c) => c,
+            None => reqwest::Client::builder()
+                .user_agent(crate::USER_AGENT)
+                .https_only(false)
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(60))
+                .build()
+                .map_err(|e| Error::from(e).with_vendor(Vendor::ConductorOne))?,
+        };
+        let source: Box<dyn TokenSource> = match credentials {
+            Credentials::ClientCredentials { client_id, secret } => {
+                let token_url = url::Url::parse(&format!("{}/auth/v1/token", endpoint.as_str()))
+                    .map_err(|e| Error::invalid_input("endpoint", e))?;
+                Box::new(Exchange {
+                    http: http.clone(),
+                    token_url,
+                    audience: endpoint.host().to_string(),
+                    client_id,
+                    secret,
+                })
+            }
+            Credentials::AccessToken(t) => Box::new(StaticToken(t)),
+        };
+        let pipeline = Pipeline::new(
+            TokenCache::new(source),
+            self.retry.unwrap_or_default(),
+            Box::new(ReqwestTransport(http.clone())),
+        );
+        let api = generated::Client::new_with_client(endpoint.as_str(), http, pipeline);
+        Ok(Client {
+            inner: Arc::new(Inner { api, endpoint }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conductorone::ClientSecret;
+    use crate::ErrorKind;
+
+    fn secret() -> SecretString {
+        ClientSecret::from_seed([4; 32]).to_secret_string()
+    }
+
+    #[test]
+    fn host_comes_from_the_id_unless_overridden() {
+        let c = Client::builder()
+            .client_credentials("a@acme.conductor.one/x", secret())
+            .build()
+            .unwrap();
+        assert_eq!(c.endpoint().as_str(), "https://acme.conductor.one");
+        let c = Client::builder()
+            .client_credentials("a@acme.conductor.one/x", secret())
+            .endpoint("http://127.0.0.1:8080/")
+            .build()
+            .unwrap();
+        assert_eq!(c.endpoint().as_str(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn clients_and_futures_are_send_and_sync() {
+        fn check<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: &T) {}
+        let c = Client::builder()
+            .client_credentials("a@acme.conductor.one/x", secret())
+            .build()
+            .unwrap();
+        check(&c);
+        send(&c.get_exporter("x"));
+        send(&c.create_exporter(NewExporter::new("n")));
+        send(&c.update_exporter("x", ExporterUpdate::new()));
+        send(&c.delete_exporter("x"));
+        let list = c.list_exporters();
+        send(&list.page(None));
+        let search = c.search_exporters();
+        send(&search.page(None));
+        let events = c.events();
+        send(&events.page(None));
+        check(&events);
+    }
+
+    #[test]
+    fn build_errors() {
+        let e = Client::builder().build().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Credentials);
+        let e = Client::builder().access_token("t").build().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        let e = Client::builder()
+            .client_credentials("a@acme.conductor.one/x", secret())
+            .endpoint("http://example.com")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        let e = Client::builder()
+            .client_credentials("nope", secret())
+            .build()
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Credentials);
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let s = secret();
+        let b = Client::builder().client_credentials("a@acme.conductor.one/x", s.clone());
+        let shown = format!("{b:?}");
+        let c = b.build().unwrap();
+        let shown = format!("{shown} {c:?} {:?}", c.generated());
+        assert!(!shown.contains(&s.expose()[40..]), "{shown}");
+        let t = Client::builder()
+            .access_token("tok-XYZ-secret")
+            .endpoint("http://127.0.0.1:1")
+            .build()
+            .unwrap();
+        assert!(!format!("{t:?} {:?}", t.generated()).contains("tok-XYZ-secret"));
+    }
+}

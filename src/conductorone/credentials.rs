@@ -1,0 +1,563 @@
+//! ConductorOne credentials: client ids, Ed25519 client secrets, bearer tokens.
+//!
+//! A C1 API client is `name@<tenant>.conductor.one/<use>` plus a secret
+//! `secret-token:conductorone.com:v1:<base64url JWK>` holding an Ed25519
+//! private key. Parsing failures say which part is wrong but never echo the
+//! input: users paste secrets into the wrong variable often enough that even
+//! the client id is not repeated back.
+
+use crate::{Error, Result, SecretString, Vendor};
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::{alphabet, Engine as _};
+use ed25519_dalek::SigningKey;
+use std::fmt;
+
+/// The prefix of every v1 client secret.
+pub const SECRET_PREFIX: &str = "secret-token:conductorone.com:v1:";
+
+/// Environment variable holding the client id.
+pub const ENV_CLIENT_ID: &str = "CONE_CLIENT_ID";
+/// Environment variable holding the client secret.
+pub const ENV_CLIENT_SECRET: &str = "CONE_CLIENT_SECRET";
+/// Environment variable holding a ready-made bearer access token.
+pub const ENV_ACCESS_TOKEN: &str = "CONE_ACCESS_TOKEN";
+/// Environment variable overriding the API endpoint (logexport's own name;
+/// needed with an access token, from which no host can be derived).
+pub const ENV_ENDPOINT: &str = "CONE_ENDPOINT";
+
+const PADDING_INDIFFERENT: GeneralPurposeConfig =
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+const URL_SAFE_ANY: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, PADDING_INDIFFERENT);
+const STANDARD_ANY: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, PADDING_INDIFFERENT);
+const URL_SAFE_NO_PAD: GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// Decodes base64url or standard base64, padded or not: C1 documents
+/// base64url, but secrets copied through other tools arrive in either form.
+pub(crate) fn decode_b64(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    URL_SAFE_ANY
+        .decode(s)
+        .or_else(|_| STANDARD_ANY.decode(s))
+        .ok()
+}
+
+/// Unpadded base64url, as JOSE wants it.
+pub(crate) fn encode_b64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn cred_err(msg: impl Into<String>) -> Error {
+    Error::credentials(msg).with_vendor(Vendor::ConductorOne)
+}
+
+/// A parsed client id, `name@<tenant>.conductor.one/<use>`.
+///
+/// The host between `@` and `/` is the tenant's API host.
+///
+/// ```
+/// use logexport::conductorone::ClientId;
+///
+/// let id: ClientId = "robot@acme.conductor.one/logexport".parse().unwrap();
+/// assert_eq!(id.host(), "acme.conductor.one");
+/// assert_eq!(id.name(), "robot");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ClientId {
+    raw: String,
+    at: usize,
+    slash: usize,
+}
+
+impl ClientId {
+    /// Parses and validates a client id.
+    pub fn parse(s: &str) -> Result<Self> {
+        let raw = s.trim();
+        if raw.is_empty() {
+            return Err(cred_err("client id is empty"));
+        }
+        if raw.starts_with("secret-token:") {
+            return Err(cred_err("client id looks like a client secret; the id has the form `name@<tenant>.conductor.one/<use>`"));
+        }
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(cred_err("client id contains whitespace"));
+        }
+        let at = raw.find('@').ok_or_else(|| {
+            cred_err("client id has no `@`; expected `name@<tenant>.conductor.one/<use>`")
+        })?;
+        let slash = raw[at..]
+            .find('/')
+            .map(|i| at + i)
+            .ok_or_else(|| cred_err("client id has no `/<use>` after the host; expected `name@<tenant>.conductor.one/<use>`"))?;
+        if at == 0 {
+            return Err(cred_err("client id has an empty name before `@`"));
+        }
+        let host = &raw[at + 1..slash];
+        if host.is_empty() {
+            return Err(cred_err("client id has an empty host between `@` and `/`"));
+        }
+        let valid_label = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if !host.contains('.') || !host.split('.').all(valid_label) {
+            return Err(cred_err(
+                "client id host is not a DNS name like `<tenant>.conductor.one`",
+            ));
+        }
+        if slash + 1 == raw.len() {
+            return Err(cred_err("client id has an empty `<use>` after `/`"));
+        }
+        Ok(ClientId {
+            raw: raw.to_string(),
+            at,
+            slash,
+        })
+    }
+
+    /// The whole id, as sent in `iss`, `sub` and `client_id`.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// The part before `@`.
+    pub fn name(&self) -> &str {
+        &self.raw[..self.at]
+    }
+
+    /// The tenant's API host, e.g. `acme.conductor.one`.
+    pub fn host(&self) -> &str {
+        &self.raw[self.at + 1..self.slash]
+    }
+
+    /// The part after the host's `/`.
+    pub fn usage(&self) -> &str {
+        &self.raw[self.slash + 1..]
+    }
+}
+
+impl fmt::Debug for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClientId({})", self.raw)
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+impl std::str::FromStr for ClientId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        ClientId::parse(s)
+    }
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+struct Jwk {
+    kty: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    crv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    x: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    d: Option<String>,
+}
+
+/// A client secret: the Ed25519 private key that signs token assertions.
+///
+/// `Debug` never shows the key.
+///
+/// ```
+/// use logexport::conductorone::ClientSecret;
+///
+/// let secret = ClientSecret::from_seed([7; 32]);
+/// let text = secret.to_secret_string();
+/// assert!(text.expose().starts_with("secret-token:conductorone.com:v1:"));
+/// let parsed = ClientSecret::parse(text.expose()).unwrap();
+/// assert_eq!(parsed.public_key(), secret.public_key());
+/// assert_eq!(format!("{parsed:?}"), "ClientSecret(***)");
+/// ```
+#[derive(Clone)]
+pub struct ClientSecret {
+    // Boxed: keeps `Credentials` small, and the key in one place in memory.
+    key: Box<SigningKey>,
+}
+
+impl ClientSecret {
+    /// Parses `secret-token:conductorone.com:v1:<base64url JWK>`. The JWK
+    /// must be an Ed25519 `OKP` private key; padded and unpadded base64 are
+    /// both accepted, and `x` (when present) must be `d`'s public key.
+    pub fn parse(s: &str) -> Result<Self> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(cred_err("client secret is empty"));
+        }
+        let Some(encoded) = s.strip_prefix(SECRET_PREFIX) else {
+            return Err(cred_err(format!(
+                "client secret has the wrong prefix: expected `{SECRET_PREFIX}<base64url JWK>`"
+            )));
+        };
+        let json = decode_b64(encoded).ok_or_else(|| {
+            cred_err(
+                "client secret: the part after the prefix is not valid base64 (is it truncated?)",
+            )
+        })?;
+        let jwk: Jwk = serde_json::from_slice(&json).map_err(|_| {
+            cred_err("client secret: the decoded key is not a JSON Web Key (the secret may be truncated)")
+        })?;
+        match jwk.kty.as_deref() {
+            Some("OKP") => {}
+            Some(other) if other.len() <= 16 && other.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                return Err(cred_err(format!(
+                    "client secret: key type `{other}` is not supported; expected an Ed25519 `OKP` key"
+                )))
+            }
+            _ => return Err(cred_err("client secret: key type (`kty`) must be `OKP`")),
+        }
+        if jwk.crv.as_deref() != Some("Ed25519") {
+            return Err(cred_err("client secret: curve (`crv`) must be `Ed25519`"));
+        }
+        let d = jwk.d.as_deref().ok_or_else(|| {
+            cred_err("client secret: the key has no private part `d` (is it a public key?)")
+        })?;
+        let d: [u8; 32] = decode_b64(d)
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| {
+                cred_err("client secret: private key `d` is not 32 bytes of base64url")
+            })?;
+        let key = SigningKey::from_bytes(&d);
+        if let Some(x) = jwk.x.as_deref() {
+            let x = decode_b64(x)
+                .ok_or_else(|| cred_err("client secret: public key `x` is not valid base64url"))?;
+            if x.as_slice() != key.verifying_key().as_bytes() {
+                return Err(cred_err(
+                    "client secret: public key `x` does not match private key `d`",
+                ));
+            }
+        }
+        Ok(ClientSecret { key: Box::new(key) })
+    }
+
+    /// A secret from a 32-byte Ed25519 seed (the JWK's `d`).
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        ClientSecret {
+            key: Box::new(SigningKey::from_bytes(&seed)),
+        }
+    }
+
+    /// A fresh random key, e.g. to register with the sandbox.
+    pub fn generate() -> Self {
+        ClientSecret::from_seed(rand::random())
+    }
+
+    /// The Ed25519 public key, to register with a server (or the sandbox).
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    /// The secret in C1's text form, `secret-token:conductorone.com:v1:…`.
+    pub fn to_secret_string(&self) -> SecretString {
+        let jwk = Jwk {
+            kty: Some("OKP".into()),
+            crv: Some("Ed25519".into()),
+            x: Some(encode_b64url(&self.public_key())),
+            d: Some(encode_b64url(&self.key.to_bytes())),
+        };
+        let json = serde_json::to_vec(&jwk).expect("a JWK serialises");
+        SecretString::new(format!("{SECRET_PREFIX}{}", encode_b64url(&json)))
+    }
+
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer as _;
+        self.key.sign(message).to_bytes()
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret(***)")
+    }
+}
+
+/// How a client authenticates.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// A client id and secret, exchanged for short-lived bearer tokens.
+    ClientCredentials {
+        /// The client id; its host is the default API host.
+        client_id: ClientId,
+        /// The Ed25519 key that signs token assertions.
+        secret: ClientSecret,
+    },
+    /// A bearer access token obtained elsewhere. It cannot be refreshed, and
+    /// the API endpoint must be given explicitly.
+    AccessToken(SecretString),
+}
+
+impl Credentials {
+    /// Parses a client id and secret.
+    pub fn client_credentials(client_id: &str, secret: &SecretString) -> Result<Self> {
+        Ok(Credentials::ClientCredentials {
+            client_id: ClientId::parse(client_id)?,
+            secret: ClientSecret::parse(secret.expose())?,
+        })
+    }
+
+    /// Wraps a bearer access token.
+    pub fn access_token(token: impl Into<SecretString>) -> Result<Self> {
+        let token: SecretString = token.into();
+        let t = token.expose().trim();
+        let t = t.strip_prefix("Bearer ").unwrap_or(t).trim();
+        if t.is_empty() {
+            return Err(cred_err("access token is empty"));
+        }
+        if t.starts_with(SECRET_PREFIX) {
+            return Err(cred_err(
+                "the access token is a client secret; pass it with a client id instead",
+            ));
+        }
+        if t.bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return Err(cred_err(
+                "access token contains whitespace or control characters",
+            ));
+        }
+        Ok(Credentials::AccessToken(SecretString::new(t)))
+    }
+
+    /// Reads `CONE_CLIENT_ID` + `CONE_CLIENT_SECRET`, or else `CONE_ACCESS_TOKEN`.
+    pub fn from_env() -> Result<Self> {
+        Credentials::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`Credentials::from_env`] over any variable lookup (for tests and
+    /// configuration layers).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        match (get(ENV_CLIENT_ID), get(ENV_CLIENT_SECRET)) {
+            (Some(id), Some(secret)) => {
+                Credentials::client_credentials(&id, &SecretString::new(secret))
+            }
+            (id, secret) => {
+                if let Some(token) = get(ENV_ACCESS_TOKEN) {
+                    return Credentials::access_token(token);
+                }
+                Err(match (id, secret) {
+                    (Some(_), None) => cred_err(format!("{ENV_CLIENT_ID} is set but {ENV_CLIENT_SECRET} is not")),
+                    (None, Some(_)) => cred_err(format!("{ENV_CLIENT_SECRET} is set but {ENV_CLIENT_ID} is not")),
+                    _ => cred_err(format!(
+                        "no ConductorOne credentials: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET}, or {ENV_ACCESS_TOKEN}"
+                    )),
+                })
+            }
+        }
+    }
+
+    /// The API host the credentials name, if they name one.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            Credentials::ClientCredentials { client_id, .. } => Some(client_id.host()),
+            Credentials::AccessToken(_) => None,
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::ClientCredentials { client_id, .. } => f
+                .debug_struct("ClientCredentials")
+                .field("client_id", client_id)
+                .field("secret", &"***")
+                .finish(),
+            Credentials::AccessToken(_) => f.write_str("AccessToken(***)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn jwk_secret(json: &str, engine: &GeneralPurpose) -> String {
+        format!("{SECRET_PREFIX}{}", engine.encode(json))
+    }
+
+    fn key_json(seed: [u8; 32]) -> String {
+        let s = ClientSecret::from_seed(seed);
+        format!(
+            r#"{{"kty":"OKP","crv":"Ed25519","x":"{}","d":"{}"}}"#,
+            encode_b64url(&s.public_key()),
+            encode_b64url(&seed)
+        )
+    }
+
+    #[test]
+    fn client_id_parts_and_errors() {
+        let id = ClientId::parse("bot@acme.conductor.one/cli").unwrap();
+        assert_eq!(
+            (id.name(), id.host(), id.usage()),
+            ("bot", "acme.conductor.one", "cli")
+        );
+        for (bad, says) in [
+            ("", "empty"),
+            ("bot.acme.conductor.one/cli", "`@`"),
+            ("bot@acme.conductor.one", "`/<use>`"),
+            ("@acme.conductor.one/cli", "empty name"),
+            ("bot@/cli", "empty host"),
+            ("bot@acme.conductor.one/", "empty `<use>`"),
+            ("bot@bad_host!/cli", "DNS name"),
+            ("bot@acme.conductor.one:443/cli", "DNS name"),
+        ] {
+            let e = ClientId::parse(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Credentials, "{bad}");
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn secret_good_padded_and_unpadded() {
+        let json = key_json([3; 32]);
+        let want = ClientSecret::from_seed([3; 32]).public_key();
+        let unpadded = jwk_secret(&json, &URL_SAFE_NO_PAD);
+        assert!(!unpadded.ends_with('='));
+        let padded = jwk_secret(&json, &base64::engine::general_purpose::URL_SAFE);
+        // The JSON length is chosen by the key; make sure padding is really exercised.
+        let padded = if padded.ends_with('=') {
+            padded
+        } else {
+            jwk_secret(
+                &format!("{json} "),
+                &base64::engine::general_purpose::URL_SAFE,
+            )
+        };
+        assert!(padded.ends_with('='), "{padded}");
+        for s in [
+            unpadded,
+            padded,
+            jwk_secret(&json, &base64::engine::general_purpose::STANDARD),
+        ] {
+            assert_eq!(ClientSecret::parse(&s).unwrap().public_key(), want);
+        }
+        // And our own encoder round-trips.
+        let ours = ClientSecret::from_seed([3; 32]).to_secret_string();
+        assert_eq!(
+            ClientSecret::parse(ours.expose()).unwrap().public_key(),
+            want
+        );
+    }
+
+    #[test]
+    fn secret_errors_name_the_part_without_echoing() {
+        let good = ClientSecret::from_seed([9; 32]).to_secret_string();
+        let good = good.expose();
+        let d = encode_b64url(&[9; 32]);
+        let other_x = encode_b64url(&ClientSecret::from_seed([1; 32]).public_key());
+        let cases: Vec<(String, &str)> = vec![
+            (
+                good.replace("conductorone.com:v1", "conductorone.com:v2"),
+                "wrong prefix",
+            ),
+            (
+                format!("secret-token:{}", &good[SECRET_PREFIX.len()..]),
+                "wrong prefix",
+            ),
+            (good[..good.len() - 12].to_string(), "truncated"),
+            (
+                format!("{SECRET_PREFIX}!!!not base64!!!"),
+                "not valid base64",
+            ),
+            (
+                jwk_secret(
+                    r#"{"kty":"RSA","n":"AQAB","e":"AQAB","d":"AA"}"#,
+                    &URL_SAFE_NO_PAD,
+                ),
+                "key type `RSA`",
+            ),
+            (
+                jwk_secret(r#"{"kty":"EC","crv":"P-256","d":"AA"}"#, &URL_SAFE_NO_PAD),
+                "key type `EC`",
+            ),
+            (
+                jwk_secret(r#"{"kty":"OKP","crv":"X25519","d":"AA"}"#, &URL_SAFE_NO_PAD),
+                "`Ed25519`",
+            ),
+            (
+                jwk_secret(
+                    r#"{"kty":"OKP","crv":"Ed25519","x":"AA"}"#,
+                    &URL_SAFE_NO_PAD,
+                ),
+                "private part `d`",
+            ),
+            (
+                jwk_secret(
+                    r#"{"kty":"OKP","crv":"Ed25519","d":"AAAA"}"#,
+                    &URL_SAFE_NO_PAD,
+                ),
+                "32 bytes",
+            ),
+            (
+                jwk_secret(
+                    &format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{other_x}","d":"{d}"}}"#),
+                    &URL_SAFE_NO_PAD,
+                ),
+                "does not match",
+            ),
+        ];
+        for (bad, says) in cases {
+            let e = ClientSecret::parse(&bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Credentials);
+            let shown = format!("{e} {e:?}");
+            assert!(shown.contains(says), "{says}: {shown}");
+            assert!(!shown.contains(&d), "secret echoed: {shown}");
+            let tail = &bad[bad.len().saturating_sub(20)..];
+            assert!(!shown.contains(tail), "input echoed: {shown}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let secret = ClientSecret::from_seed([5; 32]);
+        let text = secret.to_secret_string();
+        let creds = Credentials::client_credentials("a@b.conductor.one/c", &text).unwrap();
+        let token = Credentials::access_token("tok-SECRET-123").unwrap();
+        let shown = format!("{secret:?} {creds:?} {token:?} {text:?}");
+        assert!(!shown.contains(&text.expose()[SECRET_PREFIX.len()..]));
+        assert!(!shown.contains(&encode_b64url(&[5; 32])));
+        assert!(!shown.contains("tok-SECRET-123"));
+        assert!(shown.contains("a@b.conductor.one/c"));
+    }
+
+    #[test]
+    fn env_lookup_precedence_and_errors() {
+        let secret = ClientSecret::from_seed([2; 32]).to_secret_string();
+        let env = |pairs: Vec<(&'static str, String)>| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+        };
+        let both = Credentials::from_lookup(env(vec![
+            (ENV_CLIENT_ID, "a@t.conductor.one/x".into()),
+            (ENV_CLIENT_SECRET, secret.expose().into()),
+            (ENV_ACCESS_TOKEN, "tok".into()),
+        ]))
+        .unwrap();
+        assert!(matches!(both, Credentials::ClientCredentials { .. }));
+        let tok =
+            Credentials::from_lookup(env(vec![(ENV_ACCESS_TOKEN, "Bearer tok".into())])).unwrap();
+        assert!(matches!(&tok, Credentials::AccessToken(t) if t.expose() == "tok"));
+        let e = Credentials::from_lookup(env(vec![(ENV_CLIENT_ID, "a@t.conductor.one/x".into())]))
+            .unwrap_err();
+        assert!(e.to_string().contains("CONE_CLIENT_SECRET is not"), "{e}");
+        let e = Credentials::from_lookup(env(vec![])).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Credentials);
+        assert!(e.to_string().contains("CONE_ACCESS_TOKEN"));
+    }
+}

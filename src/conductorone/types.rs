@@ -1,0 +1,524 @@
+//! Friendly types over the generated ones: exporters, open enums, and the
+//! inputs for create and update.
+//!
+//! C1's enums are open (new values appear without notice), so the spec
+//! carries them as plain strings with the known values in
+//! `x-logexport-open-enum`; the enums here decode anything, keeping an
+//! unknown value as `Unknown(String)`.
+
+use super::generated::types as gen;
+use crate::{Error, Result};
+use chrono::{DateTime, Utc};
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! open_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident, prefix = $prefix:literal, {
+            $(#[$dmeta:meta])* $default:ident = $dwire:literal,
+            $( $(#[$vmeta:meta])* $variant:ident = $wire:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+        #[non_exhaustive]
+        pub enum $name {
+            $(#[$dmeta])*
+            #[default]
+            $default,
+            $( $(#[$vmeta])* $variant, )+
+            /// A value this version of logexport does not know, kept verbatim.
+            Unknown(String),
+        }
+
+        impl $name {
+            /// Every value the spec lists, in its order.
+            pub const KNOWN: &'static [&'static str] = &[$dwire, $($wire),+];
+
+            #[doc = concat!("The wire form, e.g. `", $dwire, "`.")]
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $name::$default => $dwire,
+                    $( $name::$variant => $wire, )+
+                    $name::Unknown(s) => s,
+                }
+            }
+
+            /// Whether this is a value the spec did not list.
+            pub fn is_unknown(&self) -> bool {
+                matches!(self, $name::Unknown(_))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = std::convert::Infallible;
+            /// Accepts the wire form, or the short form without the prefix
+            /// in any case (`exporting`), so command lines can be brief.
+            /// Anything else becomes `Unknown`.
+            fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+                let s = s.trim();
+                if s == $dwire { return Ok($name::$default); }
+                $( if s == $wire { return Ok($name::$variant); } )+
+                let long = format!("{}{}", $prefix, s.to_ascii_uppercase());
+                if long == $dwire { return Ok($name::$default); }
+                $( if long == $wire { return Ok($name::$variant); } )+
+                Ok($name::Unknown(s.to_string()))
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                match s.parse() {
+                    Ok(v) => v,
+                    Err(never) => match never {},
+                }
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Ok($name::from(s.as_str()))
+            }
+        }
+    };
+}
+
+open_enum! {
+    /// Where an exporter stands (`Exporter.state`).
+    ExportState, prefix = "EXPORT_STATE_", {
+        /// Not set.
+        Unspecified = "EXPORT_STATE_UNSPECIFIED",
+        /// Delivering events.
+        Exporting = "EXPORT_STATE_EXPORTING",
+        /// Waiting for events or for its datasource.
+        Waiting = "EXPORT_STATE_WAITING",
+        /// Delivery failed.
+        Error = "EXPORT_STATE_ERROR",
+    }
+}
+
+open_enum! {
+    /// The file format an exporter writes (`datasource.format`).
+    ExportFormat, prefix = "EXPORT_FORMAT_", {
+        /// Not set (the server picks).
+        Unspecified = "EXPORT_FORMAT_UNSPECIFIED",
+        /// OCSF JSON lines, zstd-compressed.
+        OcsfJsonZstd = "EXPORT_FORMAT_OCSF_JSON_ZSTD",
+        /// OCSF JSON lines, gzip-compressed.
+        OcsfJsonGzip = "EXPORT_FORMAT_OCSF_JSON_GZIP",
+    }
+}
+
+open_enum! {
+    /// Event order for system log listings.
+    SortDirection, prefix = "SORT_DIRECTION_", {
+        /// The server's default (oldest first).
+        Unspecified = "SORT_DIRECTION_UNSPECIFIED",
+        /// Oldest first.
+        Asc = "SORT_DIRECTION_ASC",
+        /// Newest first.
+        Desc = "SORT_DIRECTION_DESC",
+    }
+}
+
+/// Where an exporter delivers: a datasource, a key prefix within it, and a format.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Datasource {
+    /// The C1 datasource id.
+    pub datasource_id: String,
+    /// Object-key prefix inside the datasource (may be empty).
+    pub prefix: String,
+    /// The file format.
+    pub format: ExportFormat,
+}
+
+impl Datasource {
+    /// A datasource with no prefix and the server's default format.
+    pub fn new(datasource_id: impl Into<String>) -> Self {
+        Datasource {
+            datasource_id: datasource_id.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the key prefix.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Sets the format.
+    pub fn with_format(mut self, format: ExportFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    fn from_gen(d: gen::C1ApiSystemlogV1ExportToDatasource) -> Self {
+        Datasource {
+            datasource_id: d.datasource_id.unwrap_or_default(),
+            prefix: d.prefix.unwrap_or_default(),
+            format: d
+                .format
+                .as_deref()
+                .map(ExportFormat::from)
+                .unwrap_or_default(),
+        }
+    }
+
+    pub(crate) fn to_gen(&self) -> gen::C1ApiSystemlogV1ExportToDatasource {
+        gen::C1ApiSystemlogV1ExportToDatasource {
+            datasource_id: Some(self.datasource_id.clone()),
+            prefix: (!self.prefix.is_empty()).then(|| self.prefix.clone()),
+            format: (self.format != ExportFormat::Unspecified).then(|| self.format.to_string()),
+        }
+    }
+}
+
+/// A system log exporter.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Exporter {
+    /// The exporter id.
+    pub export_id: String,
+    /// Its display name.
+    pub display_name: String,
+    /// Its state; values newer than this crate decode as `Unknown`.
+    pub state: ExportState,
+    /// Where it delivers.
+    pub datasource: Option<Datasource>,
+    /// The uid of the last event it has delivered (empty: none yet).
+    pub watermark_event_id: String,
+    /// Creation time.
+    pub created_at: Option<DateTime<Utc>>,
+    /// Last update.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Deletion time, for a deleted exporter.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl Exporter {
+    pub(crate) fn from_gen(e: gen::C1ApiSystemlogV1Exporter) -> Self {
+        Exporter {
+            export_id: e.export_id.unwrap_or_default(),
+            display_name: e.display_name.unwrap_or_default(),
+            state: e
+                .state
+                .as_deref()
+                .map(ExportState::from)
+                .unwrap_or_default(),
+            datasource: e.datasource.map(Datasource::from_gen),
+            watermark_event_id: e.watermark_event_id.unwrap_or_default(),
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+            deleted_at: e.deleted_at,
+        }
+    }
+}
+
+pub(crate) fn check_id(field: &str, id: &str) -> Result<()> {
+    if id.trim().is_empty() {
+        return Err(Error::invalid_input(field, "must not be empty"));
+    }
+    if id.len() > 256 || id.chars().any(char::is_control) {
+        return Err(Error::invalid_input(field, "is not a plausible C1 id"));
+    }
+    Ok(())
+}
+
+fn check_datasource(d: &Datasource) -> Result<()> {
+    check_id("datasource.datasourceId", &d.datasource_id)
+}
+
+/// The input of [`Client::create_exporter`](super::Client::create_exporter).
+///
+/// ```
+/// use logexport::conductorone::{Datasource, ExportFormat, NewExporter};
+///
+/// let new = NewExporter::new("SIEM feed")
+///     .datasource(Datasource::new("ds-1").with_prefix("c1/").with_format(ExportFormat::OcsfJsonGzip));
+/// assert_eq!(new.display_name, "SIEM feed");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewExporter {
+    /// The display name (required).
+    pub display_name: String,
+    /// Where to deliver.
+    pub datasource: Option<Datasource>,
+}
+
+impl NewExporter {
+    /// An exporter named `display_name`.
+    pub fn new(display_name: impl Into<String>) -> Self {
+        NewExporter {
+            display_name: display_name.into(),
+            datasource: None,
+        }
+    }
+
+    /// Sets where it delivers.
+    pub fn datasource(mut self, datasource: Datasource) -> Self {
+        self.datasource = Some(datasource);
+        self
+    }
+
+    pub(crate) fn to_gen(&self) -> Result<gen::C1ApiSystemlogV1ExportServiceCreateRequest> {
+        if self.display_name.trim().is_empty() {
+            return Err(Error::invalid_input("displayName", "must not be empty"));
+        }
+        if let Some(d) = &self.datasource {
+            check_datasource(d)?;
+        }
+        Ok(gen::C1ApiSystemlogV1ExportServiceCreateRequest {
+            display_name: Some(self.display_name.clone()),
+            datasource: self.datasource.as_ref().map(Datasource::to_gen),
+        })
+    }
+}
+
+/// A change to an exporter. Each setter records its field in the update
+/// mask, so only the fields you set are changed on the server.
+///
+/// ```
+/// use logexport::conductorone::{ExportFormat, ExporterUpdate};
+///
+/// let update = ExporterUpdate::new().display_name("renamed").format(ExportFormat::OcsfJsonZstd);
+/// assert_eq!(update.update_mask(), "displayName,datasource.format");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExporterUpdate {
+    display_name: Option<String>,
+    datasource: Datasource,
+    paths: Vec<&'static str>,
+}
+
+impl ExporterUpdate {
+    /// An update that changes nothing yet.
+    pub fn new() -> Self {
+        ExporterUpdate::default()
+    }
+
+    fn record(&mut self, path: &'static str) {
+        // Setting the whole datasource subsumes its fields, and vice versa a
+        // field after the whole is already covered.
+        if self.paths.contains(&"datasource") && path.starts_with("datasource.") {
+            return;
+        }
+        if path == "datasource" {
+            self.paths.retain(|p| !p.starts_with("datasource."));
+        }
+        if !self.paths.contains(&path) {
+            self.paths.push(path);
+        }
+    }
+
+    /// Changes the display name (`displayName`).
+    pub fn display_name(mut self, name: impl Into<String>) -> Self {
+        self.display_name = Some(name.into());
+        self.record("displayName");
+        self
+    }
+
+    /// Replaces the whole datasource (`datasource`).
+    pub fn datasource(mut self, datasource: Datasource) -> Self {
+        self.datasource = datasource;
+        self.record("datasource");
+        self
+    }
+
+    /// Changes the datasource id (`datasource.datasourceId`).
+    pub fn datasource_id(mut self, id: impl Into<String>) -> Self {
+        self.datasource.datasource_id = id.into();
+        self.record("datasource.datasourceId");
+        self
+    }
+
+    /// Changes the key prefix (`datasource.prefix`).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.datasource.prefix = prefix.into();
+        self.record("datasource.prefix");
+        self
+    }
+
+    /// Changes the format (`datasource.format`).
+    pub fn format(mut self, format: ExportFormat) -> Self {
+        self.datasource.format = format;
+        self.record("datasource.format");
+        self
+    }
+
+    /// The field mask, comma-separated, in the order fields were set.
+    pub fn update_mask(&self) -> String {
+        self.paths.join(",")
+    }
+
+    /// The field mask as paths (`displayName`, `datasource.prefix`, …).
+    pub fn paths(&self) -> &[&'static str] {
+        &self.paths
+    }
+
+    /// Whether no field was set.
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    pub(crate) fn to_gen(&self) -> Result<gen::C1ApiSystemlogV1ExportServiceUpdateRequestInput> {
+        if self.is_empty() {
+            return Err(Error::invalid_input("update", "no field was changed"));
+        }
+        if let Some(n) = &self.display_name {
+            if n.trim().is_empty() {
+                return Err(Error::invalid_input("displayName", "must not be empty"));
+            }
+        }
+        let touches = |p: &'static str| self.paths.contains(&p);
+        if touches("datasource") || touches("datasource.datasourceId") {
+            check_datasource(&self.datasource)?;
+        }
+        let has_ds = self.paths.iter().any(|p| p.starts_with("datasource"));
+        let ds = &self.datasource;
+        let datasource = has_ds.then(|| gen::C1ApiSystemlogV1ExportToDatasource {
+            datasource_id: (touches("datasource") || touches("datasource.datasourceId"))
+                .then(|| ds.datasource_id.clone()),
+            prefix: (touches("datasource") || touches("datasource.prefix"))
+                .then(|| ds.prefix.clone()),
+            format: (touches("datasource") || touches("datasource.format"))
+                .then(|| ds.format.to_string()),
+        });
+        Ok(gen::C1ApiSystemlogV1ExportServiceUpdateRequestInput {
+            exporter: Some(gen::C1ApiSystemlogV1Exporter {
+                display_name: self.display_name.clone(),
+                datasource,
+                ..Default::default()
+            }),
+            update_mask: Some(self.update_mask()),
+        })
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Page<T> {
+    /// The items on this page.
+    pub items: Vec<T>,
+    /// The token for the next page; `None` on the last page.
+    pub next_page_token: Option<String>,
+}
+
+/// `nextPageToken` with "" meaning "no more pages".
+pub(crate) fn next_token(t: Option<String>) -> Option<String> {
+    t.filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The known values of each open enum, read from the committed spec, so
+    /// a spec refresh that adds a value fails here until the enum learns it.
+    fn spec_open_enum(property: &str) -> Vec<String> {
+        let spec = include_str!("../../specs/conductorone.yaml");
+        let lines: Vec<&str> = spec.lines().collect();
+        let mut out = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim() != format!("{property}:") {
+                continue;
+            }
+            let indent = line.len() - line.trim_start().len();
+            let mut j = i + 1;
+            while j < lines.len() && lines[j].len() - lines[j].trim_start().len() > indent {
+                if lines[j].trim() == "x-logexport-open-enum:" {
+                    let mut k = j + 1;
+                    while k < lines.len() && lines[k].trim_start().starts_with("- ") {
+                        out.push(lines[k].trim_start()[2..].trim().to_string());
+                        k += 1;
+                    }
+                }
+                j += 1;
+            }
+        }
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn enums_match_the_spec() {
+        assert_eq!(spec_open_enum("state"), ExportState::KNOWN);
+        assert_eq!(spec_open_enum("format"), ExportFormat::KNOWN);
+        assert_eq!(spec_open_enum("sortDirection"), SortDirection::KNOWN);
+        for v in ExportState::KNOWN {
+            let parsed = ExportState::from(*v);
+            assert!(!parsed.is_unknown());
+            assert_eq!(parsed.to_string(), *v);
+        }
+    }
+
+    #[test]
+    fn unknown_values_decode_and_round_trip() {
+        let e: ExportState = serde_json::from_str(r#""EXPORT_STATE_PAUSED""#).unwrap();
+        assert_eq!(e, ExportState::Unknown("EXPORT_STATE_PAUSED".into()));
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#""EXPORT_STATE_PAUSED""#
+        );
+        assert_eq!(
+            "exporting".parse::<ExportState>().unwrap(),
+            ExportState::Exporting
+        );
+        assert_eq!(
+            "ocsf_json_gzip".parse::<ExportFormat>().unwrap(),
+            ExportFormat::OcsfJsonGzip
+        );
+        assert_eq!(
+            ExportFormat::from("EXPORT_FORMAT_PARQUET").to_string(),
+            "EXPORT_FORMAT_PARQUET"
+        );
+    }
+
+    #[test]
+    fn update_masks_follow_the_setters() {
+        let u = ExporterUpdate::new()
+            .prefix("p/")
+            .display_name("n")
+            .prefix("q/");
+        assert_eq!(u.update_mask(), "datasource.prefix,displayName");
+        let body = serde_json::to_value(u.to_gen().unwrap()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"exporter": {"displayName": "n", "datasource": {"prefix": "q/"}}, "updateMask": "datasource.prefix,displayName"})
+        );
+        let u = ExporterUpdate::new()
+            .format(ExportFormat::OcsfJsonZstd)
+            .datasource(Datasource::new("ds"));
+        assert_eq!(u.update_mask(), "datasource");
+        assert_eq!(
+            ExporterUpdate::new().to_gen().unwrap_err().kind(),
+            crate::ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            ExporterUpdate::new()
+                .datasource_id(" ")
+                .to_gen()
+                .unwrap_err()
+                .kind(),
+            crate::ErrorKind::InvalidInput
+        );
+    }
+}
