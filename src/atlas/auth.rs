@@ -1,0 +1,557 @@
+//! Atlas credentials and the per-client state each scheme keeps.
+//!
+//! * API keys use HTTP Digest. Answering a fresh challenge on every call
+//!   doubles the round trips (the official Go SDK does exactly that), so
+//!   [`DigestState`] keeps the last challenge and reuses its nonce with an
+//!   increasing nonce count until the server calls it stale.
+//! * Service accounts use OAuth client credentials. Atlas allows at most 100
+//!   live tokens per account, so [`TokenSource`] caches one token per client
+//!   (shared by clones) and lets exactly one caller fetch a replacement.
+
+use super::digest::{Authorization, Challenge};
+use super::transport::Transport;
+use crate::{Endpoint, Error, ErrorKind, Result, SecretString, Vendor};
+use base64::Engine as _;
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Environment variable for the public half of an API key.
+pub const ENV_PUBLIC_KEY: &str = "MONGODB_ATLAS_PUBLIC_API_KEY";
+/// Environment variable for the private half of an API key.
+pub const ENV_PRIVATE_KEY: &str = "MONGODB_ATLAS_PRIVATE_API_KEY";
+/// Environment variable for a service account's client id.
+pub const ENV_CLIENT_ID: &str = "MONGODB_ATLAS_CLIENT_ID";
+/// Environment variable for a service account's client secret.
+pub const ENV_CLIENT_SECRET: &str = "MONGODB_ATLAS_CLIENT_SECRET";
+/// Environment variable overriding the endpoint (as the Atlas Terraform
+/// provider and CLI tooling spell it).
+pub const ENV_BASE_URL: &str = "MONGODB_ATLAS_BASE_URL";
+
+/// How a client proves who it is.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// A programmatic API key, used with HTTP Digest.
+    ApiKey {
+        /// The public key (the Digest user name).
+        public_key: String,
+        /// The private key (the Digest password).
+        private_key: SecretString,
+    },
+    /// A service account, used with OAuth 2.0 client credentials.
+    ServiceAccount {
+        /// The client id (`mdb_sa_id_…`).
+        client_id: String,
+        /// The client secret (`mdb_sa_sk_…`).
+        client_secret: SecretString,
+    },
+}
+
+impl Credentials {
+    /// An API key pair for HTTP Digest.
+    pub fn api_key(public_key: impl Into<String>, private_key: impl Into<SecretString>) -> Self {
+        Credentials::ApiKey {
+            public_key: public_key.into(),
+            private_key: private_key.into(),
+        }
+    }
+
+    /// Service-account client credentials for OAuth.
+    pub fn service_account(
+        client_id: impl Into<String>,
+        client_secret: impl Into<SecretString>,
+    ) -> Self {
+        Credentials::ServiceAccount {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+        }
+    }
+
+    /// Reads credentials from the environment: a service account
+    /// (`MONGODB_ATLAS_CLIENT_ID` / `MONGODB_ATLAS_CLIENT_SECRET`) if both
+    /// are set, else an API key (`MONGODB_ATLAS_PUBLIC_API_KEY` /
+    /// `MONGODB_ATLAS_PRIVATE_API_KEY`). Half a pair is an error rather than
+    /// a silent fall-through to the other scheme.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let pair = |a: &str, b: &str| -> Result<Option<(String, String)>> {
+            match (get(a), get(b)) {
+                (Some(x), Some(y)) => Ok(Some((x, y))),
+                (None, None) => Ok(None),
+                (Some(_), None) => Err(Error::credentials(format!("{a} is set but {b} is not"))
+                    .with_vendor(Vendor::Atlas)),
+                (None, Some(_)) => Err(Error::credentials(format!("{b} is set but {a} is not"))
+                    .with_vendor(Vendor::Atlas)),
+            }
+        };
+        if let Some((id, secret)) = pair(ENV_CLIENT_ID, ENV_CLIENT_SECRET)? {
+            return Ok(Credentials::service_account(id.trim(), secret.trim()));
+        }
+        if let Some((public, private)) = pair(ENV_PUBLIC_KEY, ENV_PRIVATE_KEY)? {
+            return Ok(Credentials::api_key(public.trim(), private.trim()));
+        }
+        Err(Error::credentials(format!(
+            "no Atlas credentials: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (service account) \
+             or {ENV_PUBLIC_KEY} and {ENV_PRIVATE_KEY} (API key)"
+        ))
+        .with_vendor(Vendor::Atlas))
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        let (who, secret, what) = match self {
+            Credentials::ApiKey {
+                public_key,
+                private_key,
+            } => (public_key, private_key, "API key"),
+            Credentials::ServiceAccount {
+                client_id,
+                client_secret,
+            } => (client_id, client_secret, "service account"),
+        };
+        if who.trim().is_empty() || secret.is_empty() {
+            return Err(Error::credentials(format!("the {what} has an empty part"))
+                .with_vendor(Vendor::Atlas));
+        }
+        if who.contains(':') && matches!(self, Credentials::ServiceAccount { .. }) {
+            // Basic auth joins id and secret with ':'; an id containing one
+            // would be split in the wrong place.
+            return Err(
+                Error::credentials("a service account client id cannot contain ':'")
+                    .with_vendor(Vendor::Atlas),
+            );
+        }
+        Ok(())
+    }
+
+    /// `"digest"` or `"service-account"`, for logs.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            Credentials::ApiKey { .. } => "digest",
+            Credentials::ServiceAccount { .. } => "service-account",
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::ApiKey {
+                public_key,
+                private_key,
+            } => f
+                .debug_struct("ApiKey")
+                .field("public_key", public_key)
+                .field("private_key", private_key)
+                .finish(),
+            Credentials::ServiceAccount {
+                client_id,
+                client_secret,
+            } => f
+                .debug_struct("ServiceAccount")
+                .field("client_id", client_id)
+                .field("client_secret", client_secret)
+                .finish(),
+        }
+    }
+}
+
+/// A cached challenge and how many requests have used its nonce.
+#[derive(Debug)]
+struct CachedChallenge {
+    challenge: Challenge,
+    nc: AtomicU32,
+}
+
+/// The Digest challenge a client reuses. Clones share it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DigestState {
+    current: Arc<Mutex<Option<Arc<CachedChallenge>>>>,
+}
+
+impl DigestState {
+    /// An `Authorization` value for the next request, if a challenge is
+    /// cached. Each call takes the next nonce count, so concurrent requests
+    /// never share one.
+    pub(crate) fn authorize(
+        &self,
+        method: &str,
+        uri: &str,
+        user: &str,
+        password: &SecretString,
+    ) -> Option<String> {
+        let cached = self.current.lock().expect("digest lock").clone()?;
+        let nc = cached.nc.fetch_add(1, Ordering::SeqCst) + 1;
+        let cnonce = hex::encode(rand::random::<[u8; 8]>());
+        let auth = Authorization::answer(
+            &cached.challenge,
+            method,
+            uri,
+            user,
+            password.expose(),
+            nc,
+            &cnonce,
+        );
+        Some(auth.to_header_value())
+    }
+
+    /// Replaces the cached challenge (nonce count restarts at zero).
+    pub(crate) fn replace(&self, challenge: Challenge) {
+        *self.current.lock().expect("digest lock") = Some(Arc::new(CachedChallenge {
+            challenge,
+            nc: AtomicU32::new(0),
+        }));
+    }
+}
+
+/// Finds a Digest challenge among the `WWW-Authenticate` headers.
+pub(crate) fn challenge_from(headers: &http::HeaderMap) -> Option<Challenge> {
+    headers
+        .get_all(http::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(Challenge::parse)
+}
+
+/// A bearer token and when to stop using it.
+#[derive(Clone)]
+struct CachedToken {
+    token: SecretString,
+    refresh_at: Instant,
+}
+
+/// Service-account tokens: fetched once, shared by every clone of the
+/// client, refreshed shortly before they expire.
+#[derive(Clone)]
+pub(crate) struct TokenSource {
+    client_id: String,
+    client_secret: SecretString,
+    token_url: url::Url,
+    revoke_url: url::Url,
+    margin: Duration,
+    // A tokio mutex held across the token request makes concurrent callers
+    // wait for the one request in flight instead of each starting their own.
+    cached: Arc<tokio::sync::Mutex<Option<CachedToken>>>,
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSource")
+            .field("client_id", &self.client_id)
+            .field("token_url", &self.token_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The OAuth token response.
+#[derive(serde::Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+impl TokenSource {
+    pub(crate) fn new(
+        endpoint: &Endpoint,
+        client_id: String,
+        client_secret: SecretString,
+        margin: Duration,
+    ) -> Result<Self> {
+        let join = |p: &str| {
+            url::Url::parse(&format!("{}{p}", endpoint.as_str()))
+                .map_err(|e| Error::invalid_input("endpoint", e))
+        };
+        Ok(TokenSource {
+            client_id,
+            client_secret,
+            token_url: join("/api/oauth/token")?,
+            revoke_url: join("/api/oauth/revoke")?,
+            margin,
+            cached: Arc::default(),
+        })
+    }
+
+    pub(crate) fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    fn basic(&self) -> String {
+        let raw = format!("{}:{}", self.client_id, self.client_secret.expose());
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    }
+
+    /// The current token, fetching one if there is none or it is about to
+    /// expire.
+    pub(crate) async fn token(&self, transport: &dyn Transport) -> Result<SecretString> {
+        let mut cached = self.cached.lock().await;
+        if let Some(c) = cached.as_ref() {
+            if Instant::now() < c.refresh_at {
+                return Ok(c.token.clone());
+            }
+        }
+        let fresh = self.fetch(transport).await?;
+        let token = fresh.token.clone();
+        *cached = Some(fresh);
+        Ok(token)
+    }
+
+    /// Forgets `token` if it is still the cached one (the server refused
+    /// it), so the next call fetches a new one.
+    pub(crate) async fn invalidate(&self, token: &SecretString) {
+        let mut cached = self.cached.lock().await;
+        if cached.as_ref().is_some_and(|c| &c.token == token) {
+            *cached = None;
+        }
+    }
+
+    async fn fetch(&self, transport: &dyn Transport) -> Result<CachedToken> {
+        let request = form_request(
+            &self.token_url,
+            &self.basic(),
+            "grant_type=client_credentials",
+        );
+        let response = transport
+            .send(request)
+            .await
+            .map_err(|e| Error::from(e).with_vendor(Vendor::Atlas))?;
+        if !response.status().is_success() {
+            let err = super::error::from_response(response).await;
+            return Err(token_error(err));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Error::from(e).with_vendor(Vendor::Atlas))?;
+        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
+            Error::decode(format!("token response is not an OAuth token: {e}"))
+                .with_vendor(Vendor::Atlas)
+        })?;
+        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
+        // A margin as large as the lifetime would refetch on every call;
+        // never wait less than half the lifetime.
+        let margin = self.margin.min(lifetime / 2);
+        tracing::debug!(
+            lifetime_s = lifetime.as_secs(),
+            "obtained Atlas service-account token"
+        );
+        Ok(CachedToken {
+            token: SecretString::new(parsed.access_token),
+            refresh_at: Instant::now() + lifetime - margin,
+        })
+    }
+
+    /// Revokes the cached token, if any. Returns whether one was revoked.
+    pub(crate) async fn revoke(&self, transport: &dyn Transport) -> Result<bool> {
+        let mut cached = self.cached.lock().await;
+        let Some(c) = cached.take() else {
+            return Ok(false);
+        };
+        let form = serde_urlencoded::to_string([
+            ("token", c.token.expose()),
+            ("token_type_hint", "access_token"),
+        ])
+        .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
+        let request = form_request(&self.revoke_url, &self.basic(), &form);
+        let response = transport
+            .send(request)
+            .await
+            .map_err(|e| Error::from(e).with_vendor(Vendor::Atlas))?;
+        if !response.status().is_success() {
+            return Err(token_error(super::error::from_response(response).await));
+        }
+        Ok(true)
+    }
+}
+
+/// Token endpoint refusals are credential problems, whatever the status
+/// (Atlas answers 403 once an account holds 100 live tokens).
+fn token_error(err: Error) -> Error {
+    match err.kind() {
+        ErrorKind::Api if matches!(err.status(), Some(400..=499)) && err.status() != Some(429) => {
+            let mut e = Error::new(
+                ErrorKind::Auth,
+                format!("service-account token request refused: {}", err.message()),
+            )
+            .with_vendor(Vendor::Atlas);
+            if let Some(s) = err.status() {
+                e = e.with_status(s);
+            }
+            if let Some(c) = err.code() {
+                e = e.with_code(c);
+            }
+            e
+        }
+        _ => err,
+    }
+}
+
+fn form_request(url: &url::Url, basic: &str, body: &str) -> reqwest::Request {
+    let mut request = reqwest::Request::new(reqwest::Method::POST, url.clone());
+    let h = request.headers_mut();
+    h.insert(
+        http::header::AUTHORIZATION,
+        basic.parse().expect("base64 is a valid header value"),
+    );
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
+    h.insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(crate::USER_AGENT),
+    );
+    *request.body_mut() = Some(reqwest::Body::from(body.to_string()));
+    request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::atlas::transport::tests::FakeTransport;
+
+    #[test]
+    fn env_lookup_prefers_service_accounts_and_rejects_half_pairs() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let c = Credentials::from_lookup(env(&[
+            (ENV_CLIENT_ID, "mdb_sa_id_1"),
+            (ENV_CLIENT_SECRET, "mdb_sa_sk_2"),
+            (ENV_PUBLIC_KEY, "pub"),
+            (ENV_PRIVATE_KEY, "priv"),
+        ]))
+        .unwrap();
+        assert_eq!(c.scheme(), "service-account");
+        let c =
+            Credentials::from_lookup(env(&[(ENV_PUBLIC_KEY, "pub"), (ENV_PRIVATE_KEY, "priv")]))
+                .unwrap();
+        assert_eq!(c, Credentials::api_key("pub", "priv"));
+        let e = Credentials::from_lookup(env(&[(ENV_PUBLIC_KEY, "pub")])).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Credentials);
+        let e = Credentials::from_lookup(env(&[])).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Credentials);
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let c = Credentials::service_account("id-1", "very-secret-value");
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("id-1") && !shown.contains("very-secret-value"),
+            "{shown}"
+        );
+        let c = Credentials::api_key("pub", "private-key-value");
+        assert!(!format!("{c:?}").contains("private-key-value"));
+    }
+
+    #[test]
+    fn digest_state_counts_per_nonce() {
+        let state = DigestState::default();
+        let key = SecretString::new("priv");
+        assert!(state.authorize("GET", "/x", "pub", &key).is_none());
+        state.replace(Challenge::parse("Digest realm=\"r\", nonce=\"n1\", qop=\"auth\"").unwrap());
+        let clone = state.clone();
+        let a = Authorization::parse(&state.authorize("GET", "/x", "pub", &key).unwrap()).unwrap();
+        let b = Authorization::parse(&clone.authorize("GET", "/x", "pub", &key).unwrap()).unwrap();
+        assert_eq!((a.nc, b.nc), (1, 2), "clones share the count");
+        assert_ne!(a.cnonce, b.cnonce);
+        state.replace(Challenge::parse("Digest realm=\"r\", nonce=\"n2\", qop=\"auth\"").unwrap());
+        let c = Authorization::parse(&clone.authorize("GET", "/x", "pub", &key).unwrap()).unwrap();
+        assert_eq!((c.nonce.as_str(), c.nc), ("n2", 1));
+    }
+
+    fn token_body(n: usize, expires_in: u64) -> String {
+        format!(r#"{{"access_token":"tok-{n}","expires_in":{expires_in},"token_type":"Bearer"}}"#)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_are_cached_until_shortly_before_expiry() {
+        let fake = FakeTransport::new(|n, req| {
+            assert_eq!(req.url().path(), "/api/oauth/token");
+            let auth = req.headers()[http::header::AUTHORIZATION]
+                .to_str()
+                .unwrap()
+                .to_string();
+            assert!(auth.starts_with("Basic "), "{auth}");
+            (200, vec![], token_body(n, 3600))
+        });
+        let endpoint = Endpoint::parse("http://127.0.0.1:9").unwrap();
+        let source = TokenSource::new(
+            &endpoint,
+            "id".into(),
+            "secret".into(),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(source.token(&fake).await.unwrap().expose(), "tok-0");
+        tokio::time::advance(Duration::from_secs(3600 - 61)).await;
+        assert_eq!(source.token(&fake).await.unwrap().expose(), "tok-0");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(
+            source.token(&fake).await.unwrap().expose(),
+            "tok-1",
+            "refreshed 60 s early"
+        );
+        assert_eq!(fake.calls(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_callers_share_one_token_request() {
+        let fake = FakeTransport::new(|n, _| (200, vec![], token_body(n, 3600)))
+            .with_latency(Duration::from_millis(200));
+        let endpoint = Endpoint::parse("http://127.0.0.1:9").unwrap();
+        let source = TokenSource::new(
+            &endpoint,
+            "id".into(),
+            "secret".into(),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        let all = futures::future::join_all((0..50).map(|_| source.token(&fake))).await;
+        assert!(all.iter().all(|t| t.as_ref().unwrap().expose() == "tok-0"));
+        assert_eq!(fake.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn token_refusals_are_auth_errors_without_the_secret() {
+        let fake = FakeTransport::new(|_, _| {
+            (
+                401,
+                vec![],
+                r#"{"error":"invalid_client","error_description":"bad"}"#.into(),
+            )
+        });
+        let endpoint = Endpoint::parse("http://127.0.0.1:9").unwrap();
+        let source = TokenSource::new(
+            &endpoint,
+            "id".into(),
+            "s3cr3t-value".into(),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        let e = source.token(&fake).await.unwrap_err();
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Auth, Some("invalid_client"))
+        );
+        assert!(!format!("{e} {e:?} {source:?}").contains("s3cr3t-value"));
+    }
+}

@@ -1,0 +1,837 @@
+//! The Atlas client: construction, log downloads, and paged listings.
+
+use super::auth::{Credentials, DigestState, TokenSource, ENV_BASE_URL};
+use super::download::Download;
+use super::pipeline::{Auth, Pipeline};
+use super::transport::{Reqwest, Transport};
+use super::types::{
+    AccessHistoryQuery, AccessLogEntry, Event, EventQuery, LogName, Process, StreamLogOptions,
+    StreamWorkspace, TimeRange,
+};
+use super::{error, generated, validate};
+use crate::{Endpoint, Error, ErrorKind, RateLimiter, Result, RetryPolicy, Vendor};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use progenitor_client::ClientInfo;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+
+/// The public Atlas endpoint.
+pub const DEFAULT_ENDPOINT: &str = "https://cloud.mongodb.com";
+
+/// A MongoDB Atlas Administration API client for log downloads and events.
+///
+/// Cheap to clone; clones share the HTTP connection pool, the cached Digest
+/// nonce or OAuth token, and the rate limiter.
+///
+/// ```no_run
+/// # async fn demo() -> logexport::Result<()> {
+/// use logexport::atlas::{Client, LogName, TimeRange};
+/// use futures::TryStreamExt;
+///
+/// let client = Client::from_env()?;
+/// let download = client
+///     .download_cluster_log(
+///         "5f2a0c3e9d1b4a6c8e7f0a1b",
+///         "cluster0-shard-00-00.ab1cd.mongodb.net",
+///         LogName::Mongodb,
+///         TimeRange::last(std::time::Duration::from_secs(3600)),
+///     )
+///     .await?;
+/// let mut lines = download.lines();
+/// while let Some(line) = lines.try_next().await? {
+///     println!("{line}");
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    generated: generated::Client,
+    endpoint: Endpoint,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.inner.endpoint)
+            .field("pipeline", self.pipeline())
+            .finish()
+    }
+}
+
+/// Builds a [`Client`].
+#[derive(Default)]
+pub struct ClientBuilder {
+    endpoint: Option<String>,
+    credentials: Option<Credentials>,
+    http: Option<reqwest::Client>,
+    retry: Option<RetryPolicy>,
+    limiter: Option<RateLimiter>,
+    versions: Vec<(String, String)>,
+    token_refresh_margin: Option<Duration>,
+    transport: Option<Arc<dyn Transport>>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("credentials", &self.credentials)
+            .field("retry", &self.retry)
+            .field("versions", &self.versions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The base URL (default [`DEFAULT_ENDPOINT`]). HTTPS, or plain HTTP on
+    /// loopback (the sandbox).
+    pub fn endpoint(mut self, url: &str) -> Self {
+        self.endpoint = Some(url.to_string());
+        self
+    }
+
+    /// The credentials to use.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// HTTP Digest with a programmatic API key.
+    pub fn api_key(
+        self,
+        public_key: impl Into<String>,
+        private_key: impl Into<crate::SecretString>,
+    ) -> Self {
+        self.credentials(Credentials::api_key(public_key, private_key))
+    }
+
+    /// OAuth client credentials with a service account.
+    pub fn service_account(
+        self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<crate::SecretString>,
+    ) -> Self {
+        self.credentials(Credentials::service_account(client_id, client_secret))
+    }
+
+    /// The `reqwest::Client` to send with (default: crate user agent, 10 s
+    /// connect timeout, 120 s read timeout).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// How to retry 429, 503 and transient network failures.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// A client-side limit on request rate (none by default). Clones of the
+    /// limiter share one window, so several clients can share a budget.
+    pub fn rate_limit(mut self, limiter: RateLimiter) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Sends another resource version for `operation` (an operation id such
+    /// as `download_cluster_log`); `version` is a date (`2023-01-01`) or a
+    /// full media type. [`build`](Self::build) rejects versions the spec
+    /// does not list.
+    pub fn version(mut self, operation: &str, version: &str) -> Self {
+        self.versions
+            .push((operation.to_string(), version.to_string()));
+        self
+    }
+
+    /// How long before expiry a service-account token is replaced
+    /// (default 60 s).
+    pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
+        self.token_refresh_margin = Some(margin);
+        self
+    }
+
+    #[cfg(test)]
+    pub(crate) fn transport(mut self, t: Arc<dyn Transport>) -> Self {
+        self.transport = Some(t);
+        self
+    }
+
+    /// Validates the configuration and builds the client. Nothing is sent.
+    pub fn build(self) -> Result<Client> {
+        let endpoint = Endpoint::parse(self.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT))?;
+        let credentials = self.credentials.ok_or_else(|| {
+            Error::credentials("no Atlas credentials configured; use `api_key`, `service_account` or `Client::from_env`")
+                .with_vendor(Vendor::Atlas)
+        })?;
+        credentials.check()?;
+        let http = match self.http {
+            Some(h) => h,
+            None => reqwest::Client::builder()
+                .user_agent(crate::USER_AGENT)
+                .https_only(false)
+                .connect_timeout(Duration::from_secs(10))
+                .read_timeout(Duration::from_secs(120))
+                .build()
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Network,
+                        format!("cannot build the HTTP client: {e}"),
+                    )
+                })?,
+        };
+        let transport: Arc<dyn Transport> = self
+            .transport
+            .unwrap_or_else(|| Arc::new(Reqwest(http.clone())));
+        let auth = match credentials {
+            Credentials::ApiKey {
+                public_key,
+                private_key,
+            } => Auth::Digest {
+                user: public_key,
+                password: private_key,
+                state: DigestState::default(),
+            },
+            Credentials::ServiceAccount {
+                client_id,
+                client_secret,
+            } => Auth::Bearer(TokenSource::new(
+                &endpoint,
+                client_id,
+                client_secret,
+                self.token_refresh_margin.unwrap_or(Duration::from_secs(60)),
+            )?),
+        };
+        let mut pipeline = Pipeline::new(
+            transport,
+            auth,
+            self.retry.unwrap_or_default(),
+            self.limiter,
+        );
+        for (op, v) in &self.versions {
+            pipeline = pipeline.with_pins(pipeline.pins().with(op, v)?);
+        }
+        let generated = generated::Client::new_with_client(endpoint.as_str(), http, pipeline);
+        Ok(Client {
+            inner: Arc::new(Inner {
+                generated,
+                endpoint,
+            }),
+        })
+    }
+}
+
+/// One page of a listing.
+#[derive(serde::Deserialize)]
+struct Page<T> {
+    #[serde(default = "Vec::new")]
+    results: Vec<T>,
+    #[serde(rename = "totalCount", default)]
+    total_count: Option<u64>,
+    #[serde(default)]
+    links: Vec<Link>,
+}
+
+#[derive(serde::Deserialize)]
+struct Link {
+    #[serde(default)]
+    rel: String,
+}
+
+#[derive(serde::Deserialize)]
+struct AccessLogs {
+    #[serde(rename = "accessLogs", default)]
+    access_logs: Vec<AccessLogEntry>,
+}
+
+impl Client {
+    /// A builder.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from the environment: credentials as
+    /// [`Credentials::from_env`] reads them, and the endpoint from
+    /// `MONGODB_ATLAS_BASE_URL` if set.
+    pub fn from_env() -> Result<Client> {
+        let mut b = Client::builder().credentials(Credentials::from_env()?);
+        if let Some(url) = std::env::var(ENV_BASE_URL)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            b = b.endpoint(url.trim());
+        }
+        b.build()
+    }
+
+    /// The endpoint requests go to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.inner.endpoint
+    }
+
+    /// `"digest"` or `"service-account"`.
+    pub fn auth_scheme(&self) -> &'static str {
+        self.pipeline().scheme()
+    }
+
+    /// The generated client, for operations this layer does not wrap. It
+    /// shares this client's authentication, retries and versions.
+    pub fn generated(&self) -> &generated::Client {
+        &self.inner.generated
+    }
+
+    fn pipeline(&self) -> &Pipeline {
+        self.inner.generated.inner()
+    }
+
+    /// The `Accept` media type sent for `operation`.
+    pub fn media_type(&self, operation: &str) -> Option<&'static str> {
+        self.pipeline().pins().accept(operation)
+    }
+
+    /// A client that sends `version` for `operation` and shares everything
+    /// else (auth state, connections) with this one. A version the spec
+    /// does not list for the operation is `InvalidInput`.
+    pub fn with_version(&self, operation: &str, version: &str) -> Result<Client> {
+        let pins = self.pipeline().pins().with(operation, version)?;
+        let pipeline = self.pipeline().with_pins(pins);
+        let generated = generated::Client::new_with_client(
+            self.inner.endpoint.as_str(),
+            self.inner.generated.client().clone(),
+            pipeline,
+        );
+        Ok(Client {
+            inner: Arc::new(Inner {
+                generated,
+                endpoint: self.inner.endpoint.clone(),
+            }),
+        })
+    }
+
+    /// Revokes the cached service-account token (`POST /api/oauth/revoke`).
+    /// Returns whether there was one; the next call fetches a new token.
+    /// With API-key credentials there is nothing to revoke.
+    #[tracing::instrument(skip_all, fields(vendor = "atlas", operation = "revoke_token"))]
+    pub async fn revoke_token(&self) -> Result<bool> {
+        match self.pipeline().token_source() {
+            Some(t) => t.revoke(self.pipeline().transport()).await,
+            None => Ok(false),
+        }
+    }
+
+    /// Downloads the audit logs of a stream processing workspace for a
+    /// window (sent as Unix seconds).
+    #[tracing::instrument(
+        skip_all,
+        fields(vendor = "atlas", operation = "download_stream_audit_logs")
+    )]
+    pub async fn download_stream_audit_logs(
+        &self,
+        project: &str,
+        workspace: &str,
+        range: TimeRange,
+        options: StreamLogOptions,
+    ) -> Result<Download> {
+        self.stream_logs(
+            "download_stream_audit_logs",
+            "auditLogs",
+            project,
+            workspace,
+            range,
+            options,
+        )
+        .await
+    }
+
+    /// Downloads the operational logs of a stream processing workspace.
+    #[tracing::instrument(
+        skip_all,
+        fields(vendor = "atlas", operation = "download_stream_operational_logs")
+    )]
+    pub async fn download_stream_operational_logs(
+        &self,
+        project: &str,
+        workspace: &str,
+        range: TimeRange,
+        options: StreamLogOptions,
+    ) -> Result<Download> {
+        self.stream_logs(
+            "download_stream_operational_logs",
+            "operationalLogs",
+            project,
+            workspace,
+            range,
+            options,
+        )
+        .await
+    }
+
+    async fn stream_logs(
+        &self,
+        operation: &'static str,
+        kind: &str,
+        project: &str,
+        workspace: &str,
+        range: TimeRange,
+        options: StreamLogOptions,
+    ) -> Result<Download> {
+        let group = validate::object_id("groupId", project)?;
+        let workspace = validate::plain_name("tenantName", workspace)?;
+        if let Some(p) = &options.processor {
+            validate::plain_name("spName", p)?;
+        }
+        let (start, end) = validate::window_secs(&range)?;
+        let media_type = self.media_type(operation).unwrap_or_default();
+        let g = self.generated();
+        let sent = if operation == "download_stream_audit_logs" {
+            let mut b = g
+                .download_stream_audit_logs()
+                .group_id(group.as_str())
+                .tenant_name(workspace)
+                .start_date(start)
+                .end_date(end);
+            if let Some(p) = &options.processor {
+                b = b.sp_name(p.as_str());
+            }
+            b.send().await
+        } else {
+            let mut b = g
+                .download_stream_operational_logs()
+                .group_id(group.as_str())
+                .tenant_name(workspace)
+                .start_date(start)
+                .end_date(end);
+            if let Some(p) = &options.processor {
+                b = b.sp_name(p.as_str());
+            }
+            b.send().await
+        };
+        let rv = match sent {
+            Ok(rv) => rv,
+            Err(e) => return Err(error::from_progenitor(e).await),
+        };
+        let fallback = format!("{kind}_{}_{start}_{end}.gz", sanitize(workspace));
+        Ok(Download::from_response(rv, operation, media_type, fallback))
+    }
+
+    /// Downloads a log of one cluster host for a window (sent as Unix
+    /// seconds). `host` is a host name as [`processes`](Self::processes)
+    /// lists it.
+    #[tracing::instrument(skip_all, fields(vendor = "atlas", operation = "download_cluster_log"))]
+    pub async fn download_cluster_log(
+        &self,
+        project: &str,
+        host: &str,
+        log_name: LogName,
+        range: TimeRange,
+    ) -> Result<Download> {
+        let group = validate::object_id("groupId", project)?;
+        let host = validate::host_name(host)?;
+        let (start, end) = validate::window_secs(&range)?;
+        let operation = "download_cluster_log";
+        let media_type = self.media_type(operation).unwrap_or_default();
+        let sent = self
+            .generated()
+            .download_cluster_log()
+            .group_id(group.as_str())
+            .host_name(host)
+            .log_name(log_name.as_str())
+            .start_date(start)
+            .end_date(end)
+            .send()
+            .await;
+        let rv = match sent {
+            Ok(rv) => rv,
+            Err(e) => return Err(error::from_progenitor(e).await),
+        };
+        let fallback = format!(
+            "{}_{}_{start}_{end}.log.gz",
+            sanitize(host),
+            log_name.as_str()
+        );
+        Ok(Download::from_response(rv, operation, media_type, fallback))
+    }
+
+    /// The events of a project, newest first, fetched page by page as the
+    /// stream is polled. Bad input is reported here, before any request.
+    pub fn project_events(
+        &self,
+        project: &str,
+        query: EventQuery,
+    ) -> Result<BoxStream<'static, Result<Event>>> {
+        let group = validate::object_id("groupId", project)?;
+        let mut params = event_params(&query)?;
+        for t in &query.excluded_event_types {
+            params.push((
+                "excludedEventType".into(),
+                validate::event_type(t)?.to_string(),
+            ));
+        }
+        for c in &query.cluster_names {
+            params.push((
+                "clusterNames".into(),
+                validate::cluster_name(c)?.to_string(),
+            ));
+        }
+        let per_page = validate::items_per_page(query.items_per_page)?;
+        Ok(self.paged(
+            "list_project_events",
+            format!("/api/atlas/v2/groups/{group}/events"),
+            params,
+            per_page,
+        ))
+    }
+
+    /// The events of an organization, newest first, page by page.
+    pub fn org_events(
+        &self,
+        org: &str,
+        query: EventQuery,
+    ) -> Result<BoxStream<'static, Result<Event>>> {
+        let org = validate::object_id("orgId", org)?;
+        if !query.excluded_event_types.is_empty() || !query.cluster_names.is_empty() {
+            return Err(Error::invalid_input(
+                "query",
+                "excluded event types and cluster names apply to project events only",
+            ));
+        }
+        let params = event_params(&query)?;
+        let per_page = validate::items_per_page(query.items_per_page)?;
+        Ok(self.paged(
+            "list_org_events",
+            format!("/api/atlas/v2/orgs/{org}/events"),
+            params,
+            per_page,
+        ))
+    }
+
+    /// The MongoDB processes (hosts) of a project, page by page.
+    pub fn processes(&self, project: &str) -> Result<BoxStream<'static, Result<Process>>> {
+        let group = validate::object_id("groupId", project)?;
+        Ok(self.paged(
+            "list_processes",
+            format!("/api/atlas/v2/groups/{group}/processes"),
+            Vec::new(),
+            100,
+        ))
+    }
+
+    /// The stream processing workspaces of a project, page by page.
+    pub fn stream_workspaces(
+        &self,
+        project: &str,
+    ) -> Result<BoxStream<'static, Result<StreamWorkspace>>> {
+        let group = validate::object_id("groupId", project)?;
+        Ok(self.paged(
+            "list_stream_workspaces",
+            format!("/api/atlas/v2/groups/{group}/streams"),
+            Vec::new(),
+            100,
+        ))
+    }
+
+    /// One stream processing workspace.
+    #[tracing::instrument(skip_all, fields(vendor = "atlas", operation = "get_stream_workspace"))]
+    pub async fn stream_workspace(&self, project: &str, name: &str) -> Result<StreamWorkspace> {
+        let group = validate::object_id("groupId", project)?;
+        let name = validate::plain_name("tenantName", name)?;
+        let path = format!(
+            "/api/atlas/v2/groups/{group}/streams/{}",
+            encode_segment(name)
+        );
+        self.get_json("get_stream_workspace", &path, &[]).await
+    }
+
+    /// The database access (authentication) history of a cluster. The window
+    /// travels in milliseconds; at most 20000 entries.
+    #[tracing::instrument(
+        skip_all,
+        fields(vendor = "atlas", operation = "get_db_access_history_cluster")
+    )]
+    pub async fn db_access_history(
+        &self,
+        project: &str,
+        cluster: &str,
+        query: AccessHistoryQuery,
+    ) -> Result<Vec<AccessLogEntry>> {
+        let group = validate::object_id("groupId", project)?;
+        let cluster = validate::cluster_name(cluster)?;
+        let mut params: Vec<(String, String)> = Vec::new();
+        if let Some(range) = &query.range {
+            let (start, end) = validate::window_millis(range)?;
+            params.push(("start".into(), start.to_string()));
+            params.push(("end".into(), end.to_string()));
+        }
+        if let Some(n) = query.n_logs {
+            params.push(("nLogs".into(), validate::n_logs(n)?.to_string()));
+        }
+        if let Some(ok) = query.auth_result {
+            params.push(("authResult".into(), ok.to_string()));
+        }
+        if let Some(ip) = &query.ip_address {
+            params.push(("ipAddress".into(), validate::ip_address(ip)?.to_string()));
+        }
+        let path = format!("/api/atlas/v2/groups/{group}/dbAccessHistory/clusters/{cluster}");
+        let logs: AccessLogs = self
+            .get_json("get_db_access_history_cluster", &path, &params)
+            .await?;
+        Ok(logs.access_logs)
+    }
+
+    /// GETs `path` through the pipeline and parses the JSON answer.
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        path: &str,
+        params: &[(String, String)],
+    ) -> Result<T> {
+        let mut url = url::Url::parse(&format!("{}{path}", self.inner.endpoint.as_str()))
+            .map_err(|e| Error::invalid_input("path", e))?;
+        if !params.is_empty() {
+            url.query_pairs_mut().extend_pairs(params.iter());
+        }
+        let request = reqwest::Request::new(reqwest::Method::GET, url);
+        let response = self
+            .pipeline()
+            .execute(request, operation)
+            .await
+            .map_err(|e| Error::from(e).with_vendor(Vendor::Atlas))?;
+        if !response.status().is_success() {
+            return Err(error::from_response(response).await);
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Error::from(e).with_vendor(Vendor::Atlas))?;
+        serde_json::from_slice(&body).map_err(|e| {
+            Error::decode(format!(
+                "{operation}: the response is not the expected JSON: {e}"
+            ))
+            .with_vendor(Vendor::Atlas)
+        })
+    }
+
+    fn paged<T: DeserializeOwned + Send + 'static>(
+        &self,
+        operation: &'static str,
+        path: String,
+        params: Vec<(String, String)>,
+        per_page: u32,
+    ) -> BoxStream<'static, Result<T>> {
+        struct State {
+            page: u32,
+            seen: u64,
+            done: bool,
+        }
+        let client = self.clone();
+        let span = tracing::info_span!("atlas_pages", vendor = "atlas", operation);
+        futures::stream::try_unfold(
+            State {
+                page: 1,
+                seen: 0,
+                done: false,
+            },
+            move |st| {
+                let client = client.clone();
+                let path = path.clone();
+                let mut params = params.clone();
+                async move {
+                    if st.done {
+                        return Ok::<_, Error>(None);
+                    }
+                    params.push(("pageNum".into(), st.page.to_string()));
+                    params.push(("itemsPerPage".into(), per_page.to_string()));
+                    params.push(("includeCount".into(), "true".into()));
+                    let page: Page<T> = client.get_json(operation, &path, &params).await?;
+                    let n = page.results.len() as u64;
+                    let seen = st.seen + n;
+                    let has_next = page.links.iter().any(|l| l.rel == "next");
+                    let more = n > 0
+                        && (has_next
+                            || page
+                                .total_count
+                                .map_or(n == u64::from(per_page), |total| seen < total));
+                    let next = State {
+                        page: st.page + 1,
+                        seen,
+                        done: !more,
+                    };
+                    Ok(Some((
+                        futures::stream::iter(page.results.into_iter().map(Ok)),
+                        next,
+                    )))
+                }
+                .instrument(span.clone())
+            },
+        )
+        .try_flatten()
+        .boxed()
+    }
+}
+
+fn event_params(query: &EventQuery) -> Result<Vec<(String, String)>> {
+    let mut params = Vec::new();
+    for t in &query.event_types {
+        params.push((
+            "eventType".to_string(),
+            validate::event_type(t)?.to_string(),
+        ));
+    }
+    if let (Some(a), Some(b)) = (query.min_date, query.max_date) {
+        if a >= b {
+            return Err(Error::invalid_input("minDate", "must be before maxDate"));
+        }
+    }
+    let iso =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    if let Some(t) = query.min_date {
+        params.push(("minDate".into(), iso(t)));
+    }
+    if let Some(t) = query.max_date {
+        params.push(("maxDate".into(), iso(t)));
+    }
+    if query.include_raw {
+        params.push(("includeRaw".into(), "true".into()));
+    }
+    Ok(params)
+}
+
+fn encode_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// Makes a request parameter safe as part of a file name.
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::atlas::transport::tests::FakeTransport;
+
+    fn client(fake: &FakeTransport) -> Client {
+        Client::builder()
+            .endpoint("http://127.0.0.1:9")
+            .api_key("pub", "priv")
+            .transport(Arc::new(fake.clone()))
+            .retry_policy(RetryPolicy::disabled())
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn pages_follow_next_links_and_total_count() {
+        let fake = FakeTransport::new(|_, req| {
+            let page: u32 = req
+                .url()
+                .query_pairs()
+                .find(|(k, _)| k == "pageNum")
+                .map(|(_, v)| v.parse().unwrap())
+                .unwrap();
+            // 5 events, 2 per page; the next link is omitted on purpose so
+            // the total count has to end the listing.
+            let results: Vec<_> = (0..5u32)
+                .skip(((page - 1) * 2) as usize)
+                .take(2)
+                .map(|i| serde_json::json!({"id": i.to_string(), "eventTypeName": "X"}))
+                .collect();
+            (
+                200,
+                vec![],
+                serde_json::json!({"results": results, "totalCount": 5}).to_string(),
+            )
+        });
+        let c = client(&fake);
+        let ids: Vec<String> = c
+            .project_events(
+                "5f2a0c3e9d1b4a6c8e7f0a1b",
+                EventQuery::default().items_per_page(2),
+            )
+            .unwrap()
+            .map_ok(|e| e.id)
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(ids, ["0", "1", "2", "3", "4"]);
+        assert_eq!(fake.calls(), 3);
+    }
+
+    #[test]
+    fn build_rejects_bad_configuration() {
+        let e = Client::builder().build().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Credentials);
+        let e = Client::builder()
+            .api_key("pub", "priv")
+            .endpoint("http://example.com")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        let e = Client::builder()
+            .api_key("pub", "priv")
+            .version("download_cluster_log", "1999-01-01")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        let c = Client::builder()
+            .api_key("pub", "priv")
+            .version("download_cluster_log", "2023-01-01")
+            .build()
+            .unwrap();
+        assert_eq!(
+            c.media_type("download_cluster_log"),
+            Some("application/vnd.atlas.2023-01-01+gzip")
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_private_key() {
+        let c = Client::builder()
+            .api_key("pub-key", "the-private-key")
+            .build()
+            .unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("pub-key") && !shown.contains("the-private-key"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn clients_and_futures_are_send() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: &T) {}
+        let c = Client::builder().api_key("pub", "priv").build().unwrap();
+        send_sync(&c);
+        let range = TimeRange::from_unix_secs(1_700_000_000, 1_700_003_600).unwrap();
+        send(&c.download_cluster_log("x", "h", LogName::Mongodb, range));
+        send(&c.download_stream_audit_logs("x", "w", range, StreamLogOptions::default()));
+        send(&c.db_access_history("x", "c", AccessHistoryQuery::default()));
+        send(&c.stream_workspace("x", "w"));
+        send(&c.revoke_token());
+    }
+
+    #[test]
+    fn file_name_parts_are_sanitised() {
+        assert_eq!(sanitize("a/b c"), "a_b_c");
+        assert_eq!(encode_segment("my ws"), "my%20ws");
+    }
+}

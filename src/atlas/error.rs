@@ -1,0 +1,339 @@
+//! Atlas failures folded into [`crate::Error`].
+//!
+//! Atlas answers errors with an `ApiError` JSON body (`error`, `errorCode`,
+//! `detail`, `reason`, `parameters`) and repeats the code in `X-Error-Code`.
+//! The OAuth endpoints answer in the OAuth shape (`error`,
+//! `error_description`). Both end up as one [`Error`] whose
+//! [`code()`](Error::code) is the vendor's code.
+//!
+//! The transport hook can only return `reqwest` results, so failures that
+//! arise inside it without an HTTP response of their own (a token request
+//! that failed, say) travel to this module as a synthetic response marked
+//! with [`LOCAL_ERROR_HEADER`].
+
+use crate::{Error, ErrorKind, Vendor};
+use bytes::Bytes;
+use futures::StreamExt;
+use http::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+/// Marks a response the pipeline made up to carry an [`Error`] out of the
+/// transport hook.
+pub(crate) const LOCAL_ERROR_HEADER: &str = "x-logexport-local-error";
+
+/// Error bodies are small; a server streaming megabytes of error text must
+/// not make us hold them.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Atlas' `ApiError`, leniently: every field optional, unknown ones ignored.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ApiError {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Vec<serde_json::Value>>,
+    /// OAuth endpoints: `error_description`.
+    #[serde(
+        default,
+        rename = "error_description",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub error_description: Option<String>,
+}
+
+/// The body of a synthetic local-error response.
+#[derive(Debug, Serialize, Deserialize)]
+struct LocalError {
+    kind: String,
+    message: String,
+    status: Option<u16>,
+    code: Option<String>,
+    retry_after_ms: Option<u64>,
+}
+
+/// The kind an Atlas HTTP status and code call for.
+pub(crate) fn kind_for(status: u16, code: Option<&str>) -> ErrorKind {
+    if matches!(code, Some("INVALID_VERSION_DATE" | "VERSION_GONE")) || matches!(status, 406 | 410)
+    {
+        return ErrorKind::Version;
+    }
+    if code.is_some_and(|c| c.starts_with("RATE_LIMITED")) {
+        return ErrorKind::RateLimited;
+    }
+    match status {
+        401 | 403 => ErrorKind::Auth,
+        404 => ErrorKind::NotFound,
+        429 => ErrorKind::RateLimited,
+        _ => ErrorKind::Api,
+    }
+}
+
+/// Builds the error for a non-success response from its parts.
+pub(crate) fn from_parts(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+    if headers.contains_key(LOCAL_ERROR_HEADER) {
+        if let Ok(local) = serde_json::from_slice::<LocalError>(body) {
+            return local_to_error(local);
+        }
+    }
+    let parsed: ApiError = serde_json::from_slice(body).unwrap_or_default();
+    let header_code = headers
+        .get("x-error-code")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    // The OAuth shape puts a string code in `error`; Atlas puts the status there.
+    let oauth_code = parsed
+        .error
+        .as_ref()
+        .and_then(|e| e.as_str())
+        .map(str::to_string);
+    let code = parsed.error_code.clone().or(header_code).or(oauth_code);
+    let kind = kind_for(status, code.as_deref());
+    let mut message = parsed
+        .detail
+        .clone()
+        .or_else(|| parsed.error_description.clone())
+        .or_else(|| parsed.reason.clone())
+        .unwrap_or_else(|| {
+            http::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("request failed")
+                .to_string()
+        });
+    if kind == ErrorKind::Version {
+        message = format!("{message} (the API resource version in `Accept` is unknown or past its sunset; pin another with `Client::with_version`)");
+    }
+    if let Some(params) = parsed.parameters.as_ref().filter(|p| !p.is_empty()) {
+        let shown: Vec<String> = params.iter().map(|p| p.to_string()).collect();
+        message = format!("{message} [parameters: {}]", shown.join(", "));
+    }
+    let mut err = Error::new(kind, message)
+        .with_vendor(Vendor::Atlas)
+        .with_status(status);
+    if let Some(c) = code {
+        err = err.with_code(c);
+    }
+    if let Some(after) = crate::retry::retry_after_header(headers) {
+        err = err.with_retry_after(after);
+    }
+    err
+}
+
+/// Reads (a bounded prefix of) an error response and converts it.
+pub(crate) async fn from_response(response: reqwest::Response) -> Error {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(c) => {
+                let room = MAX_ERROR_BODY.saturating_sub(body.len());
+                body.extend_from_slice(&c[..c.len().min(room)]);
+                if body.len() >= MAX_ERROR_BODY {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    from_parts(status, &headers, &body)
+}
+
+/// The one conversion from progenitor's error type.
+pub(crate) async fn from_progenitor(err: progenitor_client::Error<()>) -> Error {
+    use progenitor_client::Error as P;
+    match err {
+        P::InvalidRequest(msg) => {
+            Error::new(ErrorKind::InvalidInput, msg).with_vendor(Vendor::Atlas)
+        }
+        P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
+            Error::from(e).with_vendor(Vendor::Atlas)
+        }
+        P::UnexpectedResponse(response) => from_response(response).await,
+        P::InvalidResponsePayload(bytes, e) => invalid_payload(&bytes, e),
+        P::ErrorResponse(rv) => {
+            let status = rv.status().as_u16();
+            from_parts(status, rv.headers(), b"")
+        }
+        P::Custom(msg) => Error::new(ErrorKind::Api, msg).with_vendor(Vendor::Atlas),
+    }
+}
+
+fn invalid_payload(bytes: &Bytes, e: serde_json::Error) -> Error {
+    // A 200 that carries an error envelope is still an error.
+    if let Ok(api) = serde_json::from_slice::<ApiError>(bytes) {
+        if let (Some(code), Some(status)) =
+            (&api.error_code, api.error.as_ref().and_then(|v| v.as_u64()))
+        {
+            let status = u16::try_from(status).unwrap_or(500);
+            return Error::new(kind_for(status, Some(code)), api.detail.unwrap_or_default())
+                .with_vendor(Vendor::Atlas)
+                .with_status(status)
+                .with_code(code.clone());
+        }
+    }
+    Error::decode(format!("unexpected response body: {e}"))
+        .with_vendor(Vendor::Atlas)
+        .with_source(e)
+}
+
+/// A response that carries `err` out of the transport hook. Its status is
+/// never a success, so generated code hands it back as
+/// `UnexpectedResponse`, and [`from_parts`] restores the error.
+pub(crate) fn synthetic_response(err: &Error) -> reqwest::Response {
+    let local = LocalError {
+        kind: kind_name(err.kind()).to_string(),
+        message: err.message().to_string(),
+        status: err.status(),
+        code: err.code().map(str::to_string),
+        retry_after_ms: err.retry_after().map(|d| d.as_millis() as u64),
+    };
+    let body = serde_json::to_vec(&local).unwrap_or_default();
+    let status = err
+        .status()
+        .filter(|s| !(200..300).contains(s))
+        .and_then(|s| http::StatusCode::from_u16(s).ok())
+        .unwrap_or(http::StatusCode::from_u16(599).expect("599 is a valid status"));
+    let response = http::Response::builder()
+        .status(status)
+        .header(LOCAL_ERROR_HEADER, "1")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .expect("static parts are valid");
+    reqwest::Response::from(response)
+}
+
+fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidInput => "invalid_input",
+        ErrorKind::Credentials => "credentials",
+        ErrorKind::Auth => "auth",
+        ErrorKind::RateLimited => "rate_limited",
+        ErrorKind::Version => "version",
+        ErrorKind::NotFound => "not_found",
+        ErrorKind::Network => "network",
+        ErrorKind::Decode => "decode",
+        ErrorKind::Io => "io",
+        ErrorKind::ExportFailed => "export_failed",
+        _ => "api",
+    }
+}
+
+fn local_to_error(l: LocalError) -> Error {
+    let kind = match l.kind.as_str() {
+        "invalid_input" => ErrorKind::InvalidInput,
+        "credentials" => ErrorKind::Credentials,
+        "auth" => ErrorKind::Auth,
+        "rate_limited" => ErrorKind::RateLimited,
+        "version" => ErrorKind::Version,
+        "not_found" => ErrorKind::NotFound,
+        "network" => ErrorKind::Network,
+        "decode" => ErrorKind::Decode,
+        "io" => ErrorKind::Io,
+        "export_failed" => ErrorKind::ExportFailed,
+        _ => ErrorKind::Api,
+    };
+    let mut err = Error::new(kind, l.message).with_vendor(Vendor::Atlas);
+    if let Some(s) = l.status {
+        err = err.with_status(s);
+    }
+    if let Some(c) = l.code {
+        err = err.with_code(c);
+    }
+    if let Some(ms) = l.retry_after_ms {
+        err = err.with_retry_after(std::time::Duration::from_millis(ms));
+    }
+    err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn api_error_maps_status_and_code() {
+        let body = br#"{"error":404,"errorCode":"RESOURCE_NOT_FOUND","detail":"Cannot find resource","reason":"Not Found","parameters":["x"]}"#;
+        let e = from_parts(404, &HeaderMap::new(), body);
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert_eq!(e.code(), Some("RESOURCE_NOT_FOUND"));
+        assert_eq!(e.status(), Some(404));
+        assert!(e.to_string().contains("Cannot find resource"), "{e}");
+
+        let e = from_parts(
+            429,
+            &headers(&[("retry-after", "3")]),
+            br#"{"error":429,"errorCode":"RATE_LIMITED"}"#,
+        );
+        assert_eq!(e.kind(), ErrorKind::RateLimited);
+        assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(3)));
+        assert!(e.is_retryable());
+
+        for (status, code) in [(406, "INVALID_VERSION_DATE"), (410, "VERSION_GONE")] {
+            let e = from_parts(
+                status,
+                &HeaderMap::new(),
+                format!(r#"{{"error":{status},"errorCode":"{code}"}}"#).as_bytes(),
+            );
+            assert_eq!((e.kind(), e.code()), (ErrorKind::Version, Some(code)));
+        }
+        for status in [401, 403] {
+            assert_eq!(
+                from_parts(status, &HeaderMap::new(), b"").kind(),
+                ErrorKind::Auth
+            );
+        }
+        assert_eq!(
+            from_parts(500, &HeaderMap::new(), b"<html>").kind(),
+            ErrorKind::Api
+        );
+    }
+
+    #[test]
+    fn header_code_and_oauth_shape() {
+        let e = from_parts(
+            400,
+            &headers(&[("x-error-code", "INVALID_QUERY_PARAMETER")]),
+            b"",
+        );
+        assert_eq!(e.code(), Some("INVALID_QUERY_PARAMETER"));
+        let e = from_parts(
+            401,
+            &HeaderMap::new(),
+            br#"{"error":"invalid_client","error_description":"bad secret"}"#,
+        );
+        assert_eq!(
+            (e.kind(), e.code()),
+            (ErrorKind::Auth, Some("invalid_client"))
+        );
+        assert!(e.to_string().contains("bad secret"));
+    }
+
+    #[tokio::test]
+    async fn synthetic_responses_round_trip() {
+        let original = Error::new(ErrorKind::Auth, "token request refused")
+            .with_status(200)
+            .with_code("invalid_client");
+        let resp = synthetic_response(&original);
+        assert!(!resp.status().is_success());
+        let back = from_response(resp).await;
+        assert_eq!(back.kind(), ErrorKind::Auth);
+        assert_eq!(back.code(), Some("invalid_client"));
+        assert_eq!(back.message(), "token request refused");
+    }
+}

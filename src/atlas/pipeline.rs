@@ -1,0 +1,680 @@
+//! The transport hook every Atlas request goes through: versioned `Accept`
+//! → rate limit → authenticate → send → classify → retry.
+//!
+//! It runs inside the generated client's `exec` hook, so generated calls
+//! and the hand-written ones (pagination, downloads) share one behaviour.
+//! Retries cover 429 and 503 (honouring `Retry-After`) and transport
+//! failures that are safe to repeat; no other 4xx is repeated, except that a
+//! Digest 401 challenge is answered once within the same attempt.
+
+use super::auth::{challenge_from, DigestState, TokenSource};
+use super::error::synthetic_response;
+use super::generated;
+use super::transport::Transport;
+use super::version::Pins;
+use crate::retry::{self, RetryPolicy, Verdict};
+use crate::{Error, ErrorKind, RateLimiter, SecretString, Vendor};
+use http::{header, HeaderValue, StatusCode};
+use progenitor_client::{ClientInfo, OperationInfo};
+use std::fmt;
+use std::sync::Arc;
+
+/// The state the generated client carries: authentication, retry policy,
+/// rate limit and version pins. Built by [`ClientBuilder`](super::ClientBuilder);
+/// public only because the generated client names it.
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct Pipeline {
+    shared: Arc<Shared>,
+    pins: Pins,
+}
+
+struct Shared {
+    transport: Arc<dyn Transport>,
+    auth: Auth,
+    retry: RetryPolicy,
+    limiter: Option<RateLimiter>,
+    /// Deprecated versions already warned about: one warning per version
+    /// and client is enough; a listing of 100 pages would say it 100 times.
+    warned: std::sync::Mutex<std::collections::HashSet<&'static str>>,
+}
+
+pub(crate) enum Auth {
+    Digest {
+        user: String,
+        password: SecretString,
+        state: DigestState,
+    },
+    Bearer(TokenSource),
+}
+
+impl fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (scheme, who) = match &self.shared.auth {
+            Auth::Digest { user, .. } => ("digest", user.as_str()),
+            Auth::Bearer(t) => ("service-account", t.client_id()),
+        };
+        f.debug_struct("Pipeline")
+            .field("auth", &scheme)
+            .field("principal", &who)
+            .field("retry", &self.shared.retry)
+            .field("pins", &self.pins)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one attempt produced.
+enum Outcome {
+    Response(reqwest::Response),
+    Transport(reqwest::Error),
+    Local(Error),
+}
+
+impl Pipeline {
+    pub(crate) fn new(
+        transport: Arc<dyn Transport>,
+        auth: Auth,
+        retry: RetryPolicy,
+        limiter: Option<RateLimiter>,
+    ) -> Self {
+        Pipeline {
+            shared: Arc::new(Shared {
+                transport,
+                auth,
+                retry,
+                limiter,
+                warned: Default::default(),
+            }),
+            pins: Pins::default(),
+        }
+    }
+
+    pub(crate) fn with_pins(&self, pins: Pins) -> Self {
+        Pipeline {
+            shared: self.shared.clone(),
+            pins,
+        }
+    }
+
+    pub(crate) fn pins(&self) -> &Pins {
+        &self.pins
+    }
+
+    pub(crate) fn transport(&self) -> &dyn Transport {
+        &*self.shared.transport
+    }
+
+    pub(crate) fn token_source(&self) -> Option<&TokenSource> {
+        match &self.shared.auth {
+            Auth::Bearer(t) => Some(t),
+            Auth::Digest { .. } => None,
+        }
+    }
+
+    pub(crate) fn scheme(&self) -> &'static str {
+        match &self.shared.auth {
+            Auth::Digest { .. } => "digest",
+            Auth::Bearer(_) => "service-account",
+        }
+    }
+
+    /// Runs `request` for `operation` to completion. A failure that has no
+    /// response of its own comes back as a synthetic error response (see
+    /// [`super::error::synthetic_response`]), because the hook's signature
+    /// only admits `reqwest` errors.
+    pub(crate) async fn execute(
+        &self,
+        request: reqwest::Request,
+        operation: &'static str,
+    ) -> reqwest::Result<reqwest::Response> {
+        let Some(accept) = self.pins.accept(operation) else {
+            let err = Error::new(
+                ErrorKind::Version,
+                format!("no API resource version is known for `{operation}`"),
+            )
+            .with_vendor(Vendor::Atlas);
+            return Ok(synthetic_response(&err));
+        };
+        let idempotent = matches!(
+            *request.method(),
+            http::Method::GET | http::Method::HEAD | http::Method::PUT | http::Method::DELETE
+        );
+        let outcome = retry::run(&self.shared.retry, operation, |attempt| {
+            let copy = request.try_clone();
+            async move {
+                let Some(mut req) = copy else {
+                    return Verdict::Done(Outcome::Local(Error::new(
+                        ErrorKind::InvalidInput,
+                        "the request body is a stream and cannot be replayed for authentication or retries",
+                    )));
+                };
+                req.headers_mut().insert(header::ACCEPT, HeaderValue::from_static(accept));
+                if let Some(limiter) = &self.shared.limiter {
+                    limiter.acquire().await;
+                }
+                tracing::debug!(operation, attempt, accept, "sending");
+                classify(self.send_once(req).await, idempotent)
+            }
+        })
+        .await;
+        match outcome {
+            Outcome::Response(response) => {
+                let first = self
+                    .shared
+                    .warned
+                    .lock()
+                    .expect("warned lock")
+                    .insert(accept);
+                surface_deprecation(&response, operation, accept, first);
+                Ok(response)
+            }
+            Outcome::Transport(e) => Err(e),
+            Outcome::Local(e) => Ok(synthetic_response(&e)),
+        }
+    }
+
+    /// One authenticated exchange. For Digest this may be two requests: the
+    /// challenge (unless a cached nonce is still good) and the answer.
+    async fn send_once(&self, mut req: reqwest::Request) -> Outcome {
+        let transport = &self.shared.transport;
+        match &self.shared.auth {
+            Auth::Digest {
+                user,
+                password,
+                state,
+            } => {
+                let replay = req.try_clone();
+                let method = req.method().as_str().to_string();
+                let uri = request_target(req.url());
+                if let Some(h) = state.authorize(&method, &uri, user, password) {
+                    match HeaderValue::from_str(&h) {
+                        Ok(v) => req.headers_mut().insert(header::AUTHORIZATION, v),
+                        Err(_) => return Outcome::Local(bad_key_chars()),
+                    };
+                }
+                let response = match transport.send(req).await {
+                    Ok(r) => r,
+                    Err(e) => return Outcome::Transport(e),
+                };
+                if response.status() != StatusCode::UNAUTHORIZED {
+                    return Outcome::Response(response);
+                }
+                let Some(challenge) = challenge_from(response.headers()) else {
+                    return Outcome::Response(response);
+                };
+                if !challenge.is_supported() {
+                    return Outcome::Local(
+                        Error::new(
+                            ErrorKind::Auth,
+                            format!(
+                                "the server asks for Digest {} / qop {:?}, which this client does not implement",
+                                challenge.algorithm.as_deref().unwrap_or("MD5"),
+                                challenge.qop
+                            ),
+                        )
+                        .with_vendor(Vendor::Atlas)
+                        .with_status(401),
+                    );
+                }
+                tracing::debug!(stale = challenge.stale, "answering Digest challenge");
+                state.replace(challenge);
+                let Some(mut again) = replay else {
+                    return Outcome::Response(response);
+                };
+                drop(response);
+                let h = state
+                    .authorize(&method, &uri, user, password)
+                    .expect("a challenge was just cached");
+                match HeaderValue::from_str(&h) {
+                    Ok(v) => again.headers_mut().insert(header::AUTHORIZATION, v),
+                    Err(_) => return Outcome::Local(bad_key_chars()),
+                };
+                match transport.send(again).await {
+                    Ok(r) => Outcome::Response(r),
+                    Err(e) => Outcome::Transport(e),
+                }
+            }
+            Auth::Bearer(source) => {
+                let token = match source.token(&**transport).await {
+                    Ok(t) => t,
+                    Err(e) => return Outcome::Local(e),
+                };
+                match HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
+                    Ok(mut v) => {
+                        v.set_sensitive(true);
+                        req.headers_mut().insert(header::AUTHORIZATION, v);
+                    }
+                    Err(_) => return Outcome::Local(
+                        Error::decode(
+                            "the token endpoint returned a token that is not a valid header value",
+                        )
+                        .with_vendor(Vendor::Atlas),
+                    ),
+                }
+                match transport.send(req).await {
+                    Ok(r) => {
+                        if r.status() == StatusCode::UNAUTHORIZED {
+                            // Revoked or expired early: the next call fetches
+                            // a fresh token. This call is not repeated.
+                            source.invalidate(&token).await;
+                        }
+                        Outcome::Response(r)
+                    }
+                    Err(e) => Outcome::Transport(e),
+                }
+            }
+        }
+    }
+}
+
+fn bad_key_chars() -> Error {
+    Error::credentials("the API key contains characters that cannot travel in an HTTP header")
+        .with_vendor(Vendor::Atlas)
+}
+
+fn classify(outcome: Outcome, idempotent: bool) -> Verdict<Outcome> {
+    match outcome {
+        Outcome::Response(r) if matches!(r.status().as_u16(), 429 | 503) => {
+            let after = retry::retry_after_header(r.headers());
+            tracing::info!(
+                status = r.status().as_u16(),
+                retry_after_ms = after.map(|d| d.as_millis() as u64),
+                "Atlas asked us to slow down"
+            );
+            Verdict::Retry {
+                last: Outcome::Response(r),
+                after,
+            }
+        }
+        Outcome::Transport(e) if retry::network_error_is_safe_to_retry(&e, idempotent) => {
+            Verdict::Retry {
+                last: Outcome::Transport(e),
+                after: None,
+            }
+        }
+        Outcome::Local(e) if e.is_retryable() => {
+            let after = e.retry_after();
+            Verdict::Retry {
+                last: Outcome::Local(e),
+                after,
+            }
+        }
+        other => Verdict::Done(other),
+    }
+}
+
+/// The request target as it appears on the request line, which is what the
+/// Digest `uri` must repeat.
+pub(crate) fn request_target(url: &url::Url) -> String {
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    }
+}
+
+fn surface_deprecation(response: &reqwest::Response, operation: &str, accept: &str, first: bool) {
+    let h = response.headers();
+    let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
+    let (deprecation, sunset) = (get("deprecation"), get("sunset"));
+    if deprecation.is_none() && sunset.is_none() {
+        return;
+    }
+    let (deprecation, sunset) = (deprecation.unwrap_or("-"), sunset.unwrap_or("-"));
+    if first {
+        tracing::warn!(
+            operation,
+            version = accept,
+            deprecation,
+            sunset,
+            "Atlas reports this API resource version as deprecated; pin a newer one before the sunset"
+        );
+    } else {
+        tracing::debug!(
+            operation,
+            version = accept,
+            deprecation,
+            sunset,
+            "deprecated API resource version"
+        );
+    }
+}
+
+impl progenitor_client::ClientHooks<Pipeline> for generated::Client {
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        self.inner().execute(request, info.operation_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::atlas::transport::tests::FakeTransport;
+    use crate::Endpoint;
+    use std::time::Duration;
+
+    const CHALLENGE: &str = "Digest realm=\"MMS Public API\", domain=\"\", nonce=\"N1\", algorithm=MD5, qop=\"auth\", stale=false";
+
+    fn digest_pipeline(fake: &FakeTransport, retry: RetryPolicy) -> Pipeline {
+        let auth = Auth::Digest {
+            user: "pub".into(),
+            password: "priv".into(),
+            state: DigestState::default(),
+        };
+        Pipeline::new(Arc::new(fake.clone()), auth, retry, None)
+    }
+
+    fn get(path: &str) -> reqwest::Request {
+        reqwest::Request::new(
+            http::Method::GET,
+            format!("http://127.0.0.1:9{path}").parse().unwrap(),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_seconds_is_waited_on_the_paused_clock() {
+        let fake = FakeTransport::new(|n, req| {
+            if req.headers().get("authorization").is_none() {
+                return (
+                    401,
+                    vec![("www-authenticate", CHALLENGE.into())],
+                    String::new(),
+                );
+            }
+            match n {
+                1 => (
+                    429,
+                    vec![("retry-after", "7".into())],
+                    r#"{"error":429,"errorCode":"RATE_LIMITED"}"#.into(),
+                ),
+                _ => (200, vec![], "{}".into()),
+            }
+        });
+        let p = digest_pipeline(&fake, RetryPolicy::default().with_max_attempts(3));
+        let start = tokio::time::Instant::now();
+        let r = p
+            .execute(get("/api/atlas/v2/groups/x/processes"), "list_processes")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(start.elapsed(), Duration::from_secs(7));
+        // challenge, 429 (cached nonce), 200 (same nonce, nc 2)
+        assert_eq!(fake.calls(), 3);
+        let auths = fake.header_values("authorization");
+        let nc: Vec<_> = auths
+            .iter()
+            .flatten()
+            .map(|h| crate::atlas::digest::Authorization::parse(h).unwrap().nc)
+            .collect();
+        assert_eq!(nc, [1, 2]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_http_date_and_503() {
+        let fake = FakeTransport::new(|n, _| match n {
+            0 => {
+                let when = chrono::Utc::now() + chrono::Duration::seconds(10);
+                (
+                    503,
+                    vec![(
+                        "retry-after",
+                        when.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+                    )],
+                    String::new(),
+                )
+            }
+            _ => (200, vec![], "{}".into()),
+        });
+        let p = Pipeline::new(
+            Arc::new(fake.clone()),
+            Auth::Bearer(fixed_token_source()),
+            RetryPolicy::default(),
+            None,
+        );
+        prime_token(&p).await;
+        let start = tokio::time::Instant::now();
+        let r = p
+            .execute(get("/api/atlas/v2/groups/x/processes"), "list_processes")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(8) && waited <= Duration::from_secs(10),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn capped_backoff_without_retry_after() {
+        let fake = FakeTransport::new(|_, _| (503, vec![], String::new()));
+        let policy = RetryPolicy::default()
+            .with_max_attempts(4)
+            .with_initial_backoff(Duration::from_secs(1))
+            .with_max_backoff(Duration::from_secs(3))
+            .without_jitter();
+        let p = Pipeline::new(
+            Arc::new(fake.clone()),
+            Auth::Bearer(fixed_token_source()),
+            policy,
+            None,
+        );
+        prime_token(&p).await;
+        let start = tokio::time::Instant::now();
+        let r = p.execute(get("/x"), "list_processes").await.unwrap();
+        assert_eq!(r.status(), 503, "the last response is returned");
+        assert_eq!(start.elapsed(), Duration::from_secs(1 + 2 + 3));
+        assert_eq!(fake.calls(), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_client_errors_are_not_retried() {
+        for status in [400u16, 403, 404, 406, 410] {
+            let fake = FakeTransport::new(move |_, _| (status, vec![], String::new()));
+            let p = Pipeline::new(
+                Arc::new(fake.clone()),
+                Auth::Bearer(fixed_token_source()),
+                RetryPolicy::default(),
+                None,
+            );
+            prime_token(&p).await;
+            let r = p.execute(get("/x"), "list_processes").await.unwrap();
+            assert_eq!((r.status().as_u16(), fake.calls()), (status, 1));
+        }
+        // A bearer 401 is not retried either, but the token is dropped.
+        let fake = FakeTransport::new(|_, _| (401, vec![], String::new()));
+        let p = Pipeline::new(
+            Arc::new(fake.clone()),
+            Auth::Bearer(fixed_token_source()),
+            RetryPolicy::default(),
+            None,
+        );
+        prime_token(&p).await;
+        let r = p.execute(get("/x"), "list_processes").await.unwrap();
+        assert_eq!((r.status().as_u16(), fake.calls()), (401, 1));
+    }
+
+    #[tokio::test]
+    async fn accept_is_the_versioned_media_type() {
+        let fake = FakeTransport::new(|_, _| (200, vec![], String::new()));
+        let p = Pipeline::new(
+            Arc::new(fake.clone()),
+            Auth::Bearer(fixed_token_source()),
+            RetryPolicy::disabled(),
+            None,
+        );
+        prime_token(&p).await;
+        let mut req = get("/x");
+        req.headers_mut()
+            .insert("accept", HeaderValue::from_static("application/json"));
+        p.execute(req, "download_cluster_log").await.unwrap();
+        let pinned = p.with_pins(p.pins().with("download_cluster_log", "2023-01-01").unwrap());
+        pinned
+            .execute(get("/x"), "download_cluster_log")
+            .await
+            .unwrap();
+        let accepts = fake.header_values("accept");
+        assert_eq!(
+            accepts[0].as_deref(),
+            Some(
+                crate::atlas::version::entry("download_cluster_log")
+                    .unwrap()
+                    .default
+            )
+        );
+        assert_eq!(
+            accepts[1].as_deref(),
+            Some("application/vnd.atlas.2023-01-01+gzip")
+        );
+    }
+
+    #[tokio::test]
+    async fn stale_nonce_costs_one_extra_round_trip() {
+        let fake = FakeTransport::new(|n, req| {
+            let auth = req
+                .headers()
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_string());
+            match (n, auth) {
+                (_, None) => (
+                    401,
+                    vec![("www-authenticate", CHALLENGE.into())],
+                    String::new(),
+                ),
+                (2, Some(_)) => (
+                    401,
+                    vec![(
+                        "www-authenticate",
+                        CHALLENGE
+                            .replace("N1", "N2")
+                            .replace("stale=false", "stale=true"),
+                    )],
+                    String::new(),
+                ),
+                (_, Some(_)) => (200, vec![], String::new()),
+            }
+        });
+        let p = digest_pipeline(&fake, RetryPolicy::disabled());
+        for _ in 0..3 {
+            assert_eq!(
+                p.execute(get("/x"), "list_processes")
+                    .await
+                    .unwrap()
+                    .status(),
+                200
+            );
+        }
+        // 1: challenge, 2: ok, 3: stale, 4: ok with N2, 5: ok with N2
+        assert_eq!(fake.calls(), 5);
+        let nonces: Vec<_> = fake
+            .header_values("authorization")
+            .into_iter()
+            .flatten()
+            .map(|h| {
+                let a = crate::atlas::digest::Authorization::parse(&h).unwrap();
+                (a.nonce, a.nc)
+            })
+            .collect();
+        assert_eq!(
+            nonces,
+            [
+                ("N1".to_string(), 1),
+                ("N1".to_string(), 2),
+                ("N2".to_string(), 1),
+                ("N2".to_string(), 2)
+            ]
+        );
+    }
+
+    /// Collects the messages of WARN events.
+    #[derive(Default, Clone)]
+    struct Warnings(Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl tracing::Subscriber for Warnings {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            struct Fields(String);
+            impl tracing::field::Visit for Fields {
+                fn record_debug(
+                    &mut self,
+                    field: &tracing::field::Field,
+                    value: &dyn std::fmt::Debug,
+                ) {
+                    self.0.push_str(&format!("{}={value:?} ", field.name()));
+                }
+            }
+            if *event.metadata().level() == tracing::Level::WARN {
+                let mut f = Fields(String::new());
+                event.record(&mut f);
+                self.0.lock().unwrap().push(f.0);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[tokio::test]
+    async fn deprecation_headers_become_one_warning_per_version() {
+        let fake = FakeTransport::new(|_, _| {
+            (
+                200,
+                vec![
+                    ("deprecation", "Wed, 01 Feb 2023 00:00:00 GMT".into()),
+                    ("sunset", "Thu, 01 Jul 2027 00:00:00 GMT".into()),
+                ],
+                String::new(),
+            )
+        });
+        let p = Pipeline::new(
+            Arc::new(fake.clone()),
+            Auth::Bearer(fixed_token_source()),
+            RetryPolicy::disabled(),
+            None,
+        );
+        prime_token(&p).await;
+        let warnings = Warnings::default();
+        let _guard = tracing::subscriber::set_default(warnings.clone());
+        for _ in 0..3 {
+            p.execute(get("/x"), "download_cluster_log").await.unwrap();
+        }
+        let seen = warnings.0.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(
+            seen[0].contains("Thu, 01 Jul 2027") && seen[0].contains("download_cluster_log"),
+            "{seen:?}"
+        );
+    }
+
+    fn fixed_token_source() -> TokenSource {
+        let endpoint = Endpoint::parse("http://127.0.0.1:9").unwrap();
+        TokenSource::new(
+            &endpoint,
+            "id".into(),
+            "secret".into(),
+            Duration::from_secs(60),
+        )
+        .unwrap()
+    }
+
+    /// Puts a token in the cache so tests see only API requests.
+    async fn prime_token(p: &Pipeline) {
+        let fake = FakeTransport::new(|_, _| {
+            (
+                200,
+                vec![],
+                r#"{"access_token":"t","expires_in":360000}"#.into(),
+            )
+        });
+        p.token_source().unwrap().token(&fake).await.unwrap();
+    }
+}

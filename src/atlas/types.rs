@@ -1,0 +1,381 @@
+//! Hand-written request and response types of the Atlas layer.
+//!
+//! Responses are open: Atlas adds event types and fields often, so every
+//! struct keeps the fields it does not name in `extra`, and nothing is a
+//! closed enum that a new server value could break.
+
+use crate::{Error, Result};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A half-open time window `[start, end)`.
+///
+/// Construction never fails; the window is checked when a call uses it
+/// (start before end, not before 2008, not far in the future), so a bad one
+/// is reported as `InvalidInput` before any request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    /// Inclusive start.
+    pub start: DateTime<Utc>,
+    /// Exclusive end.
+    pub end: DateTime<Utc>,
+}
+
+impl TimeRange {
+    /// The window `[start, end)`.
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        TimeRange { start, end }
+    }
+
+    /// The window that ends now and lasts `duration`.
+    pub fn last(duration: std::time::Duration) -> Self {
+        let end = Utc::now();
+        let d = chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::days(365));
+        TimeRange {
+            start: end - d,
+            end,
+        }
+    }
+
+    /// A window from Unix seconds.
+    pub fn from_unix_secs(start: i64, end: i64) -> Result<Self> {
+        let t = |v: i64, f: &str| {
+            DateTime::from_timestamp(v, 0).ok_or_else(|| {
+                Error::invalid_input(f, format!("{v} is not a representable Unix time"))
+            })
+        };
+        Ok(TimeRange {
+            start: t(start, "start")?,
+            end: t(end, "end")?,
+        })
+    }
+}
+
+/// Which log of a cluster host to download (`logName`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogName {
+    /// `mongodb`: the mongod diagnostic log.
+    Mongodb,
+    /// `mongos`: the mongos diagnostic log.
+    Mongos,
+    /// `mongodb-audit-log`: the mongod audit log (database auditing must be on).
+    MongodbAuditLog,
+    /// `mongos-audit-log`: the mongos audit log.
+    MongosAuditLog,
+}
+
+impl LogName {
+    /// Every value, in the spec's order.
+    pub const ALL: [LogName; 4] = [
+        LogName::Mongodb,
+        LogName::Mongos,
+        LogName::MongodbAuditLog,
+        LogName::MongosAuditLog,
+    ];
+
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogName::Mongodb => "mongodb",
+            LogName::Mongos => "mongos",
+            LogName::MongodbAuditLog => "mongodb-audit-log",
+            LogName::MongosAuditLog => "mongos-audit-log",
+        }
+    }
+
+    /// Whether this is an audit log (JSON audit records rather than
+    /// structured diagnostic log lines).
+    pub fn is_audit(self) -> bool {
+        matches!(self, LogName::MongodbAuditLog | LogName::MongosAuditLog)
+    }
+}
+
+impl fmt::Display for LogName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for LogName {
+    type Err = Error;
+    /// Parses a wire value; anything else is `InvalidInput`.
+    fn from_str(s: &str) -> Result<Self> {
+        LogName::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| {
+                Error::invalid_input(
+                    "logName",
+                    format!(
+                        "`{s}` is not one of mongodb, mongos, mongodb-audit-log, mongos-audit-log"
+                    ),
+                )
+            })
+    }
+}
+
+impl TryFrom<&str> for LogName {
+    type Error = Error;
+    fn try_from(s: &str) -> Result<Self> {
+        s.parse()
+    }
+}
+
+/// Options for stream processing log downloads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamLogOptions {
+    pub(crate) processor: Option<String>,
+}
+
+impl StreamLogOptions {
+    /// Only the logs of this stream processor (`spName`); the default is
+    /// every processor of the workspace.
+    pub fn processor(mut self, name: impl Into<String>) -> Self {
+        self.processor = Some(name.into());
+        self
+    }
+}
+
+/// Filters for project and organization events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    pub(crate) event_types: Vec<String>,
+    pub(crate) excluded_event_types: Vec<String>,
+    pub(crate) cluster_names: Vec<String>,
+    pub(crate) min_date: Option<DateTime<Utc>>,
+    pub(crate) max_date: Option<DateTime<Utc>>,
+    pub(crate) items_per_page: Option<u32>,
+    pub(crate) include_raw: bool,
+}
+
+impl EventQuery {
+    /// Only events of this type (repeatable), e.g. `JOINED_GROUP`.
+    pub fn event_type(mut self, t: impl Into<String>) -> Self {
+        self.event_types.push(t.into());
+        self
+    }
+
+    /// Leave out events of this type (project events only; repeatable).
+    pub fn exclude_event_type(mut self, t: impl Into<String>) -> Self {
+        self.excluded_event_types.push(t.into());
+        self
+    }
+
+    /// Only events about this cluster (project events only; repeatable).
+    pub fn cluster_name(mut self, name: impl Into<String>) -> Self {
+        self.cluster_names.push(name.into());
+        self
+    }
+
+    /// Events created at or after `t` (`minDate`).
+    pub fn since(mut self, t: DateTime<Utc>) -> Self {
+        self.min_date = Some(t);
+        self
+    }
+
+    /// Events created before `t` (`maxDate`).
+    pub fn until(mut self, t: DateTime<Utc>) -> Self {
+        self.max_date = Some(t);
+        self
+    }
+
+    /// Events per request, 1 to 500 (default 100).
+    pub fn items_per_page(mut self, n: u32) -> Self {
+        self.items_per_page = Some(n);
+        self
+    }
+
+    /// Ask for the `raw` document of each event too.
+    pub fn include_raw(mut self, yes: bool) -> Self {
+        self.include_raw = yes;
+        self
+    }
+}
+
+/// Filters for the database access history of a cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessHistoryQuery {
+    pub(crate) range: Option<TimeRange>,
+    pub(crate) n_logs: Option<u32>,
+    pub(crate) auth_result: Option<bool>,
+    pub(crate) ip_address: Option<String>,
+}
+
+impl AccessHistoryQuery {
+    /// Only attempts in this window (sent as milliseconds).
+    pub fn range(mut self, range: TimeRange) -> Self {
+        self.range = Some(range);
+        self
+    }
+
+    /// At most this many entries, 0 to 20000 (the server's default is 20000).
+    pub fn limit(mut self, n: u32) -> Self {
+        self.n_logs = Some(n);
+        self
+    }
+
+    /// Only successful (`true`) or failed (`false`) attempts.
+    pub fn auth_result(mut self, ok: bool) -> Self {
+        self.auth_result = Some(ok);
+        self
+    }
+
+    /// Only attempts from this address.
+    pub fn ip_address(mut self, ip: impl Into<String>) -> Self {
+        self.ip_address = Some(ip.into());
+        self
+    }
+}
+
+/// One project or organization event. The event type set changes often,
+/// so only the common fields are named; the rest stays in `extra`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Event {
+    /// The event id.
+    #[serde(default)]
+    pub id: String,
+    /// The event type, e.g. `JOINED_GROUP` (an open set).
+    #[serde(rename = "eventTypeName", default)]
+    pub event_type_name: String,
+    /// When the event happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<DateTime<Utc>>,
+    /// The project, for project events.
+    #[serde(rename = "groupId", default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// The organization.
+    #[serde(rename = "orgId", default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+    /// Every other field, as sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One MongoDB process (host) of a project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Process {
+    /// `hostname:port`.
+    #[serde(default)]
+    pub id: String,
+    /// The host name: what [`Client::download_cluster_log`](super::Client::download_cluster_log) takes.
+    #[serde(default)]
+    pub hostname: String,
+    /// The port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// `REPLICA_PRIMARY`, `SHARD_MONGOS`, … (an open set).
+    #[serde(rename = "typeName", default, skip_serializing_if = "Option::is_none")]
+    pub type_name: Option<String>,
+    /// The replica set, if any.
+    #[serde(
+        rename = "replicaSetName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub replica_set_name: Option<String>,
+    /// The shard, if any.
+    #[serde(rename = "shardName", default, skip_serializing_if = "Option::is_none")]
+    pub shard_name: Option<String>,
+    /// The MongoDB version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Every other field, as sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A stream processing workspace (Atlas calls it a tenant in paths).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StreamWorkspace {
+    /// The workspace id.
+    #[serde(rename = "_id", default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The workspace name: what the stream log downloads take.
+    #[serde(default)]
+    pub name: String,
+    /// The project.
+    #[serde(rename = "groupId", default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// Connection host names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hostnames: Vec<String>,
+    /// Every other field, as sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One database authentication attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AccessLogEntry {
+    /// Whether the attempt succeeded.
+    #[serde(
+        rename = "authResult",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub auth_result: Option<bool>,
+    /// The authentication database.
+    #[serde(
+        rename = "authSource",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub auth_source: Option<String>,
+    /// Why it failed.
+    #[serde(
+        rename = "failureReason",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub failure_reason: Option<String>,
+    /// The host that logged it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// The client address.
+    #[serde(rename = "ipAddress", default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    /// The raw log line.
+    #[serde(rename = "logLine", default, skip_serializing_if = "Option::is_none")]
+    pub log_line: Option<String>,
+    /// When, as the server formats it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    /// The database user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Every other field, as sent.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_names_parse_and_reject() {
+        for l in LogName::ALL {
+            assert_eq!(l.as_str().parse::<LogName>().unwrap(), l);
+        }
+        let e = "mongod".parse::<LogName>().unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn events_keep_unknown_fields_and_types() {
+        let raw = serde_json::json!({
+            "id": "1", "eventTypeName": "SOMETHING_NEW_2031", "created": "2024-05-01T10:00:00Z",
+            "groupId": "g", "brandNewField": {"x": 1}
+        });
+        let e: Event = serde_json::from_value(raw.clone()).unwrap();
+        assert_eq!(e.event_type_name, "SOMETHING_NEW_2031");
+        assert_eq!(e.extra["brandNewField"]["x"], 1);
+        assert_eq!(serde_json::to_value(&e).unwrap(), raw);
+    }
+}
