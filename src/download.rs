@@ -35,9 +35,18 @@ pub struct Layout {
     pub tar: bool,
 }
 
-/// Wraps a response body as a [`ByteStream`].
+/// Wraps a response body as a [`ByteStream`]. A failure while the body
+/// arrives is a network failure: reqwest labels it "decode", but this crate
+/// asks reqwest for no content decoding, so nothing but the transport can
+/// fail there.
 pub fn response_stream(response: reqwest::Response) -> ByteStream {
-    Box::pin(response.bytes_stream().map_err(Error::from))
+    Box::pin(response.bytes_stream().map_err(body_error))
+}
+
+/// Converts an error from a response body stream.
+pub fn body_error(e: reqwest::Error) -> Error {
+    let message = format!("the connection failed while receiving the body: {e}");
+    Error::new(crate::ErrorKind::Network, message).with_source(e.without_url())
 }
 
 /// Calls `on_chunk` with the size of every chunk as it passes, for progress

@@ -7,7 +7,7 @@
 //! error.
 
 use crate::download::{self, BoxReader, ByteStream};
-use crate::{Error, ErrorKind, Result, Vendor};
+use crate::{Result, Vendor};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use std::path::{Path, PathBuf};
@@ -106,7 +106,7 @@ impl Download {
             deprecation: text("deprecation"),
             sunset: text("sunset"),
         };
-        let body: ByteStream = Box::pin(rv.into_inner_stream().map_err(body_error));
+        let body: ByteStream = Box::pin(rv.into_inner_stream().map_err(|e| download::body_error(e).with_vendor(Vendor::Atlas)));
         Download { meta, body }
     }
 
@@ -177,20 +177,6 @@ impl Download {
     pub async fn write_decoded(self, target: impl AsRef<Path>) -> Result<Saved> {
         self.save(target, SaveMode::Decoded).await
     }
-}
-
-/// reqwest reports every failure while streaming a body as a "decode"
-/// error, but it decompresses nothing here (the gzip is ours to verify), so
-/// a failure at this point is the connection: a reset, a timeout, a short
-/// body.
-fn body_error(e: reqwest::Error) -> Error {
-    let e = e.without_url();
-    Error::new(
-        ErrorKind::Network,
-        format!("the download was interrupted: {e}"),
-    )
-    .with_vendor(Vendor::Atlas)
-    .with_source(e)
 }
 
 fn decoded_name(name: &str) -> String {

@@ -114,13 +114,27 @@ impl Faults {
             Some(Fault::ResetAfter { after }) => {
                 let head = data.slice(..(*after).min(data.len()));
                 let full = data.len() as u64;
-                let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-                    Ok(head),
-                    Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset")),
-                ];
+                let chunks = futures::stream::unfold(0u8, move |step| {
+                    let head = head.clone();
+                    async move {
+                        match step {
+                            0 => Some((Ok(head), 1)),
+                            // Without the pause hyper drops the connection with
+                            // the response head still buffered, and the client
+                            // sees a failed request (which it may retry) rather
+                            // than a body cut short.
+                            1 => {
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                                let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset");
+                                Some((Err(reset), 2))
+                            }
+                            _ => None,
+                        }
+                    }
+                });
                 // Announcing the full length makes the cut visible to the
                 // client as an incomplete body, as a real reset would be.
-                (Body::from_stream(futures::stream::iter(chunks)), Some(full))
+                (Body::from_stream(chunks), Some(full))
             }
             _ => {
                 let len = data.len() as u64;

@@ -9,41 +9,13 @@ use bytes::Bytes;
 use http::HeaderValue;
 use std::io::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Bodies estimated above this are streamed rather than built in memory.
 const IN_MEMORY_LIMIT: u64 = 8 * 1024 * 1024;
 
-/// [`Faults::body`], except that a reset waits until the bytes before it
-/// have left: hyper would otherwise drop the connection with the response
-/// head still in its buffer, and the client would see a failed request
-/// (which it may retry) instead of a body cut short.
+/// The shared fault-aware body ([`Faults::body`]).
 pub(super) fn body_with_fault(data: Bytes, fault: Option<&Fault>) -> (Body, Option<u64>) {
-    let Some(Fault::ResetAfter { after }) = fault else {
-        return Faults::body(data, fault);
-    };
-    let head = data.slice(..(*after).min(data.len()));
-    let full = data.len() as u64;
-    let chunks = futures::stream::unfold(0u8, move |step| {
-        let head = head.clone();
-        async move {
-            match step {
-                0 => Some((Ok(head), 1)),
-                1 => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    Some((
-                        Err(std::io::Error::new(
-                            std::io::ErrorKind::ConnectionReset,
-                            "injected reset",
-                        )),
-                        2,
-                    ))
-                }
-                _ => None,
-            }
-        }
-    });
-    (Body::from_stream(chunks), Some(full))
+    Faults::body(data, fault)
 }
 
 /// A gzip download of `spec`: built in memory when small (so faults and
