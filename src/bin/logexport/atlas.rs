@@ -1,0 +1,265 @@
+//! `logexport atlas …`: audit and host log downloads, events, processes.
+
+use crate::checkpoint::Resumable;
+use crate::output::{file_target, Sink};
+use crate::time::parse_time;
+use crate::{missing_credentials, Ctx, Failure};
+use chrono::{DateTime, Duration, Utc};
+use clap::Subcommand;
+use futures::TryStreamExt;
+use logexport::atlas::{self, Download, EventQuery, LogName, SaveMode, StreamLogOptions, TimeRange};
+use serde_json::json;
+use std::path::PathBuf;
+
+const CREDENTIAL_VARS: &str = "MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY (Digest), \
+or MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET (service account)";
+
+/// Atlas commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Download the audit log of a stream processing workspace.
+    StreamAuditLogs {
+        /// Project (group) id: 24 hex characters.
+        #[arg(long)]
+        project: String,
+        /// Stream processing workspace (tenant) name.
+        #[arg(long)]
+        workspace: String,
+        /// Only this stream processor's entries.
+        #[arg(long)]
+        processor: Option<String>,
+        #[command(flatten)]
+        window: Window,
+    },
+    /// Download a cluster host's log.
+    ClusterLogs {
+        /// Project (group) id: 24 hex characters.
+        #[arg(long)]
+        project: String,
+        /// Host name of the cluster member.
+        #[arg(long)]
+        host: String,
+        /// mongodb, mongos, mongodb-audit-log or mongos-audit-log.
+        #[arg(long = "log")]
+        log_name: String,
+        #[command(flatten)]
+        window: Window,
+    },
+    /// List project or organization events as NDJSON.
+    Events {
+        /// Project (group) id.
+        #[arg(long, conflicts_with = "org", required_unless_present = "org")]
+        project: Option<String>,
+        /// Organization id.
+        #[arg(long)]
+        org: Option<String>,
+        /// Events at or after this time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Events before this time.
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// List the processes (hosts) of a project as NDJSON.
+    Processes {
+        /// Project (group) id.
+        #[arg(long)]
+        project: String,
+    },
+}
+
+/// The time window of a download, and how to split it for checkpoints.
+#[derive(clap::Args, Debug)]
+pub struct Window {
+    /// Start (RFC 3339, unix seconds, or relative like 24h). Default: the vendor's (24 h for host logs, 30 d for audit logs).
+    #[arg(long)]
+    pub start: Option<String>,
+    /// End. Default: now.
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Resume file: download consecutive windows, appending to --output, and
+    /// record progress so a rerun continues exactly where the last stopped.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Window length with --checkpoint (e.g. 1h).
+    #[arg(long, default_value = "1h")]
+    pub step: String,
+}
+
+/// Runs an Atlas command.
+pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
+    let client = client(ctx)?;
+    let now = Utc::now();
+    match command {
+        Command::StreamAuditLogs { project, workspace, processor, window } => {
+            let opts = processor.map(|p| StreamLogOptions::default().processor(p)).unwrap_or_default();
+            let fetch = move |client: atlas::Client, range: TimeRange| {
+                let (project, workspace, opts) = (project.clone(), workspace.clone(), opts.clone());
+                async move { client.download_stream_audit_logs(&project, &workspace, range, opts).await }
+            };
+            download(ctx, &client, "atlas stream-audit-logs", window, Duration::days(30), now, fetch).await
+        }
+        Command::ClusterLogs { project, host, log_name, window } => {
+            let log: LogName = log_name.parse().map_err(Failure::from)?;
+            let fetch = move |client: atlas::Client, range: TimeRange| {
+                let (project, host) = (project.clone(), host.clone());
+                async move { client.download_cluster_log(&project, &host, log, range).await }
+            };
+            download(ctx, &client, "atlas cluster-logs", window, Duration::hours(24), now, fetch).await
+        }
+        Command::Events { project, org, since, until } => {
+            let mut query = EventQuery::default();
+            if let Some(s) = since {
+                query = query.since(parse_time(&s, now).map_err(Failure::usage)?);
+            }
+            if let Some(u) = until {
+                query = query.until(parse_time(&u, now).map_err(Failure::usage)?);
+            }
+            let stream = match (&project, &org) {
+                (Some(p), _) => client.project_events(p, query)?,
+                (None, Some(o)) => client.org_events(o, query)?,
+                (None, None) => return Err(Failure::usage("give --project or --org")),
+            };
+            let n = write_json_stream(ctx, stream).await?;
+            ctx.summary(json!({"command": "atlas events", "records": n}));
+            Ok(())
+        }
+        Command::Processes { project } => {
+            let n = write_json_stream(ctx, client.processes(&project)?).await?;
+            ctx.summary(json!({"command": "atlas processes", "records": n}));
+            Ok(())
+        }
+    }
+}
+
+fn client(ctx: &Ctx) -> Result<atlas::Client, Failure> {
+    if let Some(sb) = &ctx.sandboxes {
+        return Ok(sb.atlas.client_builder().build()?);
+    }
+    let credentials = atlas::Credentials::from_env().map_err(|_| missing_credentials("Atlas", CREDENTIAL_VARS))?;
+    let mut builder = atlas::Client::builder().credentials(credentials);
+    if let Some(url) = ctx.global.endpoint.as_deref().map(str::to_string).or_else(|| std::env::var(atlas::ENV_BASE_URL).ok()) {
+        builder = builder.endpoint(&url);
+    }
+    Ok(builder.build()?)
+}
+
+async fn write_json_stream<T: serde::Serialize>(
+    ctx: &Ctx,
+    mut stream: futures::stream::BoxStream<'static, logexport::Result<T>>,
+) -> Result<u64, Failure> {
+    let mut sink = Sink::open(ctx.global.output.as_deref()).await?;
+    let mut n = 0;
+    while let Some(item) = stream.try_next().await? {
+        sink.line(&serde_json::to_string(&item).map_err(|e| Failure::runtime(e.to_string()))?).await?;
+        n += 1;
+    }
+    sink.finish().await?;
+    Ok(n)
+}
+
+/// One download, or consecutive windows with a checkpoint.
+async fn download<F, Fut>(
+    ctx: &Ctx,
+    client: &atlas::Client,
+    command: &str,
+    window: Window,
+    default_span: Duration,
+    now: DateTime<Utc>,
+    fetch: F,
+) -> Result<(), Failure>
+where
+    F: Fn(atlas::Client, TimeRange) -> Fut,
+    Fut: std::future::Future<Output = logexport::Result<Download>>,
+{
+    let end = match &window.end {
+        Some(e) => parse_time(e, now).map_err(Failure::usage)?,
+        None => now,
+    };
+    let start = match &window.start {
+        Some(s) => parse_time(s, now).map_err(Failure::usage)?,
+        None => end - default_span,
+    };
+    if start >= end {
+        return Err(Failure::usage(format!("--start ({start}) must be before --end ({end})")));
+    }
+
+    if let Some(checkpoint) = &window.checkpoint {
+        if ctx.global.raw {
+            return Err(Failure::usage("--checkpoint writes decoded records; it cannot be combined with --raw"));
+        }
+        let output = file_target(ctx.global.output.as_deref())
+            .ok_or_else(|| Failure::usage("--checkpoint needs --output FILE to append to"))?;
+        let step = crate::time::parse_duration(&window.step).map_err(Failure::usage)?;
+        let mut resumable = Resumable::open(output, checkpoint, command).map_err(Failure::runtime)?;
+        let mut cursor = match resumable.state.position.as_deref() {
+            Some(p) => p
+                .parse::<i64>()
+                .ok()
+                .and_then(|s| DateTime::from_timestamp(s, 0))
+                .ok_or_else(|| Failure::runtime(format!("checkpoint position `{p}` is not a time")))?,
+            None => start,
+        };
+        let first = resumable.state.records;
+        let bar = ctx.progress.spinner(command);
+        while cursor < end {
+            let next = (cursor + step).min(end);
+            bar.set_message(format!("{command}: {cursor} .. {next}"));
+            let dl = fetch(client.clone(), TimeRange::new(cursor, next)).await?;
+            let mut lines = dl.lines();
+            while let Some(line) = lines.try_next().await? {
+                resumable.append(&line).map_err(Failure::runtime)?;
+            }
+            resumable.commit(Some(next.timestamp().to_string())).map_err(Failure::runtime)?;
+            cursor = next;
+        }
+        bar.finish_and_clear();
+        ctx.summary(json!({
+            "command": command,
+            "records": resumable.state.records - first,
+            "total_records": resumable.state.records,
+            "resume_from": cursor.to_rfc3339(),
+            "output": output.display().to_string(),
+        }));
+        return Ok(());
+    }
+
+    let dl = fetch(client.clone(), TimeRange::new(start, end)).await?;
+    if let Some(d) = &dl.meta().deprecation {
+        tracing::warn!(deprecation = %d, sunset = ?dl.meta().sunset, "Atlas says this API version is deprecated");
+    }
+    let bar = ctx.progress.bytes(command, dl.meta().content_length);
+    let counter = bar.clone();
+    let dl = dl.on_progress(move |n| counter.inc(n));
+    let result = match (file_target(ctx.global.output.as_deref()), ctx.global.raw) {
+        (Some(target), raw) => {
+            let mode = if raw { SaveMode::Raw } else { SaveMode::Decoded };
+            let saved = dl.save(target, mode).await?;
+            json!({"command": command, "output": saved.path.display().to_string(), "bytes": saved.bytes})
+        }
+        (None, true) => {
+            let mut body = dl.into_raw_stream();
+            let mut out = tokio::io::stdout();
+            let mut bytes = 0u64;
+            while let Some(chunk) = body.try_next().await? {
+                tokio::io::AsyncWriteExt::write_all(&mut out, &chunk).await.map_err(logexport::Error::from)?;
+                bytes += chunk.len() as u64;
+            }
+            json!({"command": command, "bytes": bytes})
+        }
+        (None, false) => {
+            let mut sink = Sink::open(None).await?;
+            let mut lines = dl.lines();
+            let mut n = 0u64;
+            while let Some(line) = lines.try_next().await? {
+                sink.line(&line).await?;
+                n += 1;
+            }
+            sink.finish().await?;
+            json!({"command": command, "records": n})
+        }
+    };
+    bar.finish_and_clear();
+    ctx.summary(result);
+    Ok(())
+}
