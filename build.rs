@@ -64,8 +64,8 @@ fn main() -> ExitCode {
 fn generate(vendor: &Vendor, out_dir: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(vendor.spec)
         .map_err(|e| format!("cannot read the spec ({e}); run `cargo xtask specs refresh`"))?;
-    let spec: openapiv3::OpenAPI =
-        serde_yaml::from_str(&text).map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))?;
+    let spec: openapiv3::OpenAPI = serde_yaml::from_str(&text)
+        .map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))?;
 
     if vendor.out == "atlas.rs" {
         let table = accept_table(&spec)?;
@@ -89,7 +89,9 @@ fn generate(vendor: &Vendor, out_dir: &Path) -> Result<(), String> {
     let tokens = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         generator.generate_tokens(&spec)
     }))
-    .map_err(|_| "progenitor panicked on this spec (see VENDOR-NOTES: unsupported construct)".to_string())?
+    .map_err(|_| {
+        "progenitor panicked on this spec (see VENDOR-NOTES: unsupported construct)".to_string()
+    })?
     .map_err(|e| format!("progenitor rejected the spec: {e}"))?;
 
     let file: syn::File =

@@ -71,24 +71,39 @@ fn peak_rss_mib() -> f64 {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let rounds = if quick { 2 } else { 5 };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
 
     let plain = log_lines(if quick { 100_000 } else { 400_000 });
     let gz = Bytes::from(gzip(&plain));
     let mib = plain.len() as f64 / (1024.0 * 1024.0);
-    println!("input: {mib:.1} MiB of JSON lines, {:.1} MiB gzipped", gz.len() as f64 / 1048576.0);
+    println!(
+        "input: {mib:.1} MiB of JSON lines, {:.1} MiB gzipped",
+        gz.len() as f64 / 1048576.0
+    );
 
     let (base, base_lines) = best_of(rounds, || {
         let r = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(&gz[..]));
-        r.lines().map(Result::unwrap).filter(|l| !l.is_empty()).count()
+        r.lines()
+            .map(Result::unwrap)
+            .filter(|l| !l.is_empty())
+            .count()
     });
     let (ours, our_lines) = best_of(rounds, || {
         rt.block_on(async {
             let (reader, _) = download::decode(chunked(&gz)).await.unwrap();
-            download::lines(reader).try_fold(0, |n, _| async move { Ok(n + 1) }).await.unwrap()
+            download::lines(reader)
+                .try_fold(0, |n, _| async move { Ok(n + 1) })
+                .await
+                .unwrap()
         })
     });
-    assert_eq!(base_lines, our_lines, "both paths must see the same records");
+    assert_eq!(
+        base_lines, our_lines,
+        "both paths must see the same records"
+    );
     println!(
         "decode gzip → lines: baseline {:.0} MiB/s, logexport {:.0} MiB/s, ratio {:.2}x baseline time",
         mib / base.as_secs_f64(),
@@ -102,7 +117,12 @@ fn main() {
         gz.len()
     });
     let (ours_w, _) = best_of(rounds, || {
-        rt.block_on(download::write_raw(dir.path().join("atomic.gz"), chunked(&gz), true)).unwrap() as usize
+        rt.block_on(download::write_raw(
+            dir.path().join("atomic.gz"),
+            chunked(&gz),
+            true,
+        ))
+        .unwrap() as usize
     });
     println!(
         "write .gz: baseline std::fs::write {:.1} ms, atomic+verified {:.1} ms, ratio {:.2}x (includes fsync and gzip verification)",
@@ -121,7 +141,10 @@ fn main() {
     let t = Instant::now();
     let lines = rt.block_on(async {
         let (reader, _) = download::decode(Box::pin(stream)).await.unwrap();
-        download::lines(reader).try_fold(0usize, |n, _| async move { Ok(n + 1) }).await.unwrap()
+        download::lines(reader)
+            .try_fold(0usize, |n, _| async move { Ok(n + 1) })
+            .await
+            .unwrap()
     });
     println!(
         "streamed {:.0} MiB uncompressed ({lines} lines) in {:.1} s; peak RSS {:.0} MiB before, {:.0} MiB after ({:.3} of the data size)",

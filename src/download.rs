@@ -128,7 +128,13 @@ where
         last_byte: Option<u8>,
         done: bool,
     }
-    let state = State { r: reader, remaining: 0, padding: 0, last_byte: None, done: false };
+    let state = State {
+        r: reader,
+        remaining: 0,
+        padding: 0,
+        last_byte: None,
+        done: false,
+    };
     futures::stream::try_unfold(state, |mut s| async move {
         loop {
             if s.done {
@@ -210,7 +216,10 @@ fn tar_size(field: &[u8]) -> io::Result<u64> {
     if field[0] & 0x80 != 0 {
         let mut v: u64 = u64::from(field[0] & 0x7f);
         for b in &field[1..] {
-            v = v.checked_mul(256).and_then(|v| v.checked_add(u64::from(*b))).ok_or_else(bad_tar)?;
+            v = v
+                .checked_mul(256)
+                .and_then(|v| v.checked_add(u64::from(*b)))
+                .ok_or_else(bad_tar)?;
         }
         return Ok(v);
     }
@@ -257,7 +266,12 @@ impl AtomicFile {
             .tempfile_in(&dir)
             .map_err(Error::from)?
             .into_parts();
-        Ok(AtomicFile { file: tokio::fs::File::from_std(file), temp, dest, written: 0 })
+        Ok(AtomicFile {
+            file: tokio::fs::File::from_std(file),
+            temp,
+            dest,
+            written: 0,
+        })
     }
 
     /// Appends bytes.
@@ -292,7 +306,11 @@ impl AtomicFile {
 /// Writes `body` to `dest` atomically, exactly as served. With
 /// `verify_gzip`, the bytes are also run through a gzip decoder on the way,
 /// so a truncated or corrupt archive fails instead of landing.
-pub async fn write_raw(dest: impl AsRef<Path>, mut body: ByteStream, verify_gzip: bool) -> Result<u64> {
+pub async fn write_raw(
+    dest: impl AsRef<Path>,
+    mut body: ByteStream,
+    verify_gzip: bool,
+) -> Result<u64> {
     let mut out = AtomicFile::create(dest).await?;
     let mut check = verify_gzip.then(|| flate2::write::MultiGzDecoder::new(io::sink()));
     let mut first = true;
@@ -354,7 +372,11 @@ pub fn content_disposition_filename(value: &str) -> Option<String> {
         }
     }
     let name = extended.or(plain)?;
-    let name = name.rsplit(['/', '\\']).next()?.trim_start_matches('.').trim();
+    let name = name
+        .rsplit(['/', '\\'])
+        .next()?
+        .trim_start_matches('.')
+        .trim();
     (!name.is_empty()).then(|| name.to_string())
 }
 
@@ -402,8 +424,10 @@ mod tests {
 
     /// Splits into small chunks so sniffing has to cross chunk boundaries.
     fn body(bytes: Vec<u8>) -> ByteStream {
-        let chunks: Vec<Result<Bytes>> =
-            bytes.chunks(7).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        let chunks: Vec<Result<Bytes>> = bytes
+            .chunks(7)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
         Box::pin(futures::stream::iter(chunks))
     }
 
@@ -419,11 +443,29 @@ mod tests {
         let (l, layout) = decode_lines(text.clone()).await.unwrap();
         assert_eq!((l, layout), (want.clone(), Layout::default()));
         let (l, layout) = decode_lines(gzip(&text)).await.unwrap();
-        assert_eq!((l, layout), (want.clone(), Layout { gzip: true, tar: false }));
+        assert_eq!(
+            (l, layout),
+            (
+                want.clone(),
+                Layout {
+                    gzip: true,
+                    tar: false
+                }
+            )
+        );
         // Two files, the first without a trailing newline: records must not merge.
         let archive = tar(&[("a.log", b"{\"a\":1}"), ("b.log", b"{\"a\":2}\n")]);
         let (l, layout) = decode_lines(gzip(&archive)).await.unwrap();
-        assert_eq!((l, layout), (want, Layout { gzip: true, tar: true }));
+        assert_eq!(
+            (l, layout),
+            (
+                want,
+                Layout {
+                    gzip: true,
+                    tar: true
+                }
+            )
+        );
     }
 
     #[tokio::test]
@@ -443,7 +485,9 @@ mod tests {
 
     #[tokio::test]
     async fn truncated_gzip_is_a_decode_error() {
-        let data: Vec<u8> = (0..20_000).flat_map(|i| format!("line {i}\n").into_bytes()).collect();
+        let data: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
         let mut gz = gzip(&data);
         gz.truncate(gz.len() / 2);
         let err = decode_lines(gz).await.unwrap_err();
@@ -462,7 +506,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("out.gz");
         let good = gzip(b"hello\n");
-        assert_eq!(write_raw(&dest, body(good.clone()), true).await.unwrap(), good.len() as u64);
+        assert_eq!(
+            write_raw(&dest, body(good.clone()), true).await.unwrap(),
+            good.len() as u64
+        );
         assert_eq!(std::fs::read(&dest).unwrap(), good);
 
         // A truncated gzip fails verification and leaves nothing behind,
@@ -480,17 +527,23 @@ mod tests {
     async fn a_stream_error_midway_leaves_no_file() {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("out.log");
-        let chunks: Vec<Result<Bytes>> =
-            vec![Ok(Bytes::from_static(b"part")), Err(Error::new(crate::ErrorKind::Network, "reset"))];
-        let err = write_raw(&dest, Box::pin(futures::stream::iter(chunks)), false).await.unwrap_err();
+        let chunks: Vec<Result<Bytes>> = vec![
+            Ok(Bytes::from_static(b"part")),
+            Err(Error::new(crate::ErrorKind::Network, "reset")),
+        ];
+        let err = write_raw(&dest, Box::pin(futures::stream::iter(chunks)), false)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Network);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[tokio::test]
     async fn stream_errors_keep_their_kind_through_decoding() {
-        let chunks: Vec<Result<Bytes>> =
-            vec![Ok(Bytes::from_static(b"a\n")), Err(Error::new(crate::ErrorKind::Network, "reset"))];
+        let chunks: Vec<Result<Bytes>> = vec![
+            Ok(Bytes::from_static(b"a\n")),
+            Err(Error::new(crate::ErrorKind::Network, "reset")),
+        ];
         let chunks = futures::stream::iter(chunks);
         // The error may surface while sniffing or while reading lines.
         let err = async {
@@ -513,10 +566,14 @@ mod tests {
             Some("passwd")
         );
         assert_eq!(
-            content_disposition_filename("attachment; filename=x; filename*=UTF-8''m%C3%BC.gz").as_deref(),
+            content_disposition_filename("attachment; filename=x; filename*=UTF-8''m%C3%BC.gz")
+                .as_deref(),
             Some("mü.gz")
         );
-        assert_eq!(content_disposition_filename("attachment; filename=\"..\""), None);
+        assert_eq!(
+            content_disposition_filename("attachment; filename=\"..\""),
+            None
+        );
         assert_eq!(content_disposition_filename("inline"), None);
     }
 

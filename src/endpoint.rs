@@ -31,10 +31,16 @@ impl Endpoint {
             .host_str()
             .ok_or_else(|| Error::invalid_input("endpoint", "has no host"))?;
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(Error::invalid_input("endpoint", "must not embed credentials"));
+            return Err(Error::invalid_input(
+                "endpoint",
+                "must not embed credentials",
+            ));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(Error::invalid_input("endpoint", "must not have a query or fragment"));
+            return Err(Error::invalid_input(
+                "endpoint",
+                "must not have a query or fragment",
+            ));
         }
         match url.scheme() {
             "https" => {}
@@ -114,7 +120,8 @@ pub fn is_loopback_host(host: &str) -> bool {
 /// loopback, for the same reason as [`Endpoint::parse`].
 #[cfg_attr(not(feature = "tencent-cls"), allow(dead_code))]
 pub(crate) fn check_download_url(url: &str) -> Result<url::Url> {
-    let parsed = url::Url::parse(url).map_err(|e| Error::decode(format!("bad download URL: {e}")))?;
+    let parsed =
+        url::Url::parse(url).map_err(|e| Error::decode(format!("bad download URL: {e}")))?;
     match parsed.scheme() {
         "https" => Ok(parsed),
         "http" if parsed.host_str().is_some_and(is_loopback_host) => Ok(parsed),
@@ -128,10 +135,21 @@ mod tests {
 
     #[test]
     fn loopback_forms() {
-        for ok in ["http://localhost:1", "http://127.0.0.1", "http://127.8.9.1:80", "http://[::1]:9"] {
+        for ok in [
+            "http://localhost:1",
+            "http://127.0.0.1",
+            "http://127.8.9.1:80",
+            "http://[::1]:9",
+        ] {
             assert!(Endpoint::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["http://10.0.0.1", "ftp://x", "http://user:pw@127.0.0.1", "https://x?y=1", "nope"] {
+        for bad in [
+            "http://10.0.0.1",
+            "ftp://x",
+            "http://user:pw@127.0.0.1",
+            "https://x?y=1",
+            "nope",
+        ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
     }
@@ -141,7 +159,10 @@ mod tests {
         let e = Endpoint::parse("http://127.0.0.1:8080/").unwrap();
         assert_eq!(e.as_str(), "http://127.0.0.1:8080");
         assert_eq!(e.authority(), "127.0.0.1:8080");
-        assert_eq!(Endpoint::parse("https://a.example/").unwrap().authority(), "a.example");
+        assert_eq!(
+            Endpoint::parse("https://a.example/").unwrap().authority(),
+            "a.example"
+        );
     }
 
     #[test]

@@ -110,7 +110,10 @@ impl Error {
 
     /// Input rejected before sending; `field` names the offending parameter.
     pub fn invalid_input(field: &str, reason: impl fmt::Display) -> Self {
-        Error::new(ErrorKind::InvalidInput, format!("invalid `{field}`: {reason}"))
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!("invalid `{field}`: {reason}"),
+        )
     }
 
     /// Missing or malformed credentials. Never pass the secret itself.
@@ -288,7 +291,9 @@ impl From<std::io::Error> for Error {
         // Decoders report corrupt or truncated input as io errors; keep that
         // distinction so callers do not mistake a bad gzip for a full disk.
         let kind = match e.kind() {
-            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => ErrorKind::Decode,
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => {
+                ErrorKind::Decode
+            }
             _ => ErrorKind::Io,
         };
         Error::new(kind, e.to_string()).with_source(e)
@@ -319,9 +324,15 @@ mod tests {
     #[test]
     fn retryability_follows_kind_and_status() {
         assert!(Error::new(ErrorKind::Network, "reset").is_retryable());
-        assert!(Error::new(ErrorKind::Api, "x").with_status(503).is_retryable());
-        assert!(!Error::new(ErrorKind::Api, "x").with_status(400).is_retryable());
-        assert!(!Error::new(ErrorKind::Auth, "x").with_status(401).is_retryable());
+        assert!(Error::new(ErrorKind::Api, "x")
+            .with_status(503)
+            .is_retryable());
+        assert!(!Error::new(ErrorKind::Api, "x")
+            .with_status(400)
+            .is_retryable());
+        assert!(!Error::new(ErrorKind::Auth, "x")
+            .with_status(401)
+            .is_retryable());
         assert!(Error::new(ErrorKind::Api, "x")
             .with_status(200)
             .with_retryable(true)

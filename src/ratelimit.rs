@@ -75,11 +75,18 @@ mod tests {
             times.push(start.elapsed());
         }
         for (i, t) in times.iter().enumerate() {
-            let in_window = times[i..].iter().filter(|u| **u < *t + Duration::from_secs(1)).count();
+            let in_window = times[i..]
+                .iter()
+                .filter(|u| **u < *t + Duration::from_secs(1))
+                .count();
             assert!(in_window <= 20, "window at {t:?} holds {in_window}");
         }
         // 65 requests at 20/s need three full windows of waiting, not more.
-        assert!(start.elapsed() < Duration::from_millis(3100), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_millis(3100),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -149,7 +149,12 @@ where
                     return last;
                 }
                 let wait = policy.delay(n, after);
-                tracing::info!(operation = what, attempt = n, wait_ms = wait.as_millis() as u64, "retrying");
+                tracing::info!(
+                    operation = what,
+                    attempt = n,
+                    wait_ms = wait.as_millis() as u64,
+                    "retrying"
+                );
                 tokio::time::sleep(wait).await;
                 n += 1;
             }
@@ -205,15 +210,24 @@ mod tests {
         let p = RetryPolicy::default().with_initial_backoff(Duration::from_millis(800));
         for _ in 0..200 {
             let d = p.backoff(2);
-            assert!(d >= Duration::from_millis(800) && d <= Duration::from_millis(1600), "{d:?}");
+            assert!(
+                d >= Duration::from_millis(800) && d <= Duration::from_millis(1600),
+                "{d:?}"
+            );
         }
     }
 
     #[test]
     fn retry_after_is_capped() {
         let p = RetryPolicy::default().with_max_retry_after(Duration::from_secs(10));
-        assert_eq!(p.delay(1, Some(Duration::from_secs(3))), Duration::from_secs(3));
-        assert_eq!(p.delay(1, Some(Duration::from_secs(300))), Duration::from_secs(10));
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(300))),
+            Duration::from_secs(10)
+        );
     }
 
     #[test]
@@ -224,7 +238,10 @@ mod tests {
             parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now),
             Some(Duration::from_secs(10))
         );
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 
@@ -238,7 +255,12 @@ mod tests {
         let mut calls = 0;
         let out = run(&p, "test", |n| {
             calls += 1;
-            async move { Verdict::Retry { last: n, after: None } }
+            async move {
+                Verdict::Retry {
+                    last: n,
+                    after: None,
+                }
+            }
         })
         .await;
         assert_eq!((out, calls), (3, 3));
@@ -252,7 +274,10 @@ mod tests {
         let start = tokio::time::Instant::now();
         let out = run(&p, "test", |n| async move {
             if n == 1 {
-                Verdict::Retry { last: "throttled", after: Some(Duration::from_secs(7)) }
+                Verdict::Retry {
+                    last: "throttled",
+                    after: Some(Duration::from_secs(7)),
+                }
             } else {
                 Verdict::Done("ok")
             }

@@ -52,7 +52,8 @@ fn text(bytes: &[u8]) -> String {
 fn ndjson(s: &str) -> Vec<serde_json::Value> {
     s.lines()
         .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
             assert!(v.is_object(), "not an object: {l}");
             v
         })
@@ -61,21 +62,58 @@ fn ndjson(s: &str) -> Vec<serde_json::Value> {
 
 fn ok(args: &[&str]) -> Vec<serde_json::Value> {
     let out = run(args);
-    assert!(out.status.success(), "{args:?} failed: {}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        text(&out.stderr)
+    );
     ndjson(&text(&out.stdout))
 }
 
 #[test]
 fn atlas_commands_against_the_sandbox() {
     let p = atlas_sb::DEMO_PROJECT_ID;
-    let audit = ok(&["--sandbox", "-q", "atlas", "stream-audit-logs", "--project", p, "--workspace", atlas_sb::DEMO_WORKSPACE, "--start", "2h"]);
+    let audit = ok(&[
+        "--sandbox",
+        "-q",
+        "atlas",
+        "stream-audit-logs",
+        "--project",
+        p,
+        "--workspace",
+        atlas_sb::DEMO_WORKSPACE,
+        "--start",
+        "2h",
+    ]);
     assert!(!audit.is_empty());
-    assert!(audit.iter().all(|l| l.get("atype").is_some() && l.get("ts").is_some()));
-    let host = ok(&["--sandbox", "-q", "atlas", "cluster-logs", "--project", p, "--host", atlas_sb::DEMO_HOST, "--log", "mongodb", "--start", "1h"]);
+    assert!(audit
+        .iter()
+        .all(|l| l.get("atype").is_some() && l.get("ts").is_some()));
+    let host = ok(&[
+        "--sandbox",
+        "-q",
+        "atlas",
+        "cluster-logs",
+        "--project",
+        p,
+        "--host",
+        atlas_sb::DEMO_HOST,
+        "--log",
+        "mongodb",
+        "--start",
+        "1h",
+    ]);
     assert!(!host.is_empty() && host.iter().all(|l| l.get("msg").is_some()));
     let events = ok(&["--sandbox", "-q", "atlas", "events", "--project", p]);
     assert!(!events.is_empty());
-    let org = ok(&["--sandbox", "-q", "atlas", "events", "--org", atlas_sb::DEMO_ORG_ID]);
+    let org = ok(&[
+        "--sandbox",
+        "-q",
+        "atlas",
+        "events",
+        "--org",
+        atlas_sb::DEMO_ORG_ID,
+    ]);
     assert!(!org.is_empty());
     let procs = ok(&["--sandbox", "-q", "atlas", "processes", "--project", p]);
     assert!(!procs.is_empty());
@@ -86,11 +124,28 @@ fn atlas_raw_download_is_the_gzip_as_served() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("host.log.gz");
     let o = out.to_str().unwrap();
-    let r = run(&["--sandbox", "--raw", "-o", o, "--json", "atlas", "cluster-logs", "--project", atlas_sb::DEMO_PROJECT_ID, "--host", atlas_sb::DEMO_HOST, "--log", "mongodb", "--start", "1h"]);
+    let r = run(&[
+        "--sandbox",
+        "--raw",
+        "-o",
+        o,
+        "--json",
+        "atlas",
+        "cluster-logs",
+        "--project",
+        atlas_sb::DEMO_PROJECT_ID,
+        "--host",
+        atlas_sb::DEMO_HOST,
+        "--log",
+        "mongodb",
+        "--start",
+        "1h",
+    ]);
     assert!(r.status.success(), "{}", text(&r.stderr));
     let bytes = std::fs::read(&out).unwrap();
     assert_eq!(&bytes[..2], &[0x1f, 0x8b]);
-    let summary: serde_json::Value = serde_json::from_str(text(&r.stderr).lines().last().unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(text(&r.stderr).lines().last().unwrap()).unwrap();
     assert_eq!(summary["bytes"].as_u64(), Some(bytes.len() as u64));
 }
 
@@ -99,18 +154,78 @@ fn cls_commands_against_the_sandbox() {
     use logexport::sandbox::tencent_cls::{DEMO_REGION, DEMO_TOPIC_ID};
     let topics = ok(&["--sandbox", "-q", "cls", "topics", "--region", DEMO_REGION]);
     assert!(topics.iter().any(|t| t["TopicId"] == DEMO_TOPIC_ID));
-    let records = ok(&["--sandbox", "-q", "cls", "export", "--region", DEMO_REGION, "--topic", DEMO_TOPIC_ID, "--query", "*", "--from", "10m", "--count", "300", "--order", "asc"]);
+    let records = ok(&[
+        "--sandbox",
+        "-q",
+        "cls",
+        "export",
+        "--region",
+        DEMO_REGION,
+        "--topic",
+        DEMO_TOPIC_ID,
+        "--query",
+        "*",
+        "--from",
+        "10m",
+        "--count",
+        "300",
+        "--order",
+        "asc",
+    ]);
     assert_eq!(records.len(), 300);
-    let ts: Vec<i64> = records.iter().map(|r| r["__TIMESTAMP__"].as_i64().unwrap()).collect();
+    let ts: Vec<i64> = records
+        .iter()
+        .map(|r| r["__TIMESTAMP__"].as_i64().unwrap())
+        .collect();
     assert!(ts.windows(2).all(|w| w[0] <= w[1]), "asc order");
-    let csv = ok(&["--sandbox", "-q", "cls", "export", "--region", DEMO_REGION, "--topic", DEMO_TOPIC_ID, "--query", "*", "--from", "10m", "--count", "50", "--format", "csv"]);
+    let csv = ok(&[
+        "--sandbox",
+        "-q",
+        "cls",
+        "export",
+        "--region",
+        DEMO_REGION,
+        "--topic",
+        DEMO_TOPIC_ID,
+        "--query",
+        "*",
+        "--from",
+        "10m",
+        "--count",
+        "50",
+        "--format",
+        "csv",
+    ]);
     assert_eq!(csv.len(), 50);
     // Each invocation has its own in-process sandbox, so list and delete act
     // on an empty one: they must still succeed and print valid output.
-    assert!(ok(&["--sandbox", "-q", "cls", "exports", "--region", DEMO_REGION, "--topic", DEMO_TOPIC_ID]).is_empty());
-    let missing = run(&["--sandbox", "-q", "cls", "delete-export", "--region", DEMO_REGION, "--export-id", "nope"]);
+    assert!(ok(&[
+        "--sandbox",
+        "-q",
+        "cls",
+        "exports",
+        "--region",
+        DEMO_REGION,
+        "--topic",
+        DEMO_TOPIC_ID
+    ])
+    .is_empty());
+    let missing = run(&[
+        "--sandbox",
+        "-q",
+        "cls",
+        "delete-export",
+        "--region",
+        DEMO_REGION,
+        "--export-id",
+        "nope",
+    ]);
     assert_eq!(missing.status.code(), Some(1), "{}", text(&missing.stderr));
-    assert!(text(&missing.stderr).contains("ResourceNotFound"), "{}", text(&missing.stderr));
+    assert!(
+        text(&missing.stderr).contains("ResourceNotFound"),
+        "{}",
+        text(&missing.stderr)
+    );
 }
 
 #[test]
@@ -120,9 +235,30 @@ fn c1_commands_against_the_sandbox() {
     let id = listed[0]["exportId"].as_str().unwrap().to_string();
     let got = ok(&["--sandbox", "-q", "c1", "exporters", "get", &id]);
     assert_eq!(got[0]["exportId"], id.as_str());
-    let created = ok(&["--sandbox", "-q", "c1", "exporters", "create", "--name", "n", "--datasource", "ds-1", "--format", "zstd"]);
+    let created = ok(&[
+        "--sandbox",
+        "-q",
+        "c1",
+        "exporters",
+        "create",
+        "--name",
+        "n",
+        "--datasource",
+        "ds-1",
+        "--format",
+        "zstd",
+    ]);
     assert_eq!(created[0]["displayName"], "n");
-    let updated = ok(&["--sandbox", "-q", "c1", "exporters", "update", &id, "--name", "renamed"]);
+    let updated = ok(&[
+        "--sandbox",
+        "-q",
+        "c1",
+        "exporters",
+        "update",
+        &id,
+        "--name",
+        "renamed",
+    ]);
     assert_eq!(updated[0]["displayName"], "renamed");
     let deleted = ok(&["--sandbox", "-q", "c1", "exporters", "delete", &id]);
     assert_eq!(deleted[0]["deleted"], id.as_str());
@@ -136,7 +272,10 @@ fn c1_commands_against_the_sandbox() {
 #[test]
 fn tour_writes_every_file() {
     let dir = tempfile::tempdir().unwrap();
-    let out = logexport(&["tour", "--dir", "t"]).current_dir(dir.path()).output().unwrap();
+    let out = logexport(&["tour", "--dir", "t"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     for f in [
         "atlas-stream-audit.ndjson",
@@ -160,14 +299,21 @@ fn tour_writes_every_file() {
 
 #[test]
 fn sandbox_command_prints_endpoints_and_serves() {
-    let mut child = logexport(&["sandbox"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = logexport(&["sandbox"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let stdout = child.stdout.take().unwrap();
     // The description is one pretty-printed JSON document; read until it parses.
     let mut doc = String::new();
     let mut reader = std::io::BufReader::new(stdout);
     let value = loop {
         let mut line = String::new();
-        assert!(std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0, "sandbox exited early");
+        assert!(
+            std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0,
+            "sandbox exited early"
+        );
         doc.push_str(&line);
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&doc) {
             break v;
@@ -176,12 +322,27 @@ fn sandbox_command_prints_endpoints_and_serves() {
     let env = |vendor: &str, var: &str| value[vendor]["env"][var].as_str().unwrap().to_string();
     // Point a second process at the running emulator through the printed
     // environment, as a user would.
-    let out = logexport(&["-q", "atlas", "events", "--project", atlas_sb::DEMO_PROJECT_ID])
-        .env("MONGODB_ATLAS_BASE_URL", env("atlas", "MONGODB_ATLAS_BASE_URL"))
-        .env("MONGODB_ATLAS_PUBLIC_API_KEY", env("atlas", "MONGODB_ATLAS_PUBLIC_API_KEY"))
-        .env("MONGODB_ATLAS_PRIVATE_API_KEY", env("atlas", "MONGODB_ATLAS_PRIVATE_API_KEY"))
-        .output()
-        .unwrap();
+    let out = logexport(&[
+        "-q",
+        "atlas",
+        "events",
+        "--project",
+        atlas_sb::DEMO_PROJECT_ID,
+    ])
+    .env(
+        "MONGODB_ATLAS_BASE_URL",
+        env("atlas", "MONGODB_ATLAS_BASE_URL"),
+    )
+    .env(
+        "MONGODB_ATLAS_PUBLIC_API_KEY",
+        env("atlas", "MONGODB_ATLAS_PUBLIC_API_KEY"),
+    )
+    .env(
+        "MONGODB_ATLAS_PRIVATE_API_KEY",
+        env("atlas", "MONGODB_ATLAS_PRIVATE_API_KEY"),
+    )
+    .output()
+    .unwrap();
     child.kill().unwrap();
     let _ = child.wait();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -191,8 +352,14 @@ fn sandbox_command_prints_endpoints_and_serves() {
 #[test]
 fn missing_credentials_name_the_variables_and_exit_2() {
     for (args, vars) in [
-        (vec!["atlas", "events", "--project", atlas_sb::DEMO_PROJECT_ID], "MONGODB_ATLAS_PUBLIC_API_KEY"),
-        (vec!["cls", "topics", "--region", "ap-guangzhou"], "TENCENTCLOUD_SECRET_ID"),
+        (
+            vec!["atlas", "events", "--project", atlas_sb::DEMO_PROJECT_ID],
+            "MONGODB_ATLAS_PUBLIC_API_KEY",
+        ),
+        (
+            vec!["cls", "topics", "--region", "ap-guangzhou"],
+            "TENCENTCLOUD_SECRET_ID",
+        ),
         (vec!["c1", "exporters", "list"], "CONE_CLIENT_ID"),
     ] {
         let out = run(&args);
@@ -207,22 +374,69 @@ fn missing_credentials_name_the_variables_and_exit_2() {
 fn usage_errors_exit_2_and_vendor_errors_exit_1() {
     // Unknown flag (clap) and a bad value caught before any request.
     assert_eq!(run(&["atlas", "events", "--bogus"]).status.code(), Some(2));
-    let bad = run(&["--sandbox", "atlas", "cluster-logs", "--project", "not-hex", "--host", "h", "--log", "mongodb"]);
+    let bad = run(&[
+        "--sandbox",
+        "atlas",
+        "cluster-logs",
+        "--project",
+        "not-hex",
+        "--host",
+        "h",
+        "--log",
+        "mongodb",
+    ]);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
-    let reversed = run(&["--sandbox", "atlas", "cluster-logs", "--project", atlas_sb::DEMO_PROJECT_ID, "--host", "h", "--log", "mongodb", "--start", "1h", "--end", "2h"]);
+    let reversed = run(&[
+        "--sandbox",
+        "atlas",
+        "cluster-logs",
+        "--project",
+        atlas_sb::DEMO_PROJECT_ID,
+        "--host",
+        "h",
+        "--log",
+        "mongodb",
+        "--start",
+        "1h",
+        "--end",
+        "2h",
+    ]);
     assert_eq!(reversed.status.code(), Some(2));
-    assert_eq!(run(&["--endpoint", "http://example.com", "c1", "exporters", "list"]).status.code(), Some(2));
+    assert_eq!(
+        run(&[
+            "--endpoint",
+            "http://example.com",
+            "c1",
+            "exporters",
+            "list"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
     // A vendor error: an exporter that does not exist. --json gives a
     // machine-readable error with the vendor's status.
-    let missing = run(&["--sandbox", "--json", "c1", "exporters", "get", "does-not-exist"]);
+    let missing = run(&[
+        "--sandbox",
+        "--json",
+        "c1",
+        "exporters",
+        "get",
+        "does-not-exist",
+    ]);
     assert_eq!(missing.status.code(), Some(1));
-    let err: serde_json::Value = serde_json::from_str(text(&missing.stderr).lines().last().unwrap()).unwrap();
+    let err: serde_json::Value =
+        serde_json::from_str(text(&missing.stderr).lines().last().unwrap()).unwrap();
     assert_eq!(err["error"]["status"], 404);
     assert_eq!(err["error"]["kind"], "NotFound");
 }
 
 fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -231,13 +445,27 @@ fn a_truncated_download_leaves_no_output_file() {
     let sb = rt.block_on(AtlasSandbox::start()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     for raw in [false, true] {
-        sb.faults().inject(FaultTarget::Download, Fault::Truncate { keep: 300 }, 1);
-        let out = dir.path().join(if raw { "raw.gz" } else { "decoded.ndjson" });
+        sb.faults()
+            .inject(FaultTarget::Download, Fault::Truncate { keep: 300 }, 1);
+        let out = dir
+            .path()
+            .join(if raw { "raw.gz" } else { "decoded.ndjson" });
         let mut args = vec!["-q", "-o", out.to_str().unwrap()];
         if raw {
             args.push("--raw");
         }
-        args.extend(["atlas", "cluster-logs", "--project", atlas_sb::DEMO_PROJECT_ID, "--host", atlas_sb::DEMO_HOST, "--log", "mongodb", "--start", "3h"]);
+        args.extend([
+            "atlas",
+            "cluster-logs",
+            "--project",
+            atlas_sb::DEMO_PROJECT_ID,
+            "--host",
+            atlas_sb::DEMO_HOST,
+            "--log",
+            "mongodb",
+            "--start",
+            "3h",
+        ]);
         let r = logexport(&args)
             .env("MONGODB_ATLAS_BASE_URL", sb.endpoint())
             .env("MONGODB_ATLAS_PUBLIC_API_KEY", atlas_sb::DEMO_PUBLIC_KEY)
@@ -247,14 +475,21 @@ fn a_truncated_download_leaves_no_output_file() {
         assert_eq!(r.status.code(), Some(1), "raw={raw}: {}", text(&r.stderr));
         assert!(!out.exists(), "raw={raw}: a partial file was left");
     }
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no temporary files either");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no temporary files either"
+    );
 }
 
 /// A deterministic pseudo-random sequence, so failures can be replayed.
 struct Lcg(u64);
 impl Lcg {
     fn next_ms(&mut self, lo: u64, hi: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         lo + (self.0 >> 33) % (hi - lo)
     }
 }
@@ -264,7 +499,11 @@ impl Lcg {
 fn run_with_kills(make: &dyn Fn() -> Command, rng: &mut Lcg) -> u32 {
     let mut kills = 0;
     loop {
-        let mut child = make().stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = make()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_millis(rng.next_ms(40, 700));
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -286,7 +525,15 @@ fn run_with_kills(make: &dyn Fn() -> Command, rng: &mut Lcg) -> u32 {
 }
 
 fn c1_events_cmd(sb: &ConductorOneSandbox, out: &Path, checkpoint: &Path) -> Command {
-    let mut cmd = logexport(&["-q", "-o", out.to_str().unwrap(), "c1", "events", "--checkpoint", checkpoint.to_str().unwrap()]);
+    let mut cmd = logexport(&[
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "c1",
+        "events",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+    ]);
     cmd.env("CONE_ENDPOINT", sb.endpoint())
         .env("CONE_CLIENT_ID", sb.client_id())
         .env("CONE_CLIENT_SECRET", sb.client_secret().expose());
@@ -296,7 +543,9 @@ fn c1_events_cmd(sb: &ConductorOneSandbox, out: &Path, checkpoint: &Path) -> Com
 #[test]
 fn c1_events_survive_kill_9_exactly_once() {
     let rt = tokio_rt();
-    let sb = rt.block_on(ConductorOneSandbox::builder().event_count(2_000).start()).unwrap();
+    let sb = rt
+        .block_on(ConductorOneSandbox::builder().event_count(2_000).start())
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
 
     let (clean, clean_cp) = (dir.path().join("clean.ndjson"), dir.path().join("clean.cp"));
@@ -306,15 +555,29 @@ fn c1_events_survive_kill_9_exactly_once() {
     assert_eq!(ndjson(&text(&expected)).len(), 2_000);
 
     // Slow pages down so kills land mid-stream, then kill repeatedly.
-    sb.faults().inject("list_system_log_events", Fault::Latency(Duration::from_millis(25)), 10_000);
+    sb.faults().inject(
+        "list_system_log_events",
+        Fault::Latency(Duration::from_millis(25)),
+        10_000,
+    );
     let mut rng = Lcg(0x5eed);
     let mut total_kills = 0;
     for round in 0..3 {
-        let (out, cp) = (dir.path().join(format!("killed-{round}.ndjson")), dir.path().join(format!("killed-{round}.cp")));
+        let (out, cp) = (
+            dir.path().join(format!("killed-{round}.ndjson")),
+            dir.path().join(format!("killed-{round}.cp")),
+        );
         total_kills += run_with_kills(&|| c1_events_cmd(&sb, &out, &cp), &mut rng);
-        assert_eq!(std::fs::read(&out).unwrap(), expected, "round {round}: output differs from the uninterrupted run");
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            expected,
+            "round {round}: output differs from the uninterrupted run"
+        );
     }
-    assert!(total_kills >= 3, "the test must actually interrupt runs (killed {total_kills})");
+    assert!(
+        total_kills >= 3,
+        "the test must actually interrupt runs (killed {total_kills})"
+    );
     eprintln!("c1 events: {total_kills} kill -9s across 3 rounds, outputs identical");
 }
 
@@ -324,13 +587,33 @@ fn atlas_windows_survive_kill_9_exactly_once() {
     let sb = rt.block_on(AtlasSandbox::start()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     // A fixed, closed range so every run asks for the same windows.
-    let end = (chrono::Utc::now() - chrono::Duration::hours(1)).timestamp().to_string();
-    let start = (chrono::Utc::now() - chrono::Duration::hours(25)).timestamp().to_string();
+    let end = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .timestamp()
+        .to_string();
+    let start = (chrono::Utc::now() - chrono::Duration::hours(25))
+        .timestamp()
+        .to_string();
     let cmd = |out: &Path, cp: &Path| {
         let mut c = logexport(&[
-            "-q", "-o", out.to_str().unwrap(), "atlas", "cluster-logs", "--project", atlas_sb::DEMO_PROJECT_ID,
-            "--host", atlas_sb::DEMO_HOST, "--log", "mongodb-audit-log", "--start", &start, "--end", &end,
-            "--step", "1h", "--checkpoint", cp.to_str().unwrap(),
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+            "atlas",
+            "cluster-logs",
+            "--project",
+            atlas_sb::DEMO_PROJECT_ID,
+            "--host",
+            atlas_sb::DEMO_HOST,
+            "--log",
+            "mongodb-audit-log",
+            "--start",
+            &start,
+            "--end",
+            &end,
+            "--step",
+            "1h",
+            "--checkpoint",
+            cp.to_str().unwrap(),
         ]);
         c.env("MONGODB_ATLAS_BASE_URL", sb.endpoint())
             .env("MONGODB_ATLAS_PUBLIC_API_KEY", atlas_sb::DEMO_PUBLIC_KEY)
@@ -342,11 +625,18 @@ fn atlas_windows_survive_kill_9_exactly_once() {
     let expected = std::fs::read(&clean).unwrap();
     assert!(ndjson(&text(&expected)).len() > 1_000);
 
-    sb.faults().inject("download_cluster_log", Fault::Latency(Duration::from_millis(30)), 10_000);
+    sb.faults().inject(
+        "download_cluster_log",
+        Fault::Latency(Duration::from_millis(30)),
+        10_000,
+    );
     let mut rng = Lcg(0xa71a5);
     let mut kills = 0;
     for round in 0..2 {
-        let (out, cp) = (dir.path().join(format!("k{round}.ndjson")), dir.path().join(format!("k{round}.cp")));
+        let (out, cp) = (
+            dir.path().join(format!("k{round}.ndjson")),
+            dir.path().join(format!("k{round}.cp")),
+        );
         kills += run_with_kills(&|| cmd(&out, &cp), &mut rng);
         assert_eq!(std::fs::read(&out).unwrap(), expected, "round {round}");
     }

@@ -20,7 +20,10 @@ struct Captured {
 
 impl Captured {
     fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map(String::as_str).unwrap_or_else(|| panic!("no {name} header in {:?}", self.headers))
+        self.headers
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no {name} header in {:?}", self.headers))
     }
 
     fn json(&self) -> Value {
@@ -48,7 +51,10 @@ async fn capture_one(status: u16, reply: Value) -> (String, tokio::task::JoinHan
         let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
         let mut lines = head.split("\r\n");
         let mut first = lines.next().unwrap().split(' ');
-        let (method, target) = (first.next().unwrap().to_string(), first.next().unwrap().to_string());
+        let (method, target) = (
+            first.next().unwrap().to_string(),
+            first.next().unwrap().to_string(),
+        );
         let headers: BTreeMap<String, String> = lines
             .filter(|l| !l.is_empty())
             .map(|l| {
@@ -56,7 +62,9 @@ async fn capture_one(status: u16, reply: Value) -> (String, tokio::task::JoinHan
                 (k.trim().to_ascii_lowercase(), v.trim().to_string())
             })
             .collect();
-        let len: usize = headers.get("content-length").map_or(0, |v| v.parse().unwrap());
+        let len: usize = headers
+            .get("content-length")
+            .map_or(0, |v| v.parse().unwrap());
         let mut body = buf[head_end..].to_vec();
         while body.len() < len {
             let mut chunk = [0u8; 4096];
@@ -72,7 +80,12 @@ async fn capture_one(status: u16, reply: Value) -> (String, tokio::task::JoinHan
         sock.write_all(head.as_bytes()).await.unwrap();
         sock.write_all(&payload).await.unwrap();
         sock.shutdown().await.unwrap();
-        Captured { method, target, headers, body }
+        Captured {
+            method,
+            target,
+            headers,
+            body,
+        }
     });
     (url, handle)
 }
@@ -81,14 +94,22 @@ async fn capture_one(status: u16, reply: Value) -> (String, tokio::task::JoinHan
 async fn tencent_create_export_is_a_signed_post_to_root() {
     use logexport::tencent_cls::{sign, Client, Credentials, ExportParams, TimeRange};
 
-    let (url, seen) = capture_one(200, json!({"Response": {"ExportId": "exp-1", "RequestId": "req-1"}})).await;
+    let (url, seen) = capture_one(
+        200,
+        json!({"Response": {"ExportId": "exp-1", "RequestId": "req-1"}}),
+    )
+    .await;
     let client = Client::builder()
         .endpoint(url.as_str())
         .region("ap-guangzhou")
         .credentials(Credentials::new("AKIDwiretest", "wire-secret-key"))
         .build()
         .unwrap();
-    let params = ExportParams::new("topic-1", "status:200", TimeRange::from_millis(1_000, 2_000));
+    let params = ExportParams::new(
+        "topic-1",
+        "status:200",
+        TimeRange::from_millis(1_000, 2_000),
+    );
     assert_eq!(client.create_export(&params).await.unwrap(), "exp-1");
 
     let req = seen.await.unwrap();
@@ -100,7 +121,10 @@ async fn tencent_create_export_is_a_signed_post_to_root() {
     let body = req.json();
     assert_eq!(body["TopicId"], "topic-1");
     assert_eq!(body["Query"], "status:200");
-    assert_eq!((body["From"].as_i64(), body["To"].as_i64()), (Some(1_000), Some(2_000)));
+    assert_eq!(
+        (body["From"].as_i64(), body["To"].as_i64()),
+        (Some(1_000), Some(2_000))
+    );
     assert_eq!(body["SyntaxRule"], 0, "SyntaxRule is always sent");
     assert!(body["Count"].as_u64().is_some_and(|c| c > 0));
 
@@ -116,7 +140,14 @@ async fn tencent_create_export_is_a_signed_post_to_root() {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let expected = sign::sign(
-        &sign::SignableRequest { method: "POST", host: req.header("host"), path: "/", query: "", headers: &headers, body: &req.body },
+        &sign::SignableRequest {
+            method: "POST",
+            host: req.header("host"),
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: &req.body,
+        },
         &sign::SigningParams {
             secret_id: "AKIDwiretest",
             secret_key: "wire-secret-key",
@@ -127,26 +158,50 @@ async fn tencent_create_export_is_a_signed_post_to_root() {
         },
     )
     .unwrap();
-    assert_eq!(req.header("authorization"), expected.intermediate.authorization);
+    assert_eq!(
+        req.header("authorization"),
+        expected.intermediate.authorization
+    );
     assert!(signed.contains(&"content-type") && signed.contains(&"host"));
 }
 
 #[tokio::test]
 async fn atlas_events_send_the_versioned_accept() {
-    use logexport::atlas::{Client, EventQuery};
     use futures::TryStreamExt;
+    use logexport::atlas::{Client, EventQuery};
 
-    let (url, seen) = capture_one(200, json!({"results": [{"id": "e1", "eventTypeName": "X"}], "totalCount": 1, "links": []})).await;
-    let client = Client::builder().endpoint(&url).api_key("pub", "priv").build().unwrap();
+    let (url, seen) = capture_one(
+        200,
+        json!({"results": [{"id": "e1", "eventTypeName": "X"}], "totalCount": 1, "links": []}),
+    )
+    .await;
+    let client = Client::builder()
+        .endpoint(&url)
+        .api_key("pub", "priv")
+        .build()
+        .unwrap();
     let project = "0123456789abcdef01234567";
-    let events: Vec<_> = client.project_events(project, EventQuery::default()).unwrap().try_collect().await.unwrap();
+    let events: Vec<_> = client
+        .project_events(project, EventQuery::default())
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(events.len(), 1);
 
     let req = seen.await.unwrap();
     assert_eq!(req.method, "GET");
-    assert!(req.target.starts_with(&format!("/api/atlas/v2/groups/{project}/events")), "{}", req.target);
+    assert!(
+        req.target
+            .starts_with(&format!("/api/atlas/v2/groups/{project}/events")),
+        "{}",
+        req.target
+    );
     let expected = client.media_type("list_project_events").unwrap();
-    assert!(expected.starts_with("application/vnd.atlas.20") && expected.ends_with("+json"), "{expected}");
+    assert!(
+        expected.starts_with("application/vnd.atlas.20") && expected.ends_with("+json"),
+        "{expected}"
+    );
     assert_eq!(req.header("accept"), expected);
     assert!(req.body.is_empty());
 }
@@ -160,12 +215,19 @@ async fn conductorone_get_exporter_sends_the_bearer_token() {
         json!({"exporter": {"exportId": "ex-1", "displayName": "SIEM", "state": "EXPORT_STATE_EXPORTING"}}),
     )
     .await;
-    let client = Client::builder().endpoint(&url).access_token("wire-token").build().unwrap();
+    let client = Client::builder()
+        .endpoint(&url)
+        .access_token("wire-token")
+        .build()
+        .unwrap();
     let exporter = client.get_exporter("ex-1").await.unwrap();
     assert_eq!(exporter.export_id, "ex-1");
 
     let req = seen.await.unwrap();
-    assert_eq!((req.method.as_str(), req.target.as_str()), ("GET", "/api/v1/systemlog/exports/ex-1"));
+    assert_eq!(
+        (req.method.as_str(), req.target.as_str()),
+        ("GET", "/api/v1/systemlog/exports/ex-1")
+    );
     assert_eq!(req.header("authorization"), "Bearer wire-token");
     assert!(req.header("accept").contains("application/json"));
 }

@@ -106,7 +106,10 @@ impl Download {
             deprecation: text("deprecation"),
             sunset: text("sunset"),
         };
-        let body: ByteStream = Box::pin(rv.into_inner_stream().map_err(|e| download::body_error(e).with_vendor(Vendor::Atlas)));
+        let body: ByteStream = Box::pin(
+            rv.into_inner_stream()
+                .map_err(|e| download::body_error(e).with_vendor(Vendor::Atlas)),
+        );
         Download { meta, body }
     }
 

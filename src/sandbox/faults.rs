@@ -42,7 +42,11 @@ pub enum Fault {
 impl Fault {
     /// Shorthand for [`Fault::Error`] without `Retry-After`.
     pub fn error(status: u16, code: impl Into<String>) -> Self {
-        Fault::Error { status, code: code.into(), retry_after: None }
+        Fault::Error {
+            status,
+            code: code.into(),
+            retry_after: None,
+        }
     }
 }
 
@@ -78,7 +82,11 @@ pub struct Faults(Arc<Mutex<Vec<Rule>>>);
 impl Faults {
     /// Queues `fault` for the next `times` requests matching `target`.
     pub fn inject(&self, target: impl Into<FaultTarget>, fault: Fault, times: u32) {
-        self.0.lock().expect("faults lock").push(Rule { target: target.into(), fault, remaining: times });
+        self.0.lock().expect("faults lock").push(Rule {
+            target: target.into(),
+            fault,
+            remaining: times,
+        });
     }
 
     /// Drops every queued fault.
@@ -125,7 +133,10 @@ impl Faults {
                             // than a body cut short.
                             1 => {
                                 tokio::time::sleep(Duration::from_millis(50)).await;
-                                let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset");
+                                let reset = std::io::Error::new(
+                                    std::io::ErrorKind::ConnectionReset,
+                                    "injected reset",
+                                );
                                 Some((Err(reset), 2))
                             }
                             _ => None,

@@ -37,16 +37,18 @@ impl Server {
     pub async fn start(app: axum::Router, port: u16, log: RequestLog) -> std::io::Result<Server> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
-        let app = app.layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
-            let log = log.clone();
-            async move {
-                let method = req.method().to_string();
-                let path = req.uri().path().to_string();
-                let response = next.run(req).await;
-                log.record(method, path, response.status().as_u16());
-                response
-            }
-        }));
+        let app = app.layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let log = log.clone();
+                async move {
+                    let method = req.method().to_string();
+                    let path = req.uri().path().to_string();
+                    let response = next.run(req).await;
+                    log.record(method, path, response.status().as_u16());
+                    response
+                }
+            },
+        ));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -55,7 +57,10 @@ impl Server {
                 })
                 .await;
         });
-        Ok(Server { addr, shutdown: Some(tx) })
+        Ok(Server {
+            addr,
+            shutdown: Some(tx),
+        })
     }
 
     /// The bound address.
@@ -94,7 +99,11 @@ pub struct RequestLog(Arc<Mutex<Vec<LoggedRequest>>>);
 
 impl RequestLog {
     fn record(&self, method: String, path: String, status: u16) {
-        self.0.lock().expect("log lock").push(LoggedRequest { method, path, status });
+        self.0.lock().expect("log lock").push(LoggedRequest {
+            method,
+            path,
+            status,
+        });
     }
 
     /// A copy of the log so far.
@@ -104,7 +113,12 @@ impl RequestLog {
 
     /// How many requests went to `path`.
     pub fn count_path(&self, path: &str) -> usize {
-        self.0.lock().expect("log lock").iter().filter(|r| r.path == path).count()
+        self.0
+            .lock()
+            .expect("log lock")
+            .iter()
+            .filter(|r| r.path == path)
+            .count()
     }
 
     /// How many requests were served in total.
@@ -163,12 +177,14 @@ impl Clock {
 
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
-        self.offset_ms.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+        self.offset_ms
+            .fetch_add(by.as_millis() as i64, Ordering::SeqCst);
     }
 
     /// Sets the offset from the system clock (negative = behind).
     pub fn set_offset(&self, offset: chrono::Duration) {
-        self.offset_ms.store(offset.num_milliseconds(), Ordering::SeqCst);
+        self.offset_ms
+            .store(offset.num_milliseconds(), Ordering::SeqCst);
     }
 }
 
@@ -184,14 +200,21 @@ pub struct WindowLimit {
 impl WindowLimit {
     /// At most `limit` admissions per `per`.
     pub fn new(limit: usize, per: Duration) -> Self {
-        WindowLimit { limit, per, seen: Arc::default() }
+        WindowLimit {
+            limit,
+            per,
+            seen: Arc::default(),
+        }
     }
 
     /// Admits one request if the window has room.
     pub fn admit(&self) -> bool {
         let now = std::time::Instant::now();
         let mut seen = self.seen.lock().expect("limit lock");
-        while seen.front().is_some_and(|t| now.duration_since(*t) >= self.per) {
+        while seen
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.per)
+        {
             seen.pop_front();
         }
         if seen.len() >= self.limit {
@@ -228,9 +251,21 @@ mod tests {
         let log = RequestLog::default();
         let app = axum::Router::new().route("/x", axum::routing::get(|| async { "hi" }));
         let server = Server::start(app, 0, log.clone()).await.unwrap();
-        let body = reqwest::get(format!("{}/x", server.url())).await.unwrap().text().await.unwrap();
+        let body = reqwest::get(format!("{}/x", server.url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert_eq!(body, "hi");
-        assert_eq!(log.entries(), [LoggedRequest { method: "GET".into(), path: "/x".into(), status: 200 }]);
+        assert_eq!(
+            log.entries(),
+            [LoggedRequest {
+                method: "GET".into(),
+                path: "/x".into(),
+                status: 200
+            }]
+        );
         let addr = server.addr();
         drop(server);
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -7,11 +7,14 @@ use crate::{missing_credentials, Ctx, Failure};
 use chrono::{DateTime, Duration, Utc};
 use clap::Subcommand;
 use futures::TryStreamExt;
-use logexport::atlas::{self, Download, EventQuery, LogName, SaveMode, StreamLogOptions, TimeRange};
+use logexport::atlas::{
+    self, Download, EventQuery, LogName, SaveMode, StreamLogOptions, TimeRange,
+};
 use serde_json::json;
 use std::path::PathBuf;
 
-const CREDENTIAL_VARS: &str = "MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY (Digest), \
+const CREDENTIAL_VARS: &str =
+    "MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY (Digest), \
 or MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET (service account)";
 
 /// Atlas commands.
@@ -91,23 +94,66 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
     let client = client(ctx)?;
     let now = Utc::now();
     match command {
-        Command::StreamAuditLogs { project, workspace, processor, window } => {
-            let opts = processor.map(|p| StreamLogOptions::default().processor(p)).unwrap_or_default();
+        Command::StreamAuditLogs {
+            project,
+            workspace,
+            processor,
+            window,
+        } => {
+            let opts = processor
+                .map(|p| StreamLogOptions::default().processor(p))
+                .unwrap_or_default();
             let fetch = move |client: atlas::Client, range: TimeRange| {
                 let (project, workspace, opts) = (project.clone(), workspace.clone(), opts.clone());
-                async move { client.download_stream_audit_logs(&project, &workspace, range, opts).await }
+                async move {
+                    client
+                        .download_stream_audit_logs(&project, &workspace, range, opts)
+                        .await
+                }
             };
-            download(ctx, &client, "atlas stream-audit-logs", window, Duration::days(30), now, fetch).await
+            download(
+                ctx,
+                &client,
+                "atlas stream-audit-logs",
+                window,
+                Duration::days(30),
+                now,
+                fetch,
+            )
+            .await
         }
-        Command::ClusterLogs { project, host, log_name, window } => {
+        Command::ClusterLogs {
+            project,
+            host,
+            log_name,
+            window,
+        } => {
             let log: LogName = log_name.parse().map_err(Failure::from)?;
             let fetch = move |client: atlas::Client, range: TimeRange| {
                 let (project, host) = (project.clone(), host.clone());
-                async move { client.download_cluster_log(&project, &host, log, range).await }
+                async move {
+                    client
+                        .download_cluster_log(&project, &host, log, range)
+                        .await
+                }
             };
-            download(ctx, &client, "atlas cluster-logs", window, Duration::hours(24), now, fetch).await
+            download(
+                ctx,
+                &client,
+                "atlas cluster-logs",
+                window,
+                Duration::hours(24),
+                now,
+                fetch,
+            )
+            .await
         }
-        Command::Events { project, org, since, until } => {
+        Command::Events {
+            project,
+            org,
+            since,
+            until,
+        } => {
             let mut query = EventQuery::default();
             if let Some(s) = since {
                 query = query.since(parse_time(&s, now).map_err(Failure::usage)?);
@@ -136,9 +182,16 @@ fn client(ctx: &Ctx) -> Result<atlas::Client, Failure> {
     if let Some(sb) = &ctx.sandboxes {
         return Ok(sb.atlas.client_builder().build()?);
     }
-    let credentials = atlas::Credentials::from_env().map_err(|_| missing_credentials("Atlas", CREDENTIAL_VARS))?;
+    let credentials = atlas::Credentials::from_env()
+        .map_err(|_| missing_credentials("Atlas", CREDENTIAL_VARS))?;
     let mut builder = atlas::Client::builder().credentials(credentials);
-    if let Some(url) = ctx.global.endpoint.as_deref().map(str::to_string).or_else(|| std::env::var(atlas::ENV_BASE_URL).ok()) {
+    if let Some(url) = ctx
+        .global
+        .endpoint
+        .as_deref()
+        .map(str::to_string)
+        .or_else(|| std::env::var(atlas::ENV_BASE_URL).ok())
+    {
         builder = builder.endpoint(&url);
     }
     Ok(builder.build()?)
@@ -151,7 +204,8 @@ async fn write_json_stream<T: serde::Serialize>(
     let mut sink = Sink::open(ctx.global.output.as_deref()).await?;
     let mut n = 0;
     while let Some(item) = stream.try_next().await? {
-        sink.line(&serde_json::to_string(&item).map_err(|e| Failure::runtime(e.to_string()))?).await?;
+        sink.line(&serde_json::to_string(&item).map_err(|e| Failure::runtime(e.to_string()))?)
+            .await?;
         n += 1;
     }
     sink.finish().await?;
@@ -181,23 +235,30 @@ where
         None => end - default_span,
     };
     if start >= end {
-        return Err(Failure::usage(format!("--start ({start}) must be before --end ({end})")));
+        return Err(Failure::usage(format!(
+            "--start ({start}) must be before --end ({end})"
+        )));
     }
 
     if let Some(checkpoint) = &window.checkpoint {
         if ctx.global.raw {
-            return Err(Failure::usage("--checkpoint writes decoded records; it cannot be combined with --raw"));
+            return Err(Failure::usage(
+                "--checkpoint writes decoded records; it cannot be combined with --raw",
+            ));
         }
         let output = file_target(ctx.global.output.as_deref())
             .ok_or_else(|| Failure::usage("--checkpoint needs --output FILE to append to"))?;
         let step = crate::time::parse_duration(&window.step).map_err(Failure::usage)?;
-        let mut resumable = Resumable::open(output, checkpoint, command).map_err(Failure::runtime)?;
+        let mut resumable =
+            Resumable::open(output, checkpoint, command).map_err(Failure::runtime)?;
         let mut cursor = match resumable.state.position.as_deref() {
             Some(p) => p
                 .parse::<i64>()
                 .ok()
                 .and_then(|s| DateTime::from_timestamp(s, 0))
-                .ok_or_else(|| Failure::runtime(format!("checkpoint position `{p}` is not a time")))?,
+                .ok_or_else(|| {
+                    Failure::runtime(format!("checkpoint position `{p}` is not a time"))
+                })?,
             None => start,
         };
         let first = resumable.state.records;
@@ -210,7 +271,9 @@ where
             while let Some(line) = lines.try_next().await? {
                 resumable.append(&line).map_err(Failure::runtime)?;
             }
-            resumable.commit(Some(next.timestamp().to_string())).map_err(Failure::runtime)?;
+            resumable
+                .commit(Some(next.timestamp().to_string()))
+                .map_err(Failure::runtime)?;
             cursor = next;
         }
         bar.finish_and_clear();
@@ -233,7 +296,11 @@ where
     let dl = dl.on_progress(move |n| counter.inc(n));
     let result = match (file_target(ctx.global.output.as_deref()), ctx.global.raw) {
         (Some(target), raw) => {
-            let mode = if raw { SaveMode::Raw } else { SaveMode::Decoded };
+            let mode = if raw {
+                SaveMode::Raw
+            } else {
+                SaveMode::Decoded
+            };
             let saved = dl.save(target, mode).await?;
             json!({"command": command, "output": saved.path.display().to_string(), "bytes": saved.bytes})
         }
@@ -242,7 +309,9 @@ where
             let mut out = tokio::io::stdout();
             let mut bytes = 0u64;
             while let Some(chunk) = body.try_next().await? {
-                tokio::io::AsyncWriteExt::write_all(&mut out, &chunk).await.map_err(logexport::Error::from)?;
+                tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
+                    .await
+                    .map_err(logexport::Error::from)?;
                 bytes += chunk.len() as u64;
             }
             json!({"command": command, "bytes": bytes})

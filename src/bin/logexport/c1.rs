@@ -7,7 +7,9 @@ use crate::{missing_credentials, Ctx, Failure};
 use chrono::Utc;
 use clap::{Subcommand, ValueEnum};
 use futures::TryStreamExt;
-use logexport::conductorone::{self, event_uid, Datasource, ExportFormat, ExporterUpdate, NewExporter, SortDirection};
+use logexport::conductorone::{
+    self, event_uid, Datasource, ExportFormat, ExporterUpdate, NewExporter, SortDirection,
+};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -114,7 +116,12 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
     let client = client(ctx)?;
     match command {
         Command::Exporters { command } => exporters(ctx, &client, command).await,
-        Command::Events { exporter, since, until, checkpoint } => {
+        Command::Events {
+            exporter,
+            since,
+            until,
+            checkpoint,
+        } => {
             let now = Utc::now();
             let mut query = match &exporter {
                 Some(id) => client.exporter_events(id.clone()),
@@ -140,10 +147,13 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                     Ok(())
                 }
                 Some(checkpoint) => {
-                    let output = file_target(ctx.global.output.as_deref())
-                        .ok_or_else(|| Failure::usage("--checkpoint needs --output FILE to append to"))?;
-                    let stream_name = format!("c1 events {}", exporter.as_deref().unwrap_or("system-log"));
-                    let mut resumable = Resumable::open(output, &checkpoint, &stream_name).map_err(Failure::runtime)?;
+                    let output = file_target(ctx.global.output.as_deref()).ok_or_else(|| {
+                        Failure::usage("--checkpoint needs --output FILE to append to")
+                    })?;
+                    let stream_name =
+                        format!("c1 events {}", exporter.as_deref().unwrap_or("system-log"));
+                    let mut resumable = Resumable::open(output, &checkpoint, &stream_name)
+                        .map_err(Failure::runtime)?;
                     // Resuming by uid needs a stable, oldest-first order.
                     query = query.sort(SortDirection::Asc);
                     if let Some(uid) = resumable.state.position.clone() {
@@ -156,15 +166,24 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                     let mut last_uid = None;
                     while let Some(event) = stream.try_next().await? {
                         let uid = event_uid(&event)
-                            .ok_or_else(|| Failure::runtime("an event has no metadata.uid; cannot checkpoint"))?
+                            .ok_or_else(|| {
+                                Failure::runtime("an event has no metadata.uid; cannot checkpoint")
+                            })?
                             .to_string();
-                        resumable.append(&event.to_string()).map_err(Failure::runtime)?;
+                        resumable
+                            .append(&event.to_string())
+                            .map_err(Failure::runtime)?;
                         last_uid = Some(uid);
                         pending += 1;
                         if pending == COMMIT_EVERY {
-                            resumable.commit(last_uid.take()).map_err(Failure::runtime)?;
+                            resumable
+                                .commit(last_uid.take())
+                                .map_err(Failure::runtime)?;
                             pending = 0;
-                            bar.set_message(format!("c1 events: {} stored", resumable.state.records));
+                            bar.set_message(format!(
+                                "c1 events: {} stored",
+                                resumable.state.records
+                            ));
                         }
                     }
                     resumable.commit(last_uid).map_err(Failure::runtime)?;
@@ -183,7 +202,11 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
     }
 }
 
-async fn exporters(ctx: &Ctx, client: &conductorone::Client, command: Exporters) -> Result<(), Failure> {
+async fn exporters(
+    ctx: &Ctx,
+    client: &conductorone::Client,
+    command: Exporters,
+) -> Result<(), Failure> {
     let mut sink = Sink::open(ctx.global.output.as_deref()).await?;
     let (action, n) = match command {
         Exporters::List => {
@@ -196,10 +219,16 @@ async fn exporters(ctx: &Ctx, client: &conductorone::Client, command: Exporters)
             ("list", n)
         }
         Exporters::Get { id } => {
-            sink.line(&to_json(&client.get_exporter(&id).await?)?).await?;
+            sink.line(&to_json(&client.get_exporter(&id).await?)?)
+                .await?;
             ("get", 1)
         }
-        Exporters::Create { name, datasource, prefix, format } => {
+        Exporters::Create {
+            name,
+            datasource,
+            prefix,
+            format,
+        } => {
             let mut ds = Datasource::new(datasource);
             if let Some(p) = prefix {
                 ds = ds.with_prefix(p);
@@ -207,11 +236,19 @@ async fn exporters(ctx: &Ctx, client: &conductorone::Client, command: Exporters)
             if let Some(f) = format {
                 ds = ds.with_format(f.into());
             }
-            let created = client.create_exporter(NewExporter::new(name).datasource(ds)).await?;
+            let created = client
+                .create_exporter(NewExporter::new(name).datasource(ds))
+                .await?;
             sink.line(&to_json(&created)?).await?;
             ("create", 1)
         }
-        Exporters::Update { id, name, datasource, prefix, format } => {
+        Exporters::Update {
+            id,
+            name,
+            datasource,
+            prefix,
+            format,
+        } => {
             let mut update = ExporterUpdate::new();
             if let Some(n) = name {
                 update = update.display_name(n);
@@ -226,9 +263,12 @@ async fn exporters(ctx: &Ctx, client: &conductorone::Client, command: Exporters)
                 update = update.format(f.into());
             }
             if update.is_empty() {
-                return Err(Failure::usage("nothing to update: give --name, --datasource, --prefix or --format"));
+                return Err(Failure::usage(
+                    "nothing to update: give --name, --datasource, --prefix or --format",
+                ));
             }
-            sink.line(&to_json(&client.update_exporter(&id, update).await?)?).await?;
+            sink.line(&to_json(&client.update_exporter(&id, update).await?)?)
+                .await?;
             ("update", 1)
         }
         Exporters::Delete { id } => {

@@ -43,8 +43,9 @@ impl Resumable {
     pub fn open(output: &Path, checkpoint: &Path, stream: &str) -> Result<Self, String> {
         let state = match std::fs::read(checkpoint) {
             Ok(bytes) => {
-                let cp: Checkpoint = serde_json::from_slice(&bytes)
-                    .map_err(|e| format!("checkpoint {} is unreadable: {e}", checkpoint.display()))?;
+                let cp: Checkpoint = serde_json::from_slice(&bytes).map_err(|e| {
+                    format!("checkpoint {} is unreadable: {e}", checkpoint.display())
+                })?;
                 if cp.stream != stream {
                     return Err(format!(
                         "checkpoint {} belongs to `{}`, not `{stream}`; use another file",
@@ -54,10 +55,16 @@ impl Resumable {
                 }
                 cp
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Checkpoint { stream: stream.to_string(), ..Checkpoint::default() }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Checkpoint {
+                stream: stream.to_string(),
+                ..Checkpoint::default()
+            },
+            Err(e) => {
+                return Err(format!(
+                    "cannot read checkpoint {}: {e}",
+                    checkpoint.display()
+                ))
             }
-            Err(e) => return Err(format!("cannot read checkpoint {}: {e}", checkpoint.display())),
         };
         let mut file = std::fs::OpenOptions::new()
             .create(true)
@@ -77,7 +84,8 @@ impl Resumable {
         if len > state.output_len {
             file.set_len(state.output_len).map_err(|e| e.to_string())?;
         }
-        file.seek(std::io::SeekFrom::End(0)).map_err(|e| e.to_string())?;
+        file.seek(std::io::SeekFrom::End(0))
+            .map_err(|e| e.to_string())?;
         Ok(Resumable {
             path: output.to_path_buf(),
             output: file,
@@ -121,13 +129,19 @@ impl Resumable {
         if position.is_some() {
             self.state.position = position;
         }
-        write_atomic(&self.checkpoint_path, &serde_json::to_vec_pretty(&self.state).expect("serialisable"))
+        write_atomic(
+            &self.checkpoint_path,
+            &serde_json::to_vec_pretty(&self.state).expect("serialisable"),
+        )
     }
 }
 
 /// Replaces `path` with `bytes` via a synced temporary file and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
     tmp.write_all(bytes).map_err(|e| e.to_string())?;
     tmp.as_file().sync_all().map_err(|e| e.to_string())?;
@@ -150,9 +164,17 @@ mod tests {
         r.append("{\"a\":2}").unwrap();
         drop(r);
         // A crash after part of page 2 reached the file but before its checkpoint.
-        std::fs::OpenOptions::new().append(true).open(&out).unwrap().write_all(b"{\"a\":2}\n{\"a\"").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&out)
+            .unwrap()
+            .write_all(b"{\"a\":2}\n{\"a\"")
+            .unwrap();
         let r = Resumable::open(&out, &cp, "c1 events").unwrap();
-        assert_eq!((r.state.position.as_deref(), r.state.records), (Some("uid-1"), 1));
+        assert_eq!(
+            (r.state.position.as_deref(), r.state.records),
+            (Some("uid-1"), 1)
+        );
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"a\":1}\n");
         assert!(Resumable::open(&out, &cp, "other").is_err());
     }

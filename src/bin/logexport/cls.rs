@@ -6,7 +6,10 @@ use crate::{missing_credentials, Ctx, Failure};
 use chrono::Utc;
 use clap::{Args, Subcommand, ValueEnum};
 use futures::TryStreamExt;
-use logexport::tencent_cls::{self, Export, ExportEvent, ExportOptions, Format, Order, SyntaxRule, TimeRange, Topic, TopicFilter};
+use logexport::tencent_cls::{
+    self, Export, ExportEvent, ExportOptions, Format, Order, SyntaxRule, TimeRange, Topic,
+    TopicFilter,
+};
 use serde_json::json;
 
 const CREDENTIAL_VARS: &str = "TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (and TENCENTCLOUD_SESSION_TOKEN for temporary credentials)";
@@ -52,7 +55,9 @@ pub struct RegionArg {
 
 impl From<&str> for RegionArg {
     fn from(region: &str) -> Self {
-        RegionArg { region: region.to_string() }
+        RegionArg {
+            region: region.to_string(),
+        }
     }
 }
 
@@ -160,7 +165,10 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
         }
         Command::Topics { region, name } => {
             let client = client(ctx, &region)?;
-            let filter = TopicFilter { name, ..TopicFilter::default() };
+            let filter = TopicFilter {
+                name,
+                ..TopicFilter::default()
+            };
             let mut sink = Sink::open(ctx.global.output.as_deref()).await?;
             let mut stream = client.list_topics(filter);
             let mut n = 0u64;
@@ -203,8 +211,12 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
     let bar = ctx.progress.spinner("cls export: creating");
     let shown = bar.clone();
     options = options.on_progress(move |event| match event {
-        ExportEvent::Created { export_id } => shown.set_message(format!("cls export {export_id}: created")),
-        ExportEvent::Status { export_id, status } => shown.set_message(format!("cls export {export_id}: {status}")),
+        ExportEvent::Created { export_id } => {
+            shown.set_message(format!("cls export {export_id}: created"))
+        }
+        ExportEvent::Status { export_id, status } => {
+            shown.set_message(format!("cls export {export_id}: {status}"))
+        }
         ExportEvent::DownloadStarted { total_bytes, .. } => {
             if let Some(total) = total_bytes {
                 shown.set_length(*total);
@@ -212,12 +224,17 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
             shown.set_message("cls export: downloading");
         }
         ExportEvent::Downloaded { bytes, .. } => shown.set_position(*bytes),
-        ExportEvent::DownloadRetry { attempt, reason } => {
-            shown.set_message(format!("cls export: attempt {attempt} failed ({reason}); retrying"))
-        }
+        ExportEvent::DownloadRetry { attempt, reason } => shown.set_message(format!(
+            "cls export: attempt {attempt} failed ({reason}); retrying"
+        )),
         _ => {}
     });
-    let job = client.export_logs(args.topic, args.query, TimeRange::between(from, to), options);
+    let job = client.export_logs(
+        args.topic,
+        args.query,
+        TimeRange::between(from, to),
+        options,
+    );
     let summary = match (file_target(ctx.global.output.as_deref()), ctx.global.raw) {
         (Some(path), true) => {
             let s = job.to_file(path).await?;
@@ -229,7 +246,11 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
             json!({"command": "cls export", "export_id": s.export_id, "output": s.path.display().to_string(),
                    "records": s.records, "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts})
         }
-        (None, true) => return Err(Failure::usage("--raw writes the .tar.gz as served; give --output FILE")),
+        (None, true) => {
+            return Err(Failure::usage(
+                "--raw writes the .tar.gz as served; give --output FILE",
+            ))
+        }
         (None, false) => {
             let mut sink = Sink::open(None).await?;
             let mut records = job.records();
@@ -249,11 +270,17 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
 
 fn client(ctx: &Ctx, region: &RegionArg) -> Result<tencent_cls::Client, Failure> {
     if let Some(sb) = &ctx.sandboxes {
-        return Ok(sb.cls.client_builder().region(region.region.as_str()).build()?);
+        return Ok(sb
+            .cls
+            .client_builder()
+            .region(region.region.as_str())
+            .build()?);
     }
-    let credentials =
-        tencent_cls::Credentials::from_env().map_err(|_| missing_credentials("Tencent Cloud", CREDENTIAL_VARS))?;
-    let mut builder = tencent_cls::Client::builder().credentials(credentials).region(region.region.as_str());
+    let credentials = tencent_cls::Credentials::from_env()
+        .map_err(|_| missing_credentials("Tencent Cloud", CREDENTIAL_VARS))?;
+    let mut builder = tencent_cls::Client::builder()
+        .credentials(credentials)
+        .region(region.region.as_str());
     if let Some(url) = &ctx.global.endpoint {
         builder = builder.endpoint(url.as_str());
     }

@@ -18,9 +18,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "logexport", version, about = "Pull audit and system logs out of cloud control planes")]
-#[command(after_help = "Credentials come from the environment (see `logexport <vendor> --help`), never from flags.\n\
-Try it without an account: `logexport tour`, or add `--sandbox` to any command.")]
+#[command(
+    name = "logexport",
+    version,
+    about = "Pull audit and system logs out of cloud control planes"
+)]
+#[command(
+    after_help = "Credentials come from the environment (see `logexport <vendor> --help`), never from flags.\n\
+Try it without an account: `logexport tour`, or add `--sandbox` to any command."
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -99,12 +105,20 @@ pub struct Failure {
 impl Failure {
     /// A usage error (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        Failure { code: 2, message: message.into(), error: None }
+        Failure {
+            code: 2,
+            message: message.into(),
+            error: None,
+        }
     }
 
     /// A vendor, network or local I/O error (exit 1).
     pub fn runtime(message: impl Into<String>) -> Self {
-        Failure { code: 1, message: message.into(), error: None }
+        Failure {
+            code: 1,
+            message: message.into(),
+            error: None,
+        }
     }
 }
 
@@ -115,7 +129,11 @@ impl From<logexport::Error> for Failure {
             ErrorKind::InvalidInput | ErrorKind::Credentials => 2,
             _ => 1,
         };
-        Failure { code, message: e.to_string(), error: Some(e) }
+        Failure {
+            code,
+            message: e.to_string(),
+            error: Some(e),
+        }
     }
 }
 
@@ -151,7 +169,10 @@ impl Ctx {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.global.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -185,14 +206,24 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     if cli.global.sandbox && cli.global.endpoint.is_some() {
-        return Err(Failure::usage("--sandbox and --endpoint cannot be combined"));
+        return Err(Failure::usage(
+            "--sandbox and --endpoint cannot be combined",
+        ));
     }
     let sandboxes = if cli.global.sandbox {
-        Some(sandbox::Sandboxes::start(0).await.map_err(|e| Failure::runtime(format!("cannot start the sandbox: {e}")))?)
+        Some(
+            sandbox::Sandboxes::start(0)
+                .await
+                .map_err(|e| Failure::runtime(format!("cannot start the sandbox: {e}")))?,
+        )
     } else {
         None
     };
-    let ctx = Ctx { progress: progress::Progress::new(cli.global.quiet), global: cli.global, sandboxes };
+    let ctx = Ctx {
+        progress: progress::Progress::new(cli.global.quiet),
+        global: cli.global,
+        sandboxes,
+    };
     match cli.command {
         Command::Atlas { command } => atlas::run(&ctx, command).await,
         Command::Cls { command } => cls::run(&ctx, command).await,
@@ -208,7 +239,11 @@ fn init_tracing(verbose: u8) {
         1 => tracing::Level::INFO,
         _ => tracing::Level::DEBUG,
     };
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .try_init();
 }
 
 /// The credential error every command prints when the environment lacks

@@ -17,7 +17,9 @@ impl Sink {
     pub async fn open(output: Option<&Path>) -> logexport::Result<Sink> {
         match output {
             None => Ok(Sink::Stdout(tokio::io::BufWriter::new(tokio::io::stdout()))),
-            Some(p) if p == Path::new("-") => Ok(Sink::Stdout(tokio::io::BufWriter::new(tokio::io::stdout()))),
+            Some(p) if p == Path::new("-") => {
+                Ok(Sink::Stdout(tokio::io::BufWriter::new(tokio::io::stdout())))
+            }
             Some(p) => Ok(Sink::File(AtomicFile::create(p).await?, p.to_path_buf())),
         }
     }

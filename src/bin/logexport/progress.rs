@@ -13,7 +13,9 @@ pub struct Progress {
 impl Progress {
     /// Enabled only on a terminal and without `--quiet`.
     pub fn new(quiet: bool) -> Self {
-        Progress { enabled: !quiet && std::io::stderr().is_terminal() }
+        Progress {
+            enabled: !quiet && std::io::stderr().is_terminal(),
+        }
     }
 
     /// A byte-count bar; `total` gives a percentage and ETA when known.
@@ -23,12 +25,15 @@ impl Progress {
         }
         let bar = match total {
             Some(t) => ProgressBar::new(t).with_style(
-                ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             ),
             None => ProgressBar::new_spinner().with_style(
-                ProgressStyle::with_template("{spinner} {msg} {bytes} {bytes_per_sec}").expect("valid template"),
+                ProgressStyle::with_template("{spinner} {msg} {bytes} {bytes_per_sec}")
+                    .expect("valid template"),
             ),
         };
         bar.set_draw_target(ProgressDrawTarget::stderr());
@@ -41,8 +46,9 @@ impl Progress {
         if !self.enabled {
             return ProgressBar::hidden();
         }
-        let bar = ProgressBar::new_spinner()
-            .with_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"));
+        let bar = ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),
+        );
         bar.set_draw_target(ProgressDrawTarget::stderr());
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar.set_message(what.to_string());

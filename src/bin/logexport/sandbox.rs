@@ -19,7 +19,13 @@ pub struct Sandboxes {
 impl Sandboxes {
     /// Starts them on `port`, `port + 1`, `port + 2`, or on free ports for 0.
     pub async fn start(port: u16) -> std::io::Result<Sandboxes> {
-        let at = |offset: u16| if port == 0 { 0 } else { port.saturating_add(offset) };
+        let at = |offset: u16| {
+            if port == 0 {
+                0
+            } else {
+                port.saturating_add(offset)
+            }
+        };
         Ok(Sandboxes {
             atlas: AtlasSandbox::builder().port(at(0)).start().await?,
             conductorone: ConductorOneSandbox::builder().port(at(1)).start().await?,
@@ -76,10 +82,15 @@ pub async fn serve(ctx: &Ctx, port: u16) -> Result<(), Failure> {
         .map_err(|e| Failure::runtime(format!("cannot start the sandbox: {e}")))?;
     // The demo credentials are printed on purpose: they only open the
     // emulators, which exist only in this process.
-    println!("{}", serde_json::to_string_pretty(&sandboxes.describe()).expect("serialisable"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&sandboxes.describe()).expect("serialisable")
+    );
     if !ctx.global.quiet {
         eprintln!("sandbox running; press Ctrl-C to stop");
     }
-    tokio::signal::ctrl_c().await.map_err(|e| Failure::runtime(e.to_string()))?;
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| Failure::runtime(e.to_string()))?;
     Ok(())
 }

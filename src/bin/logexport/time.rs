@@ -17,7 +17,9 @@ pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> 
     }
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| format!("`{s}` is not RFC 3339, unix seconds, or a relative time like 30m, 24h, 7d"))
+        .map_err(|_| {
+            format!("`{s}` is not RFC 3339, unix seconds, or a relative time like 30m, 24h, 7d")
+        })
 }
 
 /// Parses a span such as `90s`, `30m`, `1h`, `7d`, `2w`.
@@ -49,11 +51,21 @@ mod tests {
 
     #[test]
     fn forms() {
-        let now = DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(parse_time("30m", now).unwrap(), now - Duration::minutes(30));
         assert_eq!(parse_time("7d ago", now).unwrap(), now - Duration::days(7));
-        assert_eq!(parse_time("1700000000", now).unwrap().timestamp(), 1_700_000_000);
-        assert_eq!(parse_time("2026-11-01T00:00:00+01:00", now).unwrap().to_rfc3339(), "2026-10-31T23:00:00+00:00");
+        assert_eq!(
+            parse_time("1700000000", now).unwrap().timestamp(),
+            1_700_000_000
+        );
+        assert_eq!(
+            parse_time("2026-11-01T00:00:00+01:00", now)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-10-31T23:00:00+00:00"
+        );
         assert_eq!(parse_time("now", now).unwrap(), now);
         assert!(parse_time("yesterday", now).is_err());
         assert!(parse_time("-5m", now).is_err());
