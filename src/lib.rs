@@ -50,3 +50,8 @@ pub use secret::SecretString;
 
 /// The `User-Agent` every client sends.
 pub const USER_AGENT: &str = concat!("logexport/", env!("CARGO_PKG_VERSION"));
+
+/// The README's examples, compiled (and the offline one run) as doctests.
+#[cfg(all(doctest, feature = "sandbox", feature = "atlas", feature = "tencent-cls", feature = "conductorone"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
