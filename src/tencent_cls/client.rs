@@ -1,0 +1,591 @@
+//! The CLS client: configuration, and one typed method per action.
+//!
+//! Every method checks its input before sending, calls the generated client
+//! (whose transport hook signs, paces and retries, see [`super::pipeline`]),
+//! and unwraps Tencent's `{"Response": …}` envelope into a typed result or a
+//! typed [`Error`].
+
+use super::credentials::{Credentials, EnvironmentCredentials, ProvideCredentials, Region};
+use super::error::{check, convert};
+use super::generated::{self, types as gen};
+use super::pipeline::{Config, Pipeline};
+use super::types::{
+    check_topic_id, Export, ExportPage, ExportParams, LogEntry, SearchPage, SearchParams, Topic,
+    TopicFilter, TopicPage, MAX_PAGE_LIMIT,
+};
+use crate::{Endpoint, Error, ErrorKind, Result, RetryPolicy, Vendor};
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The default limit on CreateExport and DescribeExports, per client, in
+/// requests per second (the service's own limit).
+pub const DEFAULT_RATE_LIMIT: u32 = 20;
+
+/// Configures a [`Client`].
+///
+/// ```no_run
+/// # async fn demo() -> logexport::Result<()> {
+/// use logexport::tencent_cls::{Client, Credentials};
+///
+/// let client = Client::builder()
+///     .credentials(Credentials::new("AKID…", "…"))
+///     .region("ap-guangzhou")
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[must_use]
+pub struct ClientBuilder {
+    credentials: Option<Arc<dyn ProvideCredentials>>,
+    region: Option<String>,
+    endpoint: Option<String>,
+    http_client: Option<reqwest::Client>,
+    retry: RetryPolicy,
+    rate_limit: Option<u32>,
+    timeout: Option<Duration>,
+    sign_action: bool,
+    language: Option<String>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            credentials: None,
+            region: None,
+            endpoint: None,
+            http_client: None,
+            retry: RetryPolicy::default(),
+            rate_limit: Some(DEFAULT_RATE_LIMIT),
+            timeout: Some(Duration::from_secs(60)),
+            sign_action: true,
+            language: None,
+        }
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("credentials", &self.credentials)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("retry", &self.retry)
+            .field("rate_limit", &self.rate_limit)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// Fixed credentials.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(Arc::new(credentials));
+        self
+    }
+
+    /// A credentials source asked before every attempt (rotation, STS).
+    pub fn credentials_provider(mut self, provider: impl ProvideCredentials + 'static) -> Self {
+        self.credentials = Some(Arc::new(provider));
+        self
+    }
+
+    /// The region, e.g. `ap-guangzhou`. Chooses the endpoint
+    /// `cls.<region>.tencentcloudapi.com` unless [`endpoint`](Self::endpoint)
+    /// overrides it, and is sent as `X-TC-Region` either way.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// Overrides the base URL (the sandbox, a proxy). HTTPS, or plain HTTP
+    /// on loopback only. A proxy must forward to `/` unchanged: the
+    /// signature covers the `Host` sent here and the path `/`.
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(url.into());
+        self
+    }
+
+    /// Uses this HTTP client (proxies, TLS roots, timeouts).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// How often and how patiently to retry.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Paces CreateExport and DescribeExports to `per_second` requests per
+    /// second each, shared by all clones of the client. Default
+    /// [`DEFAULT_RATE_LIMIT`].
+    pub fn rate_limit(mut self, per_second: u32) -> Self {
+        self.rate_limit = Some(per_second.max(1));
+        self
+    }
+
+    /// Turns client-side pacing off (the service still throttles).
+    pub fn no_rate_limit(mut self) -> Self {
+        self.rate_limit = None;
+        self
+    }
+
+    /// The longest one API request may take (default 60 s). Downloads are
+    /// not subject to it.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Whether to sign `x-tc-action` besides `content-type` and `host`
+    /// (default `true`, as Tencent's current documentation does).
+    pub fn sign_action_header(mut self, sign: bool) -> Self {
+        self.sign_action = sign;
+        self
+    }
+
+    /// Sends `X-TC-Language` (`zh-CN` or `en-US`) for localised messages.
+    pub fn language(mut self, language: impl Into<String>) -> Self {
+        self.language = Some(language.into());
+        self
+    }
+
+    /// Builds the client. Fails on a malformed or missing region, missing
+    /// credentials or an endpoint that is neither HTTPS nor loopback.
+    pub fn build(self) -> Result<Client> {
+        let region = match self.region {
+            Some(r) => Region::new(r.trim())?,
+            None => {
+                return Err(Error::invalid_input(
+                    "region",
+                    format!(
+                        "is required (e.g. ap-guangzhou; {} in the environment)",
+                        super::credentials::ENV_REGION
+                    ),
+                ))
+            }
+        };
+        let credentials = self.credentials.ok_or_else(|| {
+            Error::credentials("no Tencent Cloud credentials configured (TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY)")
+        })?;
+        let endpoint = Endpoint::parse(self.endpoint.as_deref().unwrap_or(&region.endpoint()))?;
+        let http = match self.http_client {
+            Some(c) => c,
+            None => reqwest::Client::builder()
+                .user_agent(crate::USER_AGENT)
+                .https_only(false)
+                .connect_timeout(Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                    // A download URL was checked to be HTTPS (or loopback);
+                    // a redirect must not quietly downgrade it.
+                    let url = attempt.url();
+                    let safe = url.scheme() == "https"
+                        || url.host_str().is_some_and(crate::is_loopback_host);
+                    if !safe {
+                        attempt.error("refusing a redirect to a non-HTTPS URL")
+                    } else if attempt.previous().len() >= 5 {
+                        attempt.stop()
+                    } else {
+                        attempt.follow()
+                    }
+                }))
+                .build()
+                .map_err(|e| Error::from(e).with_vendor(Vendor::TencentCls))?,
+        };
+        let pipeline = Pipeline::new(Config {
+            credentials,
+            region: region.clone(),
+            host: endpoint.authority(),
+            retry: self.retry,
+            rate_limit: self.rate_limit,
+            timeout: self.timeout,
+            sign_action: self.sign_action,
+            language: self.language,
+        });
+        let api = generated::Client::new_with_client(endpoint.as_str(), http.clone(), pipeline);
+        Ok(Client {
+            inner: Arc::new(Inner {
+                api,
+                http,
+                endpoint,
+                region,
+            }),
+        })
+    }
+}
+
+/// A Tencent Cloud CLS client. Cheap to clone; clones share credentials,
+/// rate limits and the learned clock offset.
+///
+/// ```no_run
+/// # async fn demo() -> logexport::Result<()> {
+/// use logexport::tencent_cls::{Client, TopicFilter};
+/// use futures::TryStreamExt;
+///
+/// let client = Client::from_env()?;
+/// let topics: Vec<_> = client.list_topics(TopicFilter::default()).try_collect().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    api: generated::Client,
+    http: reqwest::Client,
+    endpoint: Endpoint,
+    region: Region,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.inner.endpoint)
+            .field("pipeline", self.inner.api.inner())
+            .finish()
+    }
+}
+
+use progenitor_client::ClientInfo as _;
+
+/// Calls a generated builder and converts its error.
+macro_rules! send {
+    ($call:expr) => {
+        match $call.await {
+            Ok(v) => v.into_inner().response,
+            Err(e) => return Err(convert(e).await),
+        }
+    };
+}
+
+impl Client {
+    /// A builder with defaults.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Credentials and region from the `TENCENTCLOUD_*` environment
+    /// variables. The credentials are re-read before each request, so a
+    /// refreshed environment is picked up.
+    pub fn from_env() -> Result<Client> {
+        // Fail now, not on the first call, when nothing is set.
+        Credentials::from_env()?;
+        Client::builder()
+            .credentials_provider(EnvironmentCredentials)
+            .region(Region::from_env()?.as_str())
+            .build()
+    }
+
+    /// The generated client, for actions this layer does not wrap. It goes
+    /// through the same signing and retry hook.
+    pub fn generated(&self) -> &generated::Client {
+        &self.inner.api
+    }
+
+    /// The base URL requests go to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.inner.endpoint
+    }
+
+    /// The region sent with every request.
+    pub fn region(&self) -> &Region {
+        &self.inner.region
+    }
+
+    /// How many seconds the server's clock is ahead of the local one, as
+    /// learned from an `AuthFailure.SignatureExpire` answer (0 until then).
+    pub fn clock_offset_secs(&self) -> i64 {
+        self.inner.api.inner().clock_offset()
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        self.inner.api.inner().retry_policy()
+    }
+
+    /// Starts an export task (CreateExport); returns its id. `SyntaxRule` is
+    /// always sent.
+    #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "CreateExport"))]
+    pub async fn create_export(&self, params: &ExportParams) -> Result<String> {
+        params.validate()?;
+        let r = send!(self
+            .inner
+            .api
+            .create_export()
+            .body(params.to_request())
+            .send());
+        check(r.error.as_ref(), r.request_id.as_deref())?;
+        r.export_id
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| missing("CreateExport", "ExportId", r.request_id.as_deref()))
+    }
+
+    /// One page of a topic's export tasks (DescribeExports), newest first.
+    /// `limit` is 1 ..= 100.
+    #[tracing::instrument(
+        skip_all,
+        fields(vendor = "tencent-cls", operation = "DescribeExports")
+    )]
+    pub async fn describe_exports(
+        &self,
+        topic_id: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<ExportPage> {
+        check_topic_id(topic_id)?;
+        check_limit(limit)?;
+        let body = gen::DescribeExportsRequest {
+            limit: Some(i64::from(limit)),
+            offset: Some(
+                i64::try_from(offset)
+                    .map_err(|_| Error::invalid_input("offset", "is too large"))?,
+            ),
+            topic_id: topic_id.to_string(),
+        };
+        let r = send!(self.inner.api.describe_exports().body(body).send());
+        check(r.error.as_ref(), r.request_id.as_deref())?;
+        Ok(ExportPage {
+            exports: r.exports.into_iter().filter_map(Export::from_gen).collect(),
+            total_count: r.total_count.unwrap_or_default().max(0) as u64,
+            request_id: r.request_id.unwrap_or_default(),
+        })
+    }
+
+    /// Every export task of a topic, newest first, paging as needed.
+    pub fn list_exports(&self, topic_id: impl Into<String>) -> BoxStream<'static, Result<Export>> {
+        let client = self.clone();
+        let topic_id = topic_id.into();
+        stream::try_unfold(Some(0u64), move |offset| {
+            let client = client.clone();
+            let topic_id = topic_id.clone();
+            async move {
+                let Some(offset) = offset else {
+                    return Ok::<_, Error>(None);
+                };
+                let page = client
+                    .describe_exports(&topic_id, offset, MAX_PAGE_LIMIT)
+                    .await?;
+                let next = offset + page.exports.len() as u64;
+                let more = !page.exports.is_empty() && next < page.total_count;
+                Ok(Some((
+                    stream::iter(page.exports.into_iter().map(Ok)),
+                    more.then_some(next),
+                )))
+            }
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    /// One export task by id. DescribeExports cannot filter by id, so this
+    /// pages until it finds it; `ErrorKind::NotFound` if it does not exist.
+    #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "FindExport"))]
+    pub async fn find_export(&self, topic_id: &str, export_id: &str) -> Result<Export> {
+        check_export_id(export_id)?;
+        let mut all = self.list_exports(topic_id);
+        while let Some(export) = all.try_next().await? {
+            if export.export_id == export_id {
+                return Ok(export);
+            }
+        }
+        Err(Error::new(
+            ErrorKind::NotFound,
+            format!("export {export_id} is not among the topic's exports"),
+        )
+        .with_vendor(Vendor::TencentCls)
+        .with_code("ResourceNotFound.ExportNotExist"))
+    }
+
+    /// Deletes an export task (DeleteExport).
+    #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "DeleteExport"))]
+    pub async fn delete_export(&self, export_id: &str) -> Result<()> {
+        check_export_id(export_id)?;
+        let body = gen::DeleteExportRequest {
+            export_id: export_id.to_string(),
+        };
+        let r = send!(self.inner.api.delete_export().body(body).send());
+        check(r.error.as_ref(), r.request_id.as_deref())
+    }
+
+    /// One page of topics (DescribeTopics). `limit` is 1 ..= 100.
+    #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "DescribeTopics"))]
+    pub async fn describe_topics(
+        &self,
+        filter: &TopicFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<TopicPage> {
+        check_limit(limit)?;
+        let body = gen::DescribeTopicsRequest {
+            biz_type: None,
+            filters: filter.to_filters(),
+            limit: Some(i64::from(limit)),
+            offset: Some(
+                i64::try_from(offset)
+                    .map_err(|_| Error::invalid_input("offset", "is too large"))?,
+            ),
+            precise_search: filter.precise.then_some(1),
+        };
+        let r = send!(self.inner.api.describe_topics().body(body).send());
+        check(r.error.as_ref(), r.request_id.as_deref())?;
+        Ok(TopicPage {
+            topics: r.topics.into_iter().filter_map(Topic::from_gen).collect(),
+            total_count: r.total_count.unwrap_or_default().max(0) as u64,
+            request_id: r.request_id.unwrap_or_default(),
+        })
+    }
+
+    /// Every topic matching `filter`, paging as needed.
+    pub fn list_topics(&self, filter: TopicFilter) -> BoxStream<'static, Result<Topic>> {
+        let client = self.clone();
+        stream::try_unfold(Some(0u64), move |offset| {
+            let client = client.clone();
+            let filter = filter.clone();
+            async move {
+                let Some(offset) = offset else {
+                    return Ok::<_, Error>(None);
+                };
+                let page = client
+                    .describe_topics(&filter, offset, MAX_PAGE_LIMIT)
+                    .await?;
+                let next = offset + page.topics.len() as u64;
+                let more = !page.topics.is_empty() && next < page.total_count;
+                Ok(Some((
+                    stream::iter(page.topics.into_iter().map(Ok)),
+                    more.then_some(next),
+                )))
+            }
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    /// One page of search results (SearchLog).
+    #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "SearchLog"))]
+    pub async fn search_log(&self, params: &SearchParams) -> Result<SearchPage> {
+        params.validate()?;
+        let r = send!(self.inner.api.search_log().body(params.to_request()).send());
+        check(r.error.as_ref(), r.request_id.as_deref())?;
+        Ok(SearchPage {
+            results: r
+                .results
+                .unwrap_or_default()
+                .into_iter()
+                .map(LogEntry::from_gen)
+                .collect(),
+            context: r.context.filter(|c| !c.is_empty()),
+            list_over: r.list_over.unwrap_or(true),
+            request_id: r.request_id.unwrap_or_default(),
+        })
+    }
+
+    /// Every search result, following `Context` until the service says the
+    /// list is over.
+    pub fn search_logs(&self, params: SearchParams) -> BoxStream<'static, Result<LogEntry>> {
+        let client = self.clone();
+        stream::try_unfold(Some(params), move |params| {
+            let client = client.clone();
+            async move {
+                let Some(mut params) = params else {
+                    return Ok::<_, Error>(None);
+                };
+                let page = client.search_log(&params).await?;
+                let next = match (&page.context, page.list_over || page.results.is_empty()) {
+                    (Some(ctx), false) => {
+                        params.context = Some(ctx.clone());
+                        Some(params)
+                    }
+                    _ => None,
+                };
+                Ok(Some((stream::iter(page.results.into_iter().map(Ok)), next)))
+            }
+        })
+        .try_flatten()
+        .boxed()
+    }
+}
+
+fn check_limit(limit: u32) -> Result<()> {
+    if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
+        return Err(Error::invalid_input(
+            "limit",
+            format!("{limit} is outside 1..={MAX_PAGE_LIMIT}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_export_id(export_id: &str) -> Result<()> {
+    if export_id.trim().is_empty() {
+        return Err(Error::invalid_input("export_id", "is empty"));
+    }
+    Ok(())
+}
+
+fn missing(action: &str, member: &str, request_id: Option<&str>) -> Error {
+    let mut e = Error::decode(format!("{action} succeeded but returned no {member}"))
+        .with_vendor(Vendor::TencentCls);
+    if let Some(r) = request_id {
+        e = e.with_request_id(r);
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_requires_region_and_credentials() {
+        let err = Client::builder()
+            .credentials(Credentials::new("AKID", "k"))
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let err = Client::builder()
+            .credentials(Credentials::new("AKID", "k"))
+            .region("Guangzhou!")
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let err = Client::builder()
+            .region("ap-guangzhou")
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Credentials);
+        let err = Client::builder()
+            .credentials(Credentials::new("AKID", "k"))
+            .region("ap-guangzhou")
+            .endpoint("http://cls.example.com")
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn default_endpoint_follows_region_and_debug_hides_keys() {
+        let c = Client::builder()
+            .credentials(
+                Credentials::new("AKIDEXAMPLE123", "key-that-must-not-show")
+                    .with_session_token("tok-hidden"),
+            )
+            .region("ap-singapore")
+            .build()
+            .unwrap();
+        assert_eq!(
+            c.endpoint().as_str(),
+            "https://cls.ap-singapore.tencentcloudapi.com"
+        );
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("key-that-must-not-show") && !shown.contains("tok-hidden"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! Turning CLS failures into [`crate::Error`].
+//!
+//! Tencent reports errors inside a normal-looking HTTP 200:
+//! `{"Response": {"Error": {"Code", "Message"}, "RequestId"}}`. This module
+//! parses that envelope, maps the codes onto [`ErrorKind`]s, converts
+//! whatever the generated client returns, and carries errors that happen
+//! inside the transport hook (which may only return `reqwest` types) out as a
+//! marked synthetic response.
+
+use crate::{Error, ErrorKind, Vendor};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// Marks a response the pipeline made up to carry an [`Error`] out of the
+/// transport hook.
+pub(crate) const LOCAL_ERROR_HEADER: &str = "x-logexport-local-error";
+
+/// Error bodies are small; never hold more of a misbehaving body than this.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+#[derive(Debug, Default, Deserialize)]
+struct Envelope {
+    #[serde(rename = "Response", default)]
+    response: Option<EnvelopeBody>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct EnvelopeBody {
+    #[serde(rename = "Error", default)]
+    error: Option<EnvelopeError>,
+    #[serde(rename = "RequestId", default)]
+    request_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct EnvelopeError {
+    #[serde(rename = "Code", default)]
+    code: Option<String>,
+    #[serde(rename = "Message", default)]
+    message: Option<String>,
+}
+
+/// The error code and request id of an envelope body, if it reports an error.
+pub(crate) fn envelope_error_code(body: &[u8]) -> Option<(String, Option<String>)> {
+    let env: Envelope = serde_json::from_slice(body).ok()?;
+    let resp = env.response?;
+    let code = resp.error?.code?;
+    Some((code, resp.request_id))
+}
+
+/// The kind a Tencent error code calls for.
+pub fn kind_for_code(code: &str) -> ErrorKind {
+    let family = code.split('.').next().unwrap_or(code);
+    match family {
+        "AuthFailure" | "UnauthorizedOperation" => ErrorKind::Auth,
+        "RequestLimitExceeded" => ErrorKind::RateLimited,
+        "ResourceNotFound" => ErrorKind::NotFound,
+        "NoSuchVersion" => ErrorKind::Version,
+        _ => ErrorKind::Api,
+    }
+}
+
+/// Whether repeating a call that failed with `code` can help (it says
+/// nothing about whether repeating is safe: see the pipeline).
+pub(crate) fn code_is_transient(code: &str) -> bool {
+    code.starts_with("RequestLimitExceeded") || code.starts_with("InternalError")
+}
+
+/// The error for an envelope that reports `code`.
+pub(crate) fn api_error(code: &str, message: Option<&str>, request_id: Option<&str>) -> Error {
+    let message = match message {
+        Some(m) if !m.is_empty() => m.to_string(),
+        _ => format!("the service answered {code}"),
+    };
+    let mut err = Error::new(kind_for_code(code), message)
+        .with_vendor(Vendor::TencentCls)
+        .with_status(200)
+        .with_code(code)
+        .with_retryable(code_is_transient(code));
+    if let Some(id) = request_id.filter(|s| !s.is_empty()) {
+        err = err.with_request_id(id);
+    }
+    err
+}
+
+/// Checks the `Error` member every generated `…Response` carries.
+pub(crate) fn check(
+    error: Option<&super::generated::types::TencentError>,
+    request_id: Option<&str>,
+) -> crate::Result<()> {
+    match error {
+        Some(e) if e.code.as_deref().is_some_and(|c| !c.is_empty()) => Err(api_error(
+            e.code.as_deref().unwrap_or_default(),
+            e.message.as_deref(),
+            request_id,
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The body of a synthetic local-error response.
+#[derive(Debug, Serialize, Deserialize)]
+struct LocalError {
+    kind: String,
+    message: String,
+    status: Option<u16>,
+    code: Option<String>,
+    request_id: Option<String>,
+    retryable: bool,
+}
+
+fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidInput => "InvalidInput",
+        ErrorKind::Credentials => "Credentials",
+        ErrorKind::Auth => "Auth",
+        ErrorKind::RateLimited => "RateLimited",
+        ErrorKind::Version => "Version",
+        ErrorKind::NotFound => "NotFound",
+        ErrorKind::Network => "Network",
+        ErrorKind::Decode => "Decode",
+        ErrorKind::Io => "Io",
+        ErrorKind::ExportFailed => "ExportFailed",
+        _ => "Api",
+    }
+}
+
+fn kind_from_name(name: &str) -> ErrorKind {
+    match name {
+        "InvalidInput" => ErrorKind::InvalidInput,
+        "Credentials" => ErrorKind::Credentials,
+        "Auth" => ErrorKind::Auth,
+        "RateLimited" => ErrorKind::RateLimited,
+        "Version" => ErrorKind::Version,
+        "NotFound" => ErrorKind::NotFound,
+        "Network" => ErrorKind::Network,
+        "Decode" => ErrorKind::Decode,
+        "Io" => ErrorKind::Io,
+        "ExportFailed" => ErrorKind::ExportFailed,
+        _ => ErrorKind::Api,
+    }
+}
+
+/// A response that carries `err` out of the transport hook. Status 599 so
+/// the generated code treats it as unexpected and hands it to [`convert`].
+pub(crate) fn synthetic_response(err: &Error) -> reqwest::Response {
+    let local = LocalError {
+        kind: kind_name(err.kind()).to_string(),
+        message: err.message().to_string(),
+        status: err.status(),
+        code: err.code().map(str::to_string),
+        request_id: err.request_id().map(str::to_string),
+        retryable: err.is_retryable(),
+    };
+    let body = serde_json::to_vec(&local).unwrap_or_default();
+    let response = http::Response::builder()
+        .status(599)
+        .header(LOCAL_ERROR_HEADER, "1")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .expect("static parts are valid");
+    reqwest::Response::from(response)
+}
+
+fn from_local(local: LocalError) -> Error {
+    let mut err = Error::new(kind_from_name(&local.kind), local.message)
+        .with_vendor(Vendor::TencentCls)
+        .with_retryable(local.retryable);
+    if let Some(s) = local.status {
+        err = err.with_status(s);
+    }
+    if let Some(c) = local.code {
+        err = err.with_code(c);
+    }
+    if let Some(r) = local.request_id {
+        err = err.with_request_id(r);
+    }
+    err
+}
+
+/// The error for a response that is not a success envelope.
+pub(crate) fn from_parts(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Error {
+    if headers.contains_key(LOCAL_ERROR_HEADER) {
+        if let Ok(local) = serde_json::from_slice::<LocalError>(body) {
+            return from_local(local);
+        }
+    }
+    if let Ok(env) = serde_json::from_slice::<Envelope>(body) {
+        if let Some(resp) = env.response {
+            if let Some(e) = resp.error {
+                if let Some(code) = e.code {
+                    return api_error(&code, e.message.as_deref(), resp.request_id.as_deref())
+                        .with_status(status);
+                }
+            }
+        }
+    }
+    let kind = match status {
+        401 | 403 => ErrorKind::Auth,
+        404 => ErrorKind::NotFound,
+        429 => ErrorKind::RateLimited,
+        _ => ErrorKind::Api,
+    };
+    Error::new(kind, format!("unexpected HTTP {status} from the CLS API"))
+        .with_vendor(Vendor::TencentCls)
+        .with_status(status)
+}
+
+/// Reads at most [`MAX_ERROR_BODY`] of a body.
+async fn read_capped(mut response: reqwest::Response) -> Bytes {
+    let mut buf = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = MAX_ERROR_BODY.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if buf.len() >= MAX_ERROR_BODY {
+            break;
+        }
+    }
+    Bytes::from(buf)
+}
+
+/// Converts what a generated call returned into [`Error`].
+pub(crate) async fn convert(err: progenitor_client::Error<()>) -> Error {
+    use progenitor_client::Error as P;
+    match err {
+        P::InvalidRequest(msg) => {
+            Error::new(ErrorKind::InvalidInput, msg).with_vendor(Vendor::TencentCls)
+        }
+        P::CommunicationError(e) | P::InvalidUpgrade(e) | P::ResponseBodyError(e) => {
+            Error::from(e).with_vendor(Vendor::TencentCls)
+        }
+        P::ErrorResponse(rv) => {
+            let status = rv.status().as_u16();
+            from_parts(status, rv.headers(), &[])
+        }
+        P::InvalidResponsePayload(bytes, e) => {
+            // An error envelope whose success members do not parse is still
+            // an error envelope: report the service's code, not our decoder.
+            if envelope_error_code(&bytes).is_some() {
+                return from_parts(200, &http::HeaderMap::new(), &bytes);
+            }
+            Error::decode(format!(
+                "the CLS response does not match the API description: {e}"
+            ))
+            .with_vendor(Vendor::TencentCls)
+            .with_status(200)
+        }
+        P::UnexpectedResponse(response) => {
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = read_capped(response).await;
+            from_parts(status, &headers, &body)
+        }
+        P::Custom(msg) => Error::new(ErrorKind::Api, msg).with_vendor(Vendor::TencentCls),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_kinds() {
+        assert_eq!(
+            kind_for_code("AuthFailure.SignatureFailure"),
+            ErrorKind::Auth
+        );
+        assert_eq!(
+            kind_for_code("AuthFailure.SignatureExpire"),
+            ErrorKind::Auth
+        );
+        assert_eq!(
+            kind_for_code("RequestLimitExceeded"),
+            ErrorKind::RateLimited
+        );
+        assert_eq!(
+            kind_for_code("RequestLimitExceeded.UinLimitExceeded"),
+            ErrorKind::RateLimited
+        );
+        assert_eq!(
+            kind_for_code("ResourceNotFound.ExportNotExist"),
+            ErrorKind::NotFound
+        );
+        assert_eq!(kind_for_code("InvalidParameter"), ErrorKind::Api);
+        assert_eq!(kind_for_code("InternalError"), ErrorKind::Api);
+    }
+
+    #[test]
+    fn envelope_errors_carry_code_message_and_request_id() {
+        let body = br#"{"Response":{"Error":{"Code":"AuthFailure.SignatureFailure","Message":"bad sig"},"RequestId":"r-1"}}"#;
+        assert_eq!(
+            envelope_error_code(body),
+            Some(("AuthFailure.SignatureFailure".into(), Some("r-1".into())))
+        );
+        let err = from_parts(200, &http::HeaderMap::new(), body);
+        assert_eq!(err.kind(), ErrorKind::Auth);
+        assert_eq!(err.code(), Some("AuthFailure.SignatureFailure"));
+        assert_eq!(err.request_id(), Some("r-1"));
+        assert_eq!(err.status(), Some(200));
+        assert!(!err.is_retryable());
+        assert!(envelope_error_code(br#"{"Response":{"RequestId":"r"}}"#).is_none());
+    }
+
+    #[test]
+    fn transient_codes_are_retryable_despite_http_200() {
+        assert!(api_error("RequestLimitExceeded", None, None).is_retryable());
+        assert!(api_error("InternalError.ServerBusy", None, None).is_retryable());
+        assert!(!api_error("InvalidParameter", None, None).is_retryable());
+    }
+
+    #[tokio::test]
+    async fn local_errors_survive_the_round_trip() {
+        let original = Error::credentials("no key").with_vendor(Vendor::TencentCls);
+        let back = convert(progenitor_client::Error::UnexpectedResponse(
+            synthetic_response(&original),
+        ))
+        .await;
+        assert_eq!(back.kind(), ErrorKind::Credentials);
+        assert_eq!(back.message(), "no key");
+    }
+
+    #[test]
+    fn other_statuses() {
+        let e = from_parts(502, &http::HeaderMap::new(), b"<html>bad gateway</html>");
+        assert_eq!((e.kind(), e.status()), (ErrorKind::Api, Some(502)));
+        assert!(e.is_retryable());
+    }
+}

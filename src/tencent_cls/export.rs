@@ -1,0 +1,840 @@
+//! The export workflow: create a task, wait for it, download and decode it.
+//!
+//! [`Client::export_logs`] returns an [`ExportLogs`] that does the whole job
+//! when it is consumed in one of three ways:
+//! - [`ExportLogs::records`]: a `Stream` of parsed records (JSON lines as
+//!   they are; CSV rows as objects keyed by the header);
+//! - [`ExportLogs::to_file`]: the file exactly as served (`.tar.gz`),
+//!   written atomically after its gzip stream is verified;
+//! - [`ExportLogs::to_ndjson`]: the decoded records as NDJSON, atomically.
+//!
+//! The steps: CreateExport (with `SyntaxRule` always sent), then
+//! DescribeExports with backoff until the task is `Completed` (`Failed` and
+//! `Expired` become [`ErrorKind::ExportFailed`]), then for each download
+//! attempt a fresh DescribeExports for a current `CosPath`, and a streaming
+//! GET through the shared gzip/tar sniffing decoder. A download that fails
+//! part-way is started again from the beginning with a fresh URL, a bounded
+//! number of times; files never appear half-written, and a record stream
+//! skips the records it already yielded. Memory stays bounded whatever the
+//! file size. Progress (status changes, bytes) is reported to an optional
+//! callback.
+
+use super::client::Client;
+use super::records::RecordParser;
+use super::types::{Export, ExportParams, ExportStatus, Format, Order, SyntaxRule, TimeRange};
+use crate::download::{self, AtomicFile, ByteStream};
+use crate::{Error, ErrorKind, Result, Vendor};
+use futures::stream::{BoxStream, Stream, StreamExt};
+use serde_json::Value;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// A progress callback. Called from the task driving the export; keep it quick.
+pub type ProgressFn = Arc<dyn Fn(&ExportEvent) + Send + Sync>;
+
+/// Something that happened during an export, for progress displays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExportEvent {
+    /// The task was created (or, when resuming, found).
+    Created {
+        /// Its id.
+        export_id: String,
+    },
+    /// The task's status changed (reported once per distinct status).
+    Status {
+        /// The task.
+        export_id: String,
+        /// Its new status.
+        status: ExportStatus,
+    },
+    /// A download attempt started.
+    DownloadStarted {
+        /// The task.
+        export_id: String,
+        /// 1 for the first attempt.
+        attempt: u32,
+        /// The file name the service gave.
+        file_name: Option<String>,
+        /// The file size, when known.
+        total_bytes: Option<u64>,
+    },
+    /// More of the file arrived.
+    Downloaded {
+        /// Bytes received so far in this attempt.
+        bytes: u64,
+        /// The file size, when known.
+        total_bytes: Option<u64>,
+    },
+    /// A download attempt failed and will be repeated from the start.
+    DownloadRetry {
+        /// The attempt that failed.
+        attempt: u32,
+        /// Why (no secrets: URLs are never included).
+        reason: String,
+    },
+    /// All output was produced.
+    Finished {
+        /// Bytes written (the file, or the NDJSON), or received for a stream.
+        bytes: u64,
+        /// Records produced, when decoded.
+        records: Option<u64>,
+    },
+    /// The task was deleted afterwards.
+    Deleted {
+        /// The task.
+        export_id: String,
+    },
+}
+
+/// How to run an export: CreateExport parameters and workflow knobs.
+///
+/// ```
+/// use logexport::tencent_cls::{ExportOptions, Format, Order};
+/// use std::time::Duration;
+///
+/// let options = ExportOptions::default()
+///     .format(Format::Csv)
+///     .order(Order::Asc)
+///     .count(100_000)
+///     .poll_interval(Duration::from_millis(500), Duration::from_secs(10))
+///     .delete_after(true)
+///     .on_progress(|event| eprintln!("{event:?}"));
+/// ```
+#[derive(Clone)]
+pub struct ExportOptions {
+    count: u64,
+    format: Format,
+    order: Order,
+    syntax_rule: SyntaxRule,
+    derived_fields: Vec<String>,
+    poll_initial: Duration,
+    poll_max: Duration,
+    wait_timeout: Duration,
+    download_attempts: u32,
+    delete_after: bool,
+    progress: Option<ProgressFn>,
+}
+
+impl Default for ExportOptions {
+    /// As many records as allowed, JSON, newest first, Lucene syntax; poll
+    /// from 500 ms backing off to 10 s for at most 2 hours; 3 download
+    /// attempts; keep the task afterwards.
+    fn default() -> Self {
+        ExportOptions {
+            count: super::types::MAX_EXPORT_COUNT,
+            format: Format::Json,
+            order: Order::Desc,
+            syntax_rule: SyntaxRule::Lucene,
+            derived_fields: Vec::new(),
+            poll_initial: Duration::from_millis(500),
+            poll_max: Duration::from_secs(10),
+            wait_timeout: Duration::from_secs(2 * 3600),
+            download_attempts: 3,
+            delete_after: false,
+            progress: None,
+        }
+    }
+}
+
+impl fmt::Debug for ExportOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExportOptions")
+            .field("count", &self.count)
+            .field("format", &self.format)
+            .field("order", &self.order)
+            .field("syntax_rule", &self.syntax_rule)
+            .field("poll_initial", &self.poll_initial)
+            .field("poll_max", &self.poll_max)
+            .field("wait_timeout", &self.wait_timeout)
+            .field("download_attempts", &self.download_attempts)
+            .field("delete_after", &self.delete_after)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl ExportOptions {
+    /// The most records to export (1 ..= 50,000,000; checked when run).
+    pub fn count(mut self, count: u64) -> Self {
+        self.count = count;
+        self
+    }
+
+    /// The file format.
+    pub fn format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// The record order.
+    pub fn order(mut self, order: Order) -> Self {
+        self.order = order;
+        self
+    }
+
+    /// The query language.
+    pub fn syntax_rule(mut self, rule: SyntaxRule) -> Self {
+        self.syntax_rule = rule;
+        self
+    }
+
+    /// Derived fields to include.
+    pub fn derived_fields(mut self, fields: Vec<String>) -> Self {
+        self.derived_fields = fields;
+        self
+    }
+
+    /// The first wait between status polls, doubling up to `max`.
+    pub fn poll_interval(mut self, initial: Duration, max: Duration) -> Self {
+        self.poll_initial = initial;
+        self.poll_max = max.max(initial);
+        self
+    }
+
+    /// How long to wait for the task to complete before giving up (the task
+    /// itself keeps running and can be resumed by id).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = timeout;
+        self
+    }
+
+    /// How many times to try the download (at least 1).
+    pub fn download_attempts(mut self, attempts: u32) -> Self {
+        self.download_attempts = attempts.max(1);
+        self
+    }
+
+    /// Delete the task once its output is complete.
+    pub fn delete_after(mut self, delete: bool) -> Self {
+        self.delete_after = delete;
+        self
+    }
+
+    /// Report progress to `f`.
+    pub fn on_progress(mut self, f: impl Fn(&ExportEvent) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+}
+
+/// What an export produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// The task.
+    pub export_id: String,
+    /// Where the output was written.
+    pub path: PathBuf,
+    /// Bytes written to `path`.
+    pub bytes: u64,
+    /// Records written (NDJSON only).
+    pub records: Option<u64>,
+    /// The file name the service gave.
+    pub file_name: Option<String>,
+    /// Download attempts made (1 if nothing failed).
+    pub attempts: u32,
+    /// Whether the task was deleted afterwards.
+    pub deleted: bool,
+}
+
+impl Client {
+    /// Exports the logs of `topic_id` matching `query` in `range`: see the
+    /// [module documentation](self). Nothing is sent until the returned
+    /// value is consumed.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: logexport::tencent_cls::Client) -> logexport::Result<()> {
+    /// use futures::TryStreamExt;
+    /// use logexport::tencent_cls::{ExportOptions, TimeRange};
+    /// use std::time::Duration;
+    ///
+    /// let range = TimeRange::last(Duration::from_secs(3600));
+    /// let mut records = client
+    ///     .export_logs("topic-id", "status:500", range, ExportOptions::default())
+    ///     .records();
+    /// while let Some(record) = records.try_next().await? {
+    ///     println!("{record}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn export_logs(
+        &self,
+        topic_id: impl Into<String>,
+        query: impl Into<String>,
+        range: TimeRange,
+        options: ExportOptions,
+    ) -> ExportLogs {
+        let params = ExportParams {
+            topic_id: topic_id.into(),
+            query: query.into(),
+            range,
+            count: options.count,
+            format: options.format,
+            order: options.order,
+            syntax_rule: options.syntax_rule,
+            derived_fields: options.derived_fields.clone(),
+        };
+        ExportLogs {
+            flow: Arc::new(Flow {
+                client: self.clone(),
+                params,
+                options,
+                existing: None,
+            }),
+        }
+    }
+
+    /// Like [`export_logs`](Self::export_logs) for a task that already
+    /// exists (created earlier, or by someone else): waits for it and
+    /// downloads it. The file format is taken from the task.
+    pub fn resume_export(
+        &self,
+        topic_id: impl Into<String>,
+        export_id: impl Into<String>,
+        options: ExportOptions,
+    ) -> ExportLogs {
+        let params = ExportParams::new(topic_id, "*", TimeRange::from_millis(0, 1));
+        ExportLogs {
+            flow: Arc::new(Flow {
+                client: self.clone(),
+                params,
+                options,
+                existing: Some(export_id.into()),
+            }),
+        }
+    }
+
+    /// Polls DescribeExports until the task is `Completed`, with the
+    /// options' backoff and timeout. `Failed` or `Expired` is an
+    /// [`ErrorKind::ExportFailed`] error.
+    pub async fn wait_for_export(
+        &self,
+        topic_id: &str,
+        export_id: &str,
+        options: &ExportOptions,
+    ) -> Result<Export> {
+        let flow = Flow {
+            client: self.clone(),
+            params: ExportParams::new(topic_id, "*", TimeRange::from_millis(0, 1)),
+            options: options.clone(),
+            existing: Some(export_id.to_string()),
+        };
+        flow.wait(export_id).await
+    }
+}
+
+/// An export ready to run; choose the output to start it.
+#[must_use = "an export does nothing until consumed with records(), to_file() or to_ndjson()"]
+#[derive(Debug, Clone)]
+pub struct ExportLogs {
+    flow: Arc<Flow>,
+}
+
+struct Flow {
+    client: Client,
+    params: ExportParams,
+    options: ExportOptions,
+    existing: Option<String>,
+}
+
+impl fmt::Debug for Flow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Flow")
+            .field("params", &self.params)
+            .field("options", &self.options)
+            .field("existing", &self.existing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ExportLogs {
+    /// The records, parsed, as a stream. Errors end the stream.
+    pub fn records(self) -> Records {
+        let state = RecordsState {
+            flow: self.flow,
+            export_id: None,
+            format: Format::Json,
+            lines: None,
+            parser: RecordParser::new(Format::Json),
+            yielded: 0,
+            seen: 0,
+            attempt: 0,
+            received: Arc::new(AtomicU64::new(0)),
+            done: false,
+        };
+        let inner = futures::stream::unfold(state, |mut st| async move {
+            if st.done {
+                return None;
+            }
+            match st.next().await {
+                Ok(Some(v)) => Some((Ok(v), st)),
+                Ok(None) => None,
+                Err(e) => {
+                    st.done = true;
+                    Some((Err(e), st))
+                }
+            }
+        });
+        Records {
+            inner: inner.boxed(),
+            span: tracing::info_span!(
+                "export_logs",
+                vendor = "tencent-cls",
+                operation = "export_logs"
+            ),
+        }
+    }
+
+    /// Writes the file exactly as served to `path` (or, if `path` is a
+    /// directory, to the service's file name inside it). The gzip stream is
+    /// verified before the file appears; on failure nothing is left behind.
+    #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "export_logs"))]
+    pub async fn to_file(self, path: impl AsRef<Path>) -> Result<ExportSummary> {
+        let flow = &self.flow;
+        let export_id = flow.prepare().await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = async {
+                let (body, export) = flow.open_download(&export_id, attempt).await?;
+                let name =
+                    safe_file_name(export.file_name.as_deref(), &format!("{export_id}.tar.gz"));
+                let dest = download::resolve_output(path.as_ref(), &name);
+                let bytes = download::write_raw(&dest, body, true).await?;
+                Ok::<_, Error>((dest, bytes, export))
+            }
+            .await;
+            match result {
+                Ok((dest, bytes, export)) => {
+                    let deleted = flow.finish(&export_id, bytes, None).await;
+                    return Ok(ExportSummary {
+                        export_id,
+                        path: dest,
+                        bytes,
+                        records: None,
+                        file_name: export.file_name,
+                        attempts: attempt,
+                        deleted,
+                    });
+                }
+                Err(e) => flow.after_failed_attempt(e, attempt).await?,
+            }
+        }
+    }
+
+    /// Writes the decoded records to `path` as NDJSON (or, if `path` is a
+    /// directory, to `<export id>.ndjson` inside it), atomically.
+    #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "export_logs"))]
+    pub async fn to_ndjson(self, path: impl AsRef<Path>) -> Result<ExportSummary> {
+        let flow = &self.flow;
+        let export_id = flow.prepare().await?;
+        let dest = download::resolve_output(path.as_ref(), &format!("{export_id}.ndjson"));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = async {
+                let (body, export) = flow.open_download(&export_id, attempt).await?;
+                let format = flow.format_of(&export);
+                let (reader, _) = download::decode(body).await?;
+                let mut lines = download::lines(reader);
+                let mut parser = RecordParser::new(format);
+                let mut out = AtomicFile::create(&dest).await?;
+                let mut buf = Vec::with_capacity(WRITE_BUFFER + 4096);
+                let mut records = 0u64;
+                while let Some(line) = lines.next().await {
+                    if let Some(record) = parser.push(line?)? {
+                        serde_json::to_writer(&mut buf, &record)
+                            .map_err(|e| Error::decode(e.to_string()))?;
+                        buf.push(b'\n');
+                        records += 1;
+                        if buf.len() >= WRITE_BUFFER {
+                            out.write_all(&buf).await?;
+                            buf.clear();
+                        }
+                    }
+                }
+                parser.finish()?;
+                out.write_all(&buf).await?;
+                let bytes = out.commit().await?;
+                Ok::<_, Error>((bytes, records, export))
+            }
+            .await;
+            match result {
+                Ok((bytes, records, export)) => {
+                    let deleted = flow.finish(&export_id, bytes, Some(records)).await;
+                    return Ok(ExportSummary {
+                        export_id,
+                        path: dest,
+                        bytes,
+                        records: Some(records),
+                        file_name: export.file_name,
+                        attempts: attempt,
+                        deleted,
+                    });
+                }
+                Err(e) => flow.after_failed_attempt(e, attempt).await?,
+            }
+        }
+    }
+}
+
+/// Output is written in blocks of this size rather than per record.
+const WRITE_BUFFER: usize = 256 * 1024;
+
+impl Flow {
+    fn emit(&self, event: ExportEvent) {
+        if let Some(f) = &self.options.progress {
+            f(&event);
+        }
+    }
+
+    /// Creates the task (or takes the existing one) and waits for it.
+    async fn prepare(&self) -> Result<String> {
+        let export_id = match &self.existing {
+            Some(id) => {
+                if id.trim().is_empty() {
+                    return Err(Error::invalid_input("export_id", "is empty"));
+                }
+                super::types::check_topic_id(&self.params.topic_id)?;
+                id.clone()
+            }
+            None => self.client.create_export(&self.params).await?,
+        };
+        tracing::info!(export_id = %export_id, "export task created");
+        self.emit(ExportEvent::Created {
+            export_id: export_id.clone(),
+        });
+        self.wait(&export_id).await?;
+        Ok(export_id)
+    }
+
+    async fn wait(&self, export_id: &str) -> Result<Export> {
+        let deadline = tokio::time::Instant::now() + self.options.wait_timeout;
+        let mut interval = self.options.poll_initial;
+        let mut last: Option<ExportStatus> = None;
+        loop {
+            let export = self
+                .client
+                .find_export(&self.params.topic_id, export_id)
+                .await?;
+            if last.as_ref() != Some(&export.status) {
+                tracing::info!(export_id, status = %export.status, "export status");
+                self.emit(ExportEvent::Status {
+                    export_id: export_id.to_string(),
+                    status: export.status.clone(),
+                });
+                last = Some(export.status.clone());
+            }
+            match export.status {
+                ExportStatus::Completed => return Ok(export),
+                ExportStatus::Failed | ExportStatus::Expired => return Err(ended(&export)),
+                _ => {}
+            }
+            if tokio::time::Instant::now() + interval > deadline {
+                return Err(Error::new(
+                    ErrorKind::ExportFailed,
+                    format!(
+                        "export {export_id} did not complete within {:?} (last status {}); it keeps running and can be resumed",
+                        self.options.wait_timeout, export.status
+                    ),
+                )
+                .with_vendor(Vendor::TencentCls)
+                .with_retryable(true));
+            }
+            tokio::time::sleep(interval).await;
+            interval = (interval * 2).min(self.options.poll_max);
+        }
+    }
+
+    fn format_of(&self, export: &Export) -> Format {
+        export.file_format().unwrap_or(self.params.format)
+    }
+
+    /// Describes the task again (the download URL lasts an hour, so take a
+    /// fresh one for every attempt) and opens the download.
+    async fn open_download(&self, export_id: &str, attempt: u32) -> Result<(ByteStream, Export)> {
+        let export = self
+            .client
+            .find_export(&self.params.topic_id, export_id)
+            .await?;
+        match export.status {
+            ExportStatus::Completed => {}
+            ExportStatus::Failed | ExportStatus::Expired => return Err(ended(&export)),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::ExportFailed,
+                    format!(
+                        "export {export_id} is {} again; it cannot be downloaded now",
+                        export.status
+                    ),
+                )
+                .with_vendor(Vendor::TencentCls))
+            }
+        }
+        let url = export.download_url().ok_or_else(|| {
+            Error::decode(format!(
+                "export {export_id} is Completed but has no CosPath"
+            ))
+        })?;
+        let url = crate::endpoint::check_download_url(url)
+            .map_err(|e| e.with_vendor(Vendor::TencentCls))?;
+        let response = self
+            .client
+            .http()
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| Error::from(e).with_vendor(Vendor::TencentCls))?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            let kind = match status {
+                401 | 403 => ErrorKind::Auth,
+                404 => ErrorKind::NotFound,
+                _ => ErrorKind::Api,
+            };
+            return Err(Error::new(
+                kind,
+                format!("the export file download answered HTTP {status}"),
+            )
+            .with_vendor(Vendor::TencentCls)
+            .with_status(status));
+        }
+        let total = response.content_length().or(export.file_size);
+        self.emit(ExportEvent::DownloadStarted {
+            export_id: export_id.to_string(),
+            attempt,
+            file_name: export.file_name.clone(),
+            total_bytes: total,
+        });
+        let body = download::response_stream(response);
+        let body = match self.options.progress.clone() {
+            Some(progress) => {
+                let mut received = 0u64;
+                download::observe(body, move |n| {
+                    received += n;
+                    progress(&ExportEvent::Downloaded {
+                        bytes: received,
+                        total_bytes: total,
+                    });
+                })
+            }
+            None => body,
+        };
+        Ok((body, export))
+    }
+
+    /// Decides whether a failed download attempt is repeated: returns after
+    /// the backoff if so, or the error if not.
+    async fn after_failed_attempt(&self, err: Error, attempt: u32) -> Result<()> {
+        if attempt >= self.options.download_attempts || !worth_retrying(&err) {
+            return Err(err);
+        }
+        tracing::warn!(attempt, error = %err, "export download failed; starting again");
+        self.emit(ExportEvent::DownloadRetry {
+            attempt,
+            reason: err.to_string(),
+        });
+        tokio::time::sleep(self.client.retry_policy().backoff(attempt)).await;
+        Ok(())
+    }
+
+    /// Reports completion and deletes the task if asked. A failed deletion
+    /// does not undo a complete export: it is logged and reported as
+    /// `deleted: false`.
+    async fn finish(&self, export_id: &str, bytes: u64, records: Option<u64>) -> bool {
+        self.emit(ExportEvent::Finished { bytes, records });
+        if !self.options.delete_after {
+            return false;
+        }
+        match self.client.delete_export(export_id).await {
+            Ok(()) => {
+                self.emit(ExportEvent::Deleted {
+                    export_id: export_id.to_string(),
+                });
+                true
+            }
+            Err(e) => {
+                tracing::warn!(export_id, error = %e, "could not delete the export task");
+                false
+            }
+        }
+    }
+}
+
+/// Failures a fresh download can cure: the connection, the bytes, an
+/// expired link, throttling.
+fn worth_retrying(err: &Error) -> bool {
+    match err.kind() {
+        ErrorKind::Network | ErrorKind::Decode | ErrorKind::RateLimited => true,
+        ErrorKind::Auth => err.status() == Some(403),
+        ErrorKind::Api => err.is_retryable(),
+        _ => false,
+    }
+}
+
+fn ended(export: &Export) -> Error {
+    Error::new(
+        ErrorKind::ExportFailed,
+        format!("export {} ended {}", export.export_id, export.status),
+    )
+    .with_vendor(Vendor::TencentCls)
+    .with_code(export.status.as_str())
+}
+
+/// A plain file name from what the service suggests: no directories, no
+/// leading dots.
+fn safe_file_name(suggested: Option<&str>, fallback: &str) -> String {
+    suggested
+        .and_then(|n| n.rsplit(['/', '\\']).next())
+        .map(|n| n.trim_start_matches('.').trim())
+        .filter(|n| !n.is_empty())
+        .unwrap_or(fallback)
+        .to_string()
+}
+
+/// The records of an export, as a `Stream` of JSON values.
+pub struct Records {
+    inner: BoxStream<'static, Result<Value>>,
+    span: tracing::Span,
+}
+
+impl fmt::Debug for Records {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Records")
+    }
+}
+
+impl Stream for Records {
+    type Item = Result<Value>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let _entered = this.span.enter();
+        this.inner.as_mut().poll_next(cx)
+    }
+}
+
+struct RecordsState {
+    flow: Arc<Flow>,
+    export_id: Option<String>,
+    format: Format,
+    lines: Option<BoxStream<'static, Result<String>>>,
+    parser: RecordParser,
+    /// Records handed out so far, across attempts.
+    yielded: u64,
+    /// Records parsed in the current attempt (the first `yielded` are skipped).
+    seen: u64,
+    attempt: u32,
+    received: Arc<AtomicU64>,
+    done: bool,
+}
+
+impl RecordsState {
+    async fn next(&mut self) -> Result<Option<Value>> {
+        let export_id = match &self.export_id {
+            Some(id) => id.clone(),
+            None => {
+                let id = self.flow.prepare().await?;
+                self.export_id = Some(id.clone());
+                id
+            }
+        };
+        loop {
+            if self.lines.is_none() {
+                self.attempt += 1;
+                match self.open(&export_id).await {
+                    Ok(lines) => {
+                        self.lines = Some(lines);
+                        self.parser = RecordParser::new(self.format);
+                        self.seen = 0;
+                    }
+                    Err(e) => {
+                        self.flow.after_failed_attempt(e, self.attempt).await?;
+                        continue;
+                    }
+                }
+            }
+            let lines = self.lines.as_mut().expect("opened above");
+            match lines.next().await {
+                Some(Ok(line)) => {
+                    if let Some(record) = self.parser.push(line)? {
+                        self.seen += 1;
+                        // After a restart, the file is the same: skip what
+                        // the consumer already has.
+                        if self.seen <= self.yielded {
+                            continue;
+                        }
+                        self.yielded += 1;
+                        return Ok(Some(record));
+                    }
+                }
+                Some(Err(e)) => {
+                    self.lines = None;
+                    self.flow.after_failed_attempt(e, self.attempt).await?;
+                }
+                None => {
+                    self.parser.finish()?;
+                    self.lines = None;
+                    let bytes = self.received.load(Ordering::Relaxed);
+                    self.flow
+                        .finish(&export_id, bytes, Some(self.yielded))
+                        .await;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    async fn open(&mut self, export_id: &str) -> Result<BoxStream<'static, Result<String>>> {
+        let (body, export) = self.flow.open_download(export_id, self.attempt).await?;
+        self.format = self.flow.format_of(&export);
+        let received = self.received.clone();
+        received.store(0, Ordering::Relaxed);
+        let body = download::observe(body, move |n| {
+            received.fetch_add(n, Ordering::Relaxed);
+        });
+        let (reader, layout) = download::decode(body).await?;
+        tracing::debug!(gzip = layout.gzip, tar = layout.tar, "export file layout");
+        Ok(download::lines(reader).boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_curable_download_failures_are_retried() {
+        assert!(worth_retrying(&Error::new(ErrorKind::Network, "reset")));
+        assert!(worth_retrying(&Error::decode("truncated gzip")));
+        assert!(worth_retrying(
+            &Error::new(ErrorKind::Auth, "expired link").with_status(403)
+        ));
+        assert!(!worth_retrying(
+            &Error::new(ErrorKind::Auth, "bad signature").with_status(200)
+        ));
+        assert!(!worth_retrying(&Error::new(
+            ErrorKind::ExportFailed,
+            "failed"
+        )));
+        assert!(!worth_retrying(&Error::new(ErrorKind::Io, "disk full")));
+        assert!(!worth_retrying(
+            &Error::new(ErrorKind::NotFound, "gone").with_status(404)
+        ));
+    }
+
+    #[test]
+    fn server_file_names_are_reduced_to_a_name() {
+        assert_eq!(safe_file_name(Some("../../etc/passwd"), "x"), "passwd");
+        assert_eq!(safe_file_name(Some(".hidden.tar.gz"), "x"), "hidden.tar.gz");
+        assert_eq!(
+            safe_file_name(Some(".."), "fallback.tar.gz"),
+            "fallback.tar.gz"
+        );
+        assert_eq!(safe_file_name(None, "fallback.tar.gz"), "fallback.tar.gz");
+    }
+}
