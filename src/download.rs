@@ -231,6 +231,28 @@ fn tar_size(field: &[u8]) -> io::Result<u64> {
     u64::from_str_radix(digits, 8).map_err(|_| bad_tar())
 }
 
+/// A ustar header for a regular file: what [`decode`] reads, for the
+/// emulators that serve tar archives and for tests.
+#[cfg(any(test, feature = "sandbox"))]
+pub(crate) fn ustar_header(name: &str, size: u64, mtime: u32) -> [u8; 512] {
+    let mut h = [0u8; 512];
+    let name = name.as_bytes();
+    h[..name.len().min(100)].copy_from_slice(&name[..name.len().min(100)]);
+    h[100..108].copy_from_slice(b"0000644\0");
+    h[108..116].copy_from_slice(b"0000000\0");
+    h[116..124].copy_from_slice(b"0000000\0");
+    h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
+    h[136..148].copy_from_slice(format!("{mtime:011o}\0").as_bytes());
+    h[156] = b'0';
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    // The checksum is computed with its own field as spaces.
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    h
+}
+
 fn bad_tar() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, "malformed tar header")
 }
@@ -404,16 +426,7 @@ mod tests {
     fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
         let mut out = Vec::new();
         for (name, data) in files {
-            let mut h = [0u8; 512];
-            h[..name.len()].copy_from_slice(name.as_bytes());
-            h[100..108].copy_from_slice(b"0000644\0");
-            h[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
-            h[156] = b'0';
-            h[257..263].copy_from_slice(b"ustar\0");
-            h[263..265].copy_from_slice(b"00");
-            h[148..156].copy_from_slice(b"        ");
-            let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
-            h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+            let h = ustar_header(name, data.len() as u64, 0);
             out.extend_from_slice(&h);
             out.extend_from_slice(data);
             out.resize(out.len().div_ceil(512) * 512, 0);

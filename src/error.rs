@@ -304,7 +304,10 @@ impl From<reqwest::Error> for Error {
     fn from(e: reqwest::Error) -> Self {
         // URLs can carry pre-signed query strings (CLS CosPath); never echo them.
         let e = e.without_url();
-        let kind = if e.is_decode() {
+        // reqwest calls any failure while reading a body "decode", but this
+        // crate asks it for no content decoding: unless JSON parsing failed,
+        // the connection did.
+        let kind = if e.is_decode() && caused_by_json(&e) {
             ErrorKind::Decode
         } else {
             ErrorKind::Network
@@ -315,6 +318,17 @@ impl From<reqwest::Error> for Error {
         }
         err.with_source(e)
     }
+}
+
+fn caused_by_json(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        if c.is::<serde_json::Error>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ pub mod tencent_cls;
 
 pub use endpoint::{is_loopback_host, Endpoint};
 pub use error::{Error, ErrorKind, Result, Vendor};
-pub use ratelimit::RateLimiter;
+pub use ratelimit::{RateLimiter, RatePermit};
 pub use retry::RetryPolicy;
 pub use secret::SecretString;
 
@@ -52,6 +52,12 @@ pub use secret::SecretString;
 pub const USER_AGENT: &str = concat!("logexport/", env!("CARGO_PKG_VERSION"));
 
 /// The README's examples, compiled (and the offline one run) as doctests.
-#[cfg(all(doctest, feature = "sandbox", feature = "atlas", feature = "tencent-cls", feature = "conductorone"))]
+#[cfg(all(
+    doctest,
+    feature = "sandbox",
+    feature = "atlas",
+    feature = "tencent-cls",
+    feature = "conductorone"
+))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

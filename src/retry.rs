@@ -184,11 +184,13 @@ pub fn retry_after_header(headers: &http::HeaderMap) -> Option<Duration> {
 /// Whether a transport failure may be retried. A connect failure never
 /// reached the server, so it is always safe; anything later is safe only for
 /// idempotent operations, because the server may have acted on the request.
+/// A body cut short while being read reaches us as a reqwest "decode"
+/// error (this crate asks reqwest for no content decoding), so it counts too.
 pub fn network_error_is_safe_to_retry(err: &reqwest::Error, idempotent: bool) -> bool {
     if err.is_connect() {
         return true;
     }
-    idempotent && (err.is_timeout() || err.is_request() || err.is_body())
+    idempotent && (err.is_timeout() || err.is_request() || err.is_body() || err.is_decode())
 }
 
 #[cfg(test)]

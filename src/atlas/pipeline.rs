@@ -149,9 +149,11 @@ impl Pipeline {
                     )));
                 };
                 req.headers_mut().insert(header::ACCEPT, HeaderValue::from_static(accept));
-                if let Some(limiter) = &self.shared.limiter {
-                    limiter.acquire().await;
-                }
+                // Held until the response head is in: see `RateLimiter`.
+                let _slot = match &self.shared.limiter {
+                    Some(limiter) => Some(limiter.acquire().await),
+                    None => None,
+                };
                 tracing::debug!(operation, attempt, accept, "sending");
                 classify(self.send_once(req).await, idempotent)
             }

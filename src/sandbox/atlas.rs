@@ -37,7 +37,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use base64::Engine as _;
-use body::{body_with_fault, gzip_response};
+use body::gzip_response;
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use data::{
@@ -756,7 +756,7 @@ fn bad_query(detail: impl Into<String>) -> Box<Response> {
 }
 
 fn json_response(v: &serde_json::Value, fault: Option<&Fault>) -> Response {
-    let (body, len) = body_with_fault(Bytes::from(v.to_string()), fault);
+    let (body, len) = Faults::body(Bytes::from(v.to_string()), fault);
     let mut r = Response::new(body);
     if let Some(len) = len {
         r.headers_mut()

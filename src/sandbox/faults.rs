@@ -8,6 +8,7 @@
 
 use axum::body::Body;
 use bytes::Bytes;
+use futures::{Stream, StreamExt};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -111,47 +112,71 @@ impl Faults {
     }
 
     /// A response body for `data` with `fault` applied. Returns the body and
-    /// the content length to announce (`None`: let the server choose).
+    /// the `Content-Length` to announce.
     pub fn body(data: Bytes, fault: Option<&Fault>) -> (Body, Option<u64>) {
-        match fault {
+        let len = data.len() as u64;
+        Faults::stream_body(
+            futures::stream::once(async move { Ok(data) }),
+            fault,
+            Some(len),
+        )
+    }
+
+    /// [`Faults::body`] for a body produced as a stream of `full` bytes
+    /// (`None`: unknown), so large downloads can be broken without holding
+    /// them in memory. `Truncate` ends the stream early; `ResetAfter` ends it
+    /// with an error after the bytes before it have left.
+    pub fn stream_body<S>(
+        chunks: S,
+        fault: Option<&Fault>,
+        full: Option<u64>,
+    ) -> (Body, Option<u64>)
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    {
+        let (limit, reset, len) = match fault {
             Some(Fault::Truncate { keep }) => {
-                let cut = data.slice(..(*keep).min(data.len()));
-                let len = cut.len() as u64;
-                (Body::from(cut), Some(len))
+                let keep = *keep as u64;
+                (Some(keep), false, full.map(|f| f.min(keep)))
             }
-            Some(Fault::ResetAfter { after }) => {
-                let head = data.slice(..(*after).min(data.len()));
-                let full = data.len() as u64;
-                let chunks = futures::stream::unfold(0u8, move |step| {
-                    let head = head.clone();
-                    async move {
-                        match step {
-                            0 => Some((Ok(head), 1)),
-                            // Without the pause hyper drops the connection with
-                            // the response head still buffered, and the client
-                            // sees a failed request (which it may retry) rather
-                            // than a body cut short.
-                            1 => {
-                                tokio::time::sleep(Duration::from_millis(50)).await;
-                                let reset = std::io::Error::new(
-                                    std::io::ErrorKind::ConnectionReset,
-                                    "injected reset",
-                                );
-                                Some((Err(reset), 2))
-                            }
-                            _ => None,
-                        }
+            // Announcing the full length makes the cut visible to the client
+            // as an incomplete body, as a real reset would be.
+            Some(Fault::ResetAfter { after }) => (Some(*after as u64), true, full),
+            _ => (None, false, full),
+        };
+        let Some(limit) = limit else {
+            return (Body::from_stream(chunks), len);
+        };
+        let state = (Box::pin(chunks), 0u64, false);
+        let cut = futures::stream::unfold(state, move |(mut chunks, mut sent, ended)| async move {
+            if ended {
+                return None;
+            }
+            if sent >= limit {
+                if !reset {
+                    return None;
+                }
+                // Without the pause hyper drops the connection with the
+                // response head still buffered, and the client sees a failed
+                // request (which it may retry) rather than a body cut short.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let reset =
+                    std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset");
+                return Some((Err(reset), (chunks, sent, true)));
+            }
+            match chunks.next().await {
+                Some(Ok(mut c)) => {
+                    let room = limit - sent;
+                    if c.len() as u64 > room {
+                        c = c.slice(..room as usize);
                     }
-                });
-                // Announcing the full length makes the cut visible to the
-                // client as an incomplete body, as a real reset would be.
-                (Body::from_stream(chunks), Some(full))
+                    sent += c.len() as u64;
+                    Some((Ok(c), (chunks, sent, false)))
+                }
+                other => other.map(|item| (item, (chunks, sent, true))),
             }
-            _ => {
-                let len = data.len() as u64;
-                (Body::from(data), Some(len))
-            }
-        }
+        });
+        (Body::from_stream(cut), len)
     }
 
     /// Sleeps if `fault` is a latency fault.

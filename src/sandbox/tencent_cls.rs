@@ -34,12 +34,10 @@ use crate::tencent_cls::sign;
 use crate::tencent_cls::{
     ClientBuilder, Credentials, ExportParams, Format, Order, Region, TimeRange,
 };
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -1211,70 +1209,20 @@ async fn download(
     });
     let chunks =
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
-    let (body, len) = faulty_stream(chunks, fault.as_ref(), info.file_size);
+    let (body, len) = Faults::stream_body(chunks, fault.as_ref(), Some(info.file_size));
     let mut r = Response::new(body);
     let h = r.headers_mut();
     h.insert(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
-    h.insert(axum::http::header::CONTENT_LENGTH, HeaderValue::from(len));
+    if let Some(len) = len {
+        h.insert(axum::http::header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
         h.insert(axum::http::header::CONTENT_DISPOSITION, v);
     }
     r
-}
-
-/// Applies `Truncate` and `ResetAfter` to a streamed body, as
-/// [`Faults::body`] does to a buffered one. Returns the body and the
-/// `Content-Length` to announce.
-fn faulty_stream(
-    chunks: impl Stream<Item = io::Result<Bytes>> + Send + 'static,
-    fault: Option<&Fault>,
-    full: u64,
-) -> (Body, u64) {
-    let (limit, reset, len) = match fault {
-        Some(Fault::Truncate { keep }) => (Some(*keep as u64), false, (*keep as u64).min(full)),
-        Some(Fault::ResetAfter { after }) => (Some(*after as u64), true, full),
-        _ => (None, false, full),
-    };
-    let Some(limit) = limit else {
-        return (Body::from_stream(chunks), len);
-    };
-    let state = (Box::pin(chunks), 0u64, false);
-    let cut = futures::stream::unfold(state, move |(mut chunks, mut sent, mut ended)| async move {
-        if ended {
-            return None;
-        }
-        if sent >= limit {
-            if !reset {
-                return None;
-            }
-            // Let the bytes already sent leave the server's buffers first,
-            // as they would before a real reset.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            ended = true;
-            return Some((
-                Err(io::Error::new(
-                    io::ErrorKind::ConnectionReset,
-                    "injected reset",
-                )),
-                (chunks, sent, ended),
-            ));
-        }
-        match chunks.next().await {
-            Some(Ok(mut c)) => {
-                let room = limit - sent;
-                if c.len() as u64 > room {
-                    c = c.slice(..room as usize);
-                }
-                sent += c.len() as u64;
-                Some((Ok(c), (chunks, sent, ended)))
-            }
-            other => other.map(|item| (item, (chunks, sent, true))),
-        }
-    });
-    (Body::from_stream(cut), len)
 }
 
 struct ChannelWriter {
@@ -1355,7 +1303,11 @@ fn write_archive<W: Write>(
         |part: &[u8], part_no: &mut u32, gz: &mut flate2::write::GzEncoder<W>| -> io::Result<()> {
             let name = format!("{id}_{:03}.{ext}", *part_no);
             *part_no += 1;
-            gz.write_all(&tar_header(&name, part.len() as u64, mtime))?;
+            gz.write_all(&crate::download::ustar_header(
+                &name,
+                part.len() as u64,
+                mtime,
+            ))?;
             gz.write_all(part)?;
             let pad = (512 - part.len() % 512) % 512;
             gz.write_all(&vec![0u8; pad])
@@ -1383,24 +1335,6 @@ fn write_archive<W: Write>(
     gz.write_all(&[0u8; 1024])?;
     gz.finish()?;
     Ok(())
-}
-
-fn tar_header(name: &str, size: u64, mtime: u32) -> [u8; 512] {
-    let mut h = [0u8; 512];
-    let name = name.as_bytes();
-    h[..name.len().min(100)].copy_from_slice(&name[..name.len().min(100)]);
-    h[100..108].copy_from_slice(b"0000644\0");
-    h[108..116].copy_from_slice(b"0000000\0");
-    h[116..124].copy_from_slice(b"0000000\0");
-    h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
-    h[136..148].copy_from_slice(format!("{mtime:011o}\0").as_bytes());
-    h[156] = b'0';
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[263..265].copy_from_slice(b"00");
-    h[148..156].copy_from_slice(b"        ");
-    let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
-    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-    h
 }
 
 // ---------------------------------------------------------------- data

@@ -21,7 +21,7 @@ use super::error::{envelope_error_code, synthetic_response};
 use super::sign::{self, SignableRequest, SigningParams};
 use super::{generated, API_VERSION};
 use crate::retry::{self, RetryPolicy, Verdict};
-use crate::{Error, ErrorKind, Vendor};
+use crate::{Error, ErrorKind, RateLimiter, Vendor};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use progenitor_client::{ClientInfo, OperationInfo};
@@ -64,7 +64,7 @@ pub struct Pipeline {
 
 struct Shared {
     cfg: Config,
-    limiters: HashMap<&'static str, Limiter>,
+    limiters: HashMap<&'static str, RateLimiter>,
     /// Server time minus local time, in seconds.
     clock_offset: AtomicI64,
 }
@@ -149,7 +149,7 @@ impl Pipeline {
         let limiters = match cfg.rate_limit {
             Some(n) => LIMITED_ACTIONS
                 .iter()
-                .map(|a| (*a, Limiter::new(n, Duration::from_secs(1))))
+                .map(|a| (*a, RateLimiter::new(n, Duration::from_secs(1))))
                 .collect(),
             None => HashMap::new(),
         };
@@ -383,61 +383,6 @@ impl Pipeline {
     }
 }
 
-/// Paces one action to `limit` requests per `per`, measured the way the
-/// server measures: a request holds its slot from before it is sent until
-/// `per` after its response arrived. Any `per`-long window of arrivals at
-/// the server then holds at most `limit` requests, however much the network
-/// delays some of them (a limiter that only spaces out send times cannot
-/// promise that under concurrency). Clones share the slots.
-#[derive(Debug, Clone)]
-pub(crate) struct Limiter {
-    slots: Arc<tokio::sync::Semaphore>,
-    per: Duration,
-}
-
-/// A held slot; released `per` after it is dropped.
-pub(crate) struct Slot {
-    permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    per: Duration,
-}
-
-impl Limiter {
-    pub(crate) fn new(limit: u32, per: Duration) -> Self {
-        Limiter {
-            slots: Arc::new(tokio::sync::Semaphore::new(limit.max(1) as usize)),
-            per,
-        }
-    }
-
-    pub(crate) async fn acquire(&self) -> Slot {
-        let permit = self
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
-        Slot {
-            permit: Some(permit),
-            per: self.per,
-        }
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let Some(permit) = self.permit.take() else {
-            return;
-        };
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let per = self.per;
-            rt.spawn(async move {
-                tokio::time::sleep(per).await;
-                drop(permit);
-            });
-        }
-    }
-}
-
 fn lower(name: &'static str) -> &'static str {
     match name {
         "Authorization" => "authorization",
@@ -513,20 +458,6 @@ impl progenitor_client::ClientHooks<Pipeline> for generated::Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn the_limiter_counts_a_window_from_each_response() {
-        let limiter = Limiter::new(2, Duration::from_secs(1));
-        let start = tokio::time::Instant::now();
-        let a = limiter.acquire().await;
-        let b = limiter.clone().acquire().await;
-        // A slow response keeps its slot: the window starts when it ends.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        drop(a);
-        drop(b);
-        let _c = limiter.acquire().await;
-        assert_eq!(start.elapsed(), Duration::from_millis(1300));
-    }
 
     #[test]
     fn generated_paths_become_post_root() {

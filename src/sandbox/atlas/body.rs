@@ -13,11 +13,6 @@ use std::sync::Arc;
 /// Bodies estimated above this are streamed rather than built in memory.
 const IN_MEMORY_LIMIT: u64 = 8 * 1024 * 1024;
 
-/// The shared fault-aware body ([`Faults::body`]).
-pub(super) fn body_with_fault(data: Bytes, fault: Option<&Fault>) -> (Body, Option<u64>) {
-    Faults::body(data, fault)
-}
-
 /// A gzip download of `spec`: built in memory when small (so faults and
 /// `Content-Length` are exact), generated and compressed in chunks on a
 /// blocking thread when large.
@@ -52,7 +47,7 @@ pub(super) async fn gzip_response(
         })
         .await
         .unwrap_or_default();
-        let (body, len) = body_with_fault(Bytes::from(gz), fault);
+        let (body, len) = Faults::body(Bytes::from(gz), fault);
         let mut r = Response::new(body);
         if let Some(len) = len {
             r.headers_mut()
@@ -60,7 +55,7 @@ pub(super) async fn gzip_response(
         }
         r
     } else {
-        Response::new(streamed_gzip(spec, fault.cloned()))
+        Response::new(Faults::stream_body(streamed_gzip(spec), fault, None).0)
     };
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
@@ -74,68 +69,39 @@ pub(super) async fn gzip_response(
 }
 
 /// Generates and compresses on a blocking thread, handing 64 KiB chunks
-/// through a small channel: memory stays bounded by the channel, not the
-/// log. Truncate and reset faults cut the stream.
-fn streamed_gzip(spec: Arc<LogSpec>, fault: Option<Fault>) -> Body {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+/// through a small channel: memory stays bounded by the channel, not the log.
+fn streamed_gzip(
+    spec: Arc<LogSpec>,
+) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
     tokio::task::spawn_blocking(move || {
         let mut enc = flate2::write::GzEncoder::new(
             Vec::with_capacity(128 * 1024),
             flate2::Compression::fast(),
         );
-        let mut sent = 0usize;
-        let limit = match &fault {
-            Some(Fault::Truncate { keep }) => Some((*keep, false)),
-            Some(Fault::ResetAfter { after }) => Some((*after, true)),
-            _ => None,
-        };
-        let mut stopped = false;
-        // Sends what the encoder produced; returns false once the body must end.
-        let flush = |buf: &mut Vec<u8>, sent: &mut usize| -> bool {
-            if buf.is_empty() {
-                return true;
-            }
-            let mut chunk = Bytes::from(std::mem::take(buf));
-            let mut cut = false;
-            if let Some((max, _)) = limit {
-                if *sent + chunk.len() >= max {
-                    chunk = chunk.slice(..max - *sent);
-                    cut = true;
-                }
-            }
-            *sent += chunk.len();
-            if !chunk.is_empty() && tx.blocking_send(Ok(chunk)).is_err() {
-                return false;
-            }
-            if cut {
-                if let Some((_, true)) = limit {
-                    let _ = tx.blocking_send(Err(std::io::Error::new(
-                        std::io::ErrorKind::ConnectionReset,
-                        "injected reset",
-                    )));
-                }
-                return false;
-            }
-            true
-        };
+        let mut open = true;
         spec.for_each_line(|l| {
-            if stopped {
+            if !open {
                 return;
             }
             let _ = enc.write_all(l.as_bytes());
             let _ = enc.write_all(b"\n");
-            if enc.get_ref().len() >= 64 * 1024 && !flush(enc.get_mut(), &mut sent) {
-                stopped = true;
+            if enc.get_ref().len() >= 64 * 1024 {
+                let chunk = Bytes::from(std::mem::take(enc.get_mut()));
+                // A closed channel means the client went away (or a fault cut
+                // the body): stop generating.
+                open = tx.blocking_send(Ok(chunk)).is_ok();
             }
         });
-        if !stopped {
-            if let Ok(mut rest) = enc.finish() {
-                flush(&mut rest, &mut sent);
+        if open {
+            if let Ok(rest) = enc.finish() {
+                if !rest.is_empty() {
+                    let _ = tx.blocking_send(Ok(Bytes::from(rest)));
+                }
             }
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
+    futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
-    });
-    Body::from_stream(stream)
+    })
 }
