@@ -287,13 +287,12 @@ where
         return Ok(());
     }
 
+    // The library already warns (once per version) about Deprecation and
+    // Sunset headers; -v shows it.
     let dl = fetch(client.clone(), TimeRange::new(start, end)).await?;
-    if let Some(d) = &dl.meta().deprecation {
-        tracing::warn!(deprecation = %d, sunset = ?dl.meta().sunset, "Atlas says this API version is deprecated");
-    }
     let bar = ctx.progress.bytes(command, dl.meta().content_length);
     let counter = bar.clone();
-    let dl = dl.on_progress(move |n| counter.inc(n));
+    let dl = dl.on_progress(move |received| counter.set_position(received));
     let result = match (file_target(ctx.global.output.as_deref()), ctx.global.raw) {
         (Some(target), raw) => {
             let mode = if raw {

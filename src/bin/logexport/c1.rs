@@ -164,7 +164,20 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                     let mut stream = query.stream()?;
                     let mut pending = 0u64;
                     let mut last_uid = None;
-                    while let Some(event) = stream.try_next().await? {
+                    loop {
+                        let event = match stream.try_next().await {
+                            Ok(Some(event)) => event,
+                            Ok(None) => break,
+                            Err(e) => {
+                                // Whole events already read are kept, so a
+                                // rerun resumes after them rather than
+                                // fetching them again.
+                                resumable
+                                    .commit(last_uid.take())
+                                    .map_err(Failure::runtime)?;
+                                return Err(e.into());
+                            }
+                        };
                         let uid = event_uid(&event)
                             .ok_or_else(|| {
                                 Failure::runtime("an event has no metadata.uid; cannot checkpoint")

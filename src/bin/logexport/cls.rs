@@ -217,11 +217,21 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
         ExportEvent::Status { export_id, status } => {
             shown.set_message(format!("cls export {export_id}: {status}"))
         }
-        ExportEvent::DownloadStarted { total_bytes, .. } => {
+        ExportEvent::DownloadStarted {
+            total_bytes,
+            attempt,
+            ..
+        } => {
+            shown.set_style(crate::progress::bytes_style(total_bytes.is_some()));
             if let Some(total) = total_bytes {
                 shown.set_length(*total);
             }
-            shown.set_message("cls export: downloading");
+            shown.reset();
+            shown.set_message(if *attempt > 1 {
+                "cls export: downloading again"
+            } else {
+                "cls export: downloading"
+            });
         }
         ExportEvent::Downloaded { bytes, .. } => shown.set_position(*bytes),
         ExportEvent::DownloadRetry { attempt, reason } => shown.set_message(format!(

@@ -24,18 +24,10 @@ impl Progress {
             return ProgressBar::hidden();
         }
         let bar = match total {
-            Some(t) => ProgressBar::new(t).with_style(
-                ProgressStyle::with_template(
-                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            ),
-            None => ProgressBar::new_spinner().with_style(
-                ProgressStyle::with_template("{spinner} {msg} {bytes} {bytes_per_sec}")
-                    .expect("valid template"),
-            ),
-        };
+            Some(t) => ProgressBar::new(t),
+            None => ProgressBar::new_spinner(),
+        }
+        .with_style(bytes_style(total.is_some()));
         bar.set_draw_target(ProgressDrawTarget::stderr());
         bar.set_message(what.to_string());
         bar
@@ -53,5 +45,20 @@ impl Progress {
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar.set_message(what.to_string());
         bar
+    }
+}
+
+/// The look of a byte counter: a bar with percentage and ETA when the total
+/// is known, a spinner with the running count otherwise.
+pub fn bytes_style(total_known: bool) -> ProgressStyle {
+    if total_known {
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> ")
+    } else {
+        ProgressStyle::with_template("{spinner} {msg} {bytes} {bytes_per_sec}")
+            .expect("valid template")
     }
 }
