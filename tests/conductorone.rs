@@ -717,6 +717,15 @@ async fn bad_input_is_rejected_before_any_request() {
         c.events().since_event_uid("").page(None).await.unwrap_err(),
         c.exporter_events("").stream().err().unwrap(),
         c.exporter_events("x").since(now).stream().err().unwrap(),
+        // `..` would resolve the exporter-events URL to the system log's.
+        c.exporter_events("..").stream().err().unwrap(),
+        c.get_exporter(".").await.unwrap_err(),
+        c.create_exporter(
+            NewExporter::new("n")
+                .datasource(Datasource::new("ds").with_format(ExportFormat::from("parquet"))),
+        )
+        .await
+        .unwrap_err(),
     ];
     for e in &errors {
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
@@ -756,4 +765,289 @@ async fn secrets_stay_out_of_debug_and_errors() {
     let msg = format!("{err} {err:?}");
     assert!(msg.contains("client secret"), "{msg}");
     assert!(!msg.contains(&truncated[truncated.len() - 30..]), "{msg}");
+}
+
+/// Signs `claims` under `header` with `key`, as a compact JWS.
+fn jws(header: &Value, claims: &Value, key: &ed25519_dalek::SigningKey) -> String {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let input = format!(
+        "{}.{}",
+        b64.encode(header.to_string()),
+        b64.encode(claims.to_string())
+    );
+    let sig = key.sign(input.as_bytes());
+    format!("{input}.{}", b64.encode(sig.to_bytes()))
+}
+
+#[tokio::test]
+async fn the_sandbox_checks_every_part_of_the_assertion() {
+    let sb = sandbox().await;
+    let id = "claims@sandbox.conductor.one/test";
+    let seed = [42u8; 32];
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    sb.register_client(id, ClientSecret::from_seed(seed).public_key());
+    let other = ed25519_dalek::SigningKey::from_bytes(&[43u8; 32]);
+    let http = reqwest::Client::new();
+    let url = format!("{}{TOKEN_PATH}", sb.endpoint());
+    let now = sb.clock().unix_secs();
+    let nonce = |i: u32| format!("{i:032x}");
+    let header = |n: String| serde_json::json!({"alg": "EdDSA", "typ": "JWT", "nonce": n});
+    let claims = || {
+        serde_json::json!({"iss": id, "sub": id, "aud": ["127.0.0.1"],
+            "iat": now, "nbf": now - 120, "exp": now + 120})
+    };
+    let exchange = |assertion: String| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let form = [
+                ("grant_type", "client_credentials"),
+                ("client_id", id),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion.as_str()),
+            ];
+            let r = http.post(&url).form(&form).send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap();
+            (status, body)
+        }
+    };
+
+    // The well-formed assertion passes, and issues a token that works.
+    let good = jws(&header(nonce(1)), &claims(), &key);
+    let (status, body) = exchange(good.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_string();
+    Client::builder()
+        .endpoint(&sb.endpoint())
+        .access_token(token)
+        .build()
+        .unwrap()
+        .list_exporters()
+        .page(None)
+        .await
+        .unwrap();
+
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut c = claims();
+        f(&mut c);
+        c
+    };
+    let mut tampered: Vec<String> = good.split('.').map(str::to_string).collect();
+    tampered[1] = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(with(&|c| c["exp"] = (now + 3600).into()).to_string())
+    };
+    let cases: Vec<(&str, String)> = vec![
+        ("replayed nonce", jws(&header(nonce(1)), &claims(), &key)),
+        (
+            "signed by another key",
+            jws(&header(nonce(2)), &claims(), &other),
+        ),
+        ("claims changed after signing", tampered.join(".")),
+        (
+            "alg other than EdDSA",
+            jws(
+                &serde_json::json!({"alg": "HS256", "nonce": nonce(3)}),
+                &claims(),
+                &key,
+            ),
+        ),
+        (
+            "no nonce",
+            jws(&serde_json::json!({"alg": "EdDSA"}), &claims(), &key),
+        ),
+        ("short nonce", jws(&header("abcd".into()), &claims(), &key)),
+        (
+            "wrong audience",
+            jws(
+                &header(nonce(4)),
+                &with(&|c| c["aud"] = serde_json::json!(["acme.conductor.one"])),
+                &key,
+            ),
+        ),
+        (
+            "iss is not the client",
+            jws(
+                &header(nonce(5)),
+                &with(&|c| c["iss"] = "x@sandbox.conductor.one/y".into()),
+                &key,
+            ),
+        ),
+        (
+            "sub is not the client",
+            jws(
+                &header(nonce(6)),
+                &with(&|c| c["sub"] = "x@sandbox.conductor.one/y".into()),
+                &key,
+            ),
+        ),
+        (
+            "expired",
+            jws(
+                &header(nonce(7)),
+                &with(&|c| c["exp"] = (now - 5).into()),
+                &key,
+            ),
+        ),
+        (
+            "exp more than 5 minutes ahead",
+            jws(
+                &header(nonce(8)),
+                &with(&|c| c["exp"] = (now + 400).into()),
+                &key,
+            ),
+        ),
+        (
+            "nbf in the future",
+            jws(
+                &header(nonce(9)),
+                &with(&|c| c["nbf"] = (now + 60).into()),
+                &key,
+            ),
+        ),
+        (
+            "no exp",
+            jws(
+                &header(nonce(10)),
+                &with(&|c| {
+                    c.as_object_mut().unwrap().remove("exp");
+                }),
+                &key,
+            ),
+        ),
+    ];
+    for (what, assertion) in cases {
+        let (status, body) = exchange(assertion).await;
+        assert_eq!(status, 401, "{what}: {body}");
+        assert_eq!(body["code"], 16, "{what}: {body}");
+    }
+    assert_eq!(statuses(&sb.requests().entries(), TOKEN_PATH)[0], 200);
+}
+
+#[tokio::test]
+async fn redirects_off_https_are_refused() {
+    use logexport::sandbox::{RequestLog, Server};
+    let app = axum::Router::new().fallback(|| async {
+        (
+            axum::http::StatusCode::TEMPORARY_REDIRECT,
+            [("location", "http://203.0.113.7/auth/v1/token")],
+        )
+    });
+    let server = Server::start(app, 0, RequestLog::default()).await.unwrap();
+    let c = Client::builder()
+        .endpoint(&server.url())
+        .client_credentials(
+            "bot@acme.conductor.one/x",
+            ClientSecret::from_seed([1; 32]).to_secret_string(),
+        )
+        .retry_policy(RetryPolicy::disabled())
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let err = c.list_exporters().page(None).await.unwrap_err();
+    // Refused at once, not after trying to reach the plain-HTTP host.
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(err.kind(), ErrorKind::Network);
+    let mut chain = format!("{err}");
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        chain.push_str(&format!(" / {s}"));
+        source = s.source();
+    }
+    assert!(chain.contains("non-HTTPS"), "{chain}");
+}
+
+#[tokio::test]
+async fn the_sandbox_survives_absurd_page_tokens() {
+    use base64::Engine as _;
+    let sb = sandbox().await;
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("x:18446744073709551615");
+    let r = reqwest::Client::new()
+        .get(format!("{}{EXPORTS_PATH}", sb.endpoint()))
+        .query(&[("page_size", "10"), ("page_token", token.as_str())])
+        .bearer_auth(sb.issue_access_token().expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["list"], serde_json::json!([]));
+    assert_eq!(body["nextPageToken"], "");
+}
+
+/// Every span and event field, as text, recorded on this thread.
+struct Capture(std::sync::Arc<std::sync::Mutex<String>>);
+
+struct FieldText(std::sync::Arc<std::sync::Mutex<String>>);
+
+impl tracing::field::Visit for FieldText {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        let line = format!(" {}={value:?}", field.name());
+        self.0.lock().unwrap().push_str(&line);
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        span.record(&mut FieldText(self.0.clone()));
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        values.record(&mut FieldText(self.0.clone()));
+    }
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let line = format!("\n{}:", event.metadata().target());
+        self.0.lock().unwrap().push_str(&line);
+        event.record(&mut FieldText(self.0.clone()));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_tracing() {
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let _guard = tracing::subscriber::set_default(Capture(text.clone()));
+    let sb = sandbox().await;
+    let c = client(&sb);
+    // Token exchange, a 401 and its refresh, a retry, an event stream, an error.
+    c.list_exporters().page(None).await.unwrap();
+    sb.revoke_tokens();
+    sb.faults().inject(
+        "list_system_log_events",
+        Fault::Error {
+            status: 503,
+            code: "14".into(),
+            retry_after: Some(0),
+        },
+        1,
+    );
+    let events = all_events(c.events().page_size(100)).await;
+    assert_eq!(events.len(), sb.events().len());
+    c.get_exporter("missing").await.unwrap_err();
+
+    let text = text.lock().unwrap().clone();
+    // The capture saw the calls, so its silence about secrets means something.
+    for expected in [
+        "operation=\"list_system_log_events\"",
+        "access token rejected",
+        "retrying",
+    ] {
+        assert!(text.contains(expected), "{expected} not in {text}");
+    }
+    let secret = sb.client_secret();
+    let jwk_part = &secret.expose()[logexport::conductorone::SECRET_PREFIX.len()..];
+    for leak in [jwk_part, "c1sbx_", "eyJ", "Bearer"] {
+        assert!(!text.contains(leak), "{leak} in {text}");
+    }
 }

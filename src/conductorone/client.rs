@@ -5,7 +5,7 @@ use super::events::{EventQuery, PAGE_SIZES};
 use super::generated;
 use super::pipeline::{Pipeline, ReqwestTransport};
 use super::token::{Exchange, StaticToken, TokenCache, TokenSource};
-use super::types::{check_id, next_token, Exporter, ExporterUpdate, NewExporter, Page};
+use super::types::{check_id, next_token, Exporter, ExporterUpdate, NewExporter, Page, PageCursor};
 use crate::{Endpoint, Error, Result, RetryPolicy, SecretString, Vendor};
 use futures::stream::{self, BoxStream, StreamExt as _, TryStreamExt as _};
 use std::fmt;
@@ -77,17 +77,16 @@ where
 {
     let fetch = Arc::new(fetch);
     // State: Some(token) = fetch that page next; None = finished.
-    stream::try_unfold(Some(None::<String>), move |state| {
+    let start = (Some(None::<String>), PageCursor::default());
+    stream::try_unfold(start, move |(state, mut cursor)| {
         let fetch = fetch.clone();
         async move {
-            let Some(token) = state else { return Ok(None) };
-            let page = fetch(token.clone()).await?;
-            let next = page.next_page_token;
-            if next.is_some() && next == token {
-                return Err(Error::decode("server returned the same page token twice")
-                    .with_vendor(Vendor::ConductorOne));
-            }
-            Ok(Some((page.items, next.map(Some))))
+            let Some(token) = state else {
+                return Ok::<_, Error>(None);
+            };
+            let page = fetch(token).await?;
+            let next = cursor.advance(page.items.len(), page.next_page_token.as_deref())?;
+            Ok(Some((page.items, (next.map(Some), cursor))))
         }
     })
     .map_ok(|items| stream::iter(items.into_iter().map(Ok)))
@@ -487,6 +486,21 @@ impl ClientBuilder {
                 .https_only(false)
                 .connect_timeout(Duration::from_secs(10))
                 .timeout(Duration::from_secs(60))
+                .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                    // A 307/308 re-sends the body, and the token request's
+                    // body is a signed assertion: never let a redirect carry
+                    // it (or anything else) off HTTPS.
+                    let url = attempt.url();
+                    let safe = url.scheme() == "https"
+                        || url.host_str().is_some_and(crate::is_loopback_host);
+                    if !safe {
+                        attempt.error("refusing a redirect to a non-HTTPS URL")
+                    } else if attempt.previous().len() >= 5 {
+                        attempt.stop()
+                    } else {
+                        attempt.follow()
+                    }
+                }))
                 .build()
                 .map_err(|e| Error::from(e).with_vendor(Vendor::ConductorOne))?,
         };
@@ -561,6 +575,35 @@ mod tests {
         let events = c.events();
         send(&events.page(None));
         check(&events);
+    }
+
+    #[tokio::test]
+    async fn listings_end_on_a_token_cycle() {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = calls.clone();
+        // A server that answers A → B → A → … forever.
+        let listing = paginate(move |token: Option<String>| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                let next = if token.as_deref() == Some("a") {
+                    "b"
+                } else {
+                    "a"
+                };
+                Ok(Page {
+                    items: vec![token.unwrap_or_default()],
+                    next_page_token: Some(next.to_string()),
+                })
+            }
+        });
+        let out: Vec<Result<String>> = listing.collect().await;
+        let items: Vec<&str> = out.iter().filter_map(|r| r.as_deref().ok()).collect();
+        assert_eq!(items, ["", "a"]);
+        assert_eq!(
+            out.last().unwrap().as_ref().unwrap_err().kind(),
+            ErrorKind::Decode
+        );
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
     }
 
     #[test]

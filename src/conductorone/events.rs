@@ -8,8 +8,8 @@
 //! [`EventQuery::since_event_uid`].
 
 use super::client::{convert, Client};
-use super::types::{check_id, next_token, Page, SortDirection};
-use crate::{Error, Result, Vendor};
+use super::types::{check_id, next_token, Page, PageCursor, SortDirection};
+use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde_json::Value;
@@ -253,20 +253,18 @@ impl EventQuery {
         let task = tokio::spawn(
             async move {
                 let mut token: Option<String> = None;
+                let mut cursor = PageCursor::default();
                 loop {
                     let Ok(permit) = tx.reserve().await else {
                         return;
                     };
-                    match self.fetch(token.as_deref()).await {
-                        Ok(page) => {
-                            let next = page.next_page_token.clone();
-                            if next.is_some() && next == token {
-                                permit.send(Err(Error::decode(
-                                    "server returned the same page token twice",
-                                )
-                                .with_vendor(Vendor::ConductorOne)));
-                                return;
-                            }
+                    let page = self.fetch(token.as_deref()).await.and_then(|page| {
+                        let next =
+                            cursor.advance(page.items.len(), page.next_page_token.as_deref())?;
+                        Ok((page, next))
+                    });
+                    match page {
+                        Ok((page, next)) => {
                             permit.send(Ok(page));
                             match next {
                                 Some(t) => token = Some(t),

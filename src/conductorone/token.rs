@@ -122,10 +122,12 @@ impl TokenCache {
         // Drop the stale token first: if the fetch fails, nobody keeps using it.
         *slot = None;
         self.fetches.fetch_add(1, Ordering::Relaxed);
+        // The server starts the lifetime when it issues the token, somewhere
+        // during the exchange: counting from before the request errs early.
+        let requested = Instant::now();
         let token = self.source.fetch().await?;
-        let now = Instant::now();
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        let refresh_at = token.lifetime.map(|l| refresh_deadline(now, l));
+        let refresh_at = token.lifetime.map(|l| refresh_deadline(requested, l));
         tracing::debug!(
             generation,
             lifetime_s = token.lifetime.map(|l| l.as_secs()),
@@ -324,11 +326,11 @@ pub(crate) mod tests {
         let cache = TokenCache::new(Box::new(source.clone()));
         let start = Instant::now();
         assert_eq!(cache.get().await.unwrap().0.expose(), "tok-1");
-        // The fetch itself took 50 ms; the deadline counts from its end.
-        tokio::time::sleep_until(start + Duration::from_millis(50) + Duration::from_secs(589))
-            .await;
+        // The fetch itself took 50 ms; the deadline counts from its start,
+        // since the server may have started the lifetime right away.
+        tokio::time::sleep_until(start + Duration::from_millis(589_990)).await;
         assert_eq!(cache.get().await.unwrap().0.expose(), "tok-1");
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep_until(start + Duration::from_secs(590)).await;
         assert_eq!(cache.get().await.unwrap().0.expose(), "tok-2");
         assert_eq!(source.calls.load(Ordering::SeqCst), 2);
     }

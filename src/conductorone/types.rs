@@ -235,14 +235,42 @@ pub(crate) fn check_id(field: &str, id: &str) -> Result<()> {
     if id.trim().is_empty() {
         return Err(Error::invalid_input(field, "must not be empty"));
     }
-    if id.len() > 256 || id.chars().any(char::is_control) {
+    // Ids go into URL paths, where `.` and `..` are resolved away: an
+    // exporter id `..` would turn its events URL into the system log's.
+    if id.len() > 256 || id.chars().any(char::is_control) || id == "." || id == ".." {
         return Err(Error::invalid_input(field, "is not a plausible C1 id"));
     }
     Ok(())
 }
 
+/// An unknown format is sent only in wire form (`EXPORT_FORMAT_…`), so a
+/// value newer than this crate still works, while a typo such as
+/// `parquet` is refused here instead of by the server.
+fn check_format(field: &str, format: &ExportFormat) -> Result<()> {
+    match format {
+        ExportFormat::Unknown(v)
+            if !v.strip_prefix("EXPORT_FORMAT_").is_some_and(|rest| {
+                !rest.is_empty()
+                    && rest
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+            }) =>
+        {
+            Err(Error::invalid_input(
+                field,
+                format!(
+                    "unknown format `{v}`; expected one of {}",
+                    ExportFormat::KNOWN.join(", ")
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn check_datasource(d: &Datasource) -> Result<()> {
-    check_id("datasource.datasourceId", &d.datasource_id)
+    check_id("datasource.datasourceId", &d.datasource_id)?;
+    check_format("datasource.format", &d.format)
 }
 
 /// The input of [`Client::create_exporter`](super::Client::create_exporter).
@@ -389,7 +417,10 @@ impl ExporterUpdate {
         }
         let touches = |p: &'static str| self.paths.contains(&p);
         if touches("datasource") || touches("datasource.datasourceId") {
-            check_datasource(&self.datasource)?;
+            check_id("datasource.datasourceId", &self.datasource.datasource_id)?;
+        }
+        if touches("datasource") || touches("datasource.format") {
+            check_format("datasource.format", &self.datasource.format)?;
         }
         let has_ds = self.paths.iter().any(|p| p.starts_with("datasource"));
         let ds = &self.datasource;
@@ -425,6 +456,51 @@ pub struct Page<T> {
 /// `nextPageToken` with "" meaning "no more pages".
 pub(crate) fn next_token(t: Option<String>) -> Option<String> {
     t.filter(|t| !t.is_empty())
+}
+
+/// How many empty pages in a row, each with a fresh token, we accept before
+/// calling the listing broken. Filtered listings may legitimately return a
+/// few empty pages; hundreds mean a server that will never finish.
+const MAX_EMPTY_PAGES: u32 = 100;
+
+/// Decides, page by page, whether a listing goes on. A faulty server can
+/// keep a token-paged listing alive forever in two ways: by handing back a
+/// token it already gave (a cycle, which need not be the previous token),
+/// or by producing empty pages without end. Both end the listing with a
+/// `Decode` error instead of looping or yielding duplicates.
+#[derive(Debug, Default)]
+pub(crate) struct PageCursor {
+    /// Hashes of every token seen: bounded memory on very long listings; a
+    /// 64-bit collision over even millions of pages is negligible.
+    seen: std::collections::HashSet<u64>,
+    empty_run: u32,
+}
+
+impl PageCursor {
+    /// The token for the page after one of `items` items that pointed to
+    /// `next`; `None` when the listing is complete.
+    pub(crate) fn advance(&mut self, items: usize, next: Option<&str>) -> Result<Option<String>> {
+        use std::hash::{Hash as _, Hasher as _};
+        let Some(next) = next else {
+            return Ok(None);
+        };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        next.hash(&mut h);
+        if !self.seen.insert(h.finish()) {
+            return Err(
+                Error::decode("server returned a page token it had already returned")
+                    .with_vendor(crate::Vendor::ConductorOne),
+            );
+        }
+        self.empty_run = if items == 0 { self.empty_run + 1 } else { 0 };
+        if self.empty_run >= MAX_EMPTY_PAGES {
+            return Err(Error::decode(format!(
+                "server returned {MAX_EMPTY_PAGES} empty pages in a row without finishing"
+            ))
+            .with_vendor(crate::Vendor::ConductorOne));
+        }
+        Ok(Some(next.to_string()))
+    }
 }
 
 #[cfg(test)]
@@ -518,6 +594,60 @@ mod tests {
                 .to_gen()
                 .unwrap_err()
                 .kind(),
+            crate::ErrorKind::InvalidInput
+        );
+    }
+
+    #[test]
+    fn page_cursor_stops_cycles_and_endless_empty_pages() {
+        let mut c = PageCursor::default();
+        assert_eq!(c.advance(10, Some("a")).unwrap().as_deref(), Some("a"));
+        assert_eq!(c.advance(10, Some("b")).unwrap().as_deref(), Some("b"));
+        assert_eq!(c.advance(3, None).unwrap(), None);
+        // A → B → A is a cycle even though no token repeats back to back.
+        let mut c = PageCursor::default();
+        c.advance(10, Some("a")).unwrap();
+        c.advance(10, Some("b")).unwrap();
+        let e = c.advance(10, Some("a")).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Decode);
+        // Empty pages with fresh tokens: a few are fine, endless ones are not.
+        let mut c = PageCursor::default();
+        for i in 0..MAX_EMPTY_PAGES - 1 {
+            c.advance(0, Some(&format!("t{i}"))).unwrap();
+        }
+        c.advance(1, Some("data")).unwrap();
+        for i in 0..MAX_EMPTY_PAGES - 1 {
+            c.advance(0, Some(&format!("u{i}"))).unwrap();
+        }
+        let e = c.advance(0, Some("last straw")).unwrap_err();
+        assert!(e.to_string().contains("empty pages"), "{e}");
+    }
+
+    #[test]
+    fn ids_and_formats_are_checked_before_sending() {
+        for bad in ["", " ", ".", "..", "a\nb"] {
+            assert_eq!(
+                check_id("export_id", bad).unwrap_err().kind(),
+                crate::ErrorKind::InvalidInput,
+                "{bad:?}"
+            );
+        }
+        check_id("export_id", "2ZxTkq3fGq8b1yQe6o1mB0cW9a1").unwrap();
+        check_id("export_id", "a/b").unwrap(); // encoded as %2F, not a path step
+        let typo = NewExporter::new("n")
+            .datasource(Datasource::new("ds").with_format(ExportFormat::from("parquet")));
+        let e = typo.to_gen().unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("parquet"), "{e}");
+        let newer = ExporterUpdate::new().format(ExportFormat::from("EXPORT_FORMAT_PARQUET"));
+        assert_eq!(
+            serde_json::to_value(newer.to_gen().unwrap()).unwrap()["exporter"]["datasource"]
+                ["format"],
+            "EXPORT_FORMAT_PARQUET"
+        );
+        let typo = ExporterUpdate::new().format(ExportFormat::from("parquet"));
+        assert_eq!(
+            typo.to_gen().unwrap_err().kind(),
             crate::ErrorKind::InvalidInput
         );
     }

@@ -822,7 +822,8 @@ impl Shared {
             .take(size)
             .map(|r| self.render(r))
             .collect();
-        let next = if offset + size < matches.len() {
+        // The offset comes from a client-supplied token: no overflow panics.
+        let next = if offset.saturating_add(size) < matches.len() {
             offset_token(offset + size)
         } else {
             String::new()
