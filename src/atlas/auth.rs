@@ -218,6 +218,9 @@ pub(crate) fn challenge_from(headers: &http::HeaderMap) -> Option<Challenge> {
         .find_map(Challenge::parse)
 }
 
+/// The longest token lifetime believed, in seconds.
+const MAX_TOKEN_LIFE: u64 = 86_400;
+
 /// A bearer token and when to stop using it.
 #[derive(Clone)]
 struct CachedToken {
@@ -335,7 +338,16 @@ impl TokenSource {
             Error::decode(format!("token response is not an OAuth token: {e}"))
                 .with_vendor(Vendor::Atlas)
         })?;
-        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
+        if parsed.access_token.is_empty() {
+            return Err(
+                Error::decode("the token endpoint returned an empty access token")
+                    .with_vendor(Vendor::Atlas),
+            );
+        }
+        // `expires_in` comes from the server: a huge value would overflow
+        // `Instant` (a panic), and no Atlas token lives longer than an hour,
+        // so a day is a generous ceiling.
+        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600).min(MAX_TOKEN_LIFE));
         // A margin as large as the lifetime would refetch on every call;
         // never wait less than half the lifetime.
         let margin = self.margin.min(lifetime / 2);
@@ -345,7 +357,7 @@ impl TokenSource {
         );
         Ok(CachedToken {
             token: SecretString::new(parsed.access_token),
-            refresh_at: Instant::now() + lifetime - margin,
+            refresh_at: Instant::now() + (lifetime - margin),
         })
     }
 
@@ -528,6 +540,26 @@ mod tests {
         let all = futures::future::join_all((0..50).map(|_| source.token(&fake))).await;
         assert!(all.iter().all(|t| t.as_ref().unwrap().expose() == "tok-0"));
         assert_eq!(fake.calls(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn absurd_token_lifetimes_do_not_panic_and_are_capped() {
+        let fake = FakeTransport::new(|n, _| (200, vec![], token_body(n, u64::MAX)));
+        let endpoint = Endpoint::parse("http://127.0.0.1:9").unwrap();
+        let source = TokenSource::new(
+            &endpoint,
+            "id".into(),
+            "secret".into(),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert_eq!(source.token(&fake).await.unwrap().expose(), "tok-0");
+        tokio::time::advance(Duration::from_secs(MAX_TOKEN_LIFE)).await;
+        assert_eq!(source.token(&fake).await.unwrap().expose(), "tok-1");
+
+        let empty = FakeTransport::new(|_, _| (200, vec![], r#"{"access_token":""}"#.into()));
+        let e = source.fetch(&empty).await.err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Decode);
     }
 
     #[tokio::test]

@@ -653,12 +653,18 @@ impl Client {
                     let page: Page<T> = client.get_json(operation, &path, &params).await?;
                     let n = page.results.len() as u64;
                     let seen = st.seen + n;
-                    let has_next = page.links.iter().any(|l| l.rel == "next");
+                    // `includeCount=true` makes `totalCount` exact, so it
+                    // decides; a `next` link alone could keep a confused
+                    // server's listing going forever. Without either, only
+                    // a full page suggests there is more.
                     let more = n > 0
-                        && (has_next
-                            || page
-                                .total_count
-                                .map_or(n == u64::from(per_page), |total| seen < total));
+                        && match page.total_count {
+                            Some(total) => seen < total,
+                            None if !page.links.is_empty() => {
+                                page.links.iter().any(|l| l.rel == "next")
+                            }
+                            None => n == u64::from(per_page),
+                        };
                     let next = State {
                         page: st.page + 1,
                         seen,
@@ -773,6 +779,51 @@ mod tests {
             .unwrap();
         assert_eq!(ids, ["0", "1", "2", "3", "4"]);
         assert_eq!(fake.calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn total_count_ends_a_listing_whose_next_link_never_stops() {
+        // Every page repeats the same items and always links to a next page.
+        let fake = FakeTransport::new(|_, _| {
+            let body = serde_json::json!({
+                "results": [{"id": "a", "hostname": "h1"}, {"id": "b", "hostname": "h2"}],
+                "totalCount": 5,
+                "links": [{"rel": "next", "href": "http://127.0.0.1:9/next"}],
+            });
+            (200, vec![], body.to_string())
+        });
+        let c = client(&fake);
+        let n = c
+            .project_events(
+                "5f2a0c3e9d1b4a6c8e7f0a1b",
+                EventQuery::default().items_per_page(2),
+            )
+            .unwrap()
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+            .len();
+        assert_eq!((n, fake.calls()), (6, 3));
+
+        // Without a count, links decide: a full page without a `next` link
+        // is the last one.
+        let fake = FakeTransport::new(|_, _| {
+            let body = serde_json::json!({
+                "results": [{"id": "a"}, {"id": "b"}],
+                "links": [{"rel": "self", "href": "http://127.0.0.1:9/self"}],
+            });
+            (200, vec![], body.to_string())
+        });
+        let events = client(&fake)
+            .org_events(
+                "5f2a0c3e9d1b4a6c8e7f0a1b",
+                EventQuery::default().items_per_page(2),
+            )
+            .unwrap()
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap();
+        assert_eq!((events.len(), fake.calls()), (2, 1));
     }
 
     #[test]

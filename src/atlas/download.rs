@@ -42,6 +42,27 @@ impl DownloadMeta {
     pub fn is_empty(&self) -> bool {
         self.content_length == Some(0)
     }
+
+    /// [`deprecation`](Self::deprecation) as a time: an HTTP date (what Atlas
+    /// sends) or RFC 9745's `@<unix seconds>`. `None` if absent or neither.
+    pub fn deprecated_since(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let v = self.deprecation.as_deref()?.trim();
+        match v.strip_prefix('@') {
+            Some(secs) => chrono::DateTime::from_timestamp(secs.parse().ok()?, 0),
+            None => http_date(v),
+        }
+    }
+
+    /// [`sunset`](Self::sunset) as a time (an HTTP date, RFC 8594).
+    pub fn sunset_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        http_date(self.sunset.as_deref()?.trim())
+    }
+}
+
+fn http_date(v: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc2822(v)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 /// How [`Download::save`] writes the body.
@@ -192,6 +213,36 @@ fn decoded_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deprecation_and_sunset_parse_leniently() {
+        let meta = |deprecation: Option<&str>, sunset: Option<&str>| DownloadMeta {
+            operation: "download_cluster_log",
+            media_type: "application/vnd.atlas.2023-01-01+gzip",
+            server_file_name: None,
+            file_name: "x.gz".into(),
+            content_length: None,
+            uncompressed_length: None,
+            deprecation: deprecation.map(str::to_string),
+            sunset: sunset.map(str::to_string),
+        };
+        let m = meta(
+            Some("Wed, 01 Feb 2023 00:00:00 GMT"),
+            Some("Thu, 01 Jul 2027 00:00:00 GMT"),
+        );
+        assert_eq!(m.deprecated_since().unwrap().timestamp(), 1_675_209_600);
+        assert_eq!(m.sunset_at().unwrap().timestamp(), 1_814_400_000);
+        assert_eq!(
+            meta(Some("@1688169599"), None)
+                .deprecated_since()
+                .unwrap()
+                .timestamp(),
+            1_688_169_599
+        );
+        let odd = meta(Some("true"), Some("soon"));
+        assert_eq!((odd.deprecated_since(), odd.sunset_at()), (None, None));
+        assert_eq!(meta(None, None).sunset_at(), None);
+    }
 
     #[test]
     fn decoded_names() {

@@ -14,10 +14,16 @@ use super::transport::Transport;
 use super::version::Pins;
 use crate::retry::{self, RetryPolicy, Verdict};
 use crate::{Error, ErrorKind, RateLimiter, SecretString, Vendor};
+use futures::StreamExt;
 use http::{header, HeaderValue, StatusCode};
 use progenitor_client::{ClientInfo, OperationInfo};
 use std::fmt;
 use std::sync::Arc;
+
+/// The largest JSON answer read into memory. Pages hold at most 500 events
+/// and the access history at most 20000 entries, far below this; a server
+/// sending more is misbehaving and must not exhaust memory.
+const MAX_JSON_BODY: usize = 64 * 1024 * 1024;
 
 /// The state the generated client carries: authentication, retry policy,
 /// rate limit and version pins. Built by [`ClientBuilder`](super::ClientBuilder);
@@ -139,6 +145,11 @@ impl Pipeline {
             *request.method(),
             http::Method::GET | http::Method::HEAD | http::Method::PUT | http::Method::DELETE
         );
+        // JSON answers are read inside the attempt: a connection cut while
+        // the body arrives is then retried like any other failed GET,
+        // instead of surfacing after the retry loop has already finished.
+        // Log downloads stream and are never buffered.
+        let buffer = accept.ends_with("+json");
         let outcome = retry::run(&self.shared.retry, operation, |attempt| {
             let copy = request.try_clone();
             async move {
@@ -155,19 +166,23 @@ impl Pipeline {
                     None => None,
                 };
                 tracing::debug!(operation, attempt, accept, "sending");
-                classify(self.send_once(req).await, idempotent)
+                let mut outcome = self.send_once(req).await;
+                if buffer {
+                    outcome = buffered(outcome).await;
+                }
+                classify(outcome, idempotent)
             }
         })
         .await;
         match outcome {
             Outcome::Response(response) => {
-                let first = self
-                    .shared
-                    .warned
-                    .lock()
-                    .expect("warned lock")
-                    .insert(accept);
-                surface_deprecation(&response, operation, accept, first);
+                surface_deprecation(&response, operation, accept, |version| {
+                    self.shared
+                        .warned
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(version)
+                });
                 Ok(response)
             }
             Outcome::Transport(e) => Err(e),
@@ -314,7 +329,48 @@ pub(crate) fn request_target(url: &url::Url) -> String {
     }
 }
 
-fn surface_deprecation(response: &reqwest::Response, operation: &str, accept: &str, first: bool) {
+/// Reads a JSON response body (at most [`MAX_JSON_BODY`] bytes) and hands
+/// back an equivalent response holding it.
+async fn buffered(outcome: Outcome) -> Outcome {
+    let Outcome::Response(response) = outcome else {
+        return outcome;
+    };
+    let (status, version) = (response.status(), response.version());
+    let headers = response.headers().clone();
+    let mut body = Vec::new();
+    let mut chunks = response.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        match chunk {
+            Ok(c) if body.len() + c.len() > MAX_JSON_BODY => {
+                return Outcome::Local(
+                    Error::decode(format!(
+                        "the JSON response is larger than {MAX_JSON_BODY} bytes"
+                    ))
+                    .with_vendor(Vendor::Atlas)
+                    .with_status(status.as_u16()),
+                )
+            }
+            Ok(c) => body.extend_from_slice(&c),
+            Err(e) => return Outcome::Transport(e),
+        }
+    }
+    let mut rebuilt = http::Response::new(body);
+    *rebuilt.status_mut() = status;
+    *rebuilt.version_mut() = version;
+    *rebuilt.headers_mut() = headers;
+    Outcome::Response(reqwest::Response::from(rebuilt))
+}
+
+/// Logs `Deprecation`/`Sunset` once per version at WARN (`first_time`
+/// records the version and says whether it was new), later at DEBUG. Only
+/// responses that carry the headers count, so an early error answer
+/// without them cannot use up the warning.
+fn surface_deprecation(
+    response: &reqwest::Response,
+    operation: &str,
+    accept: &'static str,
+    first_time: impl FnOnce(&'static str) -> bool,
+) {
     let h = response.headers();
     let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
     let (deprecation, sunset) = (get("deprecation"), get("sunset"));
@@ -322,7 +378,7 @@ fn surface_deprecation(response: &reqwest::Response, operation: &str, accept: &s
         return;
     }
     let (deprecation, sunset) = (deprecation.unwrap_or("-"), sunset.unwrap_or("-"));
-    if first {
+    if first_time(accept) {
         tracing::warn!(
             operation,
             version = accept,
@@ -627,7 +683,11 @@ mod tests {
 
     #[tokio::test]
     async fn deprecation_headers_become_one_warning_per_version() {
-        let fake = FakeTransport::new(|_, _| {
+        let fake = FakeTransport::new(|n, _| {
+            if n == 0 {
+                // An answer without the headers must not use up the warning.
+                return (404, vec![], String::new());
+            }
             (
                 200,
                 vec![
@@ -646,7 +706,7 @@ mod tests {
         prime_token(&p).await;
         let warnings = Warnings::default();
         let _guard = tracing::subscriber::set_default(warnings.clone());
-        for _ in 0..3 {
+        for _ in 0..4 {
             p.execute(get("/x"), "download_cluster_log").await.unwrap();
         }
         let seen = warnings.0.lock().unwrap().clone();

@@ -30,13 +30,18 @@ impl TimeRange {
     }
 
     /// The window that ends now and lasts `duration`.
+    ///
+    /// A duration reaching back past the representable range starts at the
+    /// earliest representable time, which the call using the window then
+    /// rejects as `InvalidInput` (rather than this constructor panicking or
+    /// quietly shortening the window).
     pub fn last(duration: std::time::Duration) -> Self {
         let end = Utc::now();
-        let d = chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::days(365));
-        TimeRange {
-            start: end - d,
-            end,
-        }
+        let start = chrono::Duration::from_std(duration)
+            .ok()
+            .and_then(|d| end.checked_sub_signed(d))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        TimeRange { start, end }
     }
 
     /// A window from Unix seconds.
@@ -240,8 +245,13 @@ pub struct Event {
     /// The event type, e.g. `JOINED_GROUP` (an open set).
     #[serde(rename = "eventTypeName", default)]
     pub event_type_name: String,
-    /// When the event happened.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When the event happened (`None` if absent or not a date: one odd
+    /// event must not break a whole listing).
+    #[serde(
+        default,
+        deserialize_with = "lenient_time",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created: Option<DateTime<Utc>>,
     /// The project, for project events.
     #[serde(rename = "groupId", default, skip_serializing_if = "Option::is_none")]
@@ -354,6 +364,18 @@ pub struct AccessLogEntry {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// An RFC 3339 time if the value is one, else `None`.
+fn lenient_time<'de, D>(d: D) -> std::result::Result<Option<DateTime<Utc>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(v.as_ref()
+        .and_then(serde_json::Value::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,5 +399,25 @@ mod tests {
         assert_eq!(e.event_type_name, "SOMETHING_NEW_2031");
         assert_eq!(e.extra["brandNewField"]["x"], 1);
         assert_eq!(serde_json::to_value(&e).unwrap(), raw);
+
+        for created in [serde_json::json!("yesterday"), serde_json::json!(17)] {
+            let e: Event = serde_json::from_value(serde_json::json!({
+                "id": "2", "eventTypeName": "X", "created": created
+            }))
+            .unwrap();
+            assert_eq!((e.id.as_str(), e.created), ("2", None));
+        }
+    }
+
+    #[test]
+    fn absurd_durations_make_an_invalid_window_instead_of_a_panic() {
+        let r = TimeRange::last(std::time::Duration::from_secs(u64::MAX));
+        assert_eq!(r.start, DateTime::<Utc>::MIN_UTC);
+        let r = TimeRange::last(std::time::Duration::from_secs(1 << 50));
+        assert_eq!(r.start, DateTime::<Utc>::MIN_UTC);
+        let e = crate::atlas::validate::window_secs(&r).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+        let r = TimeRange::last(std::time::Duration::from_secs(3600));
+        assert_eq!((r.end - r.start).num_seconds(), 3600);
     }
 }

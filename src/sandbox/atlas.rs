@@ -835,7 +835,13 @@ impl Inner {
             .path_and_query()
             .map(|p| p.as_str())
             .unwrap_or("/");
+        // Atlas offers only MD5; a client claiming another algorithm did
+        // not answer this challenge, whatever its hash happens to be.
         let valid = auth.realm == REALM
+            && auth
+                .algorithm
+                .as_deref()
+                .is_none_or(|a| a.eq_ignore_ascii_case("MD5"))
             && auth.uri == target
             && auth.qop.as_deref() == Some("auth")
             && auth.cnonce.is_some()
