@@ -1374,3 +1374,111 @@ async fn one_gib_export_streams_in_bounded_memory() {
     assert!(uncompressed >= 1 << 30, "{uncompressed}");
     assert!(after < 64 * 1024, "peak RSS {after} KiB");
 }
+
+// ------------------------------------------------------------------ bad servers
+
+/// A CLS stand-in that answers with malformed but parseable data: a
+/// DescribeExports entry without `ExportId`, an unknown status, and a
+/// SearchLog context that never advances.
+async fn misbehaving_server() -> (String, Arc<Mutex<Vec<i64>>>, tokio::task::JoinHandle<()>) {
+    let offsets = Arc::new(Mutex::new(Vec::new()));
+    let seen = offsets.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let seen = seen.clone();
+            async move {
+                let action = headers["x-tc-action"].to_str().unwrap().to_string();
+                let req: Value = serde_json::from_str(&body).unwrap();
+                let response = match action.as_str() {
+                    "DescribeExports" => {
+                        let offset = req["Offset"].as_i64().unwrap();
+                        seen.lock().unwrap().push(offset);
+                        let exports = match offset {
+                            0 => serde_json::json!([
+                                {"Status": "Completed"},
+                                {"ExportId": "e2", "Status": "Paused"}
+                            ]),
+                            2 => serde_json::json!([{"ExportId": "e3", "Status": "Queuing"}]),
+                            _ => serde_json::json!([{"ExportId": "shifted", "Status": "Queuing"}]),
+                        };
+                        serde_json::json!({"Exports": exports, "TotalCount": 3, "RequestId": "r"})
+                    }
+                    "SearchLog" => serde_json::json!({
+                        "Context": "stuck",
+                        "ListOver": false,
+                        "Results": [{"Time": T0, "LogJson": "{\"a\":1}"}],
+                        "RequestId": "r"
+                    }),
+                    other => panic!("unexpected action {other}"),
+                };
+                axum::Json(serde_json::json!({ "Response": response }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (url, offsets, task)
+}
+
+#[tokio::test]
+async fn malformed_pages_neither_shift_paging_nor_loop_forever() {
+    let (url, offsets, task) = misbehaving_server().await;
+    let client = Client::builder()
+        .endpoint(url)
+        .credentials(Credentials::new("AKIDx", "k"))
+        .region("ap-guangzhou")
+        .retry_policy(RetryPolicy::disabled())
+        .build()
+        .unwrap();
+
+    // The entry without an id is skipped, but still counts for the offset.
+    let listed: Vec<_> = client
+        .list_exports(DEMO_TOPIC_ID)
+        .try_collect()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = listed.iter().map(|e| e.export_id.as_str()).collect();
+    assert_eq!(ids, ["e2", "e3"]);
+    assert_eq!(*offsets.lock().unwrap(), [0, 2]);
+    // A status this crate does not know stays open, not an error.
+    assert_eq!(listed[0].status, ExportStatus::Other("Paused".into()));
+    assert!(!listed[0].status.is_terminal());
+
+    // A context that never advances ends the listing with an error.
+    let search = SearchParams::new(DEMO_TOPIC_ID, "*", range(1000));
+    let got = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.search_logs(search).try_collect::<Vec<_>>(),
+    )
+    .await
+    .expect("the listing ends");
+    assert_eq!(got.unwrap_err().kind(), ErrorKind::Decode);
+    task.abort();
+}
+
+#[tokio::test]
+async fn concurrent_calls_that_hit_clock_skew_all_resync() {
+    let sb = sandbox().await;
+    sb.clock().set_offset(chrono::Duration::minutes(10));
+    let client = sb
+        .client_builder()
+        .retry_policy(RetryPolicy::disabled())
+        .build()
+        .unwrap();
+    // Both calls sign with the uncorrected clock before either hears back;
+    // the second to learn the offset must still resend.
+    let all = TopicFilter::default();
+    let (a, b, c) = tokio::join!(
+        client.describe_topics(&all, 0, 10),
+        client.describe_topics(&all, 0, 10),
+        client.describe_exports(DEMO_TOPIC_ID, 0, 10),
+    );
+    a.unwrap();
+    b.unwrap();
+    c.unwrap();
+    assert_eq!(sb.requests().len(), 6, "each call: expired, then re-signed");
+}

@@ -1060,7 +1060,7 @@ fn search_log(p: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
         })?,
     };
     let n = spec.len();
-    let end = (start + limit as u64).min(n);
+    let end = start.saturating_add(limit as u64).min(n);
     let shape = spec.shape();
     let results: Vec<Value> = (start..end)
         .map(|i| {
@@ -1540,7 +1540,11 @@ impl LogSpec {
     fn time_of(seed: u64, k: u64) -> i64 {
         let jitter = (splitmix(seed ^ k.wrapping_mul(0xD1B5_4A32_D192_ED03))
             % LOG_INTERVAL_MS as u64) as i64;
-        k as i64 * LOG_INTERVAL_MS + jitter
+        // Saturating: a client may ask for a range ending near `i64::MAX`,
+        // and the emulator must answer it rather than panic.
+        (k as i64)
+            .saturating_mul(LOG_INTERVAL_MS)
+            .saturating_add(jitter)
     }
 
     /// The topic's logs in `[from, to)` are numbers `start..end`.

@@ -23,6 +23,10 @@ use std::time::Duration;
 /// requests per second (the service's own limit).
 pub const DEFAULT_RATE_LIMIT: u32 = 20;
 
+/// The longest silence tolerated while a response arrives, with the default
+/// HTTP client.
+const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Configures a [`Client`].
 ///
 /// ```no_run
@@ -177,6 +181,9 @@ impl ClientBuilder {
                 .user_agent(crate::USER_AGENT)
                 .https_only(false)
                 .connect_timeout(Duration::from_secs(10))
+                // Downloads have no overall timeout (files are large), so a
+                // server that stops sending must still end the attempt.
+                .read_timeout(DEFAULT_READ_TIMEOUT)
                 .redirect(reqwest::redirect::Policy::custom(|attempt| {
                     // A download URL was checked to be HTTPS (or loopback);
                     // a redirect must not quietly downgrade it.
@@ -328,16 +335,28 @@ impl Client {
 
     /// One page of a topic's export tasks (DescribeExports), newest first.
     /// `limit` is 1 ..= 100.
-    #[tracing::instrument(
-        skip_all,
-        fields(vendor = "tencent-cls", operation = "DescribeExports")
-    )]
     pub async fn describe_exports(
         &self,
         topic_id: &str,
         offset: u64,
         limit: u32,
     ) -> Result<ExportPage> {
+        Ok(self.export_page(topic_id, offset, limit).await?.0)
+    }
+
+    /// A DescribeExports page and how many entries the service sent: the
+    /// next offset counts those, not the entries kept, or an entry without
+    /// an `ExportId` would shift (or end) the paging.
+    #[tracing::instrument(
+        skip_all,
+        fields(vendor = "tencent-cls", operation = "DescribeExports")
+    )]
+    async fn export_page(
+        &self,
+        topic_id: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(ExportPage, u64)> {
         check_topic_id(topic_id)?;
         check_limit(limit)?;
         let body = gen::DescribeExportsRequest {
@@ -350,11 +369,13 @@ impl Client {
         };
         let r = send!(self.inner.api.describe_exports().body(body).send());
         check(r.error.as_ref(), r.request_id.as_deref())?;
-        Ok(ExportPage {
+        let sent = r.exports.len() as u64;
+        let page = ExportPage {
             exports: r.exports.into_iter().filter_map(Export::from_gen).collect(),
             total_count: r.total_count.unwrap_or_default().max(0) as u64,
             request_id: r.request_id.unwrap_or_default(),
-        })
+        };
+        Ok((page, sent))
     }
 
     /// Every export task of a topic, newest first, paging as needed.
@@ -368,11 +389,11 @@ impl Client {
                 let Some(offset) = offset else {
                     return Ok::<_, Error>(None);
                 };
-                let page = client
-                    .describe_exports(&topic_id, offset, MAX_PAGE_LIMIT)
+                let (page, sent) = client
+                    .export_page(&topic_id, offset, MAX_PAGE_LIMIT)
                     .await?;
-                let next = offset + page.exports.len() as u64;
-                let more = !page.exports.is_empty() && next < page.total_count;
+                let next = offset + sent;
+                let more = sent > 0 && next < page.total_count;
                 Ok(Some((
                     stream::iter(page.exports.into_iter().map(Ok)),
                     more.then_some(next),
@@ -414,13 +435,24 @@ impl Client {
     }
 
     /// One page of topics (DescribeTopics). `limit` is 1 ..= 100.
-    #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "DescribeTopics"))]
     pub async fn describe_topics(
         &self,
         filter: &TopicFilter,
         offset: u64,
         limit: u32,
     ) -> Result<TopicPage> {
+        Ok(self.topic_page(filter, offset, limit).await?.0)
+    }
+
+    /// A DescribeTopics page and how many entries the service sent (see
+    /// [`export_page`](Self::export_page)).
+    #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "DescribeTopics"))]
+    async fn topic_page(
+        &self,
+        filter: &TopicFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(TopicPage, u64)> {
         check_limit(limit)?;
         let body = gen::DescribeTopicsRequest {
             biz_type: None,
@@ -434,11 +466,13 @@ impl Client {
         };
         let r = send!(self.inner.api.describe_topics().body(body).send());
         check(r.error.as_ref(), r.request_id.as_deref())?;
-        Ok(TopicPage {
+        let sent = r.topics.len() as u64;
+        let page = TopicPage {
             topics: r.topics.into_iter().filter_map(Topic::from_gen).collect(),
             total_count: r.total_count.unwrap_or_default().max(0) as u64,
             request_id: r.request_id.unwrap_or_default(),
-        })
+        };
+        Ok((page, sent))
     }
 
     /// Every topic matching `filter`, paging as needed.
@@ -451,11 +485,9 @@ impl Client {
                 let Some(offset) = offset else {
                     return Ok::<_, Error>(None);
                 };
-                let page = client
-                    .describe_topics(&filter, offset, MAX_PAGE_LIMIT)
-                    .await?;
-                let next = offset + page.topics.len() as u64;
-                let more = !page.topics.is_empty() && next < page.total_count;
+                let (page, sent) = client.topic_page(&filter, offset, MAX_PAGE_LIMIT).await?;
+                let next = offset + sent;
+                let more = sent > 0 && next < page.total_count;
                 Ok(Some((
                     stream::iter(page.topics.into_iter().map(Ok)),
                     more.then_some(next),
@@ -497,6 +529,14 @@ impl Client {
                 };
                 let page = client.search_log(&params).await?;
                 let next = match (&page.context, page.list_over || page.results.is_empty()) {
+                    // The same context again would fetch the same page
+                    // forever.
+                    (Some(ctx), false) if params.context.as_ref() == Some(ctx) => {
+                        return Err(Error::decode(
+                            "SearchLog returned the context it was given; the listing does not advance",
+                        )
+                        .with_vendor(Vendor::TencentCls));
+                    }
                     (Some(ctx), false) => {
                         params.context = Some(ctx.clone());
                         Some(params)

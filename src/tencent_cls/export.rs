@@ -190,8 +190,10 @@ impl ExportOptions {
         self
     }
 
-    /// The first wait between status polls, doubling up to `max`.
+    /// The first wait between status polls, doubling up to `max` (at least
+    /// 10 ms, so a zero cannot turn polling into a busy loop).
     pub fn poll_interval(mut self, initial: Duration, max: Duration) -> Self {
+        let initial = initial.max(MIN_POLL_INTERVAL);
         self.poll_initial = initial;
         self.poll_max = max.max(initial);
         self
@@ -312,6 +314,10 @@ impl Client {
     /// Polls DescribeExports until the task is `Completed`, with the
     /// options' backoff and timeout. `Failed` or `Expired` is an
     /// [`ErrorKind::ExportFailed`] error.
+    #[tracing::instrument(
+        skip_all,
+        fields(vendor = "tencent-cls", operation = "wait_for_export")
+    )]
     pub async fn wait_for_export(
         &self,
         topic_id: &str,
@@ -483,6 +489,9 @@ impl ExportLogs {
     }
 }
 
+/// The shortest wait between status polls.
+const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
 /// Output is written in blocks of this size rather than per record.
 const WRITE_BUFFER: usize = 256 * 1024;
 
@@ -514,7 +523,11 @@ impl Flow {
     }
 
     async fn wait(&self, export_id: &str) -> Result<Export> {
-        let deadline = tokio::time::Instant::now() + self.options.wait_timeout;
+        let now = tokio::time::Instant::now();
+        // `Duration::MAX` means "no limit", not a panic on overflow.
+        let deadline = now
+            .checked_add(self.options.wait_timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
         let mut interval = self.options.poll_initial;
         let mut last: Option<ExportStatus> = None;
         loop {
@@ -535,7 +548,8 @@ impl Flow {
                 ExportStatus::Failed | ExportStatus::Expired => return Err(ended(&export)),
                 _ => {}
             }
-            if tokio::time::Instant::now() + interval > deadline {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if remaining.is_zero() {
                 return Err(Error::new(
                     ErrorKind::ExportFailed,
                     format!(
@@ -546,8 +560,10 @@ impl Flow {
                 .with_vendor(Vendor::TencentCls)
                 .with_retryable(true));
             }
-            tokio::time::sleep(interval).await;
-            interval = (interval * 2).min(self.options.poll_max);
+            // The last wait is cut short so the final poll lands on the
+            // deadline rather than giving up an interval early.
+            tokio::time::sleep(interval.min(remaining)).await;
+            interval = interval.saturating_mul(2).min(self.options.poll_max);
         }
     }
 
@@ -595,14 +611,19 @@ impl Flow {
             let kind = match status {
                 401 | 403 => ErrorKind::Auth,
                 404 => ErrorKind::NotFound,
+                429 => ErrorKind::RateLimited,
                 _ => ErrorKind::Api,
             };
-            return Err(Error::new(
+            let mut err = Error::new(
                 kind,
                 format!("the export file download answered HTTP {status}"),
             )
             .with_vendor(Vendor::TencentCls)
-            .with_status(status));
+            .with_status(status);
+            if let Some(after) = crate::retry::retry_after_header(response.headers()) {
+                err = err.with_retry_after(after);
+            }
+            return Err(err);
         }
         let total = response.content_length().or(export.file_size);
         self.emit(ExportEvent::DownloadStarted {
@@ -639,7 +660,8 @@ impl Flow {
             attempt,
             reason: err.to_string(),
         });
-        tokio::time::sleep(self.client.retry_policy().backoff(attempt)).await;
+        let wait = self.client.retry_policy().delay(attempt, err.retry_after());
+        tokio::time::sleep(wait).await;
         Ok(())
     }
 

@@ -90,15 +90,6 @@ enum Outcome {
     Local(Error),
 }
 
-/// How far a failed request got, which decides whether repeating it is safe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Failure {
-    /// The connection was never established: the server saw nothing.
-    Connect,
-    /// The request may have reached the server (reset, timeout, cut body).
-    InFlight,
-}
-
 /// What to do after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Decision {
@@ -106,14 +97,6 @@ pub(crate) enum Decision {
     Retry,
     /// Adopt the server's clock and resend at once.
     Resync,
-}
-
-/// Whether a failed request may be repeated.
-pub(crate) fn retry_after_failure(failure: Failure, read_only: bool) -> bool {
-    match failure {
-        Failure::Connect => true,
-        Failure::InFlight => read_only,
-    }
 }
 
 /// What an answered request calls for, from its HTTP status and envelope
@@ -171,12 +154,12 @@ impl Pipeline {
         self.shared.clock_offset.load(Ordering::Relaxed)
     }
 
-    fn timestamp(&self) -> i64 {
+    fn timestamp(offset: i64) -> i64 {
         let local = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        local + self.clock_offset()
+        local.saturating_add(offset)
     }
 
     /// Runs one generated request to completion. Failures that have no
@@ -219,7 +202,10 @@ impl Pipeline {
                         Some(limiter) => Some(limiter.acquire().await),
                         None => None,
                     };
-                    let req = match self.build(http, url, action, body).await {
+                    // The offset this attempt signs with, so a SignatureExpire
+                    // answer can tell whether a newer offset would help.
+                    let offset = self.clock_offset();
+                    let req = match self.build(http, url, action, body, offset).await {
                         Ok(r) => r,
                         Err(e) => return Verdict::Done(Outcome::Local(e)),
                     };
@@ -229,13 +215,11 @@ impl Pipeline {
                     let (status, headers, bytes) = match sent {
                         Ok(parts) => parts,
                         Err(e) => {
-                            let failure = if e.is_connect() {
-                                Failure::Connect
-                            } else {
-                                Failure::InFlight
-                            };
-                            let again = retry_after_failure(failure, read_only);
-                            tracing::debug!(attempt, ?failure, again, "transport failure");
+                            // A CreateExport that may have reached the server
+                            // is not sent again: only a refused connection is
+                            // safe for it.
+                            let again = retry::network_error_is_safe_to_retry(&e, read_only);
+                            tracing::debug!(attempt, again, "transport failure");
                             return if again {
                                 Verdict::Retry {
                                     last: Outcome::Transport(e),
@@ -259,7 +243,7 @@ impl Pipeline {
                     );
                     if decision == Decision::Resync {
                         resynced.store(true, Ordering::Relaxed);
-                        if self.adopt_server_clock(&headers) {
+                        if self.adopt_server_clock(&headers, offset) {
                             continue;
                         }
                     }
@@ -293,8 +277,12 @@ impl Pipeline {
     }
 
     /// Learns the server's clock from its `Date` header. Returns whether the
-    /// offset changed (so resending can help).
-    fn adopt_server_clock(&self, headers: &http::HeaderMap) -> bool {
+    /// offset now differs from `signed_with`, the one the refused attempt
+    /// used (so resending can help). Comparing with that rather than with
+    /// the stored value matters when concurrent calls hit the skew at once:
+    /// the first one to adopt the clock must not stop the others from
+    /// resending.
+    fn adopt_server_clock(&self, headers: &http::HeaderMap, signed_with: i64) -> bool {
         let Some(server) = headers
             .get(http::header::DATE)
             .and_then(|v| v.to_str().ok())
@@ -305,12 +293,12 @@ impl Pipeline {
         };
         let local = chrono::Utc::now().timestamp();
         let offset = server.timestamp() - local;
-        let previous = self.shared.clock_offset.swap(offset, Ordering::Relaxed);
+        self.shared.clock_offset.store(offset, Ordering::Relaxed);
         tracing::warn!(
             offset_secs = offset,
             "local clock differs from the server's; adjusting signatures"
         );
-        previous != offset
+        offset != signed_with
     }
 
     /// The wire-form request for one attempt, freshly signed.
@@ -320,11 +308,12 @@ impl Pipeline {
         url: &url::Url,
         action: &str,
         body: &Bytes,
+        clock_offset: i64,
     ) -> crate::Result<reqwest::Request> {
         let cfg = &self.shared.cfg;
         let creds = cfg.credentials.provide_credentials().await?;
         creds.validate()?;
-        let timestamp = self.timestamp();
+        let timestamp = Self::timestamp(clock_offset);
         let content_type = "application/json";
         let headers = [("Content-Type", content_type), ("X-TC-Action", action)];
         let signed: &[&str] = if cfg.sign_action {
@@ -476,28 +465,45 @@ mod tests {
         assert!(wire_target(&"http://127.0.0.1:9/".parse().unwrap()).is_err());
     }
 
+    fn pipeline() -> Pipeline {
+        Pipeline::new(Config {
+            credentials: Arc::new(super::super::Credentials::new("AKIDx", "k")),
+            region: Region::new("ap-guangzhou").unwrap(),
+            host: "127.0.0.1:9".into(),
+            retry: RetryPolicy::disabled(),
+            rate_limit: None,
+            timeout: None,
+            sign_action: true,
+            language: None,
+        })
+    }
+
+    fn date_header(ahead_secs: i64) -> http::HeaderMap {
+        let at = chrono::Utc::now() + chrono::Duration::seconds(ahead_secs);
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            http::header::DATE,
+            at.format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string()
+                .parse()
+                .unwrap(),
+        );
+        h
+    }
+
     #[test]
-    fn create_export_is_not_repeated_once_it_may_have_arrived() {
-        // Connect failures never reached the server: always safe.
-        assert!(retry_after_failure(Failure::Connect, false));
-        assert!(retry_after_failure(Failure::Connect, true));
-        // A reset or timeout after sending: only read-only actions.
-        assert!(!retry_after_failure(
-            Failure::InFlight,
-            is_read_only("CreateExport")
-        ));
-        assert!(!retry_after_failure(
-            Failure::InFlight,
-            is_read_only("DeleteExport")
-        ));
-        assert!(retry_after_failure(
-            Failure::InFlight,
-            is_read_only("DescribeExports")
-        ));
-        assert!(retry_after_failure(
-            Failure::InFlight,
-            is_read_only("SearchLog")
-        ));
+    fn a_resync_is_judged_against_the_offset_the_attempt_signed_with() {
+        let p = pipeline();
+        let server = date_header(600);
+        // First call to see the skew adopts the clock and resends.
+        assert!(p.adopt_server_clock(&server, 0));
+        assert!((p.clock_offset() - 600).abs() <= 2, "{}", p.clock_offset());
+        // A concurrent call signed before that still resends, although the
+        // stored offset is already right.
+        assert!(p.adopt_server_clock(&server, 0));
+        // No usable Date: nothing learned, no resend.
+        assert!(!p.adopt_server_clock(&http::HeaderMap::new(), 0));
+        assert!((p.clock_offset() - 600).abs() <= 2);
     }
 
     #[test]

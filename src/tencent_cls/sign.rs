@@ -109,7 +109,8 @@ pub struct Intermediate {
 }
 
 /// The result of [`sign`]: headers to add, and how they were computed.
-#[derive(Debug, Clone)]
+/// `Debug` shows `X-TC-Token` as `***`.
+#[derive(Clone)]
 pub struct SigningOutput {
     /// `Authorization`, `X-TC-Timestamp`, and `X-TC-Token` when the
     /// credentials are temporary. Header names are in their canonical
@@ -117,6 +118,25 @@ pub struct SigningOutput {
     pub headers: Vec<(&'static str, String)>,
     /// The intermediate values.
     pub intermediate: Intermediate,
+}
+
+impl fmt::Debug for SigningOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The session token is a bearer secret; the signature is not (it is
+        // bound to one body and expires in minutes).
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| match *n {
+                "X-TC-Token" => (*n, "***"),
+                _ => (*n, v.as_str()),
+            })
+            .collect();
+        f.debug_struct("SigningOutput")
+            .field("headers", &headers)
+            .field("intermediate", &self.intermediate)
+            .finish()
+    }
 }
 
 /// The derived signing key and the two steps before it. Its `Debug` hides
@@ -465,6 +485,10 @@ mod tests {
         assert_eq!(parsed.service, "cls");
         assert_eq!(parsed.signed_headers, "content-type;host;x-tc-action");
         assert_eq!(parsed.signature, out.intermediate.signature);
+        assert_eq!(out.headers[2].1, "tok");
+        let shown = format!("{out:?}");
+        assert!(!shown.contains("\"tok\""), "{shown}");
+        assert!(shown.contains("X-TC-Token"), "{shown}");
     }
 
     #[test]
