@@ -233,7 +233,7 @@ fn tar_size(field: &[u8]) -> io::Result<u64> {
 
 /// A ustar header for a regular file: what [`decode`] reads, for the
 /// emulators that serve tar archives and for tests.
-#[cfg(any(test, feature = "sandbox"))]
+#[cfg(any(test, all(feature = "sandbox", feature = "tencent-cls")))]
 pub(crate) fn ustar_header(name: &str, size: u64, mtime: u32) -> [u8; 512] {
     let mut h = [0u8; 512];
     let name = name.as_bytes();

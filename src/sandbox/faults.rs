@@ -81,8 +81,12 @@ struct Rule {
 pub struct Faults(Arc<Mutex<Vec<Rule>>>);
 
 impl Faults {
-    /// Queues `fault` for the next `times` requests matching `target`.
+    /// Queues `fault` for the next `times` requests matching `target`
+    /// (`times == 0` queues nothing).
     pub fn inject(&self, target: impl Into<FaultTarget>, fault: Fault, times: u32) {
+        if times == 0 {
+            return;
+        }
         self.0.lock().expect("faults lock").push(Rule {
             target: target.into(),
             fault,
@@ -201,5 +205,7 @@ mod tests {
         assert!(f.take("CreateExport", false).is_some());
         assert!(f.take("CreateExport", false).is_some());
         assert_eq!(f.take("CreateExport", false), None);
+        f.inject(FaultTarget::Any, Fault::Latency(Duration::ZERO), 0);
+        assert_eq!(f.take("anything", false), None);
     }
 }
