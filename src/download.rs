@@ -45,8 +45,29 @@ pub fn response_stream(response: reqwest::Response) -> ByteStream {
 
 /// Converts an error from a response body stream.
 pub fn body_error(e: reqwest::Error) -> Error {
+    // Download URLs can be pre-signed: drop the URL before anything formats it.
+    let e = e.without_url();
     let message = format!("the connection failed while receiving the body: {e}");
-    Error::new(crate::ErrorKind::Network, message).with_source(e.without_url())
+    Error::new(crate::ErrorKind::Network, message).with_source(e)
+}
+
+/// The largest error body read: enough for any vendor's error JSON, bounded
+/// so a hostile server cannot make an error path allocate without limit.
+pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Reads at most [`MAX_ERROR_BODY`] bytes of a (failed) response. A body
+/// that breaks off is returned as far as it got: the status still says what
+/// happened.
+pub(crate) async fn read_error_body(mut response: reqwest::Response) -> Bytes {
+    let mut buf = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = MAX_ERROR_BODY.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if buf.len() >= MAX_ERROR_BODY {
+            break;
+        }
+    }
+    Bytes::from(buf)
 }
 
 /// Calls `on_chunk` with the size of every chunk as it passes, for progress
@@ -93,6 +114,26 @@ pub fn lines(reader: BoxReader) -> impl Stream<Item = Result<String>> + Send {
             }
         })
         .try_filter(|l| futures::future::ready(!l.trim().is_empty()))
+}
+
+/// Splits a decoded body on `\n` only, keeping blank lines and any `\r`:
+/// what a parser of multi-line records (quoted CSV fields) needs to see the
+/// data exactly. Memory is bounded by [`MAX_LINE_BYTES`].
+pub fn exact_lines(reader: BoxReader) -> impl Stream<Item = Result<String>> + Send {
+    let codec = tokio_util::codec::AnyDelimiterCodec::new_with_max_length(
+        b"\n".to_vec(),
+        Vec::new(),
+        MAX_LINE_BYTES,
+    );
+    tokio_util::codec::FramedRead::new(reader, codec).map(|item| match item {
+        Ok(bytes) => {
+            String::from_utf8(bytes.to_vec()).map_err(|_| Error::decode("a line is not UTF-8"))
+        }
+        Err(tokio_util::codec::AnyDelimiterCodecError::Io(e)) => Err(Error::from(e)),
+        Err(tokio_util::codec::AnyDelimiterCodecError::MaxChunkLengthExceeded) => Err(
+            Error::decode(format!("a line is longer than {MAX_LINE_BYTES} bytes")),
+        ),
+    })
 }
 
 /// Reads up to `n` bytes without losing them: returns them together with a
@@ -335,15 +376,19 @@ pub async fn write_raw(
 ) -> Result<u64> {
     let mut out = AtomicFile::create(dest).await?;
     let mut check = verify_gzip.then(|| flate2::write::MultiGzDecoder::new(io::sink()));
-    let mut first = true;
+    // Only a body that really is gzip can be verified as gzip, and that takes
+    // two bytes, which may arrive in separate chunks; an empty or plain body
+    // is written untouched.
+    let mut head: Option<Vec<u8>> = check.is_some().then(Vec::new);
     while let Some(chunk) = body.next().await {
         let chunk = chunk?;
-        if first && !chunk.is_empty() {
-            first = false;
-            // Only bodies that really are gzip can be verified as gzip; an
-            // empty or plain body is passed through untouched.
-            if chunk.len() >= 2 && chunk[..2] != [0x1f, 0x8b] {
-                check = None;
+        if let Some(h) = head.as_mut() {
+            h.extend_from_slice(&chunk[..chunk.len().min(2 - h.len())]);
+            if h.len() == 2 {
+                if h[..] != [0x1f, 0x8b] {
+                    check = None;
+                }
+                head = None;
             }
         }
         if let Some(c) = check.as_mut() {
@@ -351,8 +396,12 @@ pub async fn write_raw(
         }
         out.write_all(&chunk).await?;
     }
+    if head.as_ref().is_some_and(|h| !h.is_empty()) {
+        // A one-byte body cannot be gzip.
+        check = None;
+    }
     if let Some(c) = check.as_mut() {
-        if !first {
+        if out.written() > 0 {
             c.try_finish()
                 .map_err(|e| Error::decode(format!("gzip body is truncated or corrupt: {e}")))?;
         }
@@ -393,7 +442,13 @@ pub fn content_disposition_filename(value: &str) -> Option<String> {
             plain = Some(v.trim_matches('"').to_string());
         }
     }
-    let name = extended.or(plain)?;
+    sanitize_file_name(&extended.or(plain)?)
+}
+
+/// Reduces a server-suggested name to a plain file name: the last path
+/// component, without leading dots or surrounding space. `None` if nothing
+/// usable is left.
+pub fn sanitize_file_name(name: &str) -> Option<String> {
     let name = name
         .rsplit(['/', '\\'])
         .next()?
@@ -566,6 +621,49 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Network);
+    }
+
+    #[tokio::test]
+    async fn plain_bodies_pass_raw_verification_however_they_are_chunked() {
+        let dir = tempfile::tempdir().unwrap();
+        for data in [b"x".to_vec(), b"plain text\n".to_vec(), Vec::new()] {
+            let dest = dir.path().join("plain");
+            // `body` splits into 7-byte chunks; a single byte is its own chunk.
+            let chunks: Vec<Result<Bytes>> = data
+                .iter()
+                .map(|b| Ok(Bytes::copy_from_slice(&[*b])))
+                .collect();
+            let n = write_raw(&dest, Box::pin(futures::stream::iter(chunks)), true)
+                .await
+                .unwrap();
+            assert_eq!(
+                (n, std::fs::read(&dest).unwrap()),
+                (data.len() as u64, data)
+            );
+        }
+        // A gzip whose magic arrives one byte per chunk is still verified.
+        let mut bad = gzip(&[b'q'; 5_000]);
+        bad.truncate(bad.len() - 3);
+        let chunks: Vec<Result<Bytes>> = bad
+            .iter()
+            .map(|b| Ok(Bytes::copy_from_slice(&[*b])))
+            .collect();
+        assert!(write_raw(
+            dir.path().join("bad"),
+            Box::pin(futures::stream::iter(chunks)),
+            true
+        )
+        .await
+        .is_err());
+    }
+
+    #[tokio::test]
+    async fn exact_lines_keep_blank_lines_and_carriage_returns() {
+        let (reader, _) = decode(body(b"a,\"x\r\n\r\ny\"\n\nlast".to_vec()))
+            .await
+            .unwrap();
+        let got: Vec<String> = exact_lines(reader).try_collect().await.unwrap();
+        assert_eq!(got, ["a,\"x\r", "\r", "y\"", "", "last"]);
     }
 
     #[test]

@@ -175,10 +175,7 @@ impl ClientBuilder {
         credentials.check()?;
         let http = match self.http {
             Some(h) => h,
-            None => reqwest::Client::builder()
-                .user_agent(crate::USER_AGENT)
-                .https_only(false)
-                .connect_timeout(Duration::from_secs(10))
+            None => crate::endpoint::http_client_builder()
                 .read_timeout(Duration::from_secs(120))
                 .build()
                 .map_err(|e| {

@@ -13,17 +13,12 @@
 
 use crate::{Error, ErrorKind, Vendor};
 use bytes::Bytes;
-use futures::StreamExt;
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
 /// Marks a response the pipeline made up to carry an [`Error`] out of the
 /// transport hook.
 pub(crate) const LOCAL_ERROR_HEADER: &str = "x-logexport-local-error";
-
-/// Error bodies are small; a server streaming megabytes of error text must
-/// not make us hold them.
-const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Atlas' `ApiError`, leniently: every field optional, unknown ones ignored.
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -130,20 +125,7 @@ pub(crate) fn from_parts(status: u16, headers: &HeaderMap, body: &[u8]) -> Error
 pub(crate) async fn from_response(response: reqwest::Response) -> Error {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let mut body = Vec::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(c) => {
-                let room = MAX_ERROR_BODY.saturating_sub(body.len());
-                body.extend_from_slice(&c[..c.len().min(room)]);
-                if body.len() >= MAX_ERROR_BODY {
-                    break;
-                }
-            }
-            Err(_) => break,
-        }
-    }
+    let body = crate::download::read_error_body(response).await;
     from_parts(status, &headers, &body)
 }
 

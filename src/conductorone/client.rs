@@ -481,26 +481,8 @@ impl ClientBuilder {
         let endpoint = Endpoint::parse(&base)?;
         let http = match self.http {
             Some(c) => c,
-            None => reqwest::Client::builder()
-                .user_agent(crate::USER_AGENT)
-                .https_only(false)
-                .connect_timeout(Duration::from_secs(10))
+            None => crate::endpoint::http_client_builder()
                 .timeout(Duration::from_secs(60))
-                .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                    // A 307/308 re-sends the body, and the token request's
-                    // body is a signed assertion: never let a redirect carry
-                    // it (or anything else) off HTTPS.
-                    let url = attempt.url();
-                    let safe = url.scheme() == "https"
-                        || url.host_str().is_some_and(crate::is_loopback_host);
-                    if !safe {
-                        attempt.error("refusing a redirect to a non-HTTPS URL")
-                    } else if attempt.previous().len() >= 5 {
-                        attempt.stop()
-                    } else {
-                        attempt.follow()
-                    }
-                }))
                 .build()
                 .map_err(|e| Error::from(e).with_vendor(Vendor::ConductorOne))?,
         };

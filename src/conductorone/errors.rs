@@ -9,10 +9,6 @@ use super::pipeline::take_carried;
 use crate::{Error, ErrorKind, Vendor};
 use std::fmt;
 
-/// The largest error body we read; error bodies are small, and a proxy's
-/// HTML page need not be buffered whole.
-const MAX_ERROR_BODY: usize = 64 * 1024;
-
 /// An error body, whatever the dialect.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct ErrorBody {
@@ -134,19 +130,6 @@ pub(crate) fn error_of_kind(
     err
 }
 
-/// Reads at most [`MAX_ERROR_BODY`] bytes of a response body.
-pub(crate) async fn read_capped(mut response: reqwest::Response) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = MAX_ERROR_BODY - out.len();
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if out.len() >= MAX_ERROR_BODY {
-            break;
-        }
-    }
-    out
-}
-
 /// The one conversion from the generated client's error to [`Error`].
 pub(crate) async fn from_progenitor(err: progenitor_client::Error<()>) -> Error {
     use progenitor_client::Error as P;
@@ -178,7 +161,7 @@ pub(crate) async fn from_progenitor(err: progenitor_client::Error<()>) -> Error 
             }
             let status = response.status().as_u16();
             let headers = response.headers().clone();
-            let body = read_capped(response).await;
+            let body = crate::download::read_error_body(response).await;
             error_from_parts(status, &headers, &body, None)
         }
         P::Custom(msg) => Error::new(ErrorKind::Api, msg).with_vendor(Vendor::ConductorOne),

@@ -8,7 +8,7 @@
 
 use super::assertion::{build_assertion, new_nonce, Claims};
 use super::credentials::{ClientId, ClientSecret};
-use super::errors::{error_of_kind, kind_for_status, read_capped};
+use super::errors::{error_of_kind, kind_for_status};
 use crate::{Error, Result, SecretString, Vendor};
 use std::fmt;
 use std::future::Future;
@@ -232,7 +232,7 @@ impl Exchange {
         let status = response.status().as_u16();
         if status != 200 {
             let headers = response.headers().clone();
-            let body = read_capped(response).await;
+            let body = crate::download::read_error_body(response).await;
             // A 400 here means the server judged the assertion (OAuth's
             // `invalid_client`/`invalid_grant`): an authentication failure.
             let kind = if status == 400 {

@@ -177,27 +177,10 @@ impl ClientBuilder {
         let endpoint = Endpoint::parse(self.endpoint.as_deref().unwrap_or(&region.endpoint()))?;
         let http = match self.http_client {
             Some(c) => c,
-            None => reqwest::Client::builder()
-                .user_agent(crate::USER_AGENT)
-                .https_only(false)
-                .connect_timeout(Duration::from_secs(10))
+            None => crate::endpoint::http_client_builder()
                 // Downloads have no overall timeout (files are large), so a
                 // server that stops sending must still end the attempt.
                 .read_timeout(DEFAULT_READ_TIMEOUT)
-                .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                    // A download URL was checked to be HTTPS (or loopback);
-                    // a redirect must not quietly downgrade it.
-                    let url = attempt.url();
-                    let safe = url.scheme() == "https"
-                        || url.host_str().is_some_and(crate::is_loopback_host);
-                    if !safe {
-                        attempt.error("refusing a redirect to a non-HTTPS URL")
-                    } else if attempt.previous().len() >= 5 {
-                        attempt.stop()
-                    } else {
-                        attempt.follow()
-                    }
-                }))
                 .build()
                 .map_err(|e| Error::from(e).with_vendor(Vendor::TencentCls))?,
         };

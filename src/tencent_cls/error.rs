@@ -8,7 +8,6 @@
 //! marked synthetic response.
 
 use crate::{Error, ErrorKind, Vendor};
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// Marks a response the pipeline made up to carry an [`Error`] out of the
@@ -16,7 +15,6 @@ use serde::{Deserialize, Serialize};
 pub(crate) const LOCAL_ERROR_HEADER: &str = "x-logexport-local-error";
 
 /// Error bodies are small; never hold more of a misbehaving body than this.
-const MAX_ERROR_BODY: usize = 64 * 1024;
 
 #[derive(Debug, Default, Deserialize)]
 struct Envelope {
@@ -206,19 +204,6 @@ pub(crate) fn from_parts(status: u16, headers: &http::HeaderMap, body: &[u8]) ->
         .with_status(status)
 }
 
-/// Reads at most [`MAX_ERROR_BODY`] of a body.
-async fn read_capped(mut response: reqwest::Response) -> Bytes {
-    let mut buf = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = MAX_ERROR_BODY.saturating_sub(buf.len());
-        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if buf.len() >= MAX_ERROR_BODY {
-            break;
-        }
-    }
-    Bytes::from(buf)
-}
-
 /// Converts what a generated call returned into [`Error`].
 pub(crate) async fn convert(err: progenitor_client::Error<()>) -> Error {
     use progenitor_client::Error as P;
@@ -248,7 +233,7 @@ pub(crate) async fn convert(err: progenitor_client::Error<()>) -> Error {
         P::UnexpectedResponse(response) => {
             let status = response.status().as_u16();
             let headers = response.headers().clone();
-            let body = read_capped(response).await;
+            let body = crate::download::read_error_body(response).await;
             from_parts(status, &headers, &body)
         }
         P::Custom(msg) => Error::new(ErrorKind::Api, msg).with_vendor(Vendor::TencentCls),

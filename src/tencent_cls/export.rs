@@ -447,7 +447,7 @@ impl ExportLogs {
                 let (body, export) = flow.open_download(&export_id, attempt).await?;
                 let format = flow.format_of(&export);
                 let (reader, _) = download::decode(body).await?;
-                let mut lines = download::lines(reader);
+                let mut lines = download::exact_lines(reader);
                 let mut parser = RecordParser::new(format);
                 let mut out = AtomicFile::create(&dest).await?;
                 let mut buf = Vec::with_capacity(WRITE_BUFFER + 4096);
@@ -712,11 +712,8 @@ fn ended(export: &Export) -> Error {
 /// leading dots.
 fn safe_file_name(suggested: Option<&str>, fallback: &str) -> String {
     suggested
-        .and_then(|n| n.rsplit(['/', '\\']).next())
-        .map(|n| n.trim_start_matches('.').trim())
-        .filter(|n| !n.is_empty())
-        .unwrap_or(fallback)
-        .to_string()
+        .and_then(crate::download::sanitize_file_name)
+        .unwrap_or_else(|| fallback.to_string())
 }
 
 /// The records of an export, as a `Stream` of JSON values.
@@ -821,7 +818,7 @@ impl RecordsState {
         });
         let (reader, layout) = download::decode(body).await?;
         tracing::debug!(gzip = layout.gzip, tar = layout.tar, "export file layout");
-        Ok(download::lines(reader).boxed())
+        Ok(download::exact_lines(reader).boxed())
     }
 }
 

@@ -30,10 +30,16 @@ impl RecordParser {
         }
     }
 
-    /// Feeds one line (without its terminator). Returns a record when the
-    /// line completes one.
+    /// Feeds one line exactly as read (split on `\n` only, so blank lines and
+    /// `\r` are still there: inside a quoted CSV field they are data).
+    /// Returns a record when the line completes one.
     pub(crate) fn push(&mut self, line: String) -> Result<Option<Value>> {
         self.line_no += 1;
+        // Blank lines between records carry nothing; inside a quoted CSV
+        // field (`pending`) they are part of the value.
+        if self.pending.is_none() && line.trim_end_matches('\r').trim().is_empty() {
+            return Ok(None);
+        }
         match self.format {
             Format::Json => serde_json::from_str(&line).map(Some).map_err(|e| {
                 Error::decode(format!(
@@ -54,7 +60,10 @@ impl RecordParser {
             }
             None => line,
         };
-        let Some(mut row) = parse_csv_row(&text) else {
+        // A `\r` right before the `\n` outside quotes is the CRLF record
+        // terminator; inside an open quote the record is incomplete anyway,
+        // and the full text (with its `\r`) is kept for the next line.
+        let Some(mut row) = parse_csv_row(text.strip_suffix('\r').unwrap_or(&text)) else {
             if text.len() > MAX_LINE_BYTES {
                 return Err(Error::decode(format!(
                     "a quoted CSV field near line {} runs past {MAX_LINE_BYTES} bytes",
@@ -156,6 +165,30 @@ mod tests {
         }
         p.finish()?;
         Ok(out)
+    }
+
+    #[test]
+    fn csv_keeps_blank_lines_and_crlf_inside_quotes() {
+        let got = parse(
+            Format::Csv,
+            &[
+                "a,b\r",
+                "1,\"line one\r",
+                "\r",
+                "",
+                "line four\"\r",
+                "",
+                "2,x\r",
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                json!({"a": "1", "b": "line one\r\n\r\n\nline four"}),
+                json!({"a": "2", "b": "x"}),
+            ]
+        );
     }
 
     #[test]
