@@ -32,6 +32,8 @@ mod error;
 mod ratelimit;
 pub mod retry;
 mod secret;
+#[cfg(any(feature = "atlas", feature = "conductorone"))]
+pub(crate) mod token;
 
 #[cfg(feature = "atlas")]
 pub mod atlas;

@@ -5,18 +5,19 @@
 //!   [`DigestState`] keeps the last challenge and reuses its nonce with an
 //!   increasing nonce count until the server calls it stale.
 //! * Service accounts use OAuth client credentials. Atlas allows at most 100
-//!   live tokens per account, so [`TokenSource`] caches one token per client
-//!   (shared by clones) and lets exactly one caller fetch a replacement.
+//!   live tokens per account, so the shared [`crate::token`] cache keeps one
+//!   token per client (shared by clones) and lets exactly one caller fetch a
+//!   replacement; [`ServiceAccount`] is how it fetches and revokes them.
 
 use super::digest::{Authorization, Challenge};
 use super::transport::Transport;
+use crate::token::{BoxFuture, Token, TokenCache, TokenSource};
 use crate::{Endpoint, Error, ErrorKind, Result, SecretString, Vendor};
 use base64::Engine as _;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// Environment variable for the public half of an API key.
 pub const ENV_PUBLIC_KEY: &str = "MONGODB_ATLAS_PUBLIC_API_KEY";
@@ -221,30 +222,44 @@ pub(crate) fn challenge_from(headers: &http::HeaderMap) -> Option<Challenge> {
 /// The longest token lifetime believed, in seconds.
 const MAX_TOKEN_LIFE: u64 = 86_400;
 
-/// A bearer token and when to stop using it.
-#[derive(Clone)]
-struct CachedToken {
-    token: SecretString,
-    refresh_at: Instant,
+/// The service-account token cache a client and its clones share.
+pub(crate) type Tokens = TokenCache<ServiceAccount>;
+
+/// A cache for `source`'s tokens, replaced `margin` before they expire.
+pub(crate) fn service_account_tokens(source: ServiceAccount, margin: Duration) -> Tokens {
+    // `expires_in` comes from the server: no Atlas token lives longer than
+    // an hour, so a day is a generous ceiling.
+    TokenCache::new(Box::new(source), margin).with_max_lifetime(Duration::from_secs(MAX_TOKEN_LIFE))
 }
 
-/// Service-account tokens: fetched once, shared by every clone of the
-/// client, refreshed shortly before they expire.
-#[derive(Clone)]
-pub(crate) struct TokenSource {
+/// Revokes the cached token, if any. Returns whether one was revoked. The
+/// cache stays locked meanwhile, so no call fetches a new token before the
+/// old one is gone.
+pub(crate) async fn revoke(tokens: &Tokens) -> Result<bool> {
+    let source = tokens.source();
+    match tokens
+        .take_then(|token| async move { source.revoke(&token).await })
+        .await
+    {
+        Some(revoked) => revoked.map(|()| true),
+        None => Ok(false),
+    }
+}
+
+/// A service account's token endpoint: the Atlas half of [`Tokens`].
+pub(crate) struct ServiceAccount {
     client_id: String,
     client_secret: SecretString,
     token_url: url::Url,
     revoke_url: url::Url,
-    margin: Duration,
-    // A tokio mutex held across the token request makes concurrent callers
-    // wait for the one request in flight instead of each starting their own.
-    cached: Arc<tokio::sync::Mutex<Option<CachedToken>>>,
+    // The source is called from inside the cache, which knows nothing of
+    // transports, so it carries the client's own.
+    transport: Arc<dyn Transport>,
 }
 
-impl fmt::Debug for TokenSource {
+impl fmt::Debug for ServiceAccount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenSource")
+        f.debug_struct("ServiceAccount")
             .field("client_id", &self.client_id)
             .field("token_url", &self.token_url.as_str())
             .finish_non_exhaustive()
@@ -259,24 +274,23 @@ struct TokenResponse {
     expires_in: Option<u64>,
 }
 
-impl TokenSource {
+impl ServiceAccount {
     pub(crate) fn new(
         endpoint: &Endpoint,
         client_id: String,
         client_secret: SecretString,
-        margin: Duration,
+        transport: Arc<dyn Transport>,
     ) -> Result<Self> {
         let join = |p: &str| {
             url::Url::parse(&format!("{}{p}", endpoint.as_str()))
                 .map_err(|e| Error::invalid_input("endpoint", e))
         };
-        Ok(TokenSource {
+        Ok(ServiceAccount {
             client_id,
             client_secret,
             token_url: join("/api/oauth/token")?,
             revoke_url: join("/api/oauth/revoke")?,
-            margin,
-            cached: Arc::default(),
+            transport,
         })
     }
 
@@ -292,37 +306,14 @@ impl TokenSource {
         )
     }
 
-    /// The current token, fetching one if there is none or it is about to
-    /// expire.
-    pub(crate) async fn token(&self, transport: &dyn Transport) -> Result<SecretString> {
-        let mut cached = self.cached.lock().await;
-        if let Some(c) = cached.as_ref() {
-            if Instant::now() < c.refresh_at {
-                return Ok(c.token.clone());
-            }
-        }
-        let fresh = self.fetch(transport).await?;
-        let token = fresh.token.clone();
-        *cached = Some(fresh);
-        Ok(token)
-    }
-
-    /// Forgets `token` if it is still the cached one (the server refused
-    /// it), so the next call fetches a new one.
-    pub(crate) async fn invalidate(&self, token: &SecretString) {
-        let mut cached = self.cached.lock().await;
-        if cached.as_ref().is_some_and(|c| &c.token == token) {
-            *cached = None;
-        }
-    }
-
-    async fn fetch(&self, transport: &dyn Transport) -> Result<CachedToken> {
+    async fn request_token(&self) -> Result<Token> {
         let request = form_request(
             &self.token_url,
             &self.basic(),
             "grant_type=client_credentials",
         );
-        let response = transport
+        let response = self
+            .transport
             .send(request)
             .await
             .map_err(|e| Error::from(e).with_vendor(Vendor::Atlas))?;
@@ -344,43 +335,35 @@ impl TokenSource {
                     .with_vendor(Vendor::Atlas),
             );
         }
-        // `expires_in` comes from the server: a huge value would overflow
-        // `Instant` (a panic), and no Atlas token lives longer than an hour,
-        // so a day is a generous ceiling.
-        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600).min(MAX_TOKEN_LIFE));
-        // A margin as large as the lifetime would refetch on every call;
-        // never wait less than half the lifetime.
-        let margin = self.margin.min(lifetime / 2);
-        tracing::debug!(
-            lifetime_s = lifetime.as_secs(),
-            "obtained Atlas service-account token"
-        );
-        Ok(CachedToken {
-            token: SecretString::new(parsed.access_token),
-            refresh_at: Instant::now() + (lifetime - margin),
+        Ok(Token {
+            secret: SecretString::new(parsed.access_token),
+            // Capped by the cache (MAX_TOKEN_LIFE).
+            lifetime: Some(Duration::from_secs(parsed.expires_in.unwrap_or(3600))),
         })
     }
 
-    /// Revokes the cached token, if any. Returns whether one was revoked.
-    pub(crate) async fn revoke(&self, transport: &dyn Transport) -> Result<bool> {
-        let mut cached = self.cached.lock().await;
-        let Some(c) = cached.take() else {
-            return Ok(false);
-        };
+    async fn revoke(&self, token: &SecretString) -> Result<()> {
         let form = serde_urlencoded::to_string([
-            ("token", c.token.expose()),
+            ("token", token.expose()),
             ("token_type_hint", "access_token"),
         ])
         .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
         let request = form_request(&self.revoke_url, &self.basic(), &form);
-        let response = transport
+        let response = self
+            .transport
             .send(request)
             .await
             .map_err(|e| Error::from(e).with_vendor(Vendor::Atlas))?;
         if !response.status().is_success() {
             return Err(token_error(super::error::from_response(response).await));
         }
-        Ok(true)
+        Ok(())
+    }
+}
+
+impl TokenSource for ServiceAccount {
+    fn fetch(&self) -> BoxFuture<'_, Result<Token>> {
+        Box::pin(self.request_token())
     }
 }
 
@@ -490,6 +473,26 @@ mod tests {
         assert_eq!((c.nonce.as_str(), c.nc), ("n2", 1));
     }
 
+    fn account(fake: &FakeTransport, secret: &str) -> ServiceAccount {
+        let endpoint = Endpoint::parse("http://127.0.0.1:9").unwrap();
+        ServiceAccount::new(
+            &endpoint,
+            "id".into(),
+            secret.into(),
+            Arc::new(fake.clone()),
+        )
+        .unwrap()
+    }
+
+    /// The cache a client with the default 60 s margin builds.
+    fn tokens(fake: &FakeTransport, secret: &str) -> Tokens {
+        service_account_tokens(account(fake, secret), Duration::from_secs(60))
+    }
+
+    async fn token(tokens: &Tokens) -> Result<SecretString> {
+        tokens.get().await.map(|(t, _)| t)
+    }
+
     fn token_body(n: usize, expires_in: u64) -> String {
         format!(r#"{{"access_token":"tok-{n}","expires_in":{expires_in},"token_type":"Bearer"}}"#)
     }
@@ -505,20 +508,13 @@ mod tests {
             assert!(auth.starts_with("Basic "), "{auth}");
             (200, vec![], token_body(n, 3600))
         });
-        let endpoint = Endpoint::parse("http://127.0.0.1:9").unwrap();
-        let source = TokenSource::new(
-            &endpoint,
-            "id".into(),
-            "secret".into(),
-            Duration::from_secs(60),
-        )
-        .unwrap();
-        assert_eq!(source.token(&fake).await.unwrap().expose(), "tok-0");
+        let source = tokens(&fake, "secret");
+        assert_eq!(token(&source).await.unwrap().expose(), "tok-0");
         tokio::time::advance(Duration::from_secs(3600 - 61)).await;
-        assert_eq!(source.token(&fake).await.unwrap().expose(), "tok-0");
+        assert_eq!(token(&source).await.unwrap().expose(), "tok-0");
         tokio::time::advance(Duration::from_secs(2)).await;
         assert_eq!(
-            source.token(&fake).await.unwrap().expose(),
+            token(&source).await.unwrap().expose(),
             "tok-1",
             "refreshed 60 s early"
         );
@@ -529,15 +525,8 @@ mod tests {
     async fn concurrent_callers_share_one_token_request() {
         let fake = FakeTransport::new(|n, _| (200, vec![], token_body(n, 3600)))
             .with_latency(Duration::from_millis(200));
-        let endpoint = Endpoint::parse("http://127.0.0.1:9").unwrap();
-        let source = TokenSource::new(
-            &endpoint,
-            "id".into(),
-            "secret".into(),
-            Duration::from_secs(60),
-        )
-        .unwrap();
-        let all = futures::future::join_all((0..50).map(|_| source.token(&fake))).await;
+        let source = tokens(&fake, "secret");
+        let all = futures::future::join_all((0..50).map(|_| token(&source))).await;
         assert!(all.iter().all(|t| t.as_ref().unwrap().expose() == "tok-0"));
         assert_eq!(fake.calls(), 1);
     }
@@ -545,20 +534,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn absurd_token_lifetimes_do_not_panic_and_are_capped() {
         let fake = FakeTransport::new(|n, _| (200, vec![], token_body(n, u64::MAX)));
-        let endpoint = Endpoint::parse("http://127.0.0.1:9").unwrap();
-        let source = TokenSource::new(
-            &endpoint,
-            "id".into(),
-            "secret".into(),
-            Duration::from_secs(60),
-        )
-        .unwrap();
-        assert_eq!(source.token(&fake).await.unwrap().expose(), "tok-0");
+        let source = tokens(&fake, "secret");
+        assert_eq!(token(&source).await.unwrap().expose(), "tok-0");
         tokio::time::advance(Duration::from_secs(MAX_TOKEN_LIFE)).await;
-        assert_eq!(source.token(&fake).await.unwrap().expose(), "tok-1");
+        assert_eq!(token(&source).await.unwrap().expose(), "tok-1");
 
         let empty = FakeTransport::new(|_, _| (200, vec![], r#"{"access_token":""}"#.into()));
-        let e = source.fetch(&empty).await.err().unwrap();
+        let e = account(&empty, "secret").fetch().await.err().unwrap();
         assert_eq!(e.kind(), ErrorKind::Decode);
     }
 
@@ -571,15 +553,8 @@ mod tests {
                 r#"{"error":"invalid_client","error_description":"bad"}"#.into(),
             )
         });
-        let endpoint = Endpoint::parse("http://127.0.0.1:9").unwrap();
-        let source = TokenSource::new(
-            &endpoint,
-            "id".into(),
-            "s3cr3t-value".into(),
-            Duration::from_secs(60),
-        )
-        .unwrap();
-        let e = source.token(&fake).await.unwrap_err();
+        let source = tokens(&fake, "s3cr3t-value");
+        let e = token(&source).await.unwrap_err();
         assert_eq!(
             (e.kind(), e.code()),
             (ErrorKind::Auth, Some("invalid_client"))

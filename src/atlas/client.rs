@@ -1,6 +1,6 @@
 //! The Atlas client: construction, log downloads, and paged listings.
 
-use super::auth::{Credentials, DigestState, TokenSource, ENV_BASE_URL};
+use super::auth::{self, Credentials, DigestState, ServiceAccount, ENV_BASE_URL};
 use super::download::Download;
 use super::pipeline::{Auth, Pipeline};
 use super::transport::{Reqwest, Transport};
@@ -200,12 +200,10 @@ impl ClientBuilder {
             Credentials::ServiceAccount {
                 client_id,
                 client_secret,
-            } => Auth::Bearer(TokenSource::new(
-                &endpoint,
-                client_id,
-                client_secret,
+            } => Auth::Bearer(auth::service_account_tokens(
+                ServiceAccount::new(&endpoint, client_id, client_secret, transport.clone())?,
                 self.token_refresh_margin.unwrap_or(Duration::from_secs(60)),
-            )?),
+            )),
         };
         let mut pipeline = Pipeline::new(
             transport,
@@ -318,8 +316,8 @@ impl Client {
     /// With API-key credentials there is nothing to revoke.
     #[tracing::instrument(skip_all, fields(vendor = "atlas", operation = "revoke_token"))]
     pub async fn revoke_token(&self) -> Result<bool> {
-        match self.pipeline().token_source() {
-            Some(t) => t.revoke(self.pipeline().transport()).await,
+        match self.pipeline().tokens() {
+            Some(t) => auth::revoke(t).await,
             None => Ok(false),
         }
     }

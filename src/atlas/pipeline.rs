@@ -7,7 +7,7 @@
 //! failures that are safe to repeat; no other 4xx is repeated, except that a
 //! Digest 401 challenge is answered once within the same attempt.
 
-use super::auth::{challenge_from, DigestState, TokenSource};
+use super::auth::{challenge_from, DigestState, Tokens};
 use super::error::synthetic_response;
 use super::generated;
 use super::transport::Transport;
@@ -51,14 +51,14 @@ pub(crate) enum Auth {
         password: SecretString,
         state: DigestState,
     },
-    Bearer(TokenSource),
+    Bearer(Tokens),
 }
 
 impl fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (scheme, who) = match &self.shared.auth {
             Auth::Digest { user, .. } => ("digest", user.as_str()),
-            Auth::Bearer(t) => ("service-account", t.client_id()),
+            Auth::Bearer(t) => ("service-account", t.source().client_id()),
         };
         f.debug_struct("Pipeline")
             .field("auth", &scheme)
@@ -106,11 +106,7 @@ impl Pipeline {
         &self.pins
     }
 
-    pub(crate) fn transport(&self) -> &dyn Transport {
-        &*self.shared.transport
-    }
-
-    pub(crate) fn token_source(&self) -> Option<&TokenSource> {
+    pub(crate) fn tokens(&self) -> Option<&Tokens> {
         match &self.shared.auth {
             Auth::Bearer(t) => Some(t),
             Auth::Digest { .. } => None,
@@ -251,8 +247,8 @@ impl Pipeline {
                     Err(e) => Outcome::Transport(e),
                 }
             }
-            Auth::Bearer(source) => {
-                let token = match source.token(&**transport).await {
+            Auth::Bearer(tokens) => {
+                let (token, generation) = match tokens.get().await {
                     Ok(t) => t,
                     Err(e) => return Outcome::Local(e),
                 };
@@ -273,7 +269,7 @@ impl Pipeline {
                         if r.status() == StatusCode::UNAUTHORIZED {
                             // Revoked or expired early: the next call fetches
                             // a fresh token. This call is not repeated.
-                            source.invalidate(&token).await;
+                            tokens.invalidate(generation).await;
                         }
                         Outcome::Response(r)
                     }
@@ -410,6 +406,7 @@ impl progenitor_client::ClientHooks<Pipeline> for generated::Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::atlas::auth::{service_account_tokens, ServiceAccount};
     use crate::atlas::transport::tests::FakeTransport;
     use crate::Endpoint;
     use std::time::Duration;
@@ -706,6 +703,9 @@ mod tests {
         prime_token(&p).await;
         let warnings = Warnings::default();
         let _guard = tracing::subscriber::set_default(warnings.clone());
+        // Parallel tests without a subscriber can leave callsites cached as
+        // uninteresting; recompute now that this one is installed.
+        tracing::callsite::rebuild_interest_cache();
         for _ in 0..4 {
             p.execute(get("/x"), "download_cluster_log").await.unwrap();
         }
@@ -717,26 +717,29 @@ mod tests {
         );
     }
 
-    fn fixed_token_source() -> TokenSource {
+    /// A service account whose token requests go to a fake of their own,
+    /// so the pipeline's fake sees only API requests.
+    fn fixed_token_source() -> Tokens {
         let endpoint = Endpoint::parse("http://127.0.0.1:9").unwrap();
-        TokenSource::new(
-            &endpoint,
-            "id".into(),
-            "secret".into(),
-            Duration::from_secs(60),
-        )
-        .unwrap()
-    }
-
-    /// Puts a token in the cache so tests see only API requests.
-    async fn prime_token(p: &Pipeline) {
-        let fake = FakeTransport::new(|_, _| {
+        let token_endpoint = FakeTransport::new(|_, _| {
             (
                 200,
                 vec![],
                 r#"{"access_token":"t","expires_in":360000}"#.into(),
             )
         });
-        p.token_source().unwrap().token(&fake).await.unwrap();
+        let account = ServiceAccount::new(
+            &endpoint,
+            "id".into(),
+            "secret".into(),
+            Arc::new(token_endpoint),
+        )
+        .unwrap();
+        service_account_tokens(account, Duration::from_secs(60))
+    }
+
+    /// Puts a token in the cache before the test's requests.
+    async fn prime_token(p: &Pipeline) {
+        p.tokens().unwrap().get().await.unwrap();
     }
 }

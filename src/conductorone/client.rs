@@ -4,8 +4,9 @@ use super::credentials::{Credentials, ENV_ENDPOINT};
 use super::events::{EventQuery, PAGE_SIZES};
 use super::generated;
 use super::pipeline::{Pipeline, ReqwestTransport};
-use super::token::{Exchange, StaticToken, TokenCache, TokenSource};
+use super::token::{Exchange, StaticToken, REFRESH_MARGIN};
 use super::types::{check_id, next_token, Exporter, ExporterUpdate, NewExporter, Page, PageCursor};
+use crate::token::{TokenCache, TokenSource};
 use crate::{Endpoint, Error, Result, RetryPolicy, SecretString, Vendor};
 use futures::stream::{self, BoxStream, StreamExt as _, TryStreamExt as _};
 use std::fmt;
@@ -501,7 +502,7 @@ impl ClientBuilder {
             Credentials::AccessToken(t) => Box::new(StaticToken(t)),
         };
         let pipeline = Pipeline::new(
-            TokenCache::new(source),
+            TokenCache::new(source, REFRESH_MARGIN),
             self.retry.unwrap_or_default(),
             Box::new(ReqwestTransport(http.clone())),
         );

@@ -17,10 +17,10 @@
 //! [`Error`] in its extensions; [`take_carried`] gets it back out.
 
 use super::generated;
-use super::token::{BoxFuture, TokenCache};
 use crate::retry::{
     self, network_error_is_safe_to_retry, retry_after_header, RetryPolicy, Verdict,
 };
+use crate::token::{BoxFuture, TokenCache};
 use crate::{Error, SecretString};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -281,7 +281,8 @@ impl progenitor_client::ClientHooks<Pipeline> for generated::Client {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::conductorone::token::tests::FakeSource;
+    use crate::conductorone::token::REFRESH_MARGIN;
+    use crate::token::tests::FakeSource;
     use crate::ErrorKind;
     use std::collections::VecDeque;
     use std::time::Duration;
@@ -348,7 +349,7 @@ pub(crate) mod tests {
             .with_initial_backoff(Duration::from_secs(2))
             .without_jitter();
         let pipeline = Pipeline::new(
-            TokenCache::new(Box::new(source)),
+            TokenCache::new(Box::new(source), REFRESH_MARGIN),
             policy,
             Box::new(transport),
         );
