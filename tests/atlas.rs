@@ -2,6 +2,8 @@
 //! Atlas client against the Atlas sandbox: authentication, versions,
 //! retries, input checks and secrets.
 
+mod common;
+
 use futures::TryStreamExt;
 use logexport::atlas::{
     AccessHistoryQuery, Client, EventQuery, LogName, StreamLogOptions, TimeRange,
@@ -719,40 +721,9 @@ async fn secrets_never_appear_in_debug_or_errors() {
     );
 }
 
-/// Every event and span field, at every level, as text.
-#[derive(Default, Clone)]
-struct Captured(std::sync::Arc<std::sync::Mutex<String>>);
-
-impl tracing::field::Visit for Captured {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        let mut s = self.0.lock().unwrap();
-        s.push_str(&format!("{}={value:?}\n", field.name()));
-    }
-}
-
-impl tracing::Subscriber for Captured {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, attrs: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        attrs.record(&mut self.clone());
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
-        values.record(&mut self.clone());
-    }
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        event.record(&mut self.clone());
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[tokio::test]
 async fn secrets_never_appear_in_tracing_output() {
-    let captured = Captured::default();
-    let _guard = tracing::subscriber::set_default(captured.clone());
+    let captured = common::capture::global();
     let sb = AtlasSandbox::builder()
         .nonce_lifetime(Duration::from_secs(60))
         .start()
@@ -777,7 +748,7 @@ async fn secrets_never_appear_in_tracing_output() {
         .unwrap();
     host_count(&bad).await.unwrap_err();
 
-    let text = captured.0.lock().unwrap().clone();
+    let text = captured.text();
     assert!(
         text.contains("operation") && text.contains("list_processes"),
         "the capture works: {text}"

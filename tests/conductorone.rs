@@ -1,6 +1,8 @@
 #![cfg(all(feature = "conductorone", feature = "sandbox"))]
 //! The C1 client against the C1 sandbox on loopback.
 
+mod common;
+
 use chrono::Duration as ChronoDuration;
 use futures::{StreamExt as _, TryStreamExt as _};
 use logexport::conductorone::{
@@ -981,43 +983,9 @@ async fn the_sandbox_survives_absurd_page_tokens() {
     assert_eq!(body["nextPageToken"], "");
 }
 
-/// Every span and event field, as text, recorded on this thread.
-struct Capture(std::sync::Arc<std::sync::Mutex<String>>);
-
-struct FieldText(std::sync::Arc<std::sync::Mutex<String>>);
-
-impl tracing::field::Visit for FieldText {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        let line = format!(" {}={value:?}", field.name());
-        self.0.lock().unwrap().push_str(&line);
-    }
-}
-
-impl tracing::Subscriber for Capture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        span.record(&mut FieldText(self.0.clone()));
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
-        values.record(&mut FieldText(self.0.clone()));
-    }
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let line = format!("\n{}:", event.metadata().target());
-        self.0.lock().unwrap().push_str(&line);
-        event.record(&mut FieldText(self.0.clone()));
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[tokio::test]
 async fn secrets_stay_out_of_tracing() {
-    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let _guard = tracing::subscriber::set_default(Capture(text.clone()));
+    let capture = common::capture::global();
     let sb = sandbox().await;
     let c = client(&sb);
     // Token exchange, a 401 and its refresh, a retry, an event stream, an error.
@@ -1036,7 +1004,7 @@ async fn secrets_stay_out_of_tracing() {
     assert_eq!(events.len(), sb.events().len());
     c.get_exporter("missing").await.unwrap_err();
 
-    let text = text.lock().unwrap().clone();
+    let text = capture.text();
     // The capture saw the calls, so its silence about secrets means something.
     for expected in [
         "operation=\"list_system_log_events\"",
