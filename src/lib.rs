@@ -29,6 +29,8 @@
 pub mod download;
 mod endpoint;
 mod error;
+#[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
+mod hooks;
 mod ratelimit;
 pub mod retry;
 mod secret;

@@ -6,19 +6,14 @@
 //! `error_description`). Both end up as one [`Error`] whose
 //! [`code()`](Error::code) is the vendor's code.
 //!
-//! The transport hook can only return `reqwest` results, so failures that
-//! arise inside it without an HTTP response of their own (a token request
-//! that failed, say) travel to this module as a synthetic response marked
-//! with [`LOCAL_ERROR_HEADER`].
+//! Failures that arise inside the transport hook travel out of it through
+//! [`crate::hooks`], which also owns the conversion from progenitor's error
+//! type; this module only reads Atlas's own error bodies.
 
+use crate::hooks::VendorErrors;
 use crate::{Error, ErrorKind, Vendor};
-use bytes::Bytes;
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
-
-/// Marks a response the pipeline made up to carry an [`Error`] out of the
-/// transport hook.
-pub(crate) const LOCAL_ERROR_HEADER: &str = "x-logexport-local-error";
 
 /// Atlas' `ApiError`, leniently: every field optional, unknown ones ignored.
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -43,16 +38,6 @@ pub(crate) struct ApiError {
     pub error_description: Option<String>,
 }
 
-/// The body of a synthetic local-error response.
-#[derive(Debug, Serialize, Deserialize)]
-struct LocalError {
-    kind: String,
-    message: String,
-    status: Option<u16>,
-    code: Option<String>,
-    retry_after_ms: Option<u64>,
-}
-
 /// The kind an Atlas HTTP status and code call for.
 pub(crate) fn kind_for(status: u16, code: Option<&str>) -> ErrorKind {
     if matches!(code, Some("INVALID_VERSION_DATE" | "VERSION_GONE")) || matches!(status, 406 | 410)
@@ -72,11 +57,6 @@ pub(crate) fn kind_for(status: u16, code: Option<&str>) -> ErrorKind {
 
 /// Builds the error for a non-success response from its parts.
 pub(crate) fn from_parts(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
-    if headers.contains_key(LOCAL_ERROR_HEADER) {
-        if let Ok(local) = serde_json::from_slice::<LocalError>(body) {
-            return local_to_error(local);
-        }
-    }
     let parsed: ApiError = serde_json::from_slice(body).unwrap_or_default();
     let header_code = headers
         .get("x-error-code")
@@ -121,35 +101,32 @@ pub(crate) fn from_parts(status: u16, headers: &HeaderMap, body: &[u8]) -> Error
     err
 }
 
-/// Reads (a bounded prefix of) an error response and converts it.
-pub(crate) async fn from_response(response: reqwest::Response) -> Error {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = crate::download::read_error_body(response).await;
-    from_parts(status, &headers, &body)
-}
+/// Atlas's side of [`crate::hooks::convert`].
+pub(crate) struct AtlasErrors;
 
-/// The one conversion from progenitor's error type.
-pub(crate) async fn from_progenitor(err: progenitor_client::Error<()>) -> Error {
-    use progenitor_client::Error as P;
-    match err {
-        P::InvalidRequest(msg) => {
-            Error::new(ErrorKind::InvalidInput, msg).with_vendor(Vendor::Atlas)
-        }
-        P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
-            Error::from(e).with_vendor(Vendor::Atlas)
-        }
-        P::UnexpectedResponse(response) => from_response(response).await,
-        P::InvalidResponsePayload(bytes, e) => invalid_payload(&bytes, e),
-        P::ErrorResponse(rv) => {
-            let status = rv.status().as_u16();
-            from_parts(status, rv.headers(), b"")
-        }
-        P::Custom(msg) => Error::new(ErrorKind::Api, msg).with_vendor(Vendor::Atlas),
+impl VendorErrors for AtlasErrors {
+    const VENDOR: Vendor = Vendor::Atlas;
+
+    fn from_parts(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+        from_parts(status, headers, body)
+    }
+
+    fn from_unparsed_success(body: &[u8], e: serde_json::Error) -> Error {
+        invalid_payload(body, e)
     }
 }
 
-fn invalid_payload(bytes: &Bytes, e: serde_json::Error) -> Error {
+/// The error for a failed Atlas response.
+pub(crate) async fn from_response(response: reqwest::Response) -> Error {
+    crate::hooks::response_error::<AtlasErrors>(response).await
+}
+
+/// The conversion from what a generated Atlas call returned.
+pub(crate) async fn from_progenitor(err: progenitor_client::Error<()>) -> Error {
+    crate::hooks::convert::<AtlasErrors>(err).await
+}
+
+fn invalid_payload(bytes: &[u8], e: serde_json::Error) -> Error {
     // A 200 that carries an error envelope is still an error.
     if let Ok(api) = serde_json::from_slice::<ApiError>(bytes) {
         if let (Some(code), Some(status)) =
@@ -165,75 +142,6 @@ fn invalid_payload(bytes: &Bytes, e: serde_json::Error) -> Error {
     Error::decode(format!("unexpected response body: {e}"))
         .with_vendor(Vendor::Atlas)
         .with_source(e)
-}
-
-/// A response that carries `err` out of the transport hook. Its status is
-/// never a success, so generated code hands it back as
-/// `UnexpectedResponse`, and [`from_parts`] restores the error.
-pub(crate) fn synthetic_response(err: &Error) -> reqwest::Response {
-    let local = LocalError {
-        kind: kind_name(err.kind()).to_string(),
-        message: err.message().to_string(),
-        status: err.status(),
-        code: err.code().map(str::to_string),
-        retry_after_ms: err.retry_after().map(|d| d.as_millis() as u64),
-    };
-    let body = serde_json::to_vec(&local).unwrap_or_default();
-    let status = err
-        .status()
-        .filter(|s| !(200..300).contains(s))
-        .and_then(|s| http::StatusCode::from_u16(s).ok())
-        .unwrap_or(http::StatusCode::from_u16(599).expect("599 is a valid status"));
-    let response = http::Response::builder()
-        .status(status)
-        .header(LOCAL_ERROR_HEADER, "1")
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .expect("static parts are valid");
-    reqwest::Response::from(response)
-}
-
-fn kind_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::InvalidInput => "invalid_input",
-        ErrorKind::Credentials => "credentials",
-        ErrorKind::Auth => "auth",
-        ErrorKind::RateLimited => "rate_limited",
-        ErrorKind::Version => "version",
-        ErrorKind::NotFound => "not_found",
-        ErrorKind::Network => "network",
-        ErrorKind::Decode => "decode",
-        ErrorKind::Io => "io",
-        ErrorKind::ExportFailed => "export_failed",
-        _ => "api",
-    }
-}
-
-fn local_to_error(l: LocalError) -> Error {
-    let kind = match l.kind.as_str() {
-        "invalid_input" => ErrorKind::InvalidInput,
-        "credentials" => ErrorKind::Credentials,
-        "auth" => ErrorKind::Auth,
-        "rate_limited" => ErrorKind::RateLimited,
-        "version" => ErrorKind::Version,
-        "not_found" => ErrorKind::NotFound,
-        "network" => ErrorKind::Network,
-        "decode" => ErrorKind::Decode,
-        "io" => ErrorKind::Io,
-        "export_failed" => ErrorKind::ExportFailed,
-        _ => ErrorKind::Api,
-    };
-    let mut err = Error::new(kind, l.message).with_vendor(Vendor::Atlas);
-    if let Some(s) = l.status {
-        err = err.with_status(s);
-    }
-    if let Some(c) = l.code {
-        err = err.with_code(c);
-    }
-    if let Some(ms) = l.retry_after_ms {
-        err = err.with_retry_after(std::time::Duration::from_millis(ms));
-    }
-    err
 }
 
 #[cfg(test)]
@@ -311,7 +219,7 @@ mod tests {
         let original = Error::new(ErrorKind::Auth, "token request refused")
             .with_status(200)
             .with_code("invalid_client");
-        let resp = synthetic_response(&original);
+        let resp = crate::hooks::carry(original);
         assert!(!resp.status().is_success());
         let back = from_response(resp).await;
         assert_eq!(back.kind(), ErrorKind::Auth);

@@ -8,10 +8,10 @@
 //! Digest 401 challenge is answered once within the same attempt.
 
 use super::auth::{challenge_from, DigestState, Tokens};
-use super::error::synthetic_response;
 use super::generated;
 use super::transport::Transport;
 use super::version::Pins;
+use crate::hooks::carry;
 use crate::retry::{self, RetryPolicy, Verdict};
 use crate::{Error, ErrorKind, RateLimiter, SecretString, Vendor};
 use futures::StreamExt;
@@ -122,7 +122,7 @@ impl Pipeline {
 
     /// Runs `request` for `operation` to completion. A failure that has no
     /// response of its own comes back as a synthetic error response (see
-    /// [`super::error::synthetic_response`]), because the hook's signature
+    /// [`crate::hooks::carry`]), because the hook's signature
     /// only admits `reqwest` errors.
     pub(crate) async fn execute(
         &self,
@@ -135,7 +135,7 @@ impl Pipeline {
                 format!("no API resource version is known for `{operation}`"),
             )
             .with_vendor(Vendor::Atlas);
-            return Ok(synthetic_response(&err));
+            return Ok(carry(err));
         };
         let idempotent = matches!(
             *request.method(),
@@ -182,7 +182,7 @@ impl Pipeline {
                 Ok(response)
             }
             Outcome::Transport(e) => Err(e),
-            Outcome::Local(e) => Ok(synthetic_response(&e)),
+            Outcome::Local(e) => Ok(carry(e)),
         }
     }
 

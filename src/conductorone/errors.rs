@@ -5,7 +5,7 @@
 //! …}`, OAuth's `{"error", "error_description"}`), so parsing is lenient: any
 //! of them yields a status, a code and a message.
 
-use super::pipeline::take_carried;
+use crate::hooks::VendorErrors;
 use crate::{Error, ErrorKind, Vendor};
 use std::fmt;
 
@@ -130,42 +130,31 @@ pub(crate) fn error_of_kind(
     err
 }
 
+/// C1's side of [`crate::hooks::convert`].
+pub(crate) struct C1Errors;
+
+impl VendorErrors for C1Errors {
+    const VENDOR: Vendor = Vendor::ConductorOne;
+
+    fn from_parts(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Error {
+        error_from_parts(status, headers, body, None)
+    }
+
+    fn from_unparsed_success(body: &[u8], e: serde_json::Error) -> Error {
+        // A 200 whose body is an error envelope is still an error.
+        let parsed = parse_error_body(body);
+        if parsed.code.is_some() && parsed.message.is_some() {
+            return error_of_kind(ErrorKind::Api, 200, &http::HeaderMap::new(), body, None);
+        }
+        Error::decode(format!("response does not match the API: {e}"))
+            .with_vendor(Vendor::ConductorOne)
+            .with_source(e)
+    }
+}
+
 /// The one conversion from the generated client's error to [`Error`].
 pub(crate) async fn from_progenitor(err: progenitor_client::Error<()>) -> Error {
-    use progenitor_client::Error as P;
-    match err {
-        P::InvalidRequest(msg) => {
-            Error::new(ErrorKind::InvalidInput, msg).with_vendor(Vendor::ConductorOne)
-        }
-        P::CommunicationError(e) | P::InvalidUpgrade(e) => {
-            Error::from(e).with_vendor(Vendor::ConductorOne)
-        }
-        P::ResponseBodyError(e) => Error::from(e).with_vendor(Vendor::ConductorOne),
-        P::InvalidResponsePayload(bytes, e) => {
-            // A 200 whose body is an error envelope is still an error.
-            let parsed = parse_error_body(&bytes);
-            if parsed.code.is_some() && parsed.message.is_some() {
-                return error_of_kind(ErrorKind::Api, 200, &http::HeaderMap::new(), &bytes, None);
-            }
-            Error::decode(format!("response does not match the API: {e}"))
-                .with_vendor(Vendor::ConductorOne)
-                .with_source(e)
-        }
-        P::ErrorResponse(rv) => {
-            let status = rv.status().as_u16();
-            error_from_parts(status, rv.headers(), b"", None)
-        }
-        P::UnexpectedResponse(mut response) => {
-            if let Some(carried) = take_carried(&mut response) {
-                return carried;
-            }
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let body = crate::download::read_error_body(response).await;
-            error_from_parts(status, &headers, &body, None)
-        }
-        P::Custom(msg) => Error::new(ErrorKind::Api, msg).with_vendor(Vendor::ConductorOne),
-    }
+    crate::hooks::convert::<C1Errors>(err).await
 }
 
 #[cfg(test)]

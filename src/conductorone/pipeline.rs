@@ -13,10 +13,10 @@
 //!   like any other network failure instead of surfacing as a decode error.
 //!
 //! `exec` can only return a `reqwest::Response`, so failures of our own (a
-//! rejected token exchange) travel as a synthetic response carrying the
-//! [`Error`] in its extensions; [`take_carried`] gets it back out.
+//! rejected token exchange) travel out through [`crate::hooks::carry`].
 
 use super::generated;
+use crate::hooks::carry;
 use crate::retry::{
     self, network_error_is_safe_to_retry, retry_after_header, RetryPolicy, Verdict,
 };
@@ -24,7 +24,7 @@ use crate::token::{BoxFuture, TokenCache};
 use crate::{Error, SecretString};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The one operation that is not idempotent.
 const CREATE: &str = "create_exporter";
@@ -241,33 +241,6 @@ fn finish(out: Outcome) -> reqwest::Result<reqwest::Response> {
     }
 }
 
-/// Our own error, riding in a response's extensions through the generated
-/// code. `http::Extensions` needs `Clone`, hence the shared slot.
-#[derive(Clone)]
-struct Carried(Arc<Mutex<Option<Error>>>);
-
-fn carry(err: Error) -> reqwest::Response {
-    let status = err
-        .status()
-        .filter(|s| *s >= 400)
-        .and_then(|s| http::StatusCode::from_u16(s).ok())
-        // 599: never a success, so the generated code hands it back unparsed.
-        .unwrap_or_else(|| http::StatusCode::from_u16(599).expect("valid status"));
-    let mut response = http::Response::new(err.to_string());
-    *response.status_mut() = status;
-    response
-        .extensions_mut()
-        .insert(Carried(Arc::new(Mutex::new(Some(err)))));
-    reqwest::Response::from(response)
-}
-
-/// The error a synthetic response carries, if it is one.
-pub(crate) fn take_carried(response: &mut reqwest::Response) -> Option<Error> {
-    let carried = response.extensions_mut().remove::<Carried>()?;
-    let err = carried.0.lock().ok()?.take();
-    err
-}
-
 impl progenitor_client::ClientHooks<Pipeline> for generated::Client {
     async fn exec(
         &self,
@@ -285,6 +258,7 @@ pub(crate) mod tests {
     use crate::token::tests::FakeSource;
     use crate::ErrorKind;
     use std::collections::VecDeque;
+    use std::sync::Mutex;
     use std::time::Duration;
     use tokio::time::Instant;
 
@@ -471,16 +445,5 @@ pub(crate) mod tests {
         let response = c.inner.execute(request, "update_exporter").await.unwrap();
         assert_eq!(response.status(), 503);
         assert_eq!(*seen.lock().unwrap(), ["Bearer tok-1"]);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn carried_errors_survive_the_generated_code() {
-        let err = Error::new(ErrorKind::Auth, "token exchange failed: nope").with_status(401);
-        let mut r = carry(err);
-        assert_eq!(r.status(), 401);
-        let back = take_carried(&mut r).unwrap();
-        assert_eq!(back.message(), "token exchange failed: nope");
-        assert!(take_carried(&mut r).is_none());
-        assert_eq!(carry(Error::credentials("x")).status().as_u16(), 599);
     }
 }

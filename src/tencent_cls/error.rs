@@ -2,19 +2,13 @@
 //!
 //! Tencent reports errors inside a normal-looking HTTP 200:
 //! `{"Response": {"Error": {"Code", "Message"}, "RequestId"}}`. This module
-//! parses that envelope, maps the codes onto [`ErrorKind`]s, converts
-//! whatever the generated client returns, and carries errors that happen
-//! inside the transport hook (which may only return `reqwest` types) out as a
-//! marked synthetic response.
+//! parses that envelope and maps the codes onto [`ErrorKind`]s; converting
+//! what the generated client returns, and carrying errors out of the
+//! transport hook, is shared with the other vendors in [`crate::hooks`].
 
+use crate::hooks::VendorErrors;
 use crate::{Error, ErrorKind, Vendor};
-use serde::{Deserialize, Serialize};
-
-/// Marks a response the pipeline made up to carry an [`Error`] out of the
-/// transport hook.
-pub(crate) const LOCAL_ERROR_HEADER: &str = "x-logexport-local-error";
-
-/// Error bodies are small; never hold more of a misbehaving body than this.
+use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
 struct Envelope {
@@ -96,93 +90,8 @@ pub(crate) fn check(
     }
 }
 
-/// The body of a synthetic local-error response.
-#[derive(Debug, Serialize, Deserialize)]
-struct LocalError {
-    kind: String,
-    message: String,
-    status: Option<u16>,
-    code: Option<String>,
-    request_id: Option<String>,
-    retryable: bool,
-}
-
-fn kind_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::InvalidInput => "InvalidInput",
-        ErrorKind::Credentials => "Credentials",
-        ErrorKind::Auth => "Auth",
-        ErrorKind::RateLimited => "RateLimited",
-        ErrorKind::Version => "Version",
-        ErrorKind::NotFound => "NotFound",
-        ErrorKind::Network => "Network",
-        ErrorKind::Decode => "Decode",
-        ErrorKind::Io => "Io",
-        ErrorKind::ExportFailed => "ExportFailed",
-        _ => "Api",
-    }
-}
-
-fn kind_from_name(name: &str) -> ErrorKind {
-    match name {
-        "InvalidInput" => ErrorKind::InvalidInput,
-        "Credentials" => ErrorKind::Credentials,
-        "Auth" => ErrorKind::Auth,
-        "RateLimited" => ErrorKind::RateLimited,
-        "Version" => ErrorKind::Version,
-        "NotFound" => ErrorKind::NotFound,
-        "Network" => ErrorKind::Network,
-        "Decode" => ErrorKind::Decode,
-        "Io" => ErrorKind::Io,
-        "ExportFailed" => ErrorKind::ExportFailed,
-        _ => ErrorKind::Api,
-    }
-}
-
-/// A response that carries `err` out of the transport hook. Status 599 so
-/// the generated code treats it as unexpected and hands it to [`convert`].
-pub(crate) fn synthetic_response(err: &Error) -> reqwest::Response {
-    let local = LocalError {
-        kind: kind_name(err.kind()).to_string(),
-        message: err.message().to_string(),
-        status: err.status(),
-        code: err.code().map(str::to_string),
-        request_id: err.request_id().map(str::to_string),
-        retryable: err.is_retryable(),
-    };
-    let body = serde_json::to_vec(&local).unwrap_or_default();
-    let response = http::Response::builder()
-        .status(599)
-        .header(LOCAL_ERROR_HEADER, "1")
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .expect("static parts are valid");
-    reqwest::Response::from(response)
-}
-
-fn from_local(local: LocalError) -> Error {
-    let mut err = Error::new(kind_from_name(&local.kind), local.message)
-        .with_vendor(Vendor::TencentCls)
-        .with_retryable(local.retryable);
-    if let Some(s) = local.status {
-        err = err.with_status(s);
-    }
-    if let Some(c) = local.code {
-        err = err.with_code(c);
-    }
-    if let Some(r) = local.request_id {
-        err = err.with_request_id(r);
-    }
-    err
-}
-
 /// The error for a response that is not a success envelope.
-pub(crate) fn from_parts(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Error {
-    if headers.contains_key(LOCAL_ERROR_HEADER) {
-        if let Ok(local) = serde_json::from_slice::<LocalError>(body) {
-            return from_local(local);
-        }
-    }
+pub(crate) fn from_parts(status: u16, body: &[u8]) -> Error {
     if let Ok(env) = serde_json::from_slice::<Envelope>(body) {
         if let Some(resp) = env.response {
             if let Some(e) = resp.error {
@@ -204,40 +113,33 @@ pub(crate) fn from_parts(status: u16, headers: &http::HeaderMap, body: &[u8]) ->
         .with_status(status)
 }
 
+/// CLS's side of [`crate::hooks::convert`].
+pub(crate) struct ClsErrors;
+
+impl VendorErrors for ClsErrors {
+    const VENDOR: Vendor = Vendor::TencentCls;
+
+    fn from_parts(status: u16, _: &http::HeaderMap, body: &[u8]) -> Error {
+        from_parts(status, body)
+    }
+
+    fn from_unparsed_success(body: &[u8], e: serde_json::Error) -> Error {
+        // An error envelope whose success members do not parse is still an
+        // error envelope: report the service's code, not our decoder.
+        if envelope_error_code(body).is_some() {
+            return from_parts(200, body);
+        }
+        Error::decode(format!(
+            "the CLS response does not match the API description: {e}"
+        ))
+        .with_vendor(Vendor::TencentCls)
+        .with_status(200)
+    }
+}
+
 /// Converts what a generated call returned into [`Error`].
 pub(crate) async fn convert(err: progenitor_client::Error<()>) -> Error {
-    use progenitor_client::Error as P;
-    match err {
-        P::InvalidRequest(msg) => {
-            Error::new(ErrorKind::InvalidInput, msg).with_vendor(Vendor::TencentCls)
-        }
-        P::CommunicationError(e) | P::InvalidUpgrade(e) | P::ResponseBodyError(e) => {
-            Error::from(e).with_vendor(Vendor::TencentCls)
-        }
-        P::ErrorResponse(rv) => {
-            let status = rv.status().as_u16();
-            from_parts(status, rv.headers(), &[])
-        }
-        P::InvalidResponsePayload(bytes, e) => {
-            // An error envelope whose success members do not parse is still
-            // an error envelope: report the service's code, not our decoder.
-            if envelope_error_code(&bytes).is_some() {
-                return from_parts(200, &http::HeaderMap::new(), &bytes);
-            }
-            Error::decode(format!(
-                "the CLS response does not match the API description: {e}"
-            ))
-            .with_vendor(Vendor::TencentCls)
-            .with_status(200)
-        }
-        P::UnexpectedResponse(response) => {
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let body = crate::download::read_error_body(response).await;
-            from_parts(status, &headers, &body)
-        }
-        P::Custom(msg) => Error::new(ErrorKind::Api, msg).with_vendor(Vendor::TencentCls),
-    }
+    crate::hooks::convert::<ClsErrors>(err).await
 }
 
 #[cfg(test)]
@@ -277,7 +179,7 @@ mod tests {
             envelope_error_code(body),
             Some(("AuthFailure.SignatureFailure".into(), Some("r-1".into())))
         );
-        let err = from_parts(200, &http::HeaderMap::new(), body);
+        let err = from_parts(200, body);
         assert_eq!(err.kind(), ErrorKind::Auth);
         assert_eq!(err.code(), Some("AuthFailure.SignatureFailure"));
         assert_eq!(err.request_id(), Some("r-1"));
@@ -297,7 +199,7 @@ mod tests {
     async fn local_errors_survive_the_round_trip() {
         let original = Error::credentials("no key").with_vendor(Vendor::TencentCls);
         let back = convert(progenitor_client::Error::UnexpectedResponse(
-            synthetic_response(&original),
+            crate::hooks::carry(original),
         ))
         .await;
         assert_eq!(back.kind(), ErrorKind::Credentials);
@@ -306,7 +208,7 @@ mod tests {
 
     #[test]
     fn other_statuses() {
-        let e = from_parts(502, &http::HeaderMap::new(), b"<html>bad gateway</html>");
+        let e = from_parts(502, b"<html>bad gateway</html>");
         assert_eq!((e.kind(), e.status()), (ErrorKind::Api, Some(502)));
         assert!(e.is_retryable());
     }

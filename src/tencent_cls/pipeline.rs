@@ -17,9 +17,10 @@
 //! resend once.
 
 use super::credentials::{ProvideCredentials, Region};
-use super::error::{envelope_error_code, synthetic_response};
+use super::error::envelope_error_code;
 use super::sign::{self, SignableRequest, SigningParams};
 use super::{generated, API_VERSION};
+use crate::hooks::carry;
 use crate::retry::{self, RetryPolicy, Verdict};
 use crate::{Error, ErrorKind, RateLimiter, Vendor};
 use bytes::Bytes;
@@ -164,7 +165,7 @@ impl Pipeline {
 
     /// Runs one generated request to completion. Failures that have no
     /// response of their own come back as a synthetic response (see
-    /// [`super::error::synthetic_response`]); transport failures as the last
+    /// [`crate::hooks::carry`]); transport failures as the last
     /// `reqwest::Error`.
     pub(crate) async fn execute(
         &self,
@@ -174,7 +175,7 @@ impl Pipeline {
     ) -> reqwest::Result<reqwest::Response> {
         let (action, url) = match wire_target(request.url()) {
             Ok(v) => v,
-            Err(e) => return Ok(synthetic_response(&e)),
+            Err(e) => return Ok(carry(e)),
         };
         let body = request
             .body()
@@ -265,14 +266,14 @@ impl Pipeline {
             // failure, and must not look like a malformed answer.
             Outcome::Transport(e) if e.is_body() || e.is_decode() => {
                 let e = e.without_url();
-                Ok(synthetic_response(
-                    &Error::new(ErrorKind::Network, format!("the response was cut off: {e}"))
+                Ok(carry(
+                    Error::new(ErrorKind::Network, format!("the response was cut off: {e}"))
                         .with_vendor(Vendor::TencentCls)
                         .with_retryable(true),
                 ))
             }
             Outcome::Transport(e) => Err(e),
-            Outcome::Local(e) => Ok(synthetic_response(&e)),
+            Outcome::Local(e) => Ok(carry(e)),
         }
     }
 

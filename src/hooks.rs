@@ -1,0 +1,166 @@
+//! What every vendor's progenitor hook shares: getting errors out.
+//!
+//! progenitor's `exec` hook can only return a `reqwest` result, yet a vendor
+//! pipeline fails in ways of its own before or without an HTTP response: a
+//! token exchange refused, credentials a signer rejects, a body cut short.
+//! Such an [`Error`] leaves the hook inside a synthetic response
+//! ([`carry`]), intact in the response's extensions rather than serialised,
+//! so nothing (request id, retry-after, source) is lost on the way.
+//! [`convert`] then turns whatever a generated call returned into an
+//! [`Error`], taking carried errors back out and leaving only the reading of
+//! a vendor's own error bodies to [`VendorErrors`].
+
+use crate::{Error, ErrorKind, Vendor};
+use http::HeaderMap;
+use std::sync::{Arc, Mutex};
+
+/// How one vendor reads its failures.
+pub(crate) trait VendorErrors {
+    /// Who the errors are attributed to.
+    const VENDOR: Vendor;
+
+    /// The error for a failed response, from its parts.
+    fn from_parts(status: u16, headers: &HeaderMap, body: &[u8]) -> Error;
+
+    /// The error for a success status whose body did not match the success
+    /// schema: often a vendor error envelope, otherwise a decode error.
+    fn from_unparsed_success(body: &[u8], err: serde_json::Error) -> Error;
+}
+
+/// Our own error, riding in a response's extensions through the generated
+/// code. `http::Extensions` needs `Clone`, hence the shared slot.
+#[derive(Clone)]
+struct Carried(Arc<Mutex<Option<Error>>>);
+
+/// A response that carries `err` out of the hook. Its status is never a
+/// success (the error's own status if it has one of 400 or more, else 599),
+/// so generated code hands it back unparsed as `UnexpectedResponse`.
+pub(crate) fn carry(err: Error) -> reqwest::Response {
+    let status = err
+        .status()
+        .filter(|s| *s >= 400)
+        .and_then(|s| http::StatusCode::from_u16(s).ok())
+        .unwrap_or_else(|| http::StatusCode::from_u16(599).expect("valid status"));
+    let mut response = http::Response::new(err.to_string());
+    *response.status_mut() = status;
+    response
+        .extensions_mut()
+        .insert(Carried(Arc::new(Mutex::new(Some(err)))));
+    reqwest::Response::from(response)
+}
+
+/// The error a synthetic response carries, if it is one.
+pub(crate) fn take_carried(response: &mut reqwest::Response) -> Option<Error> {
+    let carried = response.extensions_mut().remove::<Carried>()?;
+    let err = carried.0.lock().ok()?.take();
+    err
+}
+
+/// The error for a failed response: the carried one, or the vendor's
+/// reading of a bounded prefix of the body.
+pub(crate) async fn response_error<V: VendorErrors>(mut response: reqwest::Response) -> Error {
+    if let Some(carried) = take_carried(&mut response) {
+        return carried;
+    }
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = crate::download::read_error_body(response).await;
+    V::from_parts(status, &headers, &body)
+}
+
+/// The one conversion from what a generated call returned to [`Error`].
+pub(crate) async fn convert<V: VendorErrors>(err: progenitor_client::Error<()>) -> Error {
+    use progenitor_client::Error as P;
+    match err {
+        P::InvalidRequest(msg) => Error::new(ErrorKind::InvalidInput, msg).with_vendor(V::VENDOR),
+        P::CommunicationError(e) | P::InvalidUpgrade(e) | P::ResponseBodyError(e) => {
+            Error::from(e).with_vendor(V::VENDOR)
+        }
+        P::ErrorResponse(rv) => V::from_parts(rv.status().as_u16(), rv.headers(), b""),
+        P::InvalidResponsePayload(bytes, e) => V::from_unparsed_success(&bytes, e),
+        P::UnexpectedResponse(response) => response_error::<V>(response).await,
+        P::Custom(msg) => Error::new(ErrorKind::Api, msg).with_vendor(V::VENDOR),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    struct Test;
+    impl VendorErrors for Test {
+        const VENDOR: Vendor = Vendor::Atlas;
+        fn from_parts(status: u16, _: &HeaderMap, body: &[u8]) -> Error {
+            Error::new(ErrorKind::Api, String::from_utf8_lossy(body)).with_status(status)
+        }
+        fn from_unparsed_success(_: &[u8], e: serde_json::Error) -> Error {
+            Error::decode(e.to_string())
+        }
+    }
+
+    #[tokio::test]
+    async fn carried_errors_survive_the_generated_code_whole() {
+        let original = Error::new(ErrorKind::Auth, "token exchange failed: nope")
+            .with_status(401)
+            .with_code("invalid_client")
+            .with_request_id("req-9")
+            .with_retry_after(Duration::from_secs(3))
+            .with_retryable(false);
+        let mut r = carry(original);
+        assert_eq!(r.status(), 401);
+        let back = take_carried(&mut r).unwrap();
+        assert_eq!(back.message(), "token exchange failed: nope");
+        assert_eq!(
+            (
+                back.code(),
+                back.request_id(),
+                back.retry_after(),
+                back.is_retryable()
+            ),
+            (
+                Some("invalid_client"),
+                Some("req-9"),
+                Some(Duration::from_secs(3)),
+                false
+            )
+        );
+        assert!(take_carried(&mut r).is_none(), "taken once");
+
+        let original = Error::credentials("no key").with_vendor(Vendor::TencentCls);
+        let r = carry(original);
+        assert_eq!(r.status().as_u16(), 599, "never a success");
+        let back = convert::<Test>(progenitor_client::Error::UnexpectedResponse(r)).await;
+        assert_eq!(
+            (back.kind(), back.message()),
+            (ErrorKind::Credentials, "no key")
+        );
+        assert_eq!(
+            back.vendor(),
+            Some(Vendor::TencentCls),
+            "the carried error, not the vendor's reading"
+        );
+
+        let e = Error::new(ErrorKind::Auth, "refused")
+            .with_status(200)
+            .with_code("c")
+            .with_request_id("r");
+        let back = response_error::<Test>(carry(e)).await;
+        assert_eq!(
+            (back.kind(), back.status(), back.code(), back.request_id()),
+            (ErrorKind::Auth, Some(200), Some("c"), Some("r"))
+        );
+    }
+
+    #[tokio::test]
+    async fn real_responses_go_to_the_vendor() {
+        let r = reqwest::Response::from(
+            http::Response::builder()
+                .status(502)
+                .body("bad gateway")
+                .unwrap(),
+        );
+        let e = convert::<Test>(progenitor_client::Error::UnexpectedResponse(r)).await;
+        assert_eq!((e.status(), e.message()), (Some(502), "bad gateway"));
+    }
+}
