@@ -306,21 +306,25 @@ impl ServiceAccount {
         )
     }
 
-    async fn request_token(&self) -> Result<Token> {
-        let request = form_request(
-            &self.token_url,
-            &self.basic(),
-            "grant_type=client_credentials",
-        );
+    /// POSTs a form to an OAuth endpoint with the account's Basic auth; a
+    /// refusal becomes a token error.
+    async fn post_form(&self, url: &url::Url, form: &str) -> Result<reqwest::Response> {
+        let request = form_request(url, &self.basic(), form);
         let response = self
             .transport
             .send(request)
             .await
             .map_err(|e| Error::from(e).with_vendor(Vendor::Atlas))?;
         if !response.status().is_success() {
-            let err = super::error::from_response(response).await;
-            return Err(token_error(err));
+            return Err(token_error(super::error::from_response(response).await));
         }
+        Ok(response)
+    }
+
+    async fn request_token(&self) -> Result<Token> {
+        let response = self
+            .post_form(&self.token_url, "grant_type=client_credentials")
+            .await?;
         let body = response
             .bytes()
             .await
@@ -348,16 +352,7 @@ impl ServiceAccount {
             ("token_type_hint", "access_token"),
         ])
         .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
-        let request = form_request(&self.revoke_url, &self.basic(), &form);
-        let response = self
-            .transport
-            .send(request)
-            .await
-            .map_err(|e| Error::from(e).with_vendor(Vendor::Atlas))?;
-        if !response.status().is_success() {
-            return Err(token_error(super::error::from_response(response).await));
-        }
-        Ok(())
+        self.post_form(&self.revoke_url, &form).await.map(drop)
     }
 }
 

@@ -5,7 +5,7 @@ use super::events::{EventQuery, PAGE_SIZES};
 use super::generated;
 use super::pipeline::{Pipeline, ReqwestTransport};
 use super::token::{Exchange, StaticToken, REFRESH_MARGIN};
-use super::types::{check_id, next_token, Exporter, ExporterUpdate, NewExporter, Page, PageCursor};
+use super::types::{check_id, Exporter, ExporterUpdate, NewExporter, Page, PageCursor};
 use crate::token::{TokenCache, TokenSource};
 use crate::{Endpoint, Error, Result, RetryPolicy, SecretString, Vendor};
 use futures::stream::{self, BoxStream, StreamExt as _, TryStreamExt as _};
@@ -273,15 +273,7 @@ impl ListExporters {
             Ok(r) => r.into_inner(),
             Err(e) => return Err(convert(e).await),
         };
-        Ok(Page {
-            items: r
-                .list
-                .unwrap_or_default()
-                .into_iter()
-                .map(Exporter::from_gen)
-                .collect(),
-            next_page_token: next_token(r.next_page_token),
-        })
+        Ok(Page::of_exporters(r.list, r.next_page_token))
     }
 
     /// Every exporter, following page tokens.
@@ -367,15 +359,7 @@ impl SearchExporters {
             Ok(r) => r.into_inner(),
             Err(e) => return Err(convert(e).await),
         };
-        Ok(Page {
-            items: r
-                .list
-                .unwrap_or_default()
-                .into_iter()
-                .map(Exporter::from_gen)
-                .collect(),
-            next_page_token: next_token(r.next_page_token),
-        })
+        Ok(Page::of_exporters(r.list, r.next_page_token))
     }
 
     /// Every match, following page tokens.

@@ -453,6 +453,23 @@ pub struct Page<T> {
     pub next_page_token: Option<String>,
 }
 
+impl Page<Exporter> {
+    /// A page of exporters from the generated `list` and `nextPageToken`.
+    pub(crate) fn of_exporters(
+        list: Option<Vec<gen::C1ApiSystemlogV1Exporter>>,
+        next_page_token: Option<String>,
+    ) -> Self {
+        Page {
+            items: list
+                .unwrap_or_default()
+                .into_iter()
+                .map(Exporter::from_gen)
+                .collect(),
+            next_page_token: next_token(next_page_token),
+        }
+    }
+}
+
 /// `nextPageToken` with "" meaning "no more pages".
 pub(crate) fn next_token(t: Option<String>) -> Option<String> {
     t.filter(|t| !t.is_empty())

@@ -380,16 +380,7 @@ impl AtlasSandbox {
         processor: Option<&str>,
         range: TimeRange,
     ) -> Vec<String> {
-        let st = &self.state;
-        self.expected(LogSpec::stream(
-            st.clock.unix_secs(),
-            st.cfg.lines_per_hour,
-            Kind::StreamAudit,
-            project,
-            workspace,
-            processor,
-            secs(&range),
-        ))
+        self.expected_stream(Kind::StreamAudit, project, workspace, processor, range)
     }
 
     /// The lines a stream operational log download of `range` holds.
@@ -400,16 +391,7 @@ impl AtlasSandbox {
         processor: Option<&str>,
         range: TimeRange,
     ) -> Vec<String> {
-        let st = &self.state;
-        self.expected(LogSpec::stream(
-            st.clock.unix_secs(),
-            st.cfg.lines_per_hour,
-            Kind::StreamOps,
-            project,
-            workspace,
-            processor,
-            secs(&range),
-        ))
+        self.expected_stream(Kind::StreamOps, project, workspace, processor, range)
     }
 
     /// The lines a cluster host log download of `range` holds.
@@ -427,6 +409,26 @@ impl AtlasSandbox {
             project,
             host,
             log_name,
+            secs(&range),
+        ))
+    }
+
+    fn expected_stream(
+        &self,
+        kind: Kind,
+        project: &str,
+        workspace: &str,
+        processor: Option<&str>,
+        range: TimeRange,
+    ) -> Vec<String> {
+        let st = &self.state;
+        self.expected(LogSpec::stream(
+            st.clock.unix_secs(),
+            st.cfg.lines_per_hour,
+            kind,
+            project,
+            workspace,
+            processor,
             secs(&range),
         ))
     }
