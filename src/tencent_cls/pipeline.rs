@@ -262,16 +262,8 @@ impl Pipeline {
         .await;
         match outcome {
             Outcome::Response(r) => Ok(r),
-            // reqwest calls a body cut short a decode error; it is a network
-            // failure, and must not look like a malformed answer.
-            Outcome::Transport(e) if e.is_body() || e.is_decode() => {
-                let e = e.without_url();
-                Ok(carry(
-                    Error::new(ErrorKind::Network, format!("the response was cut off: {e}"))
-                        .with_vendor(Vendor::TencentCls)
-                        .with_retryable(true),
-                ))
-            }
+            // A body cut short becomes a Network error in `From<reqwest::Error>`,
+            // like every transport failure of every vendor.
             Outcome::Transport(e) => Err(e),
             Outcome::Local(e) => Ok(carry(e)),
         }
