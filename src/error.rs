@@ -81,6 +81,7 @@ pub struct Error {
 struct Inner {
     kind: ErrorKind,
     vendor: Option<Vendor>,
+    operation: Option<std::borrow::Cow<'static, str>>,
     message: String,
     status: Option<u16>,
     code: Option<String>,
@@ -97,6 +98,7 @@ impl Error {
             inner: Box::new(Inner {
                 kind,
                 vendor: None,
+                operation: None,
                 message: message.into(),
                 status: None,
                 code: None,
@@ -129,6 +131,15 @@ impl Error {
     /// Attributes the error to a vendor.
     pub fn with_vendor(mut self, vendor: Vendor) -> Self {
         self.inner.vendor = Some(vendor);
+        self
+    }
+
+    /// Names the operation that failed (e.g. `download_cluster_log`). The
+    /// first name recorded wins: the innermost call knows best.
+    pub fn with_operation(mut self, operation: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        if self.inner.operation.is_none() {
+            self.inner.operation = Some(operation.into());
+        }
         self
     }
 
@@ -176,6 +187,11 @@ impl Error {
     /// The vendor that reported the error, when one did.
     pub fn vendor(&self) -> Option<Vendor> {
         self.inner.vendor
+    }
+
+    /// The operation that failed, when known.
+    pub fn operation(&self) -> Option<&str> {
+        self.inner.operation.as_deref()
     }
 
     /// The HTTP status of the failing response. Tencent reports errors with
@@ -230,6 +246,9 @@ impl fmt::Debug for Error {
         if let Some(v) = i.vendor {
             d.field("vendor", &v);
         }
+        if let Some(o) = &i.operation {
+            d.field("operation", o);
+        }
         d.field("message", &i.message);
         if let Some(s) = i.status {
             d.field("status", &s);
@@ -250,8 +269,11 @@ impl fmt::Debug for Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = &self.inner;
-        if let Some(v) = i.vendor {
-            write!(f, "{v}: ")?;
+        match (i.vendor, &i.operation) {
+            (Some(v), Some(o)) => write!(f, "{v} {o}: ")?,
+            (Some(v), None) => write!(f, "{v}: ")?,
+            (None, Some(o)) => write!(f, "{o}: ")?,
+            (None, None) => {}
         }
         f.write_str(&i.message)?;
         let mut extras = Vec::new();
@@ -365,6 +387,11 @@ mod tests {
             "Tencent CLS: signature mismatch (code AuthFailure.SignatureFailure, HTTP 200, request id req-1)"
         );
         assert_eq!(e.code(), Some("AuthFailure.SignatureFailure"));
+        let e = e.with_operation("create_export").with_operation("outer");
+        assert_eq!(e.operation(), Some("create_export"), "the first name wins");
+        assert!(e
+            .to_string()
+            .starts_with("Tencent CLS create_export: signature mismatch"));
         assert_eq!(e.request_id(), Some("req-1"));
     }
 
