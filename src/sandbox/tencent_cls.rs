@@ -548,7 +548,7 @@ async fn api(
         "DescribeExports" => describe_exports(&st, &params, &host),
         "DeleteExport" => delete_export(&st, &params),
         "DescribeTopics" => describe_topics(&params),
-        "SearchLog" => search_log(&params),
+        "SearchLog" => search_log(&params, st.clock.unix_secs().max(0) as u64),
         _ => unreachable!("check_common admits known actions only"),
     };
     json_response(envelope(result), fault.as_ref())
@@ -999,7 +999,15 @@ fn describe_topics(p: &Map<String, Value>) -> Result<Map<String, Value>, ApiErro
     Ok(out)
 }
 
-fn search_log(p: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+/// How many raw logs one `Context` chain of SearchLog yields at most; past
+/// it the service reports the list as over although it is not, which is
+/// what a client must detect and work around.
+pub const SEARCH_CONTEXT_CAP: u64 = 10_000;
+
+/// How long a SearchLog `Context` stays valid.
+pub const SEARCH_CONTEXT_TTL_SECS: u64 = 3600;
+
+fn search_log(p: &Map<String, Value>, now_secs: u64) -> Result<Map<String, Value>, ApiError> {
     let from = required(get_int(p, "From")?, "From")?;
     let to = required(get_int(p, "To")?, "To")?;
     let topic_id = required(get_str(p, "TopicId")?, "TopicId")?;
@@ -1050,17 +1058,24 @@ fn search_log(p: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
         )
         .as_bytes(),
     )[..16];
-    let start = match get_str(p, "Context")?.filter(|c| !c.is_empty()) {
-        None => 0,
-        Some(ctx) => decode_context(&ctx, fingerprint).ok_or_else(|| {
-            ApiError::new(
-                "FailedOperation.InvalidContext",
-                "The search context is invalid or expired.",
-            )
-        })?,
+    let (start, issued) = match get_str(p, "Context")?.filter(|c| !c.is_empty()) {
+        None => (0, now_secs),
+        Some(ctx) => decode_context(&ctx, fingerprint)
+            .filter(|(_, issued)| now_secs.saturating_sub(*issued) <= SEARCH_CONTEXT_TTL_SECS)
+            .ok_or_else(|| {
+                ApiError::new(
+                    "FailedOperation.InvalidContext",
+                    "The search context is invalid or expired.",
+                )
+            })?,
     };
     let n = spec.len();
-    let end = start.saturating_add(limit as u64).min(n);
+    // The cap is silent on purpose: the chain just ends, as if the range
+    // held no more logs.
+    let end = start
+        .saturating_add(limit as u64)
+        .min(n)
+        .min(SEARCH_CONTEXT_CAP);
     let shape = spec.shape();
     let results: Vec<Value> = (start..end)
         .map(|i| {
@@ -1073,8 +1088,8 @@ fn search_log(p: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
                 "Source": field("__SOURCE__"),
                 "FileName": field("__FILENAME__"),
                 "HostName": field("__HOSTNAME__"),
-                "PkgId": format!("{:016X}", i / 64),
-                "PkgLogId": (i % 64).to_string(),
+                "PkgId": format!("{:016X}", r.timestamp_ms),
+                "PkgLogId": "0",
                 "HighLights": [],
                 "LogJson": String::from_utf8(r.json_line()).unwrap_or_default(),
             })
@@ -1083,23 +1098,30 @@ fn search_log(p: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
     let mut out = Map::new();
     out.insert(
         "Context".into(),
-        Value::String(encode_context(end, fingerprint)),
+        Value::String(encode_context(end, issued, fingerprint)),
     );
-    out.insert("ListOver".into(), Value::Bool(end >= n));
+    out.insert(
+        "ListOver".into(),
+        Value::Bool(end >= n || end >= SEARCH_CONTEXT_CAP),
+    );
     out.insert("Analysis".into(), Value::Bool(false));
     out.insert("ColNames".into(), json!([]));
     out.insert("Results".into(), Value::Array(results));
     Ok(out)
 }
 
-fn encode_context(position: u64, fingerprint: &str) -> String {
-    hex::encode(format!("{position}:{fingerprint}"))
+/// A context names where the chain stands and when it began; a chain keeps
+/// the time of its first page, so it expires as a whole.
+fn encode_context(position: u64, issued_secs: u64, fingerprint: &str) -> String {
+    hex::encode(format!("{position}:{issued_secs}:{fingerprint}"))
 }
 
-fn decode_context(ctx: &str, fingerprint: &str) -> Option<u64> {
+fn decode_context(ctx: &str, fingerprint: &str) -> Option<(u64, u64)> {
     let text = String::from_utf8(hex::decode(ctx).ok()?).ok()?;
-    let (pos, fp) = text.split_once(':')?;
-    (fp == fingerprint).then(|| pos.parse().ok()).flatten()
+    let mut parts = text.splitn(3, ':');
+    let pos = parts.next()?.parse().ok()?;
+    let issued = parts.next()?.parse().ok()?;
+    (parts.next()? == fingerprint).then_some((pos, issued))
 }
 
 fn china_time(ms: i64) -> String {
@@ -1804,8 +1826,8 @@ mod tests {
 
     #[test]
     fn search_context_round_trips() {
-        let ctx = encode_context(42, "abc");
-        assert_eq!(decode_context(&ctx, "abc"), Some(42));
+        let ctx = encode_context(42, 7, "abc");
+        assert_eq!(decode_context(&ctx, "abc"), Some((42, 7)));
         assert_eq!(decode_context(&ctx, "abd"), None);
         assert_eq!(decode_context("zz", "abc"), None);
     }

@@ -500,33 +500,33 @@ impl Client {
         })
     }
 
-    /// Every search result, following `Context` until the service says the
-    /// list is over.
+    /// Every search result, exactly once, following `Context` until the
+    /// range is exhausted.
+    ///
+    /// One `Context` chain of SearchLog yields at most
+    /// [`MAX_RESULTS_PER_CONTEXT`](super::MAX_RESULTS_PER_CONTEXT) logs and
+    /// expires after an hour; this listing continues past both by starting a
+    /// new chain at the last timestamp it returned (see [`super::search`]).
+    /// More logs in one millisecond than a chain can hold is an error, never
+    /// a silent gap.
     pub fn search_logs(&self, params: SearchParams) -> BoxStream<'static, Result<LogEntry>> {
         let client = self.clone();
-        stream::try_unfold(Some(params), move |params| {
+        let cursor = super::search::Cursor::new(params);
+        stream::try_unfold(cursor, move |mut cursor| {
             let client = client.clone();
             async move {
-                let Some(mut params) = params else {
-                    return Ok::<_, Error>(None);
-                };
-                let page = client.search_log(&params).await?;
-                let next = match (&page.context, page.list_over || page.results.is_empty()) {
-                    // The same context again would fetch the same page
-                    // forever.
-                    (Some(ctx), false) if params.context.as_ref() == Some(ctx) => {
-                        return Err(Error::decode(
-                            "SearchLog returned the context it was given; the listing does not advance",
-                        )
-                        .with_vendor(Vendor::TencentCls));
+                loop {
+                    let Some(params) = cursor.request() else {
+                        return Ok::<_, Error>(None);
+                    };
+                    match client.search_log(params).await {
+                        Ok(page) => {
+                            let fresh = cursor.accept(page)?;
+                            return Ok(Some((stream::iter(fresh.into_iter().map(Ok)), cursor)));
+                        }
+                        Err(e) => cursor.recover(e)?,
                     }
-                    (Some(ctx), false) => {
-                        params.context = Some(ctx.clone());
-                        Some(params)
-                    }
-                    _ => None,
-                };
-                Ok(Some((stream::iter(page.results.into_iter().map(Ok)), next)))
+                }
             }
         })
         .try_flatten()

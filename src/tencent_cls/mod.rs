@@ -40,6 +40,7 @@ mod error;
 pub mod export;
 mod pipeline;
 pub(crate) mod records;
+pub mod search;
 pub mod sign;
 mod types;
 
@@ -66,6 +67,7 @@ pub use error::kind_for_code;
 pub use export::{ExportEvent, ExportLogs, ExportOptions, ExportSummary, ProgressFn, Records};
 #[doc(hidden)]
 pub use pipeline::Pipeline;
+pub use search::MAX_RESULTS_PER_CONTEXT;
 pub use types::{
     Export, ExportPage, ExportParams, ExportStatus, Format, LogEntry, Order, SearchPage,
     SearchParams, SyntaxRule, TimeRange, Topic, TopicFilter, TopicPage, MAX_EXPORT_COUNT,

@@ -576,6 +576,7 @@ impl SearchParams {
 
 /// One log from SearchLog.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LogEntry {
     /// The log time (ms).
     pub time_ms: i64,
@@ -589,9 +590,28 @@ pub struct LogEntry {
     pub host_name: Option<String>,
     /// The log's fields (`LogJson` parsed), or the raw log as a string.
     pub fields: serde_json::Value,
+    /// The log package it was collected in.
+    pub pkg_id: Option<String>,
+    /// Its index within that package: with `pkg_id`, what tells apart logs
+    /// of the same millisecond.
+    pub pkg_log_id: Option<String>,
 }
 
 impl LogEntry {
+    /// A log at `time_ms` with `fields` and nothing else known.
+    pub fn new(time_ms: i64, fields: serde_json::Value) -> Self {
+        LogEntry {
+            time_ms,
+            topic_id: None,
+            source: None,
+            file_name: None,
+            host_name: None,
+            fields,
+            pkg_id: None,
+            pkg_log_id: None,
+        }
+    }
+
     pub(crate) fn from_gen(info: gen::LogInfo) -> Self {
         let fields = match (info.log_json.as_deref(), info.raw_log) {
             (Some(json), _) if !json.is_empty() => serde_json::from_str(json)
@@ -606,6 +626,8 @@ impl LogEntry {
             file_name: info.file_name,
             host_name: info.host_name,
             fields,
+            pkg_id: info.pkg_id,
+            pkg_log_id: info.pkg_log_id,
         }
     }
 }
