@@ -12,6 +12,7 @@ mod progress;
 mod sandbox;
 mod time;
 mod tour;
+mod windows;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
