@@ -103,7 +103,15 @@ fn cls_windows_survive_kill_9_exactly_once() {
         kills += k;
     }
     assert!(kills >= 2, "the test must interrupt runs (killed {kills})");
-    eprintln!("cls windows: {kills} kill -9s across 2 rounds, outputs identical to an uninterrupted run");
+    // A killed window's task is finished (and deleted) by the next run; only
+    // a kill in the instant between CreateExport and recording the task, or
+    // between storing a window and deleting its task, leaves one behind.
+    let left = sb.export_ids().len();
+    assert!(left * 4 <= kills as usize, "{left} tasks left behind by {kills} kills");
+    eprintln!(
+        "cls windows: {kills} kill -9s across 2 rounds, outputs identical to an uninterrupted run, \
+         {left} export tasks left behind"
+    );
 }
 
 #[test]
