@@ -74,7 +74,10 @@ fn two_runs_on_one_checkpoint_the_second_exits_2_at_once() {
     let waited = Instant::now();
     // Mid-run: its first window is stored.
     while !cp.exists() {
-        assert!(waited.elapsed() < Duration::from_secs(20), "no window stored");
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "no window stored"
+        );
         assert!(first.try_wait().unwrap().is_none(), "first run ended early");
         std::thread::sleep(Duration::from_millis(10));
     }

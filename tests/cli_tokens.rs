@@ -113,9 +113,7 @@ async fn a_scoped_token_is_revoked_whether_the_work_succeeds_or_fails() {
 
     let err = client
         .with_scoped_token(|c| async move {
-            c.processes(UNKNOWN_PROJECT)?
-                .try_collect::<Vec<_>>()
-                .await
+            c.processes(UNKNOWN_PROJECT)?.try_collect::<Vec<_>>().await
         })
         .await
         .unwrap_err();

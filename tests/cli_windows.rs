@@ -26,12 +26,17 @@ fn cls(sb: &TencentClsSandbox, args: &[&str]) -> Command {
 
 fn atlas(sb: &AtlasSandbox, args: &[&str]) -> Command {
     let mut c = logexport(&["-q"]);
-    c.args(["atlas", "cluster-logs", "--project", atlas_sb::DEMO_PROJECT_ID])
-        .args(["--host", atlas_sb::DEMO_HOST, "--log", "mongodb-audit-log"])
-        .args(args)
-        .env("MONGODB_ATLAS_BASE_URL", sb.endpoint())
-        .env("MONGODB_ATLAS_PUBLIC_API_KEY", atlas_sb::DEMO_PUBLIC_KEY)
-        .env("MONGODB_ATLAS_PRIVATE_API_KEY", atlas_sb::DEMO_PRIVATE_KEY);
+    c.args([
+        "atlas",
+        "cluster-logs",
+        "--project",
+        atlas_sb::DEMO_PROJECT_ID,
+    ])
+    .args(["--host", atlas_sb::DEMO_HOST, "--log", "mongodb-audit-log"])
+    .args(args)
+    .env("MONGODB_ATLAS_BASE_URL", sb.endpoint())
+    .env("MONGODB_ATLAS_PUBLIC_API_KEY", atlas_sb::DEMO_PUBLIC_KEY)
+    .env("MONGODB_ATLAS_PRIVATE_API_KEY", atlas_sb::DEMO_PRIVATE_KEY);
     c
 }
 
@@ -84,8 +89,11 @@ fn cls_windows_survive_kill_9_exactly_once() {
     assert!(text(&expected).lines().count() >= 3_000);
 
     // Slow downloads so kills land mid-window too, not only while waiting.
-    sb.faults()
-        .inject(FaultTarget::Download, Fault::Latency(Duration::from_millis(150)), 10_000);
+    sb.faults().inject(
+        FaultTarget::Download,
+        Fault::Latency(Duration::from_millis(150)),
+        10_000,
+    );
     let mut rng = Lcg(0xc15);
     let mut kills = 0;
     for round in 0..2 {
@@ -99,7 +107,10 @@ fn cls_windows_survive_kill_9_exactly_once() {
         // A task recorded before a kill is downloaded again, not recreated:
         // at most one extra task per kill (a kill right after CreateExport).
         let tasks = sb.calls("CreateExport") - created;
-        assert!(tasks <= 6 + k as usize, "round {round}: {tasks} tasks, {k} kills");
+        assert!(
+            tasks <= 6 + k as usize,
+            "round {round}: {tasks} tasks, {k} kills"
+        );
         kills += k;
     }
     assert!(kills >= 2, "the test must interrupt runs (killed {kills})");
@@ -107,7 +118,10 @@ fn cls_windows_survive_kill_9_exactly_once() {
     // a kill in the instant between CreateExport and recording the task, or
     // between storing a window and deleting its task, leaves one behind.
     let left = sb.export_ids().len();
-    assert!(left * 4 <= kills as usize, "{left} tasks left behind by {kills} kills");
+    assert!(
+        left * 4 <= kills as usize,
+        "{left} tasks left behind by {kills} kills"
+    );
     eprintln!(
         "cls windows: {kills} kill -9s across 2 rounds, outputs identical to an uninterrupted run, \
          {left} export tasks left behind"
@@ -149,7 +163,11 @@ fn lag_keeps_the_newest_window_open() {
         let before = now();
         let run = cmd.args(&args).output().unwrap();
         let after = now();
-        assert!(run.status.success(), "{vendor} {lag:?}: {}", text(&run.stderr));
+        assert!(
+            run.status.success(),
+            "{vendor} {lag:?}: {}",
+            text(&run.stderr)
+        );
         let closed = position(&cp);
         assert!(
             (before - secs..=after - secs).contains(&closed),

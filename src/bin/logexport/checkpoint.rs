@@ -278,7 +278,11 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"a\":1}\n");
         drop(r);
         let other = Resumable::open(&out, &cp, "other").err().unwrap();
-        assert!(other.message.contains("belongs to `c1 events`"), "{}", other.message);
+        assert!(
+            other.message.contains("belongs to `c1 events`"),
+            "{}",
+            other.message
+        );
     }
 
     #[test]

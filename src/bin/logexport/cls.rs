@@ -12,8 +12,8 @@ use logexport::tencent_cls::{
     Topic, TopicFilter,
 };
 use logexport::ErrorKind;
-use std::path::PathBuf;
 use serde_json::json;
+use std::path::PathBuf;
 
 const CREDENTIAL_VARS: &str = "TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (and TENCENTCLOUD_SESSION_TOKEN for temporary credentials)";
 
@@ -391,7 +391,10 @@ async fn still_there(
     match client.find_export(topic, export_id).await {
         Ok(_) => Ok(true),
         Err(e) if e.kind() == ErrorKind::NotFound => {
-            tracing::info!(export_id, "the recorded export task is gone; creating another");
+            tracing::info!(
+                export_id,
+                "the recorded export task is gone; creating another"
+            );
             Ok(false)
         }
         Err(e) => Err(e.into()),
