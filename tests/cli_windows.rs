@@ -182,3 +182,43 @@ fn lag_keeps_the_newest_window_open() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--lag"));
 }
+
+#[test]
+fn a_cls_window_cut_by_count_is_not_stored() {
+    let rt = tokio_rt();
+    let sb = rt
+        .block_on(
+            TencentClsSandbox::builder()
+                .lifecycle(Duration::from_millis(10), Duration::from_millis(10))
+                .start(),
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, cp) = (dir.path().join("o.ndjson"), dir.path().join("o.cp"));
+    let from = (chrono::Utc::now() - chrono::Duration::hours(2)).timestamp();
+    let (from, to) = (from.to_string(), (from + 120).to_string());
+    let run = |count: &str| {
+        cls(&sb, &["--from", &from, "--to", &to, "--step", "1m"])
+            .args([
+                "--count",
+                count,
+                "-o",
+                path(&out),
+                "--checkpoint",
+                path(&cp),
+            ])
+            .output()
+            .unwrap()
+    };
+    // 600 records a minute: 100 cuts the first window short.
+    let cut = run("100");
+    let stderr = text(&cut.stderr);
+    assert_eq!(cut.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("use a smaller --step"), "{stderr}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"");
+    assert!(sb.export_ids().is_empty(), "the task is deleted");
+    // The same checkpoint then runs the window afresh with a fitting count.
+    let ok = run("1000");
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert_eq!(text(&std::fs::read(&out).unwrap()).lines().count(), 1200);
+}

@@ -228,6 +228,20 @@ impl Resumable {
         self.save()
     }
 
+    /// Forgets the pending task and every record appended since the last
+    /// commit.
+    pub fn clear_pending(&mut self) -> Result<(), String> {
+        self.pending.clear();
+        self.pending_records = 0;
+        self.written = 0;
+        self.output
+            .set_len(self.state.output_len)
+            .and_then(|()| self.output.seek(std::io::SeekFrom::End(0)).map(drop))
+            .map_err(|e| format!("cannot truncate {}: {e}", self.path.display()))?;
+        self.state.pending = None;
+        self.save()
+    }
+
     fn save(&self) -> Result<(), String> {
         write_atomic(
             &self.checkpoint_path,
@@ -321,7 +335,16 @@ mod tests {
         r.append("x").unwrap();
         r.commit(Some("60".into())).unwrap();
         drop(r);
-        let r = Resumable::open(&out, &cp, "s").unwrap();
-        assert_eq!((r.state.pending, r.state.records), (None, 1));
+        let mut r = Resumable::open(&out, &cp, "s").unwrap();
+        assert_eq!((r.state.pending.clone(), r.state.records), (None, 1));
+        // An abandoned window leaves neither its task nor its records.
+        r.set_pending(task).unwrap();
+        r.append(&"y".repeat(2 << 20)).unwrap();
+        r.append("z").unwrap();
+        r.clear_pending().unwrap();
+        r.append("w").unwrap();
+        r.commit(Some("120".into())).unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "x\nw\n");
+        assert_eq!((r.state.pending.clone(), r.state.records), (None, 2));
     }
 }

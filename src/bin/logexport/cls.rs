@@ -81,7 +81,8 @@ pub struct ExportArgs {
     /// End. Default: now.
     #[arg(long)]
     to: Option<String>,
-    /// Most records to export.
+    /// Most records to export (per window with --checkpoint, where a full
+    /// window is an error rather than a silent cut).
     #[arg(long)]
     count: Option<u64>,
     /// Record order.
@@ -367,8 +368,25 @@ async fn export_windows(
         let mut records = client
             .resume_export(args.topic.as_str(), export_id.as_str(), options.clone())
             .records();
+        let mut n = 0u64;
         while let Some(record) = records.try_next().await? {
             windows.append(&record.to_string())?;
+            n += 1;
+        }
+        let cap = args.count.unwrap_or(tencent_cls::MAX_EXPORT_COUNT);
+        if n >= cap {
+            // The task stopped at its Count: storing the window would skip
+            // the rest of it for good.
+            windows.drop_task()?;
+            if !args.keep_task {
+                let _ = client.delete_export(&export_id).await;
+            }
+            return Err(Failure::usage(format!(
+                "the window {} .. {} holds at least {cap} records, the most one export task \
+                 returns (--count); it was not stored: use a smaller --step",
+                window.from.to_rfc3339(),
+                window.to.to_rfc3339()
+            )));
         }
         windows.commit(window)?;
         if !args.keep_task {

@@ -148,6 +148,12 @@ impl<'a> Windows<'a> {
         Ok(())
     }
 
+    /// Forgets the current window's task and the records appended for it,
+    /// so a rerun starts the window afresh (with different flags).
+    pub fn drop_task(&mut self) -> Result<(), Failure> {
+        self.resumable.clear_pending().map_err(Failure::runtime)
+    }
+
     /// Appends one record of the current window.
     pub fn append(&mut self, line: &str) -> Result<(), Failure> {
         self.resumable.append(line).map_err(Failure::runtime)
