@@ -61,7 +61,7 @@ fn two_runs_on_one_checkpoint_the_second_exits_2_at_once() {
     // Slow windows keep the first run busy for seconds.
     sb.faults().inject(
         "download_cluster_log",
-        Fault::Latency(Duration::from_millis(400)),
+        Fault::Latency(Duration::from_millis(600)),
         1_000,
     );
     let (out, cp) = (dir.path().join("out.ndjson"), dir.path().join("audit.cp"));
@@ -94,7 +94,7 @@ fn two_runs_on_one_checkpoint_the_second_exits_2_at_once() {
         )),
         "{stderr}"
     );
-    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
     assert!(
         first.try_wait().unwrap().is_none(),
         "the second run must have met a running first one"
