@@ -362,26 +362,41 @@ impl TokenSource for ServiceAccount {
     }
 }
 
-/// Token endpoint refusals are credential problems, whatever the status
-/// (Atlas answers 403 once an account holds 100 live tokens).
+/// How many live tokens Atlas lets one service account hold; past that
+/// the token endpoint answers 403 until one is revoked or expires.
+pub(crate) const MAX_LIVE_TOKENS: u32 = 100;
+
+/// Token endpoint refusals are credential problems, whatever the status.
+/// A 403 is almost always the live-token cap, which a bare "forbidden"
+/// would leave the user to guess.
 fn token_error(err: Error) -> Error {
-    match err.kind() {
-        ErrorKind::Api if matches!(err.status(), Some(400..=499)) && err.status() != Some(429) => {
-            let mut e = Error::new(
-                ErrorKind::Auth,
-                format!("service-account token request refused: {}", err.message()),
-            )
-            .with_vendor(Vendor::Atlas);
-            if let Some(s) = err.status() {
-                e = e.with_status(s);
-            }
-            if let Some(c) = err.code() {
-                e = e.with_code(c);
-            }
-            e
-        }
-        _ => err,
+    let refused = matches!(err.kind(), ErrorKind::Api | ErrorKind::Auth)
+        && matches!(err.status(), Some(400..=499))
+        && err.status() != Some(429);
+    if !refused {
+        return err;
     }
+    let message = if err.status() == Some(403) {
+        format!(
+            "service-account token request refused (403): Atlas allows at most \
+             {MAX_LIVE_TOKENS} live tokens per service account; revoke unused ones \
+             (Client::revoke_token) or wait up to an hour for them to expire: {}",
+            err.message()
+        )
+    } else {
+        format!("service-account token request refused: {}", err.message())
+    };
+    let mut e = Error::new(ErrorKind::Auth, message).with_vendor(Vendor::Atlas);
+    if let Some(s) = err.status() {
+        e = e.with_status(s);
+    }
+    if let Some(c) = err.code() {
+        e = e.with_code(c);
+    }
+    if let Some(id) = err.request_id() {
+        e = e.with_request_id(id);
+    }
+    e
 }
 
 fn form_request(url: &url::Url, basic: &str, body: &str) -> reqwest::Request {

@@ -312,13 +312,77 @@ impl Client {
     }
 
     /// Revokes the cached service-account token (`POST /api/oauth/revoke`).
-    /// Returns whether there was one; the next call fetches a new token.
-    /// With API-key credentials there is nothing to revoke.
+    ///
+    /// Atlas lets a service account hold at most 100 live tokens, each
+    /// living an hour, and refuses new ones with 403 past that. A client
+    /// fetches one token and shares it with its clones, but a program that
+    /// builds a client per job (a cron job, parallel workers) mints one per
+    /// job: revoke it when the job ends, or see
+    /// [`with_scoped_token`](Self::with_scoped_token).
+    ///
+    /// Returns whether there was a token to revoke; the next call through
+    /// this client (or a clone) fetches a new one. No request waits on a
+    /// token while the revocation is in flight. With API-key credentials
+    /// there is nothing to revoke and this returns `Ok(false)` at once.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> logexport::Result<()> {
+    /// let client = logexport::atlas::Client::from_env()?;
+    /// let processes = client.processes("5f2a0c3e9d1b4a6c8e7f0a1b")?;
+    /// # drop(processes);
+    /// // ... use the client ...
+    /// client.revoke_token().await?;
+    /// # Ok(()) }
+    /// ```
     #[tracing::instrument(skip_all, fields(vendor = "atlas", operation = "revoke_token"))]
     pub async fn revoke_token(&self) -> Result<bool> {
         match self.pipeline().tokens() {
             Some(t) => auth::revoke(t).await,
             None => Ok(false),
+        }
+    }
+
+    /// Runs `work` with this client, then revokes the service-account token
+    /// it used, whether `work` succeeded or not: the token lives exactly as
+    /// long as the block of work.
+    ///
+    /// `work`'s error wins over a failed revocation (which is logged); after
+    /// successful work, a failed revocation is the error, since the token
+    /// then still counts against the account's cap of 100. Clones share the
+    /// token, so a clone used concurrently elsewhere fetches a new one on
+    /// its next call. If the returned future is dropped before it finishes
+    /// (a timeout, Ctrl-C), nothing is revoked: call
+    /// [`revoke_token`](Self::revoke_token) on your way out instead.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> logexport::Result<()> {
+    /// use futures::TryStreamExt;
+    ///
+    /// let client = logexport::atlas::Client::from_env()?;
+    /// let count = client
+    ///     .with_scoped_token(|c| async move {
+    ///         let all: Vec<_> = c.processes("5f2a0c3e9d1b4a6c8e7f0a1b")?.try_collect().await?;
+    ///         Ok(all.len())
+    ///     })
+    ///     .await?;
+    /// println!("{count} processes; no token left live");
+    /// # Ok(()) }
+    /// ```
+    pub async fn with_scoped_token<T, F, Fut>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let result = work(self.clone()).await;
+        let revoked = self.revoke_token().await;
+        match (result, revoked) {
+            (Ok(value), Ok(_)) => Ok(value),
+            (Ok(_), Err(e)) => Err(e),
+            (Err(e), Ok(_)) => Err(e),
+            (Err(e), Err(revoke)) => {
+                tracing::warn!(error = %revoke, "could not revoke the service-account token");
+                Err(e)
+            }
         }
     }
 

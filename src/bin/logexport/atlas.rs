@@ -1,8 +1,8 @@
 //! `logexport atlas …`: audit and host log downloads, events, processes.
 
-use crate::checkpoint::Resumable;
 use crate::output::{file_target, Sink};
 use crate::time::parse_time;
+use crate::windows::{self, Plan, Windows};
 use crate::{missing_credentials, Ctx, Failure};
 use chrono::{DateTime, Duration, Utc};
 use clap::Subcommand;
@@ -87,11 +87,53 @@ pub struct Window {
     /// Window length with --checkpoint (e.g. 1h).
     #[arg(long, default_value = "1h")]
     pub step: String,
+    /// With --checkpoint: close a window only once it ended this long ago,
+    /// so Atlas has written its logs (default 5m; 0 for none).
+    #[arg(long)]
+    pub lag: Option<String>,
+}
+
+/// How long after a window ends Atlas is trusted to have its logs: host
+/// logs reach the download API in batches, minutes behind.
+const DEFAULT_LAG: Duration = Duration::minutes(5);
+
+/// Clients whose service-account token must be revoked when the process
+/// ends. A static, not a guard in [`run`]: on Ctrl-C the command's future is
+/// dropped mid-flight, and revoking needs an await that a `Drop` cannot do.
+static TO_REVOKE: std::sync::Mutex<Vec<atlas::Client>> = std::sync::Mutex::new(Vec::new());
+
+/// How long revocation may delay the exit: the job is done, and a token
+/// left behind expires within the hour anyway.
+const REVOKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Revokes the token of every Atlas client this run built, within a short
+/// bound. Called by `main` after the command ends, however it ended
+/// (success, error, or its future dropped on SIGINT/SIGTERM): Atlas allows
+/// 100 live tokens per service account, so a job run every minute would
+/// otherwise lock itself out within two hours.
+pub async fn revoke_minted_tokens() {
+    let clients = std::mem::take(&mut *TO_REVOKE.lock().unwrap_or_else(|e| e.into_inner()));
+    for client in clients {
+        match tokio::time::timeout(REVOKE_TIMEOUT, client.revoke_token()).await {
+            Ok(Ok(revoked)) => tracing::debug!(revoked, "service-account token revoked"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not revoke the service-account token"),
+            Err(_) => tracing::warn!(
+                "revoking the service-account token took over {}s; it expires within the hour",
+                REVOKE_TIMEOUT.as_secs()
+            ),
+        }
+    }
 }
 
 /// Runs an Atlas command.
 pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
     let client = client(ctx)?;
+    if client.auth_scheme() == "service-account" {
+        TO_REVOKE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(client.clone());
+    }
     let now = Utc::now();
     match command {
         Command::StreamAuditLogs {
@@ -240,50 +282,34 @@ where
         )));
     }
 
+    let lag = windows::lag(
+        window.lag.as_deref(),
+        DEFAULT_LAG,
+        window.checkpoint.is_some(),
+    )?;
     if let Some(checkpoint) = &window.checkpoint {
-        if ctx.global.raw {
-            return Err(Failure::usage(
-                "--checkpoint writes decoded records; it cannot be combined with --raw",
-            ));
-        }
-        let output = file_target(ctx.global.output.as_deref())
-            .ok_or_else(|| Failure::usage("--checkpoint needs --output FILE to append to"))?;
-        let step = crate::time::parse_duration(&window.step).map_err(Failure::usage)?;
-        let mut resumable =
-            Resumable::open(output, checkpoint, command).map_err(Failure::runtime)?;
-        let mut cursor = match resumable.state.position.as_deref() {
-            Some(p) => p
-                .parse::<i64>()
-                .ok()
-                .and_then(|s| DateTime::from_timestamp(s, 0))
-                .ok_or_else(|| {
-                    Failure::runtime(format!("checkpoint position `{p}` is not a time"))
-                })?,
-            None => start,
-        };
-        let first = resumable.state.records;
-        let bar = ctx.progress.spinner(command);
-        while cursor < end {
-            let next = (cursor + step).min(end);
-            bar.set_message(format!("{command}: {cursor} .. {next}"));
-            let dl = fetch(client.clone(), TimeRange::new(cursor, next)).await?;
+        let mut windows = Windows::open(
+            ctx,
+            Plan {
+                command,
+                stream: command.to_string(),
+                checkpoint,
+                start,
+                end,
+                step: windows::parse_span("step", &window.step, false)?,
+                lag,
+                now,
+            },
+        )?;
+        while let Some(w) = windows.next_window() {
+            let dl = fetch(client.clone(), TimeRange::new(w.from, w.to)).await?;
             let mut lines = dl.lines();
             while let Some(line) = lines.try_next().await? {
-                resumable.append(&line).map_err(Failure::runtime)?;
+                windows.append(&line)?;
             }
-            resumable
-                .commit(Some(next.timestamp().to_string()))
-                .map_err(Failure::runtime)?;
-            cursor = next;
+            windows.commit(w)?;
         }
-        bar.finish_and_clear();
-        ctx.summary(json!({
-            "command": command,
-            "records": resumable.state.records - first,
-            "total_records": resumable.state.records,
-            "resume_from": cursor.to_rfc3339(),
-            "output": output.display().to_string(),
-        }));
+        windows.finish();
         return Ok(());
     }
 

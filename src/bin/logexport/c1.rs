@@ -152,8 +152,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                     })?;
                     let stream_name =
                         format!("c1 events {}", exporter.as_deref().unwrap_or("system-log"));
-                    let mut resumable = Resumable::open(output, &checkpoint, &stream_name)
-                        .map_err(Failure::runtime)?;
+                    let mut resumable = Resumable::open(output, &checkpoint, &stream_name)?;
                     // Resuming by uid needs a stable, oldest-first order.
                     query = query.sort(SortDirection::Asc);
                     if let Some(uid) = resumable.state.position.clone() {

@@ -6,9 +6,15 @@
 //! at any point the output holds at most one page beyond the checkpoint, and
 //! resuming truncates back to the recorded length before continuing: every
 //! record lands exactly once.
+//!
+//! One run at a time: an exclusive advisory lock on a sidecar `FILE.lock`
+//! (the checkpoint itself is replaced by rename, so it cannot carry the
+//! lock) is held for as long as the [`Resumable`] lives. Two overlapping
+//! runs (a cron overlap) would otherwise interleave their output.
 
+use crate::Failure;
 use serde::{Deserialize, Serialize};
-use std::io::{Seek, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// What a checkpoint file holds.
@@ -22,6 +28,72 @@ pub struct Checkpoint {
     pub output_len: u64,
     /// Records written in total.
     pub records: u64,
+    /// A server-side task started for the window beginning at `position`
+    /// but not yet stored, so a rerun after a crash downloads that task
+    /// instead of creating another one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingTask>,
+}
+
+/// A vendor task covering the window from the checkpoint's position to `end`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTask {
+    /// The vendor's id for the task (a CLS export id).
+    pub id: String,
+    /// End of the window the task covers (unix seconds).
+    pub end: i64,
+}
+
+/// The exclusive lock on a checkpoint, released when dropped (or when the
+/// process dies, however it dies: the OS drops advisory locks with the file).
+#[derive(Debug)]
+pub struct CheckpointLock {
+    _file: std::fs::File,
+}
+
+impl CheckpointLock {
+    /// Takes the lock on `checkpoint` without waiting. A lock held by
+    /// another run is a usage error (exit 2) naming that run's pid.
+    pub fn acquire(checkpoint: &Path) -> Result<Self, Failure> {
+        let mut path = checkpoint.as_os_str().to_owned();
+        path.push(".lock");
+        let path = PathBuf::from(path);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .read(true)
+            .write(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Failure::runtime(format!("cannot open {}: {e}", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                // The holder writes its pid right after locking; an empty
+                // file means we looked in between.
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let pid = if holder.is_empty() { "unknown" } else { holder };
+                return Err(Failure::usage(format!(
+                    "checkpoint {} is in use (pid {pid})",
+                    checkpoint.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Failure::runtime(format!(
+                    "cannot lock {}: {e}",
+                    path.display()
+                )))
+            }
+        }
+        // The lock file is never removed: a run that opened the old file
+        // just before a removal would lock an unlinked inode and run
+        // alongside the next one.
+        file.set_len(0)
+            .and_then(|()| file.write_all(std::process::id().to_string().as_bytes()))
+            .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))?;
+        Ok(CheckpointLock { _file: file })
+    }
 }
 
 /// An output file plus its checkpoint.
@@ -34,13 +106,26 @@ pub struct Resumable {
     written: u64,
     /// The state as last committed.
     pub state: Checkpoint,
+    _lock: CheckpointLock,
 }
 
 impl Resumable {
     /// Opens (or starts) `output` with `checkpoint`. If the output grew past
     /// the checkpoint (a crash between writing a page and recording it), the
-    /// tail is cut off so it is written again exactly once.
-    pub fn open(output: &Path, checkpoint: &Path, stream: &str) -> Result<Self, String> {
+    /// tail is cut off so it is written again exactly once. Holds the
+    /// checkpoint's lock until dropped.
+    pub fn open(output: &Path, checkpoint: &Path, stream: &str) -> Result<Self, Failure> {
+        // Before anything is read or truncated: the holder may be mid-write.
+        let lock = CheckpointLock::acquire(checkpoint)?;
+        Self::open_locked(output, checkpoint, stream, lock).map_err(Failure::runtime)
+    }
+
+    fn open_locked(
+        output: &Path,
+        checkpoint: &Path,
+        stream: &str,
+        lock: CheckpointLock,
+    ) -> Result<Self, String> {
         let state = match std::fs::read(checkpoint) {
             Ok(bytes) => {
                 let cp: Checkpoint = serde_json::from_slice(&bytes).map_err(|e| {
@@ -94,6 +179,7 @@ impl Resumable {
             pending_records: 0,
             written: 0,
             state,
+            _lock: lock,
         })
     }
 
@@ -128,7 +214,35 @@ impl Resumable {
         self.pending_records = 0;
         if position.is_some() {
             self.state.position = position;
+            // The task (if any) covered the window just stored.
+            self.state.pending = None;
         }
+        self.save()
+    }
+
+    /// Records a task started for the next window before its records are
+    /// fetched. Nothing may be pending in the output meanwhile.
+    pub fn set_pending(&mut self, task: PendingTask) -> Result<(), String> {
+        debug_assert!(self.pending.is_empty() && self.written == 0);
+        self.state.pending = Some(task);
+        self.save()
+    }
+
+    /// Forgets the pending task and every record appended since the last
+    /// commit.
+    pub fn clear_pending(&mut self) -> Result<(), String> {
+        self.pending.clear();
+        self.pending_records = 0;
+        self.written = 0;
+        self.output
+            .set_len(self.state.output_len)
+            .and_then(|()| self.output.seek(std::io::SeekFrom::End(0)).map(drop))
+            .map_err(|e| format!("cannot truncate {}: {e}", self.path.display()))?;
+        self.state.pending = None;
+        self.save()
+    }
+
+    fn save(&self) -> Result<(), String> {
         write_atomic(
             &self.checkpoint_path,
             &serde_json::to_vec_pretty(&self.state).expect("serialisable"),
@@ -176,6 +290,61 @@ mod tests {
             (Some("uid-1"), 1)
         );
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"a\":1}\n");
-        assert!(Resumable::open(&out, &cp, "other").is_err());
+        drop(r);
+        let other = Resumable::open(&out, &cp, "other").err().unwrap();
+        assert!(
+            other.message.contains("belongs to `c1 events`"),
+            "{}",
+            other.message
+        );
+    }
+
+    #[test]
+    fn a_second_open_of_a_held_checkpoint_fails_at_once_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("a.ndjson");
+        let cp = dir.path().join("a.checkpoint");
+        let held = Resumable::open(&out, &cp, "s").unwrap();
+        let busy = Resumable::open(&out, &cp, "s").err().unwrap();
+        assert_eq!(busy.code, 2);
+        assert_eq!(
+            busy.message,
+            format!(
+                "checkpoint {} is in use (pid {})",
+                cp.display(),
+                std::process::id()
+            )
+        );
+        drop(held);
+        assert!(Resumable::open(&out, &cp, "s").is_ok());
+    }
+
+    #[test]
+    fn a_pending_task_is_kept_until_its_window_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, cp) = (dir.path().join("o"), dir.path().join("c"));
+        let mut r = Resumable::open(&out, &cp, "s").unwrap();
+        let task = PendingTask {
+            id: "task-1".into(),
+            end: 60,
+        };
+        r.set_pending(task.clone()).unwrap();
+        drop(r);
+        let mut r = Resumable::open(&out, &cp, "s").unwrap();
+        assert_eq!(r.state.pending.as_ref(), Some(&task));
+        r.append("x").unwrap();
+        r.commit(Some("60".into())).unwrap();
+        drop(r);
+        let mut r = Resumable::open(&out, &cp, "s").unwrap();
+        assert_eq!((r.state.pending.clone(), r.state.records), (None, 1));
+        // An abandoned window leaves neither its task nor its records.
+        r.set_pending(task).unwrap();
+        r.append(&"y".repeat(2 << 20)).unwrap();
+        r.append("z").unwrap();
+        r.clear_pending().unwrap();
+        r.append("w").unwrap();
+        r.commit(Some("120".into())).unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "x\nw\n");
+        assert_eq!((r.state.pending.clone(), r.state.records), (None, 2));
     }
 }

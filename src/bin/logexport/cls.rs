@@ -2,15 +2,18 @@
 
 use crate::output::{file_target, Sink};
 use crate::time::parse_time;
+use crate::windows::{self, Plan, TimeWindow, Windows};
 use crate::{missing_credentials, Ctx, Failure};
-use chrono::Utc;
+use chrono::{Duration, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use futures::TryStreamExt;
 use logexport::tencent_cls::{
-    self, Export, ExportEvent, ExportOptions, Format, Order, SyntaxRule, TimeRange, Topic,
-    TopicFilter,
+    self, Export, ExportEvent, ExportOptions, ExportParams, Format, Order, SyntaxRule, TimeRange,
+    Topic, TopicFilter,
 };
+use logexport::ErrorKind;
 use serde_json::json;
+use std::path::PathBuf;
 
 const CREDENTIAL_VARS: &str = "TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (and TENCENTCLOUD_SESSION_TOKEN for temporary credentials)";
 
@@ -78,7 +81,8 @@ pub struct ExportArgs {
     /// End. Default: now.
     #[arg(long)]
     to: Option<String>,
-    /// Most records to export.
+    /// Most records to export (per window with --checkpoint, where a full
+    /// window is an error rather than a silent cut).
     #[arg(long)]
     count: Option<u64>,
     /// Record order.
@@ -93,7 +97,23 @@ pub struct ExportArgs {
     /// Keep the export task afterwards (it is deleted by default).
     #[arg(long)]
     keep_task: bool,
+    /// Resume file: export consecutive windows (one task each), appending
+    /// to --output, and record progress so a rerun continues exactly where
+    /// the last stopped.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// Window length with --checkpoint (e.g. 1h).
+    #[arg(long, default_value = "1h")]
+    step: String,
+    /// With --checkpoint: close a window only once it ended this long ago,
+    /// so CLS has indexed its logs (default 5m; 0 for none).
+    #[arg(long)]
+    lag: Option<String>,
 }
+
+/// How long after a window ends CLS is trusted to have indexed it. CLS
+/// publishes no bound; collectors batch and retry for minutes.
+const DEFAULT_LAG: Duration = Duration::minutes(5);
 
 impl ExportArgs {
     /// The export the tour runs: the last hour of a demo topic, as JSON.
@@ -109,6 +129,9 @@ impl ExportArgs {
             format: FormatArg::Json,
             syntax: SyntaxArg::Lucene,
             keep_task: false,
+            checkpoint: None,
+            step: "1h".into(),
+            lag: None,
         }
     }
 }
@@ -191,23 +214,26 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
         Some(t) => parse_time(t, now).map_err(Failure::usage)?,
         None => now,
     };
-    let mut options = ExportOptions::default()
-        .order(match args.order {
-            OrderArg::Asc => Order::Asc,
-            OrderArg::Desc => Order::Desc,
-        })
-        .format(match args.format {
-            FormatArg::Json => Format::Json,
-            FormatArg::Csv => Format::Csv,
-        })
-        .syntax_rule(match args.syntax {
-            SyntaxArg::Lucene => SyntaxRule::Lucene,
-            SyntaxArg::Cql => SyntaxRule::Cql,
-        })
-        .delete_after(!args.keep_task);
-    if let Some(count) = args.count {
-        options = options.count(count);
+    let lag = windows::lag(args.lag.as_deref(), DEFAULT_LAG, args.checkpoint.is_some())?;
+    if let Some(checkpoint) = &args.checkpoint {
+        if from >= to {
+            return Err(Failure::usage(format!(
+                "--from ({from}) must be before --to ({to})"
+            )));
+        }
+        let plan = Plan {
+            command: "cls export",
+            stream: format!("cls export {} {}", args.topic, args.query),
+            checkpoint,
+            start: from,
+            end: to,
+            step: windows::parse_span("step", &args.step, false)?,
+            lag,
+            now,
+        };
+        return export_windows(ctx, &client, &args, plan).await;
     }
+    let mut options = base_options(&args).delete_after(!args.keep_task);
     let bar = ctx.progress.spinner("cls export: creating");
     let shown = bar.clone();
     options = options.on_progress(move |event| match event {
@@ -276,6 +302,134 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
     bar.finish_and_clear();
     ctx.summary(summary);
     Ok(())
+}
+
+/// The task options the flags ask for, without progress or deletion.
+fn base_options(args: &ExportArgs) -> ExportOptions {
+    let options = ExportOptions::default()
+        .order(args.order.into())
+        .format(args.format.into())
+        .syntax_rule(args.syntax.into());
+    match args.count {
+        Some(count) => options.count(count),
+        None => options,
+    }
+}
+
+impl From<OrderArg> for Order {
+    fn from(o: OrderArg) -> Self {
+        match o {
+            OrderArg::Asc => Order::Asc,
+            OrderArg::Desc => Order::Desc,
+        }
+    }
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Json => Format::Json,
+            FormatArg::Csv => Format::Csv,
+        }
+    }
+}
+
+impl From<SyntaxArg> for SyntaxRule {
+    fn from(s: SyntaxArg) -> Self {
+        match s {
+            SyntaxArg::Lucene => SyntaxRule::Lucene,
+            SyntaxArg::Cql => SyntaxRule::Cql,
+        }
+    }
+}
+
+/// `cls export --checkpoint`: one export task per window. The task id is
+/// recorded before its records are fetched, so a run killed mid-window
+/// downloads the same task again instead of creating another.
+async fn export_windows(
+    ctx: &Ctx,
+    client: &tencent_cls::Client,
+    args: &ExportArgs,
+    plan: Plan<'_>,
+) -> Result<(), Failure> {
+    let mut windows = Windows::open(ctx, plan)?;
+    // Deleted only once the window is stored: a crash before that must
+    // still find the task.
+    let options = base_options(args).delete_after(false);
+    while let Some(mut window) = windows.next_window() {
+        let export_id = match window.task.clone() {
+            Some(id) if still_there(client, &args.topic, &id).await? => id,
+            _ => {
+                let id = client.create_export(&params(args, &window)).await?;
+                windows.set_task(&mut window, &id)?;
+                id
+            }
+        };
+        let mut records = client
+            .resume_export(args.topic.as_str(), export_id.as_str(), options.clone())
+            .records();
+        let mut n = 0u64;
+        while let Some(record) = records.try_next().await? {
+            windows.append(&record.to_string())?;
+            n += 1;
+        }
+        let cap = args.count.unwrap_or(tencent_cls::MAX_EXPORT_COUNT);
+        if n >= cap {
+            // The task stopped at its Count: storing the window would skip
+            // the rest of it for good.
+            windows.drop_task()?;
+            if !args.keep_task {
+                let _ = client.delete_export(&export_id).await;
+            }
+            return Err(Failure::usage(format!(
+                "the window {} .. {} holds at least {cap} records, the most one export task \
+                 returns (--count); it was not stored: use a smaller --step",
+                window.from.to_rfc3339(),
+                window.to.to_rfc3339()
+            )));
+        }
+        windows.commit(window)?;
+        if !args.keep_task {
+            if let Err(e) = client.delete_export(&export_id).await {
+                tracing::warn!(export_id, error = %e, "could not delete the export task");
+            }
+        }
+    }
+    windows.finish();
+    Ok(())
+}
+
+/// Whether a task recorded by an earlier run still exists (tasks expire
+/// after 3 days, and anyone may delete one).
+async fn still_there(
+    client: &tencent_cls::Client,
+    topic: &str,
+    export_id: &str,
+) -> Result<bool, Failure> {
+    match client.find_export(topic, export_id).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            tracing::info!(
+                export_id,
+                "the recorded export task is gone; creating another"
+            );
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn params(args: &ExportArgs, window: &TimeWindow) -> ExportParams {
+    let mut params = ExportParams::new(
+        args.topic.as_str(),
+        args.query.as_str(),
+        TimeRange::between(window.from, window.to),
+    );
+    params.count = args.count.unwrap_or(params.count);
+    params.format = args.format.into();
+    params.order = args.order.into();
+    params.syntax_rule = args.syntax.into();
+    params
 }
 
 fn client(ctx: &Ctx, region: &RegionArg) -> Result<tencent_cls::Client, Failure> {

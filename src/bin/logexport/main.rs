@@ -12,6 +12,7 @@ mod progress;
 mod sandbox;
 mod time;
 mod tour;
+mod windows;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -180,7 +181,11 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.global.json;
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(run(cli));
+    // Whatever ended the command (including a dropped future), minted
+    // tokens go before the process does.
+    runtime.block_on(atlas::revoke_minted_tokens());
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if json {

@@ -184,6 +184,7 @@ fn window(span: &str, checkpoint: Option<PathBuf>) -> atlas::Window {
         end: None,
         checkpoint,
         step: "1h".into(),
+        lag: None,
     }
 }
 

@@ -1,0 +1,95 @@
+//! Helpers for the CLI tests that run the built binary against emulators
+//! hosted by the test process (so the emulator outlives every run).
+#![allow(dead_code)]
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_logexport");
+
+/// Every credential variable the CLI reads, cleared so tests see only what
+/// they set.
+const CREDENTIAL_VARS: &[&str] = &[
+    "MONGODB_ATLAS_PUBLIC_API_KEY",
+    "MONGODB_ATLAS_PRIVATE_API_KEY",
+    "MONGODB_ATLAS_CLIENT_ID",
+    "MONGODB_ATLAS_CLIENT_SECRET",
+    "MONGODB_ATLAS_BASE_URL",
+    "CONE_CLIENT_ID",
+    "CONE_CLIENT_SECRET",
+    "CONE_ACCESS_TOKEN",
+    "CONE_ENDPOINT",
+    "TENCENTCLOUD_SECRET_ID",
+    "TENCENTCLOUD_SECRET_KEY",
+    "TENCENTCLOUD_SESSION_TOKEN",
+    "TENCENTCLOUD_REGION",
+];
+
+/// The binary with `args` and a clean credential environment.
+pub fn logexport(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).stdin(Stdio::null());
+    for v in CREDENTIAL_VARS {
+        cmd.env_remove(v);
+    }
+    cmd
+}
+
+/// A runtime for the emulators, on threads of its own.
+pub fn tokio_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Lossy UTF-8.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A tiny deterministic generator for kill delays.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// A delay in `lo..hi` milliseconds.
+    pub fn next_ms(&mut self, lo: u64, hi: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        lo + (self.0 >> 33) % (hi - lo)
+    }
+}
+
+/// Runs `make()` to completion, killing it with SIGKILL after random delays
+/// in `lo..hi` ms until one run finishes. Returns how many runs were killed.
+pub fn run_with_kills(make: &dyn Fn() -> Command, rng: &mut Lcg, lo: u64, hi: u64) -> u32 {
+    let mut kills = 0;
+    loop {
+        let mut child = make()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_millis(rng.next_ms(lo, hi));
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+                assert!(status.success(), "run failed: {err}");
+                return kills;
+            }
+            if Instant::now() >= deadline {
+                child.kill().unwrap(); // SIGKILL on Unix
+                let _ = child.wait();
+                kills += 1;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(kills < 200, "never completed");
+    }
+}
