@@ -28,10 +28,10 @@
 mod pipeline;
 mod text;
 
+pub(crate) use pipeline::not_gzip;
 pub use pipeline::DecodeOptions;
 #[cfg(feature = "conductorone")]
-pub(crate) use text::repair_json_surrogates;
-pub(crate) use text::repair_str;
+pub(crate) use text::{repair_json_surrogates, repair_str};
 pub use text::Replacements;
 
 use crate::error::{Error, Result};

@@ -125,6 +125,7 @@ fn repair(mut data: &[u8], out: &mut Vec<u8>, at_end: bool, replaced: &mut u64) 
 }
 
 /// Repairs a whole text in one go: `Cow::Borrowed` when it was valid.
+#[cfg_attr(not(feature = "conductorone"), allow(dead_code))]
 pub(crate) fn repair_str(data: &[u8]) -> (std::borrow::Cow<'_, str>, u64) {
     match std::str::from_utf8(data) {
         Ok(s) => (std::borrow::Cow::Borrowed(s), 0),
@@ -143,6 +144,7 @@ pub(crate) fn repair_str(data: &[u8]) -> (std::borrow::Cow<'_, str>, u64) {
 /// `serde_json` would otherwise reject. Returns the text (borrowed when
 /// nothing changed) and the number of escapes replaced. Never fails: text
 /// that is not JSON is returned for the JSON parser to reject.
+#[cfg_attr(not(feature = "conductorone"), allow(dead_code))]
 pub(crate) fn repair_json_surrogates(json: &str) -> (std::borrow::Cow<'_, str>, u64) {
     let b = json.as_bytes();
     // Cheap exit for the usual page: no `\u` escape of a surrogate at all.
@@ -203,6 +205,7 @@ pub(crate) fn repair_json_surrogates(json: &str) -> (std::borrow::Cow<'_, str>, 
     (std::borrow::Cow::Owned(out), replaced)
 }
 
+#[cfg_attr(not(feature = "conductorone"), allow(dead_code))]
 fn hex4(b: &[u8], at: usize) -> Option<u32> {
     let digits = b.get(at..at + 4)?;
     let s = std::str::from_utf8(digits).ok()?;
