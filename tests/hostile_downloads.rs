@@ -4,6 +4,7 @@
 //! in U+FFFD, counted), and never leaves a file behind.
 
 #[path = "common/rawserver.rs"]
+#[allow(dead_code)]
 mod rawserver;
 
 use futures::TryStreamExt;
