@@ -30,9 +30,9 @@ mod text;
 
 pub(crate) use pipeline::not_gzip;
 pub use pipeline::DecodeOptions;
+pub use text::Replacements;
 #[cfg(feature = "conductorone")]
 pub(crate) use text::{repair_json_surrogates, repair_str};
-pub use text::Replacements;
 
 use crate::error::{Error, Result};
 use bytes::Bytes;
@@ -279,6 +279,35 @@ pub async fn write_raw(
         c.finish().await?;
     }
     out.commit().await
+}
+
+/// Passes `body` through unchanged while checking it as gzip on a blocking
+/// thread: the stream ends in an error instead of `None` if the body is not
+/// gzip, or any member fails its trailer (CRC-32 and size). For writers
+/// that cannot hold the bytes back (stdout); files use [`write_raw`]. An
+/// empty body passes.
+pub fn verify_gzip_stream(body: ByteStream) -> ByteStream {
+    let state = (body, None::<pipeline::GzipVerifier>);
+    Box::pin(futures::stream::try_unfold(
+        state,
+        |(mut body, mut check)| async move {
+            // Started here, inside the runtime, not when the stream is built.
+            let verifier = check.get_or_insert_with(pipeline::GzipVerifier::start);
+            match body.next().await {
+                Some(chunk) => {
+                    let chunk = chunk?;
+                    verifier.feed(chunk.clone()).await?;
+                    Ok(Some((chunk, (body, check))))
+                }
+                None => {
+                    if let Some(c) = check.take() {
+                        c.finish().await?;
+                    }
+                    Ok(None)
+                }
+            }
+        },
+    ))
 }
 
 /// Writes a decoded reader to `dest` atomically.
@@ -590,10 +619,21 @@ mod tests {
 
     #[test]
     fn message_content_types_are_not_files() {
-        for ct in ["text/html; charset=utf-8", "application/json", "text/plain", "application/problem+json", "application/xml"] {
+        for ct in [
+            "text/html; charset=utf-8",
+            "application/json",
+            "text/plain",
+            "application/problem+json",
+            "application/xml",
+        ] {
             assert!(check_file_content_type(Some(ct)).is_err(), "{ct}");
         }
-        for ct in [None, Some("application/gzip"), Some("application/octet-stream"), Some("application/vnd.atlas.2023-01-01+gzip")] {
+        for ct in [
+            None,
+            Some("application/gzip"),
+            Some("application/octet-stream"),
+            Some("application/vnd.atlas.2023-01-01+gzip"),
+        ] {
             assert!(check_file_content_type(ct).is_ok(), "{ct:?}");
         }
     }

@@ -51,7 +51,8 @@ fn body(bytes: &[u8], size: usize) -> ByteStream {
 /// Decodes and reads everything, as bytes.
 async fn decode_all(bytes: &[u8], chunk: usize, gzip_only: bool) -> logexport::Result<Vec<u8>> {
     let options = DecodeOptions::default().require_gzip(gzip_only);
-    let (mut reader, _) = download::decode_with(body(bytes, chunk), options, &Replacements::new()).await?;
+    let (mut reader, _) =
+        download::decode_with(body(bytes, chunk), options, &Replacements::new()).await?;
     let mut out = Vec::new();
     reader.read_to_end(&mut out).await?;
     Ok(out)

@@ -88,6 +88,15 @@ async fn atlas_fails_everywhere(content_type: &'static str, body: Vec<u8>) -> Er
         assert!(!err.is_retryable(), "{err}");
         assert_empty_dir(dir.path());
     }
+    // The raw stream (`--raw` to stdout) ends in the same error.
+    let raw = atlas_download(&server)
+        .await
+        .into_raw_stream()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert_eq!(raw.kind(), ErrorKind::Decode, "{raw}");
+    assert_eq!(raw.operation(), Some("download_cluster_log"), "{raw}");
     let err = atlas_download(&server)
         .await
         .lines()
@@ -277,7 +286,11 @@ async fn cls_fails_everywhere(content_type: &'static str, file: Vec<u8>, raw_ok:
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
-    assert_eq!(file_gets(&server), 1, "a deterministic failure is not re-downloaded: {err}");
+    assert_eq!(
+        file_gets(&server),
+        1,
+        "a deterministic failure is not re-downloaded: {err}"
+    );
     assert_empty_dir(dir.path());
     let records = client
         .resume_export(TOPIC, EXPORT, cls_options())
@@ -304,7 +317,10 @@ async fn cls_fails_everywhere(content_type: &'static str, file: Vec<u8>, raw_ok:
 
 #[tokio::test]
 async fn cls_good_archive_decodes() {
-    let archive = gzip(&tar(&[("a.json", b"{\"a\":1}\n"), ("b.json", b"{\"a\":2}")]));
+    let archive = gzip(&tar(&[
+        ("a.json", b"{\"a\":1}\n"),
+        ("b.json", b"{\"a\":2}"),
+    ]));
     let server = cls_server("application/octet-stream", archive).await;
     let dir = tempfile::tempdir().unwrap();
     let summary = cls_client(&server)
@@ -342,7 +358,7 @@ async fn cls_tar_gz_without_its_trailer_fails() {
 async fn cls_tar_with_a_bad_header_checksum_fails() {
     let mut archive = tar(&[("a.json", b"{\"a\":1}\n")]);
     archive[0] ^= 0x01; // the name changes, the checksum does not
-    // The gzip is intact, so the file as served is kept by to_file.
+                        // The gzip is intact, so the file as served is kept by to_file.
     let err = cls_fails_everywhere("application/octet-stream", gzip(&archive), true).await;
     assert!(err.to_string().contains("checksum"), "{err}");
 }
@@ -351,7 +367,8 @@ async fn cls_tar_with_a_bad_header_checksum_fails() {
 async fn cls_html_or_json_instead_of_the_archive_fails_once() {
     let err = cls_fails_everywhere("text/html", b"<html>502</html>".to_vec(), false).await;
     assert!(err.to_string().contains("text/html"), "{err}");
-    let err = cls_fails_everywhere("application/octet-stream", b"{\"error\":1}".to_vec(), false).await;
+    let err =
+        cls_fails_everywhere("application/octet-stream", b"{\"error\":1}".to_vec(), false).await;
     assert!(err.to_string().contains("not gzip"), "{err}");
 }
 

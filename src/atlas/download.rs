@@ -190,11 +190,15 @@ impl Download {
 
     /// The body exactly as served (gzip). A message content type, or a
     /// body that does not start with the gzip magic, is an error before any
-    /// byte of it is yielded.
+    /// byte of it is yielded; a gzip member that fails its trailer check
+    /// ends the stream with an error after its bytes.
     pub fn into_raw_stream(self) -> ByteStream {
         let tag = Self::tag(self.meta.operation);
         match self.checked_body() {
-            Ok((body, _, _)) => Box::pin(gzip_magic_first(body).map_err(tag)),
+            Ok((body, _, _)) => {
+                let body = download::verify_gzip_stream(Box::pin(gzip_magic_first(body)));
+                Box::pin(body.map_err(tag))
+            }
             Err(e) => Box::pin(futures::stream::once(async move { Err(e) })),
         }
     }

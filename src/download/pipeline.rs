@@ -131,9 +131,12 @@ fn classify(e: io::Error, failure: &Failure) -> Error {
         .with_source(e)
 }
 
+/// A reader that yields sniffed bytes again, then the rest.
+type Replay<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+
 /// Reads up to `n` bytes, returning them and a reader that yields them
 /// again followed by the rest.
-fn sniff<R: Read>(mut r: R, n: usize) -> io::Result<(Vec<u8>, io::Chain<io::Cursor<Vec<u8>>, R>)> {
+fn sniff<R: Read>(mut r: R, n: usize) -> io::Result<(Vec<u8>, Replay<R>)> {
     let mut head = vec![0u8; n];
     let mut filled = 0;
     while filled < n {
@@ -153,10 +156,8 @@ pub(crate) fn not_gzip(head: &[u8]) -> Error {
     let shown: String = String::from_utf8_lossy(&head[..head.len().min(16)])
         .escape_debug()
         .collect();
-    Error::decode(format!(
-        "the body is not gzip (it starts with \"{shown}\")"
-    ))
-    .with_retryable(false)
+    Error::decode(format!("the body is not gzip (it starts with \"{shown}\")"))
+        .with_retryable(false)
 }
 
 /// Sniffs and decodes `body` on a blocking thread; see the module docs.

@@ -242,7 +242,10 @@ mod tests {
         assert_eq!(n, 2);
         // A character cut by the end of the data.
         let (out, n) = guard_all(&[b"x\xf0\x9d"]).unwrap();
-        assert_eq!((String::from_utf8(out).unwrap().as_str(), n), ("x\u{FFFD}", 1));
+        assert_eq!(
+            (String::from_utf8(out).unwrap().as_str(), n),
+            ("x\u{FFFD}", 1)
+        );
     }
 
     #[test]
@@ -262,6 +265,9 @@ mod tests {
         let (s, n) = repair_json_surrogates(r#"["\udc00\ud800"]"#);
         assert_eq!((s.as_ref(), n), (r#"["\ufffd\ufffd"]"#, 2));
         let clean = r#"{"a":"\u00e9"}"#;
-        assert!(matches!(repair_json_surrogates(clean), (std::borrow::Cow::Borrowed(_), 0)));
+        assert!(matches!(
+            repair_json_surrogates(clean),
+            (std::borrow::Cow::Borrowed(_), 0)
+        ));
     }
 }
