@@ -28,6 +28,7 @@
 mod pipeline;
 mod text;
 
+#[cfg(feature = "atlas")]
 pub(crate) use pipeline::not_gzip;
 pub use pipeline::DecodeOptions;
 pub use text::Replacements;

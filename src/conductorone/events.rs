@@ -175,7 +175,7 @@ impl EventQuery {
     }
 
     /// Fetches one page; `page_token` is `None` for the first. Invalid text
-    /// in it is replaced (see the [module documentation](self)).
+    /// in it is replaced under the [text policy](crate::download).
     pub async fn page(&self, page_token: Option<&str>) -> Result<Page<Value>> {
         self.validate()?;
         let operation = if self.exporter.is_some() {
