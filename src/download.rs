@@ -3,17 +3,44 @@
 //! Log archives can be many gigabytes, so nothing here buffers a whole body.
 //! Bodies are sniffed as they arrive: gzip by its magic bytes (`1f 8b`), tar
 //! by `ustar` at offset 257 of the decompressed stream, because the vendors
-//! document neither layout reliably. Files are written to a temporary sibling
-//! and renamed into place only once the body is complete and, for gzip,
-//! verified, so a failed download never leaves a half-written file behind.
+//! document neither layout reliably. Decoding runs on a blocking thread
+//! (inflate and untar are CPU work), reads gzip to its last trailer and tar
+//! past its end-of-archive blocks, and verifies both. Files are written to a
+//! temporary sibling and renamed into place only once the body is complete
+//! and verified, so a failed download never leaves a half-written file.
+//!
+//! # Text policy
+//!
+//! Decoded log data must be text. One policy holds for the whole crate
+//! (Atlas lines, CLS records, ConductorOne event pages):
+//! - valid UTF-8 passes through byte for byte;
+//! - each invalid UTF-8 sequence, and each lone UTF-16 surrogate escape in
+//!   JSON, becomes U+FFFD, is counted ([`Replacements`]) and logged as a
+//!   warning, so one bad byte never makes a time window impossible to
+//!   export, and nothing is dropped silently;
+//! - data containing a NUL byte is binary, not log lines: an
+//!   [`ErrorKind::Decode`](crate::ErrorKind::Decode) error.
+//!
+//! Failures that downloading again cannot cure (a wrong content type, a
+//! corrupt archive, binary data) are not retryable; a body that merely ends
+//! too early is.
+
+mod pipeline;
+mod text;
+
+#[cfg(feature = "atlas")]
+pub(crate) use pipeline::not_gzip;
+pub use pipeline::DecodeOptions;
+pub use text::Replacements;
+#[cfg(feature = "conductorone")]
+pub(crate) use text::{repair_json_surrogates, repair_str};
 
 use crate::error::{Error, Result};
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
-use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncReadExt, AsyncWriteExt};
 
 /// A body as a stream of chunks.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
@@ -77,29 +104,21 @@ pub fn observe(body: ByteStream, mut on_chunk: impl FnMut(u64) + Send + 'static)
 }
 
 /// Sniffs `body` and returns a reader over its decoded content: gunzipped if
-/// gzip, unpacked if tar, as-is otherwise. An empty body decodes to an empty
-/// reader. A truncated gzip fails when the reader reaches the cut.
+/// gzip, unpacked if tar, as-is otherwise, under the [text policy](self).
+/// An empty body decodes to an empty reader. A truncated or corrupt gzip or
+/// tar fails when the reader reaches the damage.
 pub async fn decode(body: ByteStream) -> Result<(BoxReader, Layout)> {
-    let raw = tokio_util::io::StreamReader::new(body.map_err(io::Error::other));
-    let (head, raw) = sniff(raw, 2).await?;
-    let mut layout = Layout::default();
-    let inner: Pin<Box<dyn AsyncRead + Send>> = if head == [0x1f, 0x8b] {
-        layout.gzip = true;
-        let mut gz = async_compression::tokio::bufread::GzipDecoder::new(BufReader::new(raw));
-        // Vendors (and `cat a.gz b.gz`) produce multi-member files.
-        gz.multiple_members(true);
-        Box::pin(gz)
-    } else {
-        Box::pin(raw)
-    };
-    let (head, inner) = sniff(inner, 262).await?;
-    if head.len() >= 262 && &head[257..262] == b"ustar" {
-        layout.tar = true;
-        let files = tar_contents(inner);
-        let reader = tokio_util::io::StreamReader::new(files);
-        return Ok((Box::pin(reader), layout));
-    }
-    Ok((Box::pin(BufReader::with_capacity(64 * 1024, inner)), layout))
+    decode_with(body, DecodeOptions::default(), &Replacements::new()).await
+}
+
+/// [`decode`] with requirements on the body, counting the invalid UTF-8
+/// sequences replaced into `replacements`.
+pub async fn decode_with(
+    body: ByteStream,
+    options: DecodeOptions,
+    replacements: &Replacements,
+) -> Result<(BoxReader, Layout)> {
+    pipeline::decode(body, options, replacements.clone()).await
 }
 
 /// Splits a decoded body into lines (without terminators), skipping blank
@@ -126,9 +145,12 @@ pub fn exact_lines(reader: BoxReader) -> impl Stream<Item = Result<String>> + Se
         MAX_LINE_BYTES,
     );
     tokio_util::codec::FramedRead::new(reader, codec).map(|item| match item {
-        Ok(bytes) => {
-            String::from_utf8(bytes.to_vec()).map_err(|_| Error::decode("a line is not UTF-8"))
-        }
+        // Decoded data is UTF-8 by the text policy; the lossy conversion
+        // only guards readers that bypass it.
+        Ok(bytes) => Ok(match String::from_utf8(bytes.to_vec()) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        }),
         Err(tokio_util::codec::AnyDelimiterCodecError::Io(e)) => Err(Error::from(e)),
         Err(tokio_util::codec::AnyDelimiterCodecError::MaxChunkLengthExceeded) => Err(
             Error::decode(format!("a line is longer than {MAX_LINE_BYTES} bytes")),
@@ -136,166 +158,35 @@ pub fn exact_lines(reader: BoxReader) -> impl Stream<Item = Result<String>> + Se
     })
 }
 
-/// Reads up to `n` bytes without losing them: returns them together with a
-/// reader that yields them again followed by the rest.
-async fn sniff<R>(mut r: R, n: usize) -> Result<(Vec<u8>, Pin<Box<dyn AsyncRead + Send>>)>
-where
-    R: AsyncRead + Send + Unpin + 'static,
-{
-    let mut head = vec![0u8; n];
-    let mut filled = 0;
-    while filled < n {
-        let got = r.read(&mut head[filled..]).await?;
-        if got == 0 {
-            break;
-        }
-        filled += got;
-    }
-    head.truncate(filled);
-    let replay = io::Cursor::new(head.clone());
-    Ok((head, Box::pin(replay.chain(r))))
-}
-
-/// The regular files of a tar stream, concatenated, each ending in a newline
-/// so records from adjacent files never merge.
-fn tar_contents<R>(reader: R) -> impl Stream<Item = io::Result<Bytes>> + Send
-where
-    R: AsyncRead + Send + Unpin + 'static,
-{
-    struct State<R> {
-        r: R,
-        remaining: u64,
-        padding: u64,
-        last_byte: Option<u8>,
-        done: bool,
-    }
-    let state = State {
-        r: reader,
-        remaining: 0,
-        padding: 0,
-        last_byte: None,
-        done: false,
+/// Rejects a download whose `Content-Type` says it is a page or a message
+/// (HTML, JSON, XML, any `text/*`) where a log file was expected: what a
+/// proxy or a vendor's error handler sends, even with HTTP 200. A missing
+/// or binary type is accepted; the body's bytes are checked next.
+pub fn check_file_content_type(content_type: Option<&str>) -> Result<()> {
+    let Some(value) = content_type else {
+        return Ok(());
     };
-    futures::stream::try_unfold(state, |mut s| async move {
-        loop {
-            if s.done {
-                return Ok(None);
-            }
-            if s.remaining > 0 {
-                let mut buf = vec![0u8; s.remaining.min(64 * 1024) as usize];
-                s.r.read_exact(&mut buf).await.map_err(truncated_tar)?;
-                s.remaining -= buf.len() as u64;
-                s.last_byte = buf.last().copied();
-                if s.remaining == 0 {
-                    skip(&mut s.r, s.padding).await?;
-                    if s.last_byte != Some(b'\n') {
-                        buf.push(b'\n');
-                    }
-                }
-                return Ok(Some((Bytes::from(buf), s)));
-            }
-            let mut header = [0u8; 512];
-            let got = read_full(&mut s.r, &mut header).await?;
-            if got == 0 || header.iter().all(|b| *b == 0) {
-                // End of archive (two zero blocks), or a writer that omits them.
-                s.done = true;
-                continue;
-            }
-            if got < 512 {
-                return Err(truncated_tar(io::ErrorKind::UnexpectedEof.into()));
-            }
-            let size = tar_size(&header[124..136])?;
-            let padding = (512 - size % 512) % 512;
-            match header[156] {
-                // Regular file (old and new spellings) and contiguous file.
-                b'0' | 0 | b'7' => {
-                    s.remaining = size;
-                    s.padding = padding;
-                    if size == 0 {
-                        skip(&mut s.r, padding).await?;
-                    }
-                }
-                // Directories, links, pax and GNU long-name headers carry no
-                // log records.
-                _ => skip(&mut s.r, size + padding).await?,
-            }
-        }
-    })
-}
-
-fn truncated_tar(e: io::Error) -> io::Error {
-    if e.kind() == io::ErrorKind::UnexpectedEof {
-        io::Error::new(io::ErrorKind::UnexpectedEof, "tar archive is truncated")
-    } else {
-        e
-    }
-}
-
-async fn read_full<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = r.read(&mut buf[filled..]).await?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    Ok(filled)
-}
-
-async fn skip<R: AsyncRead + Unpin>(r: &mut R, n: u64) -> io::Result<()> {
-    let copied = tokio::io::copy(&mut r.take(n), &mut tokio::io::sink()).await?;
-    if copied < n {
-        return Err(truncated_tar(io::ErrorKind::UnexpectedEof.into()));
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let message_like = essence.starts_with("text/")
+        || matches!(
+            essence.as_str(),
+            "application/json" | "application/xml" | "application/problem+json"
+        )
+        || essence.ends_with("+json")
+        || essence.ends_with("+xml");
+    if message_like {
+        let shown: String = value.chars().take(100).collect();
+        return Err(Error::decode(format!(
+            "the server sent `{shown}` where a gzip log file was expected"
+        ))
+        .with_retryable(false));
     }
     Ok(())
-}
-
-/// Parses a tar size field: NUL/space-terminated octal, or GNU base-256 for
-/// files over 8 GiB.
-fn tar_size(field: &[u8]) -> io::Result<u64> {
-    if field[0] & 0x80 != 0 {
-        let mut v: u64 = u64::from(field[0] & 0x7f);
-        for b in &field[1..] {
-            v = v
-                .checked_mul(256)
-                .and_then(|v| v.checked_add(u64::from(*b)))
-                .ok_or_else(bad_tar)?;
-        }
-        return Ok(v);
-    }
-    let text = std::str::from_utf8(field).map_err(|_| bad_tar())?;
-    let digits = text.trim_matches(|c: char| c == '\0' || c == ' ');
-    if digits.is_empty() {
-        return Ok(0);
-    }
-    u64::from_str_radix(digits, 8).map_err(|_| bad_tar())
-}
-
-/// A ustar header for a regular file: what [`decode`] reads, for the
-/// emulators that serve tar archives and for tests.
-#[cfg(any(test, all(feature = "sandbox", feature = "tencent-cls")))]
-pub(crate) fn ustar_header(name: &str, size: u64, mtime: u32) -> [u8; 512] {
-    let mut h = [0u8; 512];
-    let name = name.as_bytes();
-    h[..name.len().min(100)].copy_from_slice(&name[..name.len().min(100)]);
-    h[100..108].copy_from_slice(b"0000644\0");
-    h[108..116].copy_from_slice(b"0000000\0");
-    h[116..124].copy_from_slice(b"0000000\0");
-    h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
-    h[136..148].copy_from_slice(format!("{mtime:011o}\0").as_bytes());
-    h[156] = b'0';
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[263..265].copy_from_slice(b"00");
-    // The checksum is computed with its own field as spaces.
-    h[148..156].copy_from_slice(b"        ");
-    let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
-    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-    h
-}
-
-fn bad_tar() -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, "malformed tar header")
 }
 
 /// A file that appears at its destination only when [`commit`](Self::commit)
@@ -367,46 +258,57 @@ impl AtomicFile {
 }
 
 /// Writes `body` to `dest` atomically, exactly as served. With
-/// `verify_gzip`, the bytes are also run through a gzip decoder on the way,
-/// so a truncated or corrupt archive fails instead of landing.
+/// `verify_gzip`, a non-empty body must be gzip, and every member is
+/// inflated on a blocking thread and checked against its trailer (CRC-32
+/// and size) on the way, so a truncated or corrupt archive fails instead of
+/// landing. An empty body is written as an empty file.
 pub async fn write_raw(
     dest: impl AsRef<Path>,
     mut body: ByteStream,
     verify_gzip: bool,
 ) -> Result<u64> {
     let mut out = AtomicFile::create(dest).await?;
-    let mut check = verify_gzip.then(|| flate2::write::MultiGzDecoder::new(io::sink()));
-    // Only a body that really is gzip can be verified as gzip, and that takes
-    // two bytes, which may arrive in separate chunks; an empty or plain body
-    // is written untouched.
-    let mut head: Option<Vec<u8>> = check.is_some().then(Vec::new);
+    let mut check = verify_gzip.then(pipeline::GzipVerifier::start);
     while let Some(chunk) = body.next().await {
         let chunk = chunk?;
-        if let Some(h) = head.as_mut() {
-            h.extend_from_slice(&chunk[..chunk.len().min(2 - h.len())]);
-            if h.len() == 2 {
-                if h[..] != [0x1f, 0x8b] {
-                    check = None;
-                }
-                head = None;
-            }
-        }
         if let Some(c) = check.as_mut() {
-            io::Write::write_all(c, &chunk)?;
+            c.feed(chunk.clone()).await?;
         }
         out.write_all(&chunk).await?;
     }
-    if head.as_ref().is_some_and(|h| !h.is_empty()) {
-        // A one-byte body cannot be gzip.
-        check = None;
-    }
-    if let Some(c) = check.as_mut() {
-        if out.written() > 0 {
-            c.try_finish()
-                .map_err(|e| Error::decode(format!("gzip body is truncated or corrupt: {e}")))?;
-        }
+    if let Some(c) = check {
+        c.finish().await?;
     }
     out.commit().await
+}
+
+/// Passes `body` through unchanged while checking it as gzip on a blocking
+/// thread: the stream ends in an error instead of `None` if the body is not
+/// gzip, or any member fails its trailer (CRC-32 and size). For writers
+/// that cannot hold the bytes back (stdout); files use [`write_raw`]. An
+/// empty body passes.
+pub fn verify_gzip_stream(body: ByteStream) -> ByteStream {
+    let state = (body, None::<pipeline::GzipVerifier>);
+    Box::pin(futures::stream::try_unfold(
+        state,
+        |(mut body, mut check)| async move {
+            // Started here, inside the runtime, not when the stream is built.
+            let verifier = check.get_or_insert_with(pipeline::GzipVerifier::start);
+            match body.next().await {
+                Some(chunk) => {
+                    let chunk = chunk?;
+                    verifier.feed(chunk.clone()).await?;
+                    Ok(Some((chunk, (body, check))))
+                }
+                None => {
+                    if let Some(c) = check.take() {
+                        c.finish().await?;
+                    }
+                    Ok(None)
+                }
+            }
+        },
+    ))
 }
 
 /// Writes a decoded reader to `dest` atomically.
@@ -479,15 +381,14 @@ mod tests {
     }
 
     fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut b = ::tar::Builder::new(Vec::new());
         for (name, data) in files {
-            let h = ustar_header(name, data.len() as u64, 0);
-            out.extend_from_slice(&h);
-            out.extend_from_slice(data);
-            out.resize(out.len().div_ceil(512) * 512, 0);
+            let mut h = ::tar::Header::new_ustar();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, *data).unwrap();
         }
-        out.extend_from_slice(&[0u8; 1024]);
-        out
+        b.into_inner().unwrap()
     }
 
     /// Splits into small chunks so sniffing has to cross chunk boundaries.
@@ -623,38 +524,119 @@ mod tests {
         assert_eq!(err.kind(), crate::ErrorKind::Network);
     }
 
-    #[tokio::test]
-    async fn plain_bodies_pass_raw_verification_however_they_are_chunked() {
-        let dir = tempfile::tempdir().unwrap();
-        for data in [b"x".to_vec(), b"plain text\n".to_vec(), Vec::new()] {
-            let dest = dir.path().join("plain");
-            // `body` splits into 7-byte chunks; a single byte is its own chunk.
-            let chunks: Vec<Result<Bytes>> = data
-                .iter()
-                .map(|b| Ok(Bytes::copy_from_slice(&[*b])))
-                .collect();
-            let n = write_raw(&dest, Box::pin(futures::stream::iter(chunks)), true)
-                .await
-                .unwrap();
-            assert_eq!(
-                (n, std::fs::read(&dest).unwrap()),
-                (data.len() as u64, data)
-            );
-        }
-        // A gzip whose magic arrives one byte per chunk is still verified.
-        let mut bad = gzip(&[b'q'; 5_000]);
-        bad.truncate(bad.len() - 3);
-        let chunks: Vec<Result<Bytes>> = bad
+    fn bytewise(data: &[u8]) -> ByteStream {
+        let chunks: Vec<Result<Bytes>> = data
             .iter()
             .map(|b| Ok(Bytes::copy_from_slice(&[*b])))
             .collect();
-        assert!(write_raw(
-            dir.path().join("bad"),
-            Box::pin(futures::stream::iter(chunks)),
-            true
-        )
-        .await
-        .is_err());
+        Box::pin(futures::stream::iter(chunks))
+    }
+
+    #[tokio::test]
+    async fn raw_verification_wants_gzip_however_it_is_chunked() {
+        let dir = tempfile::tempdir().unwrap();
+        // An empty body is "no logs": an empty file.
+        let dest = dir.path().join("empty");
+        assert_eq!(write_raw(&dest, bytewise(b""), true).await.unwrap(), 0);
+        assert_eq!(std::fs::read(&dest).unwrap(), b"");
+        // Anything else that is not gzip fails, even one byte, and leaves nothing.
+        for data in [b"x".to_vec(), b"<html>502</html>\n".to_vec()] {
+            let dest = dir.path().join("plain");
+            let err = write_raw(&dest, bytewise(&data), true).await.unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Decode, "{err}");
+            assert!(!err.is_retryable());
+            assert!(!dest.exists());
+        }
+        // Unverified, a plain body is written as is.
+        let dest = dir.path().join("plain");
+        write_raw(&dest, bytewise(b"plain"), false).await.unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"plain");
+        // A gzip whose magic arrives one byte per chunk is still verified.
+        let mut bad = gzip(&[b'q'; 5_000]);
+        bad.truncate(bad.len() - 3);
+        assert!(write_raw(dir.path().join("bad"), bytewise(&bad), true)
+            .await
+            .is_err());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[tokio::test]
+    async fn raw_verification_checks_every_member_trailer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut two = gzip(b"first\n");
+        let mut second = gzip(b"second\n");
+        let n = second.len();
+        second[n - 8] ^= 0xff; // the second member's CRC-32
+        two.extend(second);
+        let err = write_raw(dir.path().join("x.gz"), body(two), true)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Decode, "{err}");
+        assert!(!err.is_retryable(), "a bad CRC is not cured by a retry");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn decoding_checks_the_gzip_trailer_after_the_tar_end() {
+        let archive = tar(&[("a.log", b"one\n")]);
+        let mut gz = gzip(&archive);
+        let n = gz.len();
+        gz[n - 8] ^= 0xff;
+        let err = decode_lines(gz.clone()).await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Decode, "{err}");
+        gz.truncate(n - 8);
+        assert!(decode_lines(gz).await.is_err(), "a missing trailer fails");
+        // Junk after the end-of-archive blocks.
+        let mut junk = archive.clone();
+        junk.extend_from_slice(b"junk");
+        assert!(decode_lines(gzip(&junk)).await.is_err());
+        // A bad header checksum.
+        let mut bad = archive;
+        bad[0] ^= 1;
+        let err = decode_lines(gzip(&bad)).await.unwrap_err();
+        assert!(err.to_string().contains("checksum"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn required_gzip_and_the_text_policy() {
+        let opts = DecodeOptions::default().require_gzip(true);
+        let err = decode_with(body(b"<html>502".to_vec()), opts, &Replacements::new())
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.kind(), crate::ErrorKind::Decode);
+        assert!(err.to_string().contains("not gzip"), "{err}");
+        let counted = Replacements::new();
+        let (reader, _) = decode_with(body(gzip(b"ok\nbad \xff byte\n")), opts, &counted)
+            .await
+            .unwrap();
+        let got: Vec<String> = lines(reader).try_collect().await.unwrap();
+        assert_eq!(got, ["ok", "bad \u{FFFD} byte"]);
+        assert_eq!(counted.get(), 1);
+        let err = decode_lines(gzip(b"bin\0ary")).await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Decode);
+        assert!(!err.is_retryable());
+    }
+
+    #[test]
+    fn message_content_types_are_not_files() {
+        for ct in [
+            "text/html; charset=utf-8",
+            "application/json",
+            "text/plain",
+            "application/problem+json",
+            "application/xml",
+        ] {
+            assert!(check_file_content_type(Some(ct)).is_err(), "{ct}");
+        }
+        for ct in [
+            None,
+            Some("application/gzip"),
+            Some("application/octet-stream"),
+            Some("application/vnd.atlas.2023-01-01+gzip"),
+        ] {
+            assert!(check_file_content_type(ct).is_ok(), "{ct:?}");
+        }
     }
 
     #[tokio::test]
@@ -686,16 +668,5 @@ mod tests {
             None
         );
         assert_eq!(content_disposition_filename("inline"), None);
-    }
-
-    #[test]
-    fn tar_sizes() {
-        assert_eq!(tar_size(b"00000000012\0").unwrap(), 10);
-        assert_eq!(tar_size(b"          \0\0").unwrap(), 0);
-        let mut big = [0u8; 12];
-        big[0] = 0x80;
-        big[11] = 1;
-        big[10] = 2;
-        assert_eq!(tar_size(&big).unwrap(), 513);
     }
 }

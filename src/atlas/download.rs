@@ -5,9 +5,16 @@
 //! the raw bytes, or written to a file atomically (raw `.gz`, verified, or
 //! decompressed). An empty body means "no logs in that window" and is not an
 //! error.
+//!
+//! A download is what it claims to be, or it fails: a `Content-Type` of
+//! HTML, JSON or text (a proxy's 502 page served with 200), or a non-empty
+//! body without the gzip magic, is a [`ErrorKind::Decode`](crate::ErrorKind)
+//! error naming the operation, and no file is left. Decoded text follows
+//! the crate's [text policy](crate::download): invalid UTF-8 becomes U+FFFD
+//! and is counted in [`Download::replacements`].
 
-use crate::download::{self, BoxReader, ByteStream};
-use crate::{Result, Vendor};
+use crate::download::{self, BoxReader, ByteStream, DecodeOptions, Replacements};
+use crate::{Error, Result, Vendor};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use std::path::{Path, PathBuf};
@@ -35,6 +42,8 @@ pub struct DownloadMeta {
     pub deprecation: Option<String>,
     /// The `Sunset` header: when this resource version stops working.
     pub sunset: Option<String>,
+    /// The `Content-Type` the server sent.
+    pub content_type: Option<String>,
 }
 
 impl DownloadMeta {
@@ -89,6 +98,7 @@ pub struct Saved {
 pub struct Download {
     meta: DownloadMeta,
     body: ByteStream,
+    replacements: Replacements,
 }
 
 impl std::fmt::Debug for Download {
@@ -126,12 +136,17 @@ impl Download {
             uncompressed_length: number("x-uncompressed-content-length"),
             deprecation: text("deprecation"),
             sunset: text("sunset"),
+            content_type: text("content-type"),
         };
         let body: ByteStream = Box::pin(
             rv.into_inner_stream()
                 .map_err(|e| download::body_error(e).with_vendor(Vendor::Atlas)),
         );
-        Download { meta, body }
+        Download {
+            meta,
+            body,
+            replacements: Replacements::new(),
+        }
     }
 
     /// The response metadata.
@@ -149,26 +164,67 @@ impl Download {
         Download {
             meta: self.meta,
             body,
+            replacements: self.replacements,
         }
     }
 
-    /// The body exactly as served (gzip).
+    /// A handle on the count of invalid UTF-8 sequences replaced with
+    /// U+FFFD while decoding (see the [text policy](crate::download)). Take
+    /// it before consuming the download; read it when done.
+    pub fn replacements(&self) -> Replacements {
+        self.replacements.clone()
+    }
+
+    /// Attributes an error to this download's operation.
+    fn tag(operation: &'static str) -> impl Fn(Error) -> Error + Clone + Send + Sync {
+        move |e: Error| e.with_vendor(Vendor::Atlas).with_operation(operation)
+    }
+
+    /// The body, once the response head says it is a file.
+    fn checked_body(self) -> Result<(ByteStream, Replacements, &'static str)> {
+        let operation = self.meta.operation;
+        download::check_file_content_type(self.meta.content_type.as_deref())
+            .map_err(Self::tag(operation))?;
+        Ok((self.body, self.replacements, operation))
+    }
+
+    /// The body exactly as served (gzip). A message content type, or a
+    /// body that does not start with the gzip magic, is an error before any
+    /// byte of it is yielded; a gzip member that fails its trailer check
+    /// ends the stream with an error after its bytes.
     pub fn into_raw_stream(self) -> ByteStream {
-        self.body
+        let tag = Self::tag(self.meta.operation);
+        match self.checked_body() {
+            Ok((body, _, _)) => {
+                let body = download::verify_gzip_stream(Box::pin(gzip_magic_first(body)));
+                Box::pin(body.map_err(tag))
+            }
+            Err(e) => Box::pin(futures::stream::once(async move { Err(e) })),
+        }
+    }
+
+    async fn decode(self) -> Result<BoxReader> {
+        let (body, replacements, operation) = self.checked_body()?;
+        let options = DecodeOptions::default().require_gzip(true);
+        let (reader, _) = download::decode_with(body, options, &replacements)
+            .await
+            .map_err(Self::tag(operation))?;
+        Ok(reader)
     }
 
     /// The decompressed body. A truncated gzip fails when the reader
     /// reaches the cut; an empty body reads as empty.
     pub async fn into_reader(self) -> Result<BoxReader> {
-        Ok(download::decode(self.body).await?.0)
+        self.decode().await
     }
 
     /// The decompressed log lines, without terminators, blank lines skipped.
     pub fn lines(self) -> BoxStream<'static, Result<String>> {
-        let body = self.body;
-        futures::stream::once(async move { download::decode(body).await })
-            .map_ok(|(reader, _)| download::lines(reader))
+        let tag = Self::tag(self.meta.operation);
+        futures::stream::once(self.decode())
+            .map_ok(download::lines)
             .try_flatten()
+            .map_err(tag)
             .boxed()
     }
 
@@ -182,11 +238,15 @@ impl Download {
             SaveMode::Decoded => decoded_name(&self.meta.file_name),
         };
         let path = download::resolve_output(target.as_ref(), &name);
+        let tag = Self::tag(self.meta.operation);
         let bytes = match mode {
-            SaveMode::Raw => download::write_raw(&path, self.body, true).await?,
+            SaveMode::Raw => {
+                let (body, _, _) = self.checked_body()?;
+                download::write_raw(&path, body, true).await.map_err(tag)?
+            }
             SaveMode::Decoded => {
-                let (reader, _) = download::decode(self.body).await?;
-                download::write_decoded(&path, reader).await?
+                let reader = self.decode().await?;
+                download::write_decoded(&path, reader).await.map_err(tag)?
             }
         };
         Ok(Saved { path, bytes })
@@ -201,6 +261,34 @@ impl Download {
     pub async fn write_decoded(self, target: impl AsRef<Path>) -> Result<Saved> {
         self.save(target, SaveMode::Decoded).await
     }
+}
+
+/// Holds the body back until its first two bytes show the gzip magic; an
+/// empty body passes (no logs in the window).
+fn gzip_magic_first(body: ByteStream) -> impl futures::Stream<Item = Result<bytes::Bytes>> + Send {
+    let state = (body, Some(Vec::<u8>::new()));
+    futures::stream::try_unfold(state, |(mut body, mut head)| async move {
+        loop {
+            let Some(held) = head.as_mut() else {
+                return match body.next().await {
+                    Some(chunk) => Ok(Some((chunk?, (body, None)))),
+                    None => Ok(None),
+                };
+            };
+            match body.next().await {
+                Some(chunk) => held.extend_from_slice(&chunk?),
+                None if held.is_empty() => return Ok(None),
+                None => return Err(download::not_gzip(held)),
+            }
+            if held.len() >= 2 {
+                if held[..2] != [0x1f, 0x8b] {
+                    return Err(download::not_gzip(held));
+                }
+                let first = bytes::Bytes::from(std::mem::take(held));
+                return Ok(Some((first, (body, None))));
+            }
+        }
+    })
 }
 
 fn decoded_name(name: &str) -> String {
@@ -225,6 +313,7 @@ mod tests {
             uncompressed_length: None,
             deprecation: deprecation.map(str::to_string),
             sunset: sunset.map(str::to_string),
+            content_type: None,
         };
         let m = meta(
             Some("Wed, 01 Feb 2023 00:00:00 GMT"),

@@ -6,6 +6,11 @@
 //! however slow the consumer is. To resume after a restart, store the uid of
 //! the last event handled ([`event_uid`]) and start again with
 //! [`EventQuery::since_event_uid`].
+//!
+//! A page with an invalid UTF-8 byte or a lone UTF-16 surrogate escape
+//! (`\ud800`) in one event does not fail the listing: under the crate's
+//! [text policy](crate::download) each such sequence becomes U+FFFD, is
+//! counted ([`EventStream::replaced`]) and logged as a warning.
 
 use super::client::{convert, Client};
 use super::types::{check_id, next_token, Page, PageCursor, SortDirection};
@@ -169,7 +174,8 @@ impl EventQuery {
         Ok(())
     }
 
-    /// Fetches one page; `page_token` is `None` for the first.
+    /// Fetches one page; `page_token` is `None` for the first. Invalid text
+    /// in it is replaced under the [text policy](crate::download).
     pub async fn page(&self, page_token: Option<&str>) -> Result<Page<Value>> {
         self.validate()?;
         let operation = if self.exporter.is_some() {
@@ -178,10 +184,12 @@ impl EventQuery {
             "list_system_log_events"
         };
         let span = tracing::info_span!("conductorone", vendor = "conductorone", operation);
-        self.fetch(page_token).instrument(span).await
+        Ok(self.fetch(page_token).instrument(span).await?.0)
     }
 
-    async fn fetch(&self, page_token: Option<&str>) -> Result<Page<Value>> {
+    /// One page, and the number of invalid sequences replaced in it.
+    async fn fetch(&self, page_token: Option<&str>) -> Result<(Page<Value>, u64)> {
+        let mut replaced = 0u64;
         let api = self.client.api();
         let page_size = Some(self.page_size as i32);
         let page_token = page_token.map(str::to_string);
@@ -200,7 +208,7 @@ impl EventQuery {
                     .await
                 {
                     Ok(v) => v.into_inner(),
-                    Err(e) => return Err(convert(e).await),
+                    Err(e) => tolerate(e, &mut replaced).await?,
                 };
                 (r.list, r.next_page_token)
             }
@@ -217,19 +225,20 @@ impl EventQuery {
                     };
                 let r = match api.list_system_log_events().body(body).send().await {
                     Ok(v) => v.into_inner(),
-                    Err(e) => return Err(convert(e).await),
+                    Err(e) => tolerate(e, &mut replaced).await?,
                 };
                 (r.list, r.next_page_token)
             }
         };
-        Ok(Page {
+        let page = Page {
             items: list
                 .unwrap_or_default()
                 .into_iter()
                 .map(Value::Object)
                 .collect(),
             next_page_token: next_token(next),
-        })
+        };
+        Ok((page, replaced))
     }
 
     /// Streams every matching event, following page tokens, fetching at most
@@ -249,7 +258,7 @@ impl EventQuery {
         );
         // Capacity 1, and a slot is reserved *before* each fetch: while the
         // consumer holds page k, only page k+1 can be fetched.
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Page<Value>>>(1);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<(Page<Value>, u64)>>(1);
         let task = tokio::spawn(
             async move {
                 let mut token: Option<String> = None;
@@ -259,8 +268,8 @@ impl EventQuery {
                         return;
                     };
                     let page = self.fetch(token.as_deref()).await.and_then(|page| {
-                        let next =
-                            cursor.advance(page.items.len(), page.next_page_token.as_deref())?;
+                        let next = cursor
+                            .advance(page.0.items.len(), page.0.next_page_token.as_deref())?;
                         Ok((page, next))
                     });
                     match page {
@@ -286,6 +295,7 @@ impl EventQuery {
             task,
             last_uid: None,
             pages: 0,
+            replaced: 0,
             done: false,
         })
     }
@@ -296,11 +306,12 @@ impl EventQuery {
 /// it stops the background fetch.
 #[derive(Debug)]
 pub struct EventStream {
-    rx: tokio::sync::mpsc::Receiver<Result<Page<Value>>>,
+    rx: tokio::sync::mpsc::Receiver<Result<(Page<Value>, u64)>>,
     current: VecDeque<Value>,
     task: tokio::task::JoinHandle<()>,
     last_uid: Option<String>,
     pages: u64,
+    replaced: u64,
     done: bool,
 }
 
@@ -314,6 +325,12 @@ impl EventStream {
     /// Pages received so far.
     pub fn pages(&self) -> u64 {
         self.pages
+    }
+
+    /// Invalid UTF-8 sequences and lone surrogate escapes replaced with
+    /// U+FFFD in the pages received so far.
+    pub fn replaced(&self) -> u64 {
+        self.replaced
     }
 }
 
@@ -332,8 +349,9 @@ impl Stream for EventStream {
                 return Poll::Ready(None);
             }
             match self.rx.poll_recv(cx) {
-                Poll::Ready(Some(Ok(page))) => {
+                Poll::Ready(Some(Ok((page, replaced)))) => {
                     self.pages += 1;
+                    self.replaced += replaced;
                     self.current = page.items.into();
                 }
                 Poll::Ready(Some(Err(e))) => {
@@ -356,10 +374,55 @@ impl Drop for EventStream {
     }
 }
 
+/// The response of a generated call that failed: a page whose only fault
+/// is invalid text is repaired and parsed (adding to `replaced`); any other
+/// failure becomes the usual error.
+async fn tolerate<T: serde::de::DeserializeOwned>(
+    err: progenitor_client::Error<()>,
+    replaced: &mut u64,
+) -> Result<T> {
+    if let progenitor_client::Error::InvalidResponsePayload(bytes, _) = &err {
+        if let Some((value, n)) = reparse(bytes) {
+            tracing::warn!(
+                replaced = n,
+                "invalid text in an event page was replaced with U+FFFD"
+            );
+            *replaced += n;
+            return Ok(value);
+        }
+    }
+    Err(convert(err).await)
+}
+
+/// Parses `bytes` after replacing invalid UTF-8 and lone surrogate escapes;
+/// `None` if there was nothing to replace or it still does not parse.
+fn reparse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<(T, u64)> {
+    let (text, bad_bytes) = crate::download::repair_str(bytes);
+    let (json, surrogates) = crate::download::repair_json_surrogates(&text);
+    let n = bad_bytes + surrogates;
+    if n == 0 {
+        return None;
+    }
+    serde_json::from_str(&json).ok().map(|v| (v, n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn pages_with_bad_text_are_repaired_not_rejected() {
+        let raw = b"{\"list\":[{\"msg\":\"a\xffb\",\"s\":\"\\ud800\"}]}";
+        assert!(serde_json::from_slice::<Value>(raw).is_err());
+        let (v, n): (Value, u64) = reparse(raw).unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(v["list"][0]["msg"], "a\u{FFFD}b");
+        assert_eq!(v["list"][0]["s"], "\u{FFFD}");
+        // Clean text needs no repair; broken JSON stays broken.
+        assert!(reparse::<Value>(b"{\"a\":1}").is_none());
+        assert!(reparse::<Value>(b"{\"a\":\xff").is_none());
+    }
 
     #[test]
     fn uid_and_time_helpers() {

@@ -1295,9 +1295,10 @@ impl Write for CountingWriter {
     }
 }
 
-/// Writes the export file: a gzip of a tar holding the records in parts of
-/// about [`PART_BYTES`], each CSV part with its own header row. Only one
-/// part is ever held in memory. Deterministic for a given input.
+/// Writes the export file: a gzip of a tar (written by the `tar` crate)
+/// holding the records in parts of about [`PART_BYTES`], each CSV part with
+/// its own header row. Only one part is ever held in memory. Deterministic
+/// for a given input.
 fn write_archive<W: Write>(
     spec: &LogSpec,
     format: Format,
@@ -1305,9 +1306,10 @@ fn write_archive<W: Write>(
     mtime: u32,
     out: W,
 ) -> io::Result<()> {
-    let mut gz = flate2::GzBuilder::new()
+    let gz = flate2::GzBuilder::new()
         .mtime(mtime)
         .write(out, flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
     let ext = format.as_str();
     let shape = spec.shape();
     let header_row = (format == Format::Csv).then(|| shape.csv_header());
@@ -1321,19 +1323,18 @@ fn write_archive<W: Write>(
         }
     };
     start_part(&mut part);
-    let flush =
-        |part: &[u8], part_no: &mut u32, gz: &mut flate2::write::GzEncoder<W>| -> io::Result<()> {
-            let name = format!("{id}_{:03}.{ext}", *part_no);
-            *part_no += 1;
-            gz.write_all(&crate::download::ustar_header(
-                &name,
-                part.len() as u64,
-                mtime,
-            ))?;
-            gz.write_all(part)?;
-            let pad = (512 - part.len() % 512) % 512;
-            gz.write_all(&vec![0u8; pad])
-        };
+    let flush = |part: &[u8],
+                 part_no: &mut u32,
+                 tar: &mut tar::Builder<flate2::write::GzEncoder<W>>|
+     -> io::Result<()> {
+        let name = format!("{id}_{:03}.{ext}", *part_no);
+        *part_no += 1;
+        let mut header = tar::Header::new_ustar();
+        header.set_size(part.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(u64::from(mtime));
+        tar.append_data(&mut header, name, part)
+    };
     let n = spec.len();
     let mut line = Vec::with_capacity(512);
     for i in 0..n {
@@ -1344,7 +1345,7 @@ fn write_archive<W: Write>(
             Format::Csv => record.write_csv_line(&shape, &mut line),
         }
         if part_records > 0 && part.len() + line.len() > PART_BYTES {
-            flush(&part, &mut part_no, &mut gz)?;
+            flush(&part, &mut part_no, &mut tar)?;
             start_part(&mut part);
             part_records = 0;
         }
@@ -1352,10 +1353,10 @@ fn write_archive<W: Write>(
         part_records += 1;
     }
     if part_records > 0 || part_no == 0 {
-        flush(&part, &mut part_no, &mut gz)?;
+        flush(&part, &mut part_no, &mut tar)?;
     }
-    gz.write_all(&[0u8; 1024])?;
-    gz.finish()?;
+    // The two end-of-archive blocks, then the gzip trailer.
+    tar.into_inner()?.finish()?;
     Ok(())
 }
 

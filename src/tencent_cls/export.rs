@@ -18,11 +18,20 @@
 //! skips the records it already yielded. Memory stays bounded whatever the
 //! file size. Progress (status changes, bytes) is reported to an optional
 //! callback.
+//!
+//! The file must be what it claims: a `.tar.gz`. A message content type
+//! (HTML, JSON, XML, text), a body that is not gzip, a bad CRC or missing
+//! gzip trailer, a bad tar header checksum, or binary data (NUL bytes) in
+//! the records fails with [`ErrorKind::Decode`] and is not downloaded again,
+//! since it would fail the same way; only a body that ends too early is.
+//! Invalid UTF-8 in records becomes U+FFFD under the crate's
+//! [text policy](crate::download), counted in
+//! [`ExportSummary::replaced`] / [`Records::replacements`].
 
 use super::client::Client;
 use super::records::RecordParser;
 use super::types::{Export, ExportParams, ExportStatus, Format, Order, SyntaxRule, TimeRange};
-use crate::download::{self, AtomicFile, ByteStream};
+use crate::download::{self, AtomicFile, ByteStream, DecodeOptions, Replacements};
 use crate::{Error, ErrorKind, Result, Vendor};
 use futures::stream::{BoxStream, Stream, StreamExt};
 use serde_json::Value;
@@ -242,6 +251,9 @@ pub struct ExportSummary {
     pub attempts: u32,
     /// Whether the task was deleted afterwards.
     pub deleted: bool,
+    /// Invalid UTF-8 sequences replaced with U+FFFD in the records (decoded
+    /// output only; see the [text policy](crate::download)).
+    pub replaced: u64,
 }
 
 impl Client {
@@ -361,7 +373,9 @@ impl fmt::Debug for Flow {
 impl ExportLogs {
     /// The records, parsed, as a stream. Errors end the stream.
     pub fn records(self) -> Records {
+        let replacements = Replacements::new();
         let state = RecordsState {
+            replacements: replacements.clone(),
             flow: self.flow,
             export_id: None,
             format: Format::Json,
@@ -387,6 +401,7 @@ impl ExportLogs {
             }
         });
         Records {
+            replacements,
             inner: inner.boxed(),
             span: tracing::info_span!(
                 "export_logs",
@@ -426,6 +441,7 @@ impl ExportLogs {
                         file_name: export.file_name,
                         attempts: attempt,
                         deleted,
+                        replaced: 0,
                     });
                 }
                 Err(e) => flow.after_failed_attempt(e, attempt).await?,
@@ -440,13 +456,14 @@ impl ExportLogs {
         let flow = &self.flow;
         let export_id = flow.prepare().await?;
         let dest = download::resolve_output(path.as_ref(), &format!("{export_id}.ndjson"));
+        let replacements = Replacements::new();
         let mut attempt = 0;
         loop {
             attempt += 1;
             let result = async {
                 let (body, export) = flow.open_download(&export_id, attempt).await?;
                 let format = flow.format_of(&export);
-                let (reader, _) = download::decode(body).await?;
+                let (reader, _) = download::decode_with(body, gzip_only(), &replacements).await?;
                 let mut lines = download::exact_lines(reader);
                 let mut parser = RecordParser::new(format);
                 let mut out = AtomicFile::create(&dest).await?;
@@ -481,6 +498,7 @@ impl ExportLogs {
                         file_name: export.file_name,
                         attempts: attempt,
                         deleted,
+                        replaced: replacements.get(),
                     });
                 }
                 Err(e) => flow.after_failed_attempt(e, attempt).await?,
@@ -625,6 +643,11 @@ impl Flow {
             }
             return Err(err);
         }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        download::check_file_content_type(content_type.as_deref()).map_err(tag)?;
         let total = response.content_length().or(export.file_size);
         self.emit(ExportEvent::DownloadStarted {
             export_id: export_id.to_string(),
@@ -652,6 +675,7 @@ impl Flow {
     /// Decides whether a failed download attempt is repeated: returns after
     /// the backoff if so, or the error if not.
     async fn after_failed_attempt(&self, err: Error, attempt: u32) -> Result<()> {
+        let err = tag(err);
         if attempt >= self.options.download_attempts || !worth_retrying(&err) {
             return Err(err);
         }
@@ -688,15 +712,28 @@ impl Flow {
     }
 }
 
-/// Failures a fresh download can cure: the connection, the bytes, an
-/// expired link, throttling.
+/// Failures a fresh download can cure: the connection, a body cut short,
+/// an expired link, throttling. A wrong content type, a corrupt archive or
+/// undecodable data would fail the same way again.
 fn worth_retrying(err: &Error) -> bool {
     match err.kind() {
-        ErrorKind::Network | ErrorKind::Decode | ErrorKind::RateLimited => true,
+        ErrorKind::Network | ErrorKind::RateLimited => true,
+        ErrorKind::Decode => err.is_retryable(),
         ErrorKind::Auth => err.status() == Some(403),
         ErrorKind::Api => err.is_retryable(),
         _ => false,
     }
+}
+
+/// The export file is gzip (a `.tar.gz`); anything else is a page or a message.
+fn gzip_only() -> DecodeOptions {
+    DecodeOptions::default().require_gzip(true)
+}
+
+/// Attributes a download failure to this vendor and step.
+fn tag(err: Error) -> Error {
+    err.with_vendor(Vendor::TencentCls)
+        .with_operation("download_export")
 }
 
 fn ended(export: &Export) -> Error {
@@ -718,6 +755,7 @@ fn safe_file_name(suggested: Option<&str>, fallback: &str) -> String {
 
 /// The records of an export, as a `Stream` of JSON values.
 pub struct Records {
+    replacements: Replacements,
     inner: BoxStream<'static, Result<Value>>,
     span: tracing::Span,
 }
@@ -725,6 +763,14 @@ pub struct Records {
 impl fmt::Debug for Records {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Records")
+    }
+}
+
+impl Records {
+    /// A handle on the count of invalid UTF-8 sequences replaced with
+    /// U+FFFD in the records so far (see the [text policy](crate::download)).
+    pub fn replacements(&self) -> Replacements {
+        self.replacements.clone()
     }
 }
 
@@ -739,6 +785,7 @@ impl Stream for Records {
 
 struct RecordsState {
     flow: Arc<Flow>,
+    replacements: Replacements,
     export_id: Option<String>,
     format: Format,
     lines: Option<BoxStream<'static, Result<String>>>,
@@ -816,7 +863,7 @@ impl RecordsState {
         let body = download::observe(body, move |n| {
             received.fetch_add(n, Ordering::Relaxed);
         });
-        let (reader, layout) = download::decode(body).await?;
+        let (reader, layout) = download::decode_with(body, gzip_only(), &self.replacements).await?;
         tracing::debug!(gzip = layout.gzip, tar = layout.tar, "export file layout");
         Ok(download::exact_lines(reader).boxed())
     }
@@ -829,7 +876,10 @@ mod tests {
     #[test]
     fn only_curable_download_failures_are_retried() {
         assert!(worth_retrying(&Error::new(ErrorKind::Network, "reset")));
-        assert!(worth_retrying(&Error::decode("truncated gzip")));
+        assert!(worth_retrying(
+            &Error::decode("truncated gzip").with_retryable(true)
+        ));
+        assert!(!worth_retrying(&Error::decode("bad CRC")));
         assert!(worth_retrying(
             &Error::new(ErrorKind::Auth, "expired link").with_status(403)
         ));
