@@ -44,3 +44,98 @@ impl Default for Limits {
         }
     }
 }
+
+/// What a client applies to every response: the redirect rule, the caps,
+/// the throughput guard and the redaction of echoed secrets. One per
+/// client, shared by its clones and its token source.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Guard {
+    pub limits: Limits,
+    pub redactor: redact::Redactor,
+}
+
+impl Guard {
+    pub(crate) fn new(limits: Limits) -> Self {
+        Guard {
+            limits,
+            redactor: redact::Redactor::default(),
+        }
+    }
+
+    /// A response read whole and rebuilt: refused if a redirect or from
+    /// another origin than `asked`; a success body capped at
+    /// [`body::MAX_JSON_BODY`]; an error body capped at
+    /// [`body::MAX_ERROR_BODY`] and scrubbed of secrets.
+    pub(crate) async fn json(
+        &self,
+        asked: &url::Url,
+        response: reqwest::Response,
+    ) -> crate::Result<reqwest::Response> {
+        redirect::refuse_redirect(asked, &response)?;
+        let (status, version) = (response.status(), response.version());
+        let headers = response.headers().clone();
+        let body = if status.is_success() {
+            body::read_capped(response, body::MAX_JSON_BODY).await?
+        } else {
+            self.error_body(response).await
+        };
+        Ok(body::rebuild(status, version, headers, body))
+    }
+
+    /// A streamed response: refused like [`json`](Self::json); a success
+    /// body left streaming but held to the minimum throughput; an error
+    /// body read, capped and scrubbed.
+    pub(crate) async fn stream(
+        &self,
+        asked: &url::Url,
+        response: reqwest::Response,
+    ) -> crate::Result<reqwest::Response> {
+        redirect::refuse_redirect(asked, &response)?;
+        if response.status().is_success() {
+            return Ok(body::guard_response(response, self.limits.throughput));
+        }
+        let (status, version) = (response.status(), response.version());
+        let headers = response.headers().clone();
+        let body = self.error_body(response).await;
+        Ok(body::rebuild(status, version, headers, body))
+    }
+
+    /// At most [`body::MAX_ERROR_BODY`] bytes of a failed response, with
+    /// every secret this client holds replaced.
+    pub(crate) async fn error_body(&self, response: reqwest::Response) -> bytes::Bytes {
+        let raw = body::read_error_body(response).await;
+        self.redactor.redact_bytes(&raw)
+    }
+}
+
+/// Fetches pre-signed download URLs: its own client (HTTPS redirects
+/// followed, no vendor header ever), the throughput guard on the body.
+#[derive(Debug, Clone)]
+pub(crate) struct Downloader {
+    client: reqwest::Client,
+    throughput: Throughput,
+    timeout: Duration,
+}
+
+impl Downloader {
+    pub(crate) fn new(limits: &Limits) -> crate::Result<Self> {
+        Ok(Downloader {
+            client: redirect::download_client()?,
+            throughput: limits.throughput,
+            timeout: limits.timeout,
+        })
+    }
+
+    /// GETs `url` and returns the response head. Waiting for the head is
+    /// bounded by the client's call timeout.
+    pub(crate) async fn get(&self, url: url::Url) -> crate::Result<reqwest::Response> {
+        let send = self.client.get(url).send();
+        deadline::call(self.timeout, send).await?.map_err(crate::Error::from)
+    }
+
+    /// The body of `response`, failing if it stalls below the minimum
+    /// throughput, and saying how far it got if it breaks off.
+    pub(crate) fn body(&self, response: reqwest::Response) -> crate::download::ByteStream {
+        body::guard(body::response_stream(response), self.throughput)
+    }
+}
