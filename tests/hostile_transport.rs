@@ -329,6 +329,13 @@ async fn huge_success_bodies_are_refused_past_the_cap() {
     assert_too_large(&err, Vendor::Atlas);
 }
 
+/// The client hung up long before the 40 MiB were sent: what it took is
+/// at most the cap plus what the loopback socket buffers hold.
+async fn assert_hung_up_early(api: &Hostile) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(api.written() < 20 * 1024 * 1024, "{}", api.written());
+}
+
 #[tokio::test]
 async fn huge_error_bodies_are_read_only_to_64_kib() {
     let api = Hostile::start(|_, _| huge(500)).await;
@@ -336,6 +343,8 @@ async fn huge_error_bodies_are_read_only_to_64_kib() {
         .await
         .unwrap_err();
     assert_eq!((err.status(), err.vendor()), (Some(500), Some(Vendor::TencentCls)));
+    assert_hung_up_early(&api).await;
+    let api = Hostile::start(|_, _| huge(500)).await;
     let err = c1_call(&c1_bearer(&api.url()).build().unwrap())
         .await
         .unwrap_err();
@@ -343,12 +352,14 @@ async fn huge_error_bodies_are_read_only_to_64_kib() {
         (err.status(), err.vendor()),
         (Some(500), Some(Vendor::ConductorOne))
     );
+    assert_hung_up_early(&api).await;
     let api = Hostile::start(digest_then(huge(500))).await;
     let err = atlas_call(&atlas_digest(&api.url()).build().unwrap())
         .await
         .unwrap_err();
     assert_eq!((err.status(), err.vendor()), (Some(500), Some(Vendor::Atlas)));
     assert!(err.to_string().len() < 2000);
+    assert_hung_up_early(&api).await;
 }
 
 // ---- 8. Errors say what happened ---------------------------------------

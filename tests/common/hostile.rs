@@ -7,6 +7,7 @@
 //! and body, so a test can prove what reached the server (or a redirect
 //! target: a second `Hostile` that only records).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -93,6 +94,7 @@ type Script = dyn Fn(&Seen, usize) -> Reply + Send + Sync;
 pub struct Hostile {
     port: u16,
     seen: Arc<Mutex<Vec<Seen>>>,
+    written: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -110,18 +112,25 @@ impl Hostile {
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let script: Arc<Script> = Arc::new(script);
         let log = seen.clone();
+        let written: Arc<AtomicUsize> = Arc::default();
+        let counter = written.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else {
                     return;
                 };
-                let (log, script) = (log.clone(), script.clone());
+                let (log, script, counter) = (log.clone(), script.clone(), counter.clone());
                 tokio::spawn(async move {
-                    let _ = serve(socket, log, script).await;
+                    let _ = serve(socket, log, script, counter).await;
                 });
             }
         });
-        Hostile { port, seen, task }
+        Hostile {
+            port,
+            seen,
+            written,
+            task,
+        }
     }
 
     /// A server that answers every request `200 {}` and records it: a
@@ -135,6 +144,11 @@ impl Hostile {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Body bytes of [`Reply::Huge`] answers the clients accepted so far.
+    pub fn written(&self) -> usize {
+        self.written.load(Ordering::SeqCst)
+    }
+
     /// Every request seen so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
@@ -145,6 +159,7 @@ async fn serve(
     mut socket: TcpStream,
     log: Arc<Mutex<Vec<Seen>>>,
     script: Arc<Script>,
+    written: Arc<AtomicUsize>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -234,6 +249,7 @@ async fn serve(
             while left > 0 {
                 let n = left.min(block.len());
                 socket.write_all(&block[..n]).await?;
+                written.fetch_add(n, Ordering::SeqCst);
                 left -= n;
             }
         }
