@@ -202,9 +202,8 @@ mod tests {
             e.to_string().starts_with("Tencent CLS describe_topics: "),
             "{e}"
         );
-        let r = reqwest::Response::from(
-            http::Response::builder().status(404).body("gone").unwrap(),
-        );
+        let r =
+            reqwest::Response::from(http::Response::builder().status(404).body("gone").unwrap());
         let r = leave(Ok(r), Vendor::Atlas, "get_process").unwrap();
         let e = response_error::<Test>(r).await;
         assert_eq!(e.operation(), Some("get_process"));

@@ -26,8 +26,7 @@ const HOST: &str = "cluster0-shard-00-00.abcde.mongodb.net";
 fn cls(endpoint: &str) -> logexport::tencent_cls::ClientBuilder {
     logexport::tencent_cls::Client::builder()
         .credentials(
-            logexport::tencent_cls::Credentials::new(CLS_ID, CLS_KEY)
-                .with_session_token(CLS_TOKEN),
+            logexport::tencent_cls::Credentials::new(CLS_ID, CLS_KEY).with_session_token(CLS_TOKEN),
         )
         .region("ap-guangzhou")
         .endpoint(endpoint)
@@ -159,6 +158,7 @@ async fn redirect_c1_assertion_is_refused() {
     let err = c1_call(&client).await.unwrap_err();
     assert_refused(&err, &target, Vendor::ConductorOne);
     let seen = api.seen();
+    assert_eq!(seen[0].path(), "/auth/v1/token");
     assert!(String::from_utf8_lossy(&seen[0].body).contains("client_assertion="));
 }
 
@@ -283,7 +283,11 @@ async fn a_dripped_atlas_download_fails_below_the_minimum_throughput() {
         .unwrap();
     let start = Instant::now();
     let err = atlas_download(&client).await.unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
     let text = err.to_string();
     assert_eq!(err.kind(), ErrorKind::Network, "{text}");
     assert!(text.contains("stalled"), "{text}");
@@ -342,7 +346,10 @@ async fn huge_error_bodies_are_read_only_to_64_kib() {
     let err = cls_call(&cls(&api.url()).build().unwrap())
         .await
         .unwrap_err();
-    assert_eq!((err.status(), err.vendor()), (Some(500), Some(Vendor::TencentCls)));
+    assert_eq!(
+        (err.status(), err.vendor()),
+        (Some(500), Some(Vendor::TencentCls))
+    );
     assert_hung_up_early(&api).await;
     let api = Hostile::start(|_, _| huge(500)).await;
     let err = c1_call(&c1_bearer(&api.url()).build().unwrap())
@@ -357,7 +364,10 @@ async fn huge_error_bodies_are_read_only_to_64_kib() {
     let err = atlas_call(&atlas_digest(&api.url()).build().unwrap())
         .await
         .unwrap_err();
-    assert_eq!((err.status(), err.vendor()), (Some(500), Some(Vendor::Atlas)));
+    assert_eq!(
+        (err.status(), err.vendor()),
+        (Some(500), Some(Vendor::Atlas))
+    );
     assert!(err.to_string().len() < 2000);
     assert_hung_up_early(&api).await;
 }
@@ -377,10 +387,7 @@ async fn a_refused_connection_names_vendor_operation_cause_and_address() {
         .await
         .unwrap_err();
     let text = err.to_string();
-    assert!(
-        text.starts_with("ConductorOne get_exporter: "),
-        "{text}"
-    );
+    assert!(text.starts_with("ConductorOne get_exporter: "), "{text}");
     assert!(text.to_lowercase().contains("refused"), "{text}");
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
 }

@@ -725,6 +725,72 @@ mod tests {
         );
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_server_costs_one_operation_deadline_not_attempts_times_timeouts() {
+        let fake = FakeTransport::new(|_, _| (200, vec![], "{}".into()))
+            .with_latency(Duration::from_secs(3600));
+        let guard = Guard::new(crate::http::Limits {
+            timeout: Duration::from_secs(60),
+            operation_timeout: Some(Duration::from_secs(150)),
+            throughput: Default::default(),
+        });
+        let transport = Arc::new(crate::atlas::transport::Guarded {
+            inner: Arc::new(fake.clone()),
+            guard: guard.clone(),
+        });
+        let policy = RetryPolicy::default()
+            .with_max_attempts(4)
+            .with_initial_backoff(Duration::from_secs(1))
+            .without_jitter();
+        let p = Pipeline::new(transport, Auth::Bearer(fixed_token_source()), policy, None)
+            .with_guard(guard);
+        prime_token(&p).await;
+        let start = tokio::time::Instant::now();
+        let r = p.execute(get("/x"), "list_processes").await.unwrap();
+        let err = crate::atlas::error::from_response(r).await;
+        // 60 s, 1 s backoff, 60 s, 2 s backoff, then the third attempt is
+        // cut by the operation deadline at 150 s.
+        assert_eq!(start.elapsed(), Duration::from_secs(150));
+        assert_eq!(fake.calls(), 3);
+        assert!(err.message().contains("operation deadline"), "{err}");
+        assert_eq!(
+            (err.vendor(), err.operation()),
+            (Some(Vendor::Atlas), Some("list_processes"))
+        );
+        assert!(!err.is_retryable());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timed_out_call_is_retried_and_reported() {
+        let fake = FakeTransport::new(|_, _| (200, vec![], "{}".into()))
+            .with_latency(Duration::from_secs(3600));
+        let guard = Guard::new(crate::http::Limits {
+            timeout: Duration::from_secs(60),
+            operation_timeout: None,
+            throughput: Default::default(),
+        });
+        let transport = Arc::new(crate::atlas::transport::Guarded {
+            inner: Arc::new(fake.clone()),
+            guard: guard.clone(),
+        });
+        let policy = RetryPolicy::default()
+            .with_max_attempts(2)
+            .with_initial_backoff(Duration::from_secs(1))
+            .without_jitter();
+        let p = Pipeline::new(transport, Auth::Bearer(fixed_token_source()), policy, None)
+            .with_guard(guard);
+        prime_token(&p).await;
+        let start = tokio::time::Instant::now();
+        let r = p.execute(get("/x"), "list_processes").await.unwrap();
+        let err = crate::atlas::error::from_response(r).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(121));
+        assert_eq!(fake.calls(), 2);
+        assert_eq!(
+            err.to_string(),
+            "Atlas list_processes: timed out after 60 s"
+        );
+    }
+
     /// A service account whose token requests go to a fake of their own,
     /// so the pipeline's fake sees only API requests.
     fn fixed_token_source() -> Tokens {

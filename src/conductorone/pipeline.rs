@@ -182,7 +182,11 @@ impl Pipeline {
     }
 }
 
-fn authorize(request: &mut reqwest::Request, token: &SecretString, guard: &Guard) -> Result<(), Error> {
+fn authorize(
+    request: &mut reqwest::Request,
+    token: &SecretString,
+    guard: &Guard,
+) -> Result<(), Error> {
     // Whatever the server echoes back of it is redacted.
     guard.redactor.add(token.expose());
     let mut value = http::HeaderValue::try_from(format!("Bearer {}", token.expose()))

@@ -83,7 +83,10 @@ impl Exchange {
         crate::http::deadline::call(self.guard.limits.timeout, self.exchange_once())
             .await
             .and_then(|r| r)
-            .map_err(|e| e.with_vendor(Vendor::ConductorOne).with_operation("token_exchange"))
+            .map_err(|e| {
+                e.with_vendor(Vendor::ConductorOne)
+                    .with_operation("token_exchange")
+            })
     }
 
     async fn exchange_once(&self) -> Result<Token> {

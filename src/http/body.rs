@@ -314,9 +314,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_drip_fails_after_one_window() {
         let start = tokio::time::Instant::now();
-        let err = collect(guard(drip(10_000, Duration::from_secs(2)), Throughput::default()))
-            .await
-            .unwrap_err();
+        let err = collect(guard(
+            drip(10_000, Duration::from_secs(2)),
+            Throughput::default(),
+        ))
+        .await
+        .unwrap_err();
         assert_eq!(start.elapsed(), Duration::from_secs(60));
         assert_eq!(err.kind(), ErrorKind::Network);
         assert!(err.message().contains("stalled after 3"), "{err}");

@@ -24,8 +24,11 @@ pub(crate) fn human(d: Duration) -> String {
 /// The error for one call (attempt) that ran out of time. Retryable: the
 /// next attempt may be faster, and the operation deadline bounds the whole.
 pub(crate) fn call_timed_out(limit: Duration) -> Error {
-    Error::new(ErrorKind::Network, format!("timed out after {}", human(limit)))
-        .with_retryable(true)
+    Error::new(
+        ErrorKind::Network,
+        format!("timed out after {}", human(limit)),
+    )
+    .with_retryable(true)
 }
 
 /// The error for an operation whose retries ran past its deadline.

@@ -12,6 +12,8 @@
 
 pub(crate) mod body;
 pub(crate) mod deadline;
+#[cfg(test)]
+pub(crate) mod proptests;
 pub(crate) mod redact;
 pub(crate) mod redirect;
 
@@ -130,7 +132,9 @@ impl Downloader {
     /// bounded by the client's call timeout.
     pub(crate) async fn get(&self, url: url::Url) -> crate::Result<reqwest::Response> {
         let send = self.client.get(url).send();
-        deadline::call(self.timeout, send).await?.map_err(crate::Error::from)
+        deadline::call(self.timeout, send)
+            .await?
+            .map_err(crate::Error::from)
     }
 
     /// The body of `response`, failing if it stalls below the minimum

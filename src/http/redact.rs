@@ -104,6 +104,12 @@ impl Redactor {
     }
 }
 
+/// Standard padded base64, for tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) fn tests_base64(input: &[u8]) -> String {
+    base64(input, STANDARD, true)
+}
+
 const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 

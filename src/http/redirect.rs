@@ -74,7 +74,10 @@ pub(crate) fn refuse_redirect(asked: &url::Url, response: &reqwest::Response) ->
             .unwrap_or_else(|| "an unnamed location".to_string());
         return Err(Error::new(
             ErrorKind::Api,
-            format!("refused to follow a redirect (HTTP {}) to {target}: API calls follow no redirect", status.as_u16()),
+            format!(
+                "refused to follow a redirect (HTTP {}) to {target}: API calls follow no redirect",
+                status.as_u16()
+            ),
         )
         .with_status(status.as_u16())
         .with_retryable(false));
