@@ -452,6 +452,80 @@ pub(crate) mod tests {
         assert_eq!(seen.lock().unwrap().len(), 2);
     }
 
+    /// Never answers.
+    #[derive(Debug)]
+    struct Silent(Arc<Mutex<usize>>);
+
+    impl Transport for Silent {
+        fn send(&self, _: reqwest::Request) -> BoxFuture<'_, reqwest::Result<reqwest::Response>> {
+            *self.0.lock().unwrap() += 1;
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silence_is_bounded_per_call_and_per_operation() {
+        let calls = Arc::new(Mutex::new(0));
+        let source = FakeSource {
+            latency: Duration::ZERO,
+            ..FakeSource::new(Duration::from_secs(600))
+        };
+        let policy = RetryPolicy::default()
+            .with_max_attempts(4)
+            .with_initial_backoff(Duration::from_secs(1))
+            .without_jitter();
+        let guard = Guard::new(crate::http::Limits {
+            timeout: Duration::from_secs(60),
+            operation_timeout: Some(Duration::from_secs(150)),
+            throughput: Default::default(),
+        });
+        let pipeline = Pipeline::new(
+            TokenCache::new(Box::new(source), REFRESH_MARGIN),
+            policy,
+            Box::new(Silent(calls.clone())),
+            guard,
+        );
+        let c = generated::Client::new_with_client(
+            "http://127.0.0.1:9",
+            reqwest::Client::new(),
+            pipeline,
+        );
+        let start = Instant::now();
+        let err = get(&c).await.unwrap_err();
+        // 60 s, 1 s, 60 s, 2 s, and the third attempt cut at 150 s.
+        assert_eq!(start.elapsed(), Duration::from_secs(150));
+        assert_eq!(*calls.lock().unwrap(), 3);
+        assert_eq!(
+            (err.kind(), err.vendor(), err.operation()),
+            (
+                ErrorKind::Network,
+                Some(crate::Vendor::ConductorOne),
+                Some("get_exporter")
+            )
+        );
+        assert!(err.message().contains("operation deadline"), "{err}");
+
+        // A create that timed out may have been applied: not re-sent.
+        let calls = Arc::new(Mutex::new(0));
+        let pipeline = Pipeline::new(
+            TokenCache::new(
+                Box::new(FakeSource::new(Duration::from_secs(600))),
+                REFRESH_MARGIN,
+            ),
+            RetryPolicy::default(),
+            Box::new(Silent(calls.clone())),
+            Guard::default(),
+        );
+        let c = generated::Client::new_with_client(
+            "http://127.0.0.1:9",
+            reqwest::Client::new(),
+            pipeline,
+        );
+        let err = create(&c).await.unwrap_err();
+        assert_eq!(*calls.lock().unwrap(), 1);
+        assert_eq!(err.message(), "timed out after 60 s");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_streaming_body_is_sent_once() {
         let (c, seen) = client(vec![(503, vec![("retry-after", "1")], "")]);
