@@ -62,40 +62,11 @@ pub struct Layout {
     pub tar: bool,
 }
 
-/// Wraps a response body as a [`ByteStream`]. A failure while the body
-/// arrives is a network failure: reqwest labels it "decode", but this crate
-/// asks reqwest for no content decoding, so nothing but the transport can
-/// fail there.
-pub fn response_stream(response: reqwest::Response) -> ByteStream {
-    Box::pin(response.bytes_stream().map_err(body_error))
-}
-
-/// Converts an error from a response body stream.
-pub fn body_error(e: reqwest::Error) -> Error {
-    // Download URLs can be pre-signed: drop the URL before anything formats it.
-    let e = e.without_url();
-    let message = format!("the connection failed while receiving the body: {e}");
-    Error::new(crate::ErrorKind::Network, message).with_source(e)
-}
-
-/// The largest error body read: enough for any vendor's error JSON, bounded
-/// so a hostile server cannot make an error path allocate without limit.
-pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
-
-/// Reads at most [`MAX_ERROR_BODY`] bytes of a (failed) response. A body
-/// that breaks off is returned as far as it got: the status still says what
-/// happened.
-pub(crate) async fn read_error_body(mut response: reqwest::Response) -> Bytes {
-    let mut buf = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = MAX_ERROR_BODY.saturating_sub(buf.len());
-        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if buf.len() >= MAX_ERROR_BODY {
-            break;
-        }
-    }
-    Bytes::from(buf)
-}
+// Reading response bodies (capped, guarded, with context) lives in
+// `crate::http::body`; these stay reachable here for existing callers.
+pub use crate::http::body::{body_error, response_stream};
+#[allow(unused_imports)]
+pub(crate) use crate::http::body::{read_error_body, MAX_ERROR_BODY};
 
 /// Calls `on_chunk` with the size of every chunk as it passes, for progress
 /// reporting.

@@ -129,30 +129,6 @@ pub(crate) fn check_download_url(url: &str) -> Result<url::Url> {
     }
 }
 
-/// The HTTP client settings every vendor starts from: the crate's user
-/// agent, a 10 s connect timeout, and redirects followed only to HTTPS or
-/// loopback (at most 5). A 307/308 re-sends the body, which can be a signed
-/// assertion or signed request: a redirect must never carry it off HTTPS.
-/// Vendors add their own timeouts on top.
-pub(crate) fn http_client_builder() -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .user_agent(crate::USER_AGENT)
-        // Endpoint::parse already allows plain http only for loopback.
-        .https_only(false)
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::custom(|attempt| {
-            let url = attempt.url();
-            let safe = url.scheme() == "https" || url.host_str().is_some_and(is_loopback_host);
-            if !safe {
-                attempt.error("refusing a redirect to a non-HTTPS URL")
-            } else if attempt.previous().len() >= 5 {
-                attempt.stop()
-            } else {
-                attempt.follow()
-            }
-        }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -322,10 +322,33 @@ impl From<std::io::Error> for Error {
     }
 }
 
+/// `e` and its causes, joined with ": " ("error sending request: client
+/// error (Connect): tcp connect error: Connection refused"). A cause whose
+/// text its parent already repeats is skipped.
+pub(crate) fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !part.is_empty() && !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 impl From<reqwest::Error> for Error {
     fn from(e: reqwest::Error) -> Self {
-        // URLs can carry pre-signed query strings (CLS CosPath); never echo them.
+        // Where the request went, as an origin only: URLs can carry
+        // pre-signed query strings (CLS CosPath); never echo them.
+        let to = e.url().map(|u| match u.port_or_known_default() {
+            Some(p) => format!("{}:{p}", u.host_str().unwrap_or("?")),
+            None => u.host_str().unwrap_or("?").to_string(),
+        });
         let e = e.without_url();
+        let timed_out = e.is_timeout();
         // reqwest calls any failure while reading a body "decode", but this
         // crate asks it for no content decoding: unless JSON parsing failed,
         // the connection did.
@@ -334,7 +357,14 @@ impl From<reqwest::Error> for Error {
         } else {
             ErrorKind::Network
         };
-        let mut err = Error::new(kind, e.to_string());
+        let mut message = cause_chain(&e);
+        if timed_out {
+            message = format!("timed out: {message}");
+        }
+        if let Some(to) = to {
+            message = format!("{message} (to {to})");
+        }
+        let mut err = Error::new(kind, message);
         if let Some(s) = e.status() {
             err = err.with_status(s.as_u16());
         }
@@ -393,6 +423,22 @@ mod tests {
             .to_string()
             .starts_with("Tencent CLS create_export: signature mismatch"));
         assert_eq!(e.request_id(), Some("req-1"));
+    }
+
+    #[tokio::test]
+    async fn transport_errors_name_the_cause_and_the_origin_not_the_query() {
+        // Port 9 (discard) is closed on loopback.
+        let e = reqwest::Client::new()
+            .get("http://127.0.0.1:9/x?sig=SECRET")
+            .send()
+            .await
+            .unwrap_err();
+        let e = Error::from(e);
+        let text = e.to_string();
+        assert!(text.contains("127.0.0.1:9"), "{text}");
+        assert!(text.to_lowercase().contains("refused"), "{text}");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert_eq!(e.kind(), ErrorKind::Network);
     }
 
     #[test]

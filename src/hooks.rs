@@ -56,16 +56,52 @@ pub(crate) fn take_carried(response: &mut reqwest::Response) -> Option<Error> {
     err
 }
 
+/// The operation a response answered, recorded on its way out of the hook
+/// so that the error read from it later can name it.
+#[derive(Clone, Copy)]
+struct Operation(&'static str);
+
+/// What leaves a pipeline, ready to leave the hook: every error (a
+/// transport failure too) becomes a carried [`Error`] that names `vendor`
+/// and `operation`; every response remembers `operation`.
+pub(crate) fn leave(
+    result: reqwest::Result<reqwest::Response>,
+    vendor: Vendor,
+    operation: &'static str,
+) -> reqwest::Result<reqwest::Response> {
+    let mut response = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let err = Error::from(e).with_vendor(vendor).with_operation(operation);
+            return Ok(carry(err));
+        }
+    };
+    if let Some(carried) = take_carried(&mut response) {
+        let err = match carried.vendor() {
+            Some(_) => carried,
+            None => carried.with_vendor(vendor),
+        };
+        return Ok(carry(err.with_operation(operation)));
+    }
+    response.extensions_mut().insert(Operation(operation));
+    Ok(response)
+}
+
 /// The error for a failed response: the carried one, or the vendor's
 /// reading of a bounded prefix of the body.
 pub(crate) async fn response_error<V: VendorErrors>(mut response: reqwest::Response) -> Error {
     if let Some(carried) = take_carried(&mut response) {
         return carried;
     }
+    let operation = response.extensions().get::<Operation>().copied();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let body = crate::download::read_error_body(response).await;
-    V::from_parts(status, &headers, &body)
+    let body = crate::http::body::read_error_body(response).await;
+    let err = V::from_parts(status, &headers, &body);
+    match operation {
+        Some(Operation(op)) => err.with_operation(op),
+        None => err,
+    }
 }
 
 /// The one conversion from what a generated call returned to [`Error`].
@@ -150,6 +186,27 @@ mod tests {
             (back.kind(), back.status(), back.code(), back.request_id()),
             (ErrorKind::Auth, Some(200), Some("c"), Some("r"))
         );
+    }
+
+    #[tokio::test]
+    async fn errors_leaving_the_hook_name_vendor_and_operation() {
+        let refused = reqwest::Client::new()
+            .get("http://127.0.0.1:9/")
+            .send()
+            .await
+            .unwrap_err();
+        let r = leave(Err(refused), Vendor::TencentCls, "describe_topics").unwrap();
+        let e = convert::<Test>(progenitor_client::Error::UnexpectedResponse(r)).await;
+        assert_eq!(e.vendor(), Some(Vendor::TencentCls));
+        assert!(
+            e.to_string().starts_with("Tencent CLS describe_topics: "),
+            "{e}"
+        );
+        let r =
+            reqwest::Response::from(http::Response::builder().status(404).body("gone").unwrap());
+        let r = leave(Ok(r), Vendor::Atlas, "get_process").unwrap();
+        let e = response_error::<Test>(r).await;
+        assert_eq!(e.operation(), Some("get_process"));
     }
 
     #[tokio::test]

@@ -31,6 +31,7 @@ mod endpoint;
 mod error;
 #[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
 mod hooks;
+pub(crate) mod http;
 mod ratelimit;
 pub mod retry;
 mod secret;
@@ -48,6 +49,7 @@ pub mod tencent_cls;
 
 pub use endpoint::{is_loopback_host, Endpoint};
 pub use error::{Error, ErrorKind, Result, Vendor};
+pub use http::Throughput;
 pub use ratelimit::{RateLimiter, RatePermit};
 pub use retry::RetryPolicy;
 pub use secret::SecretString;

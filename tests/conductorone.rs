@@ -955,14 +955,15 @@ async fn redirects_off_https_are_refused() {
     let err = c.list_exporters().page(None).await.unwrap_err();
     // Refused at once, not after trying to reach the plain-HTTP host.
     assert!(start.elapsed() < Duration::from_secs(5));
-    assert_eq!(err.kind(), ErrorKind::Network);
+    // No redirect is followed at all; the error names the target origin.
+    assert_eq!(err.kind(), ErrorKind::Api);
     let mut chain = format!("{err}");
     let mut source = std::error::Error::source(&err);
     while let Some(s) = source {
         chain.push_str(&format!(" / {s}"));
         source = s.source();
     }
-    assert!(chain.contains("non-HTTPS"), "{chain}");
+    assert!(chain.contains("http://203.0.113.7:80"), "{chain}");
 }
 
 #[tokio::test]

@@ -77,6 +77,7 @@ pub struct ClientBuilder {
     versions: Vec<(String, String)>,
     token_refresh_margin: Option<Duration>,
     transport: Option<Arc<dyn Transport>>,
+    limits: crate::http::Limits,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -123,9 +124,36 @@ impl ClientBuilder {
     }
 
     /// The `reqwest::Client` to send with (default: crate user agent, 10 s
-    /// connect timeout, 120 s read timeout).
+    /// connect timeout, no redirects). Build it with
+    /// `redirect(reqwest::redirect::Policy::none())`: the client refuses any
+    /// redirect it sees, but one reqwest already followed has carried the
+    /// request to the other origin.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
+        self
+    }
+
+    /// The total deadline of one JSON call (an API page, a token request),
+    /// from sending to the last byte of the answer; for a log download, of
+    /// the wait for the response head (default 60 s). A call past it is a
+    /// retryable network error.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.limits.timeout = timeout;
+        self
+    }
+
+    /// The deadline of one operation, all its retries and waits included
+    /// (default 300 s). A download's body is not part of it: see
+    /// [`min_throughput`](Self::min_throughput).
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.operation_timeout = Some(timeout);
+        self
+    }
+
+    /// The slowest acceptable log download (default 1 KiB/s averaged over
+    /// 60 s); a slower body fails with a retryable network error.
+    pub fn min_throughput(mut self, throughput: crate::Throughput) -> Self {
+        self.limits.throughput = throughput;
         self
     }
 
@@ -175,8 +203,7 @@ impl ClientBuilder {
         credentials.check()?;
         let http = match self.http {
             Some(h) => h,
-            None => crate::endpoint::http_client_builder()
-                .read_timeout(Duration::from_secs(120))
+            None => crate::http::redirect::api_client_builder()
                 .build()
                 .map_err(|e| {
                     Error::new(
@@ -185,9 +212,26 @@ impl ClientBuilder {
                     )
                 })?,
         };
-        let transport: Arc<dyn Transport> = self
-            .transport
-            .unwrap_or_else(|| Arc::new(Reqwest(http.clone())));
+        let guard = crate::http::Guard::new(self.limits);
+        match &credentials {
+            Credentials::ApiKey { private_key, .. } => guard.redactor.add(private_key.expose()),
+            Credentials::ServiceAccount {
+                client_id,
+                client_secret,
+            } => {
+                guard.redactor.add(client_secret.expose());
+                // What the Basic header encodes.
+                guard
+                    .redactor
+                    .add(&format!("{client_id}:{}", client_secret.expose()));
+            }
+        }
+        let transport: Arc<dyn Transport> = Arc::new(super::transport::Guarded {
+            inner: self
+                .transport
+                .unwrap_or_else(|| Arc::new(Reqwest(http.clone()))),
+            guard: guard.clone(),
+        });
         let auth = match credentials {
             Credentials::ApiKey {
                 public_key,
@@ -210,7 +254,8 @@ impl ClientBuilder {
             auth,
             self.retry.unwrap_or_default(),
             self.limiter,
-        );
+        )
+        .with_guard(guard);
         for (op, v) in &self.versions {
             pipeline = pipeline.with_pins(pipeline.pins().with(op, v)?);
         }

@@ -5,25 +5,23 @@
 //! and the hand-written ones (pagination, downloads) share one behaviour.
 //! Retries cover 429 and 503 (honouring `Retry-After`) and transport
 //! failures that are safe to repeat; no other 4xx is repeated, except that a
-//! Digest 401 challenge is answered once within the same attempt.
+//! Digest 401 challenge is answered once within the same attempt. The
+//! transport underneath is held to the client's [`Guard`] (redirects,
+//! deadlines, caps, redaction; see [`super::transport::Guarded`]); the
+//! whole operation, retries included, to its operation deadline.
 
 use super::auth::{challenge_from, DigestState, Tokens};
 use super::generated;
 use super::transport::Transport;
 use super::version::Pins;
-use crate::hooks::carry;
+use crate::hooks::{carry, take_carried};
+use crate::http::{deadline, Guard};
 use crate::retry::{self, RetryPolicy, Verdict};
 use crate::{Error, ErrorKind, RateLimiter, SecretString, Vendor};
-use futures::StreamExt;
 use http::{header, HeaderValue, StatusCode};
 use progenitor_client::{ClientInfo, OperationInfo};
 use std::fmt;
 use std::sync::Arc;
-
-/// The largest JSON answer read into memory. Pages hold at most 500 events
-/// and the access history at most 20000 entries, far below this; a server
-/// sending more is misbehaving and must not exhaust memory.
-const MAX_JSON_BODY: usize = 64 * 1024 * 1024;
 
 /// The state the generated client carries: authentication, retry policy,
 /// rate limit and version pins. Built by [`ClientBuilder`](super::ClientBuilder);
@@ -40,6 +38,8 @@ struct Shared {
     auth: Auth,
     retry: RetryPolicy,
     limiter: Option<RateLimiter>,
+    /// Deadlines and the redactor (the transport applies the rest).
+    guard: Guard,
     /// Deprecated versions already warned about: one warning per version
     /// and client is enough; a listing of 100 pages would say it 100 times.
     warned: std::sync::Mutex<std::collections::HashSet<&'static str>>,
@@ -89,10 +89,20 @@ impl Pipeline {
                 auth,
                 retry,
                 limiter,
+                guard: Guard::default(),
                 warned: Default::default(),
             }),
             pins: Pins::default(),
         }
+    }
+
+    /// Uses `guard`'s deadlines and redactor (the builder's; the transport
+    /// must be held to the same guard). Only on a pipeline not yet cloned.
+    pub(crate) fn with_guard(mut self, guard: Guard) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.guard = guard;
+        }
+        self
     }
 
     pub(crate) fn with_pins(&self, pins: Pins) -> Self {
@@ -129,6 +139,27 @@ impl Pipeline {
         request: reqwest::Request,
         operation: &'static str,
     ) -> reqwest::Result<reqwest::Response> {
+        let result = self.execute_within_deadline(request, operation).await;
+        crate::hooks::leave(result, Vendor::Atlas, operation)
+    }
+
+    async fn execute_within_deadline(
+        &self,
+        request: reqwest::Request,
+        operation: &'static str,
+    ) -> reqwest::Result<reqwest::Response> {
+        let limit = self.shared.guard.limits.operation_timeout;
+        match deadline::operation(limit, self.run(request, operation)).await {
+            Ok(r) => r,
+            Err(e) => Ok(carry(e)),
+        }
+    }
+
+    async fn run(
+        &self,
+        request: reqwest::Request,
+        operation: &'static str,
+    ) -> reqwest::Result<reqwest::Response> {
         let Some(accept) = self.pins.accept(operation) else {
             let err = Error::new(
                 ErrorKind::Version,
@@ -141,11 +172,10 @@ impl Pipeline {
             *request.method(),
             http::Method::GET | http::Method::HEAD | http::Method::PUT | http::Method::DELETE
         );
-        // JSON answers are read inside the attempt: a connection cut while
-        // the body arrives is then retried like any other failed GET,
-        // instead of surfacing after the retry loop has already finished.
-        // Log downloads stream and are never buffered.
-        let buffer = accept.ends_with("+json");
+        // JSON answers are read inside the attempt (by the guarded
+        // transport): a connection cut while the body arrives is then
+        // retried like any other failed GET, instead of surfacing after the
+        // retry loop has already finished. Log downloads stream.
         let outcome = retry::run(&self.shared.retry, operation, |attempt| {
             let copy = request.try_clone();
             async move {
@@ -162,10 +192,7 @@ impl Pipeline {
                     None => None,
                 };
                 tracing::debug!(operation, attempt, accept, "sending");
-                let mut outcome = self.send_once(req).await;
-                if buffer {
-                    outcome = buffered(outcome).await;
-                }
+                let outcome = self.send_once(req).await;
                 classify(outcome, idempotent)
             }
         })
@@ -205,9 +232,9 @@ impl Pipeline {
                         Err(_) => return Outcome::Local(bad_key_chars()),
                     };
                 }
-                let response = match transport.send(req).await {
-                    Ok(r) => r,
-                    Err(e) => return Outcome::Transport(e),
+                let response = match received(transport.send(req).await) {
+                    Outcome::Response(r) => r,
+                    other => return other,
                 };
                 if response.status() != StatusCode::UNAUTHORIZED {
                     return Outcome::Response(response);
@@ -242,16 +269,15 @@ impl Pipeline {
                     Ok(v) => again.headers_mut().insert(header::AUTHORIZATION, v),
                     Err(_) => return Outcome::Local(bad_key_chars()),
                 };
-                match transport.send(again).await {
-                    Ok(r) => Outcome::Response(r),
-                    Err(e) => Outcome::Transport(e),
-                }
+                received(transport.send(again).await)
             }
             Auth::Bearer(tokens) => {
                 let (token, generation) = match tokens.get().await {
                     Ok(t) => t,
                     Err(e) => return Outcome::Local(e),
                 };
+                // Whatever the server echoes back of it is redacted.
+                self.shared.guard.redactor.add(token.expose());
                 match HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
                     Ok(mut v) => {
                         v.set_sensitive(true);
@@ -264,8 +290,8 @@ impl Pipeline {
                         .with_vendor(Vendor::Atlas),
                     ),
                 }
-                match transport.send(req).await {
-                    Ok(r) => {
+                match received(transport.send(req).await) {
+                    Outcome::Response(r) => {
                         if r.status() == StatusCode::UNAUTHORIZED {
                             // Revoked or expired early: the next call fetches
                             // a fresh token. This call is not repeated.
@@ -273,10 +299,22 @@ impl Pipeline {
                         }
                         Outcome::Response(r)
                     }
-                    Err(e) => Outcome::Transport(e),
+                    other => other,
                 }
             }
         }
+    }
+}
+
+/// What the (guarded) transport returned, with a carried guard error
+/// (redirect, deadline, cap, broken body) taken back out.
+fn received(result: reqwest::Result<reqwest::Response>) -> Outcome {
+    match result {
+        Ok(mut r) => match take_carried(&mut r) {
+            Some(e) => Outcome::Local(e.with_vendor(Vendor::Atlas)),
+            None => Outcome::Response(r),
+        },
+        Err(e) => Outcome::Transport(e),
     }
 }
 
@@ -305,7 +343,9 @@ fn classify(outcome: Outcome, idempotent: bool) -> Verdict<Outcome> {
                 after: None,
             }
         }
-        Outcome::Local(e) if e.is_retryable() => {
+        // A token refused for a transient reason, or (for operations safe
+        // to repeat) a body cut short or a call past its deadline.
+        Outcome::Local(e) if e.is_retryable() && (idempotent || e.kind() != ErrorKind::Network) => {
             let after = e.retry_after();
             Verdict::Retry {
                 last: Outcome::Local(e),
@@ -323,38 +363,6 @@ pub(crate) fn request_target(url: &url::Url) -> String {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_string(),
     }
-}
-
-/// Reads a JSON response body (at most [`MAX_JSON_BODY`] bytes) and hands
-/// back an equivalent response holding it.
-async fn buffered(outcome: Outcome) -> Outcome {
-    let Outcome::Response(response) = outcome else {
-        return outcome;
-    };
-    let (status, version) = (response.status(), response.version());
-    let headers = response.headers().clone();
-    let mut body = Vec::new();
-    let mut chunks = response.bytes_stream();
-    while let Some(chunk) = chunks.next().await {
-        match chunk {
-            Ok(c) if body.len() + c.len() > MAX_JSON_BODY => {
-                return Outcome::Local(
-                    Error::decode(format!(
-                        "the JSON response is larger than {MAX_JSON_BODY} bytes"
-                    ))
-                    .with_vendor(Vendor::Atlas)
-                    .with_status(status.as_u16()),
-                )
-            }
-            Ok(c) => body.extend_from_slice(&c),
-            Err(e) => return Outcome::Transport(e),
-        }
-    }
-    let mut rebuilt = http::Response::new(body);
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    Outcome::Response(reqwest::Response::from(rebuilt))
 }
 
 /// Logs `Deprecation`/`Sunset` once per version at WARN (`first_time`
@@ -714,6 +722,72 @@ mod tests {
         assert!(
             seen[0].contains("Thu, 01 Jul 2027") && seen[0].contains("download_cluster_log"),
             "{seen:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_server_costs_one_operation_deadline_not_attempts_times_timeouts() {
+        let fake = FakeTransport::new(|_, _| (200, vec![], "{}".into()))
+            .with_latency(Duration::from_secs(3600));
+        let guard = Guard::new(crate::http::Limits {
+            timeout: Duration::from_secs(60),
+            operation_timeout: Some(Duration::from_secs(150)),
+            throughput: Default::default(),
+        });
+        let transport = Arc::new(crate::atlas::transport::Guarded {
+            inner: Arc::new(fake.clone()),
+            guard: guard.clone(),
+        });
+        let policy = RetryPolicy::default()
+            .with_max_attempts(4)
+            .with_initial_backoff(Duration::from_secs(1))
+            .without_jitter();
+        let p = Pipeline::new(transport, Auth::Bearer(fixed_token_source()), policy, None)
+            .with_guard(guard);
+        prime_token(&p).await;
+        let start = tokio::time::Instant::now();
+        let r = p.execute(get("/x"), "list_processes").await.unwrap();
+        let err = crate::atlas::error::from_response(r).await;
+        // 60 s, 1 s backoff, 60 s, 2 s backoff, then the third attempt is
+        // cut by the operation deadline at 150 s.
+        assert_eq!(start.elapsed(), Duration::from_secs(150));
+        assert_eq!(fake.calls(), 3);
+        assert!(err.message().contains("operation deadline"), "{err}");
+        assert_eq!(
+            (err.vendor(), err.operation()),
+            (Some(Vendor::Atlas), Some("list_processes"))
+        );
+        assert!(!err.is_retryable());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timed_out_call_is_retried_and_reported() {
+        let fake = FakeTransport::new(|_, _| (200, vec![], "{}".into()))
+            .with_latency(Duration::from_secs(3600));
+        let guard = Guard::new(crate::http::Limits {
+            timeout: Duration::from_secs(60),
+            operation_timeout: None,
+            throughput: Default::default(),
+        });
+        let transport = Arc::new(crate::atlas::transport::Guarded {
+            inner: Arc::new(fake.clone()),
+            guard: guard.clone(),
+        });
+        let policy = RetryPolicy::default()
+            .with_max_attempts(2)
+            .with_initial_backoff(Duration::from_secs(1))
+            .without_jitter();
+        let p = Pipeline::new(transport, Auth::Bearer(fixed_token_source()), policy, None)
+            .with_guard(guard);
+        prime_token(&p).await;
+        let start = tokio::time::Instant::now();
+        let r = p.execute(get("/x"), "list_processes").await.unwrap();
+        let err = crate::atlas::error::from_response(r).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(121));
+        assert_eq!(fake.calls(), 2);
+        assert_eq!(
+            err.to_string(),
+            "Atlas list_processes: timed out after 60 s"
         );
     }
 

@@ -12,7 +12,6 @@ use futures::stream::{self, BoxStream, StreamExt as _, TryStreamExt as _};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The page size used for exporter listings unless one is set.
 pub const DEFAULT_EXPORTER_PAGE_SIZE: u32 = 50;
@@ -386,6 +385,7 @@ pub struct ClientBuilder {
     env_endpoint: Option<String>,
     http: Option<reqwest::Client>,
     retry: Option<RetryPolicy>,
+    limits: crate::http::Limits,
 }
 
 impl ClientBuilder {
@@ -433,9 +433,27 @@ impl ClientBuilder {
         self
     }
 
-    /// Uses this HTTP client (for proxies, timeouts, TLS roots).
+    /// Uses this HTTP client (for proxies, TLS roots). Build it with
+    /// `redirect(reqwest::redirect::Policy::none())`: the client refuses any
+    /// redirect it sees, but one that reqwest already followed has carried
+    /// the request (and its assertion) to the other origin.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
+        self
+    }
+
+    /// The total deadline of one call, token exchanges included, from
+    /// sending to the last byte of the answer (default 60 s). A call past
+    /// it is a retryable network error.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.limits.timeout = timeout;
+        self
+    }
+
+    /// The deadline of one operation, all its retries and waits included
+    /// (default 300 s).
+    pub fn operation_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.limits.operation_timeout = Some(timeout);
         self
     }
 
@@ -466,13 +484,18 @@ impl ClientBuilder {
         let endpoint = Endpoint::parse(&base)?;
         let http = match self.http {
             Some(c) => c,
-            None => crate::endpoint::http_client_builder()
-                .timeout(Duration::from_secs(60))
+            None => crate::http::redirect::api_client_builder()
                 .build()
                 .map_err(|e| Error::from(e).with_vendor(Vendor::ConductorOne))?,
         };
+        let guard = crate::http::Guard::new(self.limits);
         let source: Box<dyn TokenSource> = match credentials {
             Credentials::ClientCredentials { client_id, secret } => {
+                let text = secret.to_secret_string();
+                guard.redactor.add(text.expose());
+                if let Some((_, key)) = text.expose().rsplit_once(':') {
+                    guard.redactor.add(key);
+                }
                 let token_url = url::Url::parse(&format!("{}/auth/v1/token", endpoint.as_str()))
                     .map_err(|e| Error::invalid_input("endpoint", e))?;
                 Box::new(Exchange {
@@ -481,14 +504,19 @@ impl ClientBuilder {
                     audience: endpoint.host().to_string(),
                     client_id,
                     secret,
+                    guard: guard.clone(),
                 })
             }
-            Credentials::AccessToken(t) => Box::new(StaticToken(t)),
+            Credentials::AccessToken(t) => {
+                guard.redactor.add(t.expose());
+                Box::new(StaticToken(t))
+            }
         };
         let pipeline = Pipeline::new(
             TokenCache::new(source, REFRESH_MARGIN),
             self.retry.unwrap_or_default(),
             Box::new(ReqwestTransport(http.clone())),
+            guard,
         );
         let api = generated::Client::new_with_client(endpoint.as_str(), http, pipeline);
         Ok(Client {

@@ -211,4 +211,17 @@ mod tests {
         assert_eq!(e.request_id(), Some("req-9"));
         assert!(e.is_retryable());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn error_bodies_never_panic(
+            status in 100u16..600,
+            body in crate::http::proptests::bodies(),
+        ) {
+            crate::http::proptests::check::<C1Errors>(status, &body);
+            let _ = parse_error_body(&body);
+        }
+    }
 }

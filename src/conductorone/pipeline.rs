@@ -9,14 +9,18 @@
 //! - 429 and 5xx are retried with `Retry-After` via [`crate::retry`], except
 //!   that `create_exporter` is never re-sent once the server may have applied
 //!   it: only connect failures and 429 (rejected before processing) retry it;
-//! - a success body is buffered here, so a connection cut mid-body is retried
-//!   like any other network failure instead of surfacing as a decode error.
+//! - every body is read here through the shared guard ([`crate::http`]):
+//!   capped, redirects refused, echoed secrets redacted; a connection cut
+//!   mid-body is retried like any other network failure;
+//! - each attempt has a total deadline, and the operation one that
+//!   includes its retries.
 //!
 //! `exec` can only return a `reqwest::Response`, so failures of our own (a
 //! rejected token exchange) travel out through [`crate::hooks::carry`].
 
 use super::generated;
 use crate::hooks::carry;
+use crate::http::{deadline, Guard};
 use crate::retry::{
     self, network_error_is_safe_to_retry, retry_after_header, RetryPolicy, Verdict,
 };
@@ -57,6 +61,7 @@ struct Inner {
     tokens: TokenCache,
     retry: RetryPolicy,
     transport: Box<dyn Transport>,
+    guard: Guard,
 }
 
 /// Why an attempt produced no response.
@@ -72,12 +77,14 @@ impl Pipeline {
         tokens: TokenCache,
         retry: RetryPolicy,
         transport: Box<dyn Transport>,
+        guard: Guard,
     ) -> Self {
         Pipeline {
             inner: Arc::new(Inner {
                 tokens,
                 retry,
                 transport,
+                guard,
             }),
         }
     }
@@ -94,32 +101,53 @@ impl Pipeline {
         operation: &'static str,
     ) -> reqwest::Result<reqwest::Response> {
         let idempotent = operation != CREATE;
-        if request.try_clone().is_none() {
+        let limit = self.inner.guard.limits.operation_timeout;
+        let out = if request.try_clone().is_none() {
             // A streaming body can be sent only once: no retry, no re-send
             // after a 401. Nothing in this API streams a request body, but
             // the generated client must still work if it ever does.
-            let (token, _) = match self.inner.tokens.get().await {
-                Ok(t) => t,
-                Err(e) => return Ok(carry(e)),
-            };
-            let mut request = request;
-            return match authorize(&mut request, &token) {
-                Ok(()) => self.inner.transport.send(request).await,
-                Err(e) => Ok(carry(e)),
-            };
-        }
-        let refreshed = AtomicBool::new(false);
-        let out = retry::run(&self.inner.retry, operation, |attempt| {
-            let (request, refreshed) = (&request, &refreshed);
-            async move {
-                if attempt > 1 {
-                    tracing::debug!(operation, attempt, "re-sending");
+            deadline::operation(limit, self.send_once(request)).await
+        } else {
+            let refreshed = AtomicBool::new(false);
+            let run = retry::run(&self.inner.retry, operation, |attempt| {
+                let (request, refreshed) = (&request, &refreshed);
+                async move {
+                    if attempt > 1 {
+                        tracing::debug!(operation, attempt, "re-sending");
+                    }
+                    self.attempt(request, idempotent, refreshed).await
                 }
-                self.attempt(request, idempotent, refreshed).await
-            }
-        })
-        .await;
-        finish(out)
+            });
+            deadline::operation(limit, run).await
+        };
+        let out = out.unwrap_or_else(|e| Err(Failure::Local(e)));
+        crate::hooks::leave(finish(out), crate::Vendor::ConductorOne, operation)
+    }
+
+    /// The single attempt a streaming body allows.
+    async fn send_once(&self, mut request: reqwest::Request) -> Outcome {
+        let (token, _) = self.inner.tokens.get().await.map_err(Failure::Local)?;
+        authorize(&mut request, &token, &self.inner.guard).map_err(Failure::Local)?;
+        self.exchange(request).await
+    }
+
+    /// Sends and reads the answer through the guard, within the call
+    /// deadline.
+    async fn exchange(&self, request: reqwest::Request) -> Outcome {
+        let guard = &self.inner.guard;
+        let asked = request.url().clone();
+        let exchange = async {
+            let response = self
+                .inner
+                .transport
+                .send(request)
+                .await
+                .map_err(Failure::Network)?;
+            guard.json(&asked, response).await.map_err(Failure::Local)
+        };
+        deadline::call(guard.limits.timeout, exchange)
+            .await
+            .map_err(Failure::Local)?
     }
 
     async fn attempt(
@@ -149,16 +177,18 @@ impl Pipeline {
 
     async fn send_with(&self, template: &reqwest::Request, token: &SecretString) -> Outcome {
         let mut request = template.try_clone().expect("checked by execute");
-        authorize(&mut request, token).map_err(Failure::Local)?;
-        self.inner
-            .transport
-            .send(request)
-            .await
-            .map_err(Failure::Network)
+        authorize(&mut request, token, &self.inner.guard).map_err(Failure::Local)?;
+        self.exchange(request).await
     }
 }
 
-fn authorize(request: &mut reqwest::Request, token: &SecretString) -> Result<(), Error> {
+fn authorize(
+    request: &mut reqwest::Request,
+    token: &SecretString,
+    guard: &Guard,
+) -> Result<(), Error> {
+    // Whatever the server echoes back of it is redacted.
+    guard.redactor.add(token.expose());
     let mut value = http::HeaderValue::try_from(format!("Bearer {}", token.expose()))
         .map_err(|_| Error::credentials("access token is not a valid header value"))?;
     // Keeps the token out of `Debug` output of the request and from HPACK tables.
@@ -195,6 +225,14 @@ async fn classify(result: Outcome, idempotent: bool) -> Verdict<Outcome> {
                 Verdict::Done(Err(Failure::Network(e)))
             };
         }
+        // A body cut short or a call past its deadline: safe to repeat
+        // only if the operation is.
+        Err(Failure::Local(e)) if idempotent && e.is_retryable() => {
+            return Verdict::Retry {
+                last: Err(Failure::Local(e)),
+                after: None,
+            }
+        }
         Err(local) => return Verdict::Done(Err(local)),
     };
     let status = response.status().as_u16();
@@ -207,30 +245,7 @@ async fn classify(result: Outcome, idempotent: bool) -> Verdict<Outcome> {
             after,
         };
     }
-    if !response.status().is_success() {
-        return Verdict::Done(Ok(response));
-    }
-    match buffer(response).await {
-        Ok(r) => Verdict::Done(Ok(r)),
-        Err(e) if network_error_is_safe_to_retry(&e, idempotent) => Verdict::Retry {
-            last: Err(Failure::Network(e)),
-            after: None,
-        },
-        Err(e) => Verdict::Done(Err(Failure::Network(e))),
-    }
-}
-
-/// Reads the whole body and rebuilds the response around it.
-async fn buffer(response: reqwest::Response) -> reqwest::Result<reqwest::Response> {
-    let status = response.status();
-    let version = response.version();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await?;
-    let mut rebuilt = http::Response::new(bytes);
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    Ok(reqwest::Response::from(rebuilt))
+    Verdict::Done(Ok(response))
 }
 
 fn finish(out: Outcome) -> reqwest::Result<reqwest::Response> {
@@ -247,6 +262,7 @@ impl progenitor_client::ClientHooks<Pipeline> for generated::Client {
         request: reqwest::Request,
         info: &progenitor_client::OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
+        // `execute` already names the operation in whatever it returns.
         self.inner.execute(request, info.operation_id).await
     }
 }
@@ -326,6 +342,7 @@ pub(crate) mod tests {
             TokenCache::new(Box::new(source), REFRESH_MARGIN),
             policy,
             Box::new(transport),
+            Guard::default(),
         );
         (
             generated::Client::new_with_client(
@@ -433,6 +450,80 @@ pub(crate) mod tests {
             (ErrorKind::Auth, "still no", Some("16"))
         );
         assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    /// Never answers.
+    #[derive(Debug)]
+    struct Silent(Arc<Mutex<usize>>);
+
+    impl Transport for Silent {
+        fn send(&self, _: reqwest::Request) -> BoxFuture<'_, reqwest::Result<reqwest::Response>> {
+            *self.0.lock().unwrap() += 1;
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silence_is_bounded_per_call_and_per_operation() {
+        let calls = Arc::new(Mutex::new(0));
+        let source = FakeSource {
+            latency: Duration::ZERO,
+            ..FakeSource::new(Duration::from_secs(600))
+        };
+        let policy = RetryPolicy::default()
+            .with_max_attempts(4)
+            .with_initial_backoff(Duration::from_secs(1))
+            .without_jitter();
+        let guard = Guard::new(crate::http::Limits {
+            timeout: Duration::from_secs(60),
+            operation_timeout: Some(Duration::from_secs(150)),
+            throughput: Default::default(),
+        });
+        let pipeline = Pipeline::new(
+            TokenCache::new(Box::new(source), REFRESH_MARGIN),
+            policy,
+            Box::new(Silent(calls.clone())),
+            guard,
+        );
+        let c = generated::Client::new_with_client(
+            "http://127.0.0.1:9",
+            reqwest::Client::new(),
+            pipeline,
+        );
+        let start = Instant::now();
+        let err = get(&c).await.unwrap_err();
+        // 60 s, 1 s, 60 s, 2 s, and the third attempt cut at 150 s.
+        assert_eq!(start.elapsed(), Duration::from_secs(150));
+        assert_eq!(*calls.lock().unwrap(), 3);
+        assert_eq!(
+            (err.kind(), err.vendor(), err.operation()),
+            (
+                ErrorKind::Network,
+                Some(crate::Vendor::ConductorOne),
+                Some("get_exporter")
+            )
+        );
+        assert!(err.message().contains("operation deadline"), "{err}");
+
+        // A create that timed out may have been applied: not re-sent.
+        let calls = Arc::new(Mutex::new(0));
+        let pipeline = Pipeline::new(
+            TokenCache::new(
+                Box::new(FakeSource::new(Duration::from_secs(600))),
+                REFRESH_MARGIN,
+            ),
+            RetryPolicy::default(),
+            Box::new(Silent(calls.clone())),
+            Guard::default(),
+        );
+        let c = generated::Client::new_with_client(
+            "http://127.0.0.1:9",
+            reqwest::Client::new(),
+            pipeline,
+        );
+        let err = create(&c).await.unwrap_err();
+        assert_eq!(*calls.lock().unwrap(), 1);
+        assert_eq!(err.message(), "timed out after 60 s");
     }
 
     #[tokio::test(start_paused = true)]

@@ -45,6 +45,8 @@ pub(crate) struct Exchange {
     pub audience: String,
     pub client_id: ClientId,
     pub secret: ClientSecret,
+    /// The client's redirect rule, caps, deadline and redaction.
+    pub guard: crate::http::Guard,
 }
 
 impl fmt::Debug for Exchange {
@@ -76,13 +78,26 @@ fn parse_lifetime(v: Option<&serde_json::Value>) -> Option<Duration> {
 }
 
 impl Exchange {
+    /// One token request, within the client's call deadline.
     async fn exchange(&self) -> Result<Token> {
+        crate::http::deadline::call(self.guard.limits.timeout, self.exchange_once())
+            .await
+            .and_then(|r| r)
+            .map_err(|e| {
+                e.with_vendor(Vendor::ConductorOne)
+                    .with_operation("token_exchange")
+            })
+    }
+
+    async fn exchange_once(&self) -> Result<Token> {
         let claims = Claims::new(
             self.client_id.as_str(),
             &self.audience,
             std::time::SystemTime::now(),
         );
         let assertion = build_assertion(&claims, &self.secret, &new_nonce());
+        // A server or proxy that echoes the form must not show it.
+        self.guard.redactor.add(assertion.as_str());
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", self.client_id.as_str()),
@@ -100,10 +115,12 @@ impl Exchange {
             .send()
             .await
             .map_err(|e| Error::from(e).with_vendor(Vendor::ConductorOne))?;
+        // The assertion must not be re-POSTed anywhere else.
+        crate::http::redirect::refuse_redirect(&self.token_url, &response)?;
         let status = response.status().as_u16();
         if status != 200 {
             let headers = response.headers().clone();
-            let body = crate::download::read_error_body(response).await;
+            let body = self.guard.error_body(response).await;
             // A 400 here means the server judged the assertion (OAuth's
             // `invalid_client`/`invalid_grant`): an authentication failure.
             let kind = if status == 400 {
@@ -114,10 +131,8 @@ impl Exchange {
             let err = error_of_kind(kind, status, &headers, &body, Some("token exchange failed"));
             return Err(err);
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Error::from(e).with_vendor(Vendor::ConductorOne))?;
+        // A token response is a few hundred bytes.
+        let body = crate::http::body::read_capped(response, 64 * 1024).await?;
         let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
             Error::decode(format!(
                 "token exchange: response is not a token response ({e})"

@@ -23,10 +23,6 @@ use std::time::Duration;
 /// requests per second (the service's own limit).
 pub const DEFAULT_RATE_LIMIT: u32 = 20;
 
-/// The longest silence tolerated while a response arrives, with the default
-/// HTTP client.
-const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(120);
-
 /// Configures a [`Client`].
 ///
 /// ```no_run
@@ -47,7 +43,7 @@ pub struct ClientBuilder {
     http_client: Option<reqwest::Client>,
     retry: RetryPolicy,
     rate_limit: Option<u32>,
-    timeout: Option<Duration>,
+    limits: crate::http::Limits,
     sign_action: bool,
     language: Option<String>,
 }
@@ -61,7 +57,7 @@ impl Default for ClientBuilder {
             http_client: None,
             retry: RetryPolicy::default(),
             rate_limit: Some(DEFAULT_RATE_LIMIT),
-            timeout: Some(Duration::from_secs(60)),
+            limits: crate::http::Limits::default(),
             sign_action: true,
             language: None,
         }
@@ -76,7 +72,7 @@ impl fmt::Debug for ClientBuilder {
             .field("endpoint", &self.endpoint)
             .field("retry", &self.retry)
             .field("rate_limit", &self.rate_limit)
-            .field("timeout", &self.timeout)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -110,7 +106,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Uses this HTTP client (proxies, TLS roots, timeouts).
+    /// Uses this HTTP client for API calls (proxies, TLS roots). Build it
+    /// with `redirect(reqwest::redirect::Policy::none())`: the client
+    /// refuses any redirect it sees, but one reqwest already followed has
+    /// carried the signed request and `X-TC-Token` to the other origin.
+    /// Export downloads use a client of their own, which sends no
+    /// credential.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
@@ -136,10 +137,26 @@ impl ClientBuilder {
         self
     }
 
-    /// The longest one API request may take (default 60 s). Downloads are
-    /// not subject to it.
+    /// The total deadline of one API call, from sending to the last byte
+    /// of the answer (default 60 s); for an export download, of the wait
+    /// for the response head. A call past it is a retryable network error.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.limits.timeout = timeout;
+        self
+    }
+
+    /// The deadline of one API operation, all its retries and waits
+    /// included (default 300 s). Waiting for an export to complete has its
+    /// own bound (`ExportOptions::timeout`).
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.operation_timeout = Some(timeout);
+        self
+    }
+
+    /// The slowest acceptable export download (default 1 KiB/s averaged
+    /// over 60 s); a slower body fails with a retryable network error.
+    pub fn min_throughput(mut self, throughput: crate::Throughput) -> Self {
+        self.limits.throughput = throughput;
         self
     }
 
@@ -177,10 +194,7 @@ impl ClientBuilder {
         let endpoint = Endpoint::parse(self.endpoint.as_deref().unwrap_or(&region.endpoint()))?;
         let http = match self.http_client {
             Some(c) => c,
-            None => crate::endpoint::http_client_builder()
-                // Downloads have no overall timeout (files are large), so a
-                // server that stops sending must still end the attempt.
-                .read_timeout(DEFAULT_READ_TIMEOUT)
+            None => crate::http::redirect::api_client_builder()
                 .build()
                 .map_err(|e| Error::from(e).with_vendor(Vendor::TencentCls))?,
         };
@@ -190,15 +204,17 @@ impl ClientBuilder {
             host: endpoint.authority(),
             retry: self.retry,
             rate_limit: self.rate_limit,
-            timeout: self.timeout,
+            guard: crate::http::Guard::new(self.limits),
             sign_action: self.sign_action,
             language: self.language,
         });
-        let api = generated::Client::new_with_client(endpoint.as_str(), http.clone(), pipeline);
+        let api = generated::Client::new_with_client(endpoint.as_str(), http, pipeline);
+        let download = crate::http::Downloader::new(&self.limits)
+            .map_err(|e| e.with_vendor(Vendor::TencentCls))?;
         Ok(Client {
             inner: Arc::new(Inner {
                 api,
-                http,
+                download,
                 endpoint,
                 region,
             }),
@@ -225,7 +241,8 @@ pub struct Client {
 
 struct Inner {
     api: generated::Client,
-    http: reqwest::Client,
+    /// Export files: no credentials, HTTPS redirects, throughput guard.
+    download: crate::http::Downloader,
     endpoint: Endpoint,
     region: Region,
 }
@@ -291,8 +308,9 @@ impl Client {
         self.inner.api.inner().clock_offset()
     }
 
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.inner.http
+    /// What fetches export files (pre-signed `CosPath` URLs).
+    pub(crate) fn downloader(&self) -> &crate::http::Downloader {
+        &self.inner.download
     }
 
     pub(crate) fn retry_policy(&self) -> &RetryPolicy {

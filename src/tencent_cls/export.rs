@@ -619,11 +619,10 @@ impl Flow {
             .map_err(|e| e.with_vendor(Vendor::TencentCls))?;
         let response = self
             .client
-            .http()
+            .downloader()
             .get(url)
-            .send()
             .await
-            .map_err(|e| Error::from(e).with_vendor(Vendor::TencentCls))?;
+            .map_err(|e| e.with_vendor(Vendor::TencentCls))?;
         let status = response.status().as_u16();
         if status != 200 {
             let kind = match status {
@@ -655,7 +654,7 @@ impl Flow {
             file_name: export.file_name.clone(),
             total_bytes: total,
         });
-        let body = download::response_stream(response);
+        let body = self.client.downloader().body(response);
         let body = match self.options.progress.clone() {
             Some(progress) => {
                 let mut received = 0u64;

@@ -15,12 +15,17 @@
 //! the server is not repeated blindly), and `AuthFailure.SignatureExpire`
 //! makes the client adopt the server's clock from its `Date` header and
 //! resend once.
+//!
+//! Every answer is read through the client's [`Guard`] (no redirects,
+//! capped bodies, echoed secrets redacted), each attempt within the call
+//! deadline and the whole operation within its own.
 
 use super::credentials::{ProvideCredentials, Region};
 use super::error::envelope_error_code;
 use super::sign::{self, SignableRequest, SigningParams};
 use super::{generated, API_VERSION};
 use crate::hooks::carry;
+use crate::http::{deadline, Guard};
 use crate::retry::{self, RetryPolicy, Verdict};
 use crate::{Error, ErrorKind, RateLimiter, Vendor};
 use bytes::Bytes;
@@ -33,10 +38,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tracing::Instrument;
 
-/// Responses of the five actions are small JSON documents; a body beyond
-/// this is not one of them.
-const MAX_RESPONSE_BODY: usize = 64 * 1024 * 1024;
-
 /// The actions CLS limits to 20 requests/s, which the client paces itself.
 pub(crate) const LIMITED_ACTIONS: &[&str] = &["CreateExport", "DescribeExports"];
 
@@ -48,7 +49,8 @@ pub(crate) struct Config {
     pub host: String,
     pub retry: RetryPolicy,
     pub rate_limit: Option<u32>,
-    pub timeout: Option<Duration>,
+    /// Deadlines, caps and the redactor.
+    pub guard: Guard,
     pub sign_action: bool,
     pub language: Option<String>,
 }
@@ -183,7 +185,13 @@ impl Pipeline {
             .map(Bytes::copy_from_slice)
             .unwrap_or_else(|| Bytes::from_static(b"{}"));
         let span = tracing::debug_span!("cls_request", action = %action, operation);
-        self.run(http, action, url, body).instrument(span).await
+        let limit = self.shared.cfg.guard.limits.operation_timeout;
+        let run = self.run(http, action, url, body).instrument(span);
+        let result = match deadline::operation(limit, run).await {
+            Ok(r) => r,
+            Err(e) => Ok(carry(e)),
+        };
+        crate::hooks::leave(result, Vendor::TencentCls, operation)
     }
 
     async fn run(
@@ -211,11 +219,23 @@ impl Pipeline {
                         Err(e) => return Verdict::Done(Outcome::Local(e)),
                     };
                     tracing::debug!(attempt, "sending");
-                    let sent = send_buffered(http, req).await;
+                    let sent = send_buffered(http, &self.shared.cfg.guard, req).await;
                     drop(slot);
                     let (status, headers, bytes) = match sent {
-                        Ok(parts) => parts,
-                        Err(e) => {
+                        Sent::Parts(status, headers, bytes) => (status, headers, bytes),
+                        // A body cut short or a call past its deadline:
+                        // repeated only for read-only actions.
+                        Sent::Local(e) => {
+                            return if read_only && e.is_retryable() {
+                                Verdict::Retry {
+                                    last: Outcome::Local(e),
+                                    after: None,
+                                }
+                            } else {
+                                Verdict::Done(Outcome::Local(e))
+                            };
+                        }
+                        Sent::Transport(e) => {
                             // A CreateExport that may have reached the server
                             // is not sent again: only a refused connection is
                             // safe for it.
@@ -306,6 +326,12 @@ impl Pipeline {
         let cfg = &self.shared.cfg;
         let creds = cfg.credentials.provide_credentials().await?;
         creds.validate()?;
+        // Whatever the server echoes back of them is redacted. Providers
+        // may rotate credentials, so every attempt registers its own.
+        cfg.guard.redactor.add(creds.secret_key().expose());
+        if let Some(token) = creds.session_token() {
+            cfg.guard.redactor.add(token.expose());
+        }
         let timestamp = Self::timestamp(clock_offset);
         let content_type = "application/json";
         let headers = [("Content-Type", content_type), ("X-TC-Action", action)];
@@ -342,9 +368,6 @@ impl Pipeline {
             .body(body.clone());
         if let Some(lang) = &cfg.language {
             builder = builder.header("X-TC-Language", lang.as_str());
-        }
-        if let Some(t) = cfg.timeout {
-            builder = builder.timeout(t);
         }
         let mut req = builder
             .build()
@@ -392,25 +415,48 @@ fn wire_target(url: &url::Url) -> crate::Result<(String, url::Url)> {
     Ok((action.to_string(), target))
 }
 
-/// Sends and reads the whole (small) body, so the envelope can be inspected
-/// and a body cut mid-way counts as a failed attempt.
-async fn send_buffered(
-    http: &reqwest::Client,
-    req: reqwest::Request,
-) -> reqwest::Result<(u16, http::HeaderMap, Bytes)> {
-    let mut response = http.execute(req).await?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let mut buf = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if buf.len() + chunk.len() > MAX_RESPONSE_BODY {
-            // Hand back what we have; it will fail to parse as an envelope
-            // and surface as a decode error.
-            break;
-        }
-        buf.extend_from_slice(&chunk);
+/// What sending one request produced.
+enum Sent {
+    /// Status, headers and the whole body.
+    Parts(u16, http::HeaderMap, Bytes),
+    /// The request could not be sent or the head not received.
+    Transport(reqwest::Error),
+    /// The guard refused the answer (redirect, size), the body broke off,
+    /// or the call ran past its deadline.
+    Local(Error),
+}
+
+/// Sends and reads the whole (small) body through the guard, within the
+/// call deadline, so the envelope can be inspected and a body cut mid-way
+/// counts as a failed attempt. An envelope reporting an error is redacted.
+async fn send_buffered(http: &reqwest::Client, guard: &Guard, req: reqwest::Request) -> Sent {
+    let asked = req.url().clone();
+    let exchange = async {
+        let response = match http.execute(req).await {
+            Ok(r) => r,
+            Err(e) => return Sent::Transport(e),
+        };
+        let response = match guard.json(&asked, response).await {
+            Ok(r) => r,
+            Err(e) => return Sent::Local(e),
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => return Sent::Local(Error::from(e)),
+        };
+        let bytes = if status == 200 && envelope_error_code(&bytes).is_some() {
+            guard.redactor.redact_bytes(&bytes)
+        } else {
+            bytes
+        };
+        Sent::Parts(status, headers, bytes)
+    };
+    match deadline::call(guard.limits.timeout, exchange).await {
+        Ok(sent) => sent,
+        Err(e) => Sent::Local(e),
     }
-    Ok((status, headers, Bytes::from(buf)))
 }
 
 fn rebuild(status: u16, headers: http::HeaderMap, body: Bytes) -> reqwest::Response {
@@ -465,7 +511,7 @@ mod tests {
             host: "127.0.0.1:9".into(),
             retry: RetryPolicy::disabled(),
             rate_limit: None,
-            timeout: None,
+            guard: Guard::default(),
             sign_action: true,
             language: None,
         })
