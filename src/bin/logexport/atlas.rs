@@ -3,7 +3,7 @@
 use crate::checkpoint::Resumable;
 use crate::output::{file_target, Sink};
 use crate::time::parse_time;
-use crate::{missing_credentials, Ctx, Failure};
+use crate::{Ctx, Failure};
 use chrono::{DateTime, Duration, Utc};
 use clap::Subcommand;
 use futures::TryStreamExt;
@@ -12,10 +12,6 @@ use logexport::atlas::{
 };
 use serde_json::json;
 use std::path::PathBuf;
-
-const CREDENTIAL_VARS: &str =
-    "MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY (Digest), \
-or MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET (service account)";
 
 /// Atlas commands.
 #[derive(Subcommand, Debug)]
@@ -182,8 +178,8 @@ fn client(ctx: &Ctx) -> Result<atlas::Client, Failure> {
     if let Some(sb) = &ctx.sandboxes {
         return Ok(sb.atlas.client_builder().build()?);
     }
-    let credentials = atlas::Credentials::from_env()
-        .map_err(|_| missing_credentials("Atlas", CREDENTIAL_VARS))?;
+    // The library's error names the variable and what is wrong with it.
+    let credentials = atlas::Credentials::from_env()?;
     let mut builder = atlas::Client::builder().credentials(credentials);
     if let Some(url) = ctx
         .global
@@ -263,6 +259,7 @@ where
         };
         let first = resumable.state.records;
         let bar = ctx.progress.spinner(command);
+        let mut windows = 0u64;
         while cursor < end {
             let next = (cursor + step).min(end);
             bar.set_message(format!("{command}: {cursor} .. {next}"));
@@ -275,12 +272,14 @@ where
                 .commit(Some(next.timestamp().to_string()))
                 .map_err(Failure::runtime)?;
             cursor = next;
+            windows += 1;
         }
         bar.finish_and_clear();
         ctx.summary(json!({
             "command": command,
             "records": resumable.state.records - first,
             "total_records": resumable.state.records,
+            "windows": windows,
             "resume_from": cursor.to_rfc3339(),
             "output": output.display().to_string(),
         }));
@@ -300,8 +299,11 @@ where
             } else {
                 SaveMode::Decoded
             };
-            let saved = dl.save(target, mode).await?;
-            json!({"command": command, "output": saved.path.display().to_string(), "bytes": saved.bytes})
+            let saved = dl
+                .save(target, mode)
+                .await
+                .map_err(|e| crate::failure::at_path(e, target))?;
+            json!({"command": command, "output": saved.path.display().to_string(), "bytes": saved.bytes, "windows": 1})
         }
         (None, true) => {
             let mut body = dl.into_raw_stream();
@@ -313,7 +315,7 @@ where
                     .map_err(logexport::Error::from)?;
                 bytes += chunk.len() as u64;
             }
-            json!({"command": command, "bytes": bytes})
+            json!({"command": command, "bytes": bytes, "windows": 1})
         }
         (None, false) => {
             let mut sink = Sink::open(None).await?;
@@ -324,7 +326,7 @@ where
                 n += 1;
             }
             sink.finish().await?;
-            json!({"command": command, "records": n})
+            json!({"command": command, "records": n, "windows": 1})
         }
     };
     bar.finish_and_clear();
