@@ -126,7 +126,8 @@ fn json_errors_are_json_lines_with_the_library_fields() {
     // A vendor error carries vendor and operation.
     let out = run(&["--sandbox", "--json", "c1", "exporters", "get", "does-not-exist"]);
     assert_eq!(out.status.code(), Some(1));
-    let e = &json_lines(&out.stderr).last().unwrap()["error"];
+    let lines = json_lines(&out.stderr);
+    let e = &lines.last().unwrap()["error"];
     assert_eq!(e["kind"], "NotFound");
     assert_eq!(e["vendor"], "ConductorOne");
     assert_eq!(e["status"], 404);
@@ -188,7 +189,8 @@ fn credential_errors_name_the_variable_not_the_value() {
             assert!(!err.contains(case.secret), "{args:?} leaked the value: {err}");
             assert!(!err.contains("no ") || !err.contains("credentials: set"), "generic message: {err}");
             if json {
-                let e = &json_lines(&out.stderr)[0]["error"];
+                let lines = json_lines(&out.stderr);
+                let e = &lines[0]["error"];
                 assert_eq!(e["kind"], "Credentials", "{e}");
                 assert_eq!(e["exit_code"], 2);
             }

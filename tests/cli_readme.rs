@@ -15,8 +15,9 @@
 //! as in a shell (their `...` secrets are ignored: `--sandbox` presets the
 //! credentials; `TENCENTCLOUD_REGION` is used as written).
 //! `cargo ...` lines are skipped: they build or test this binary.
-//! `logexport sandbox` and `logexport tour` never take `--sandbox`; the
-//! former serves until signalled, so it is stopped with SIGTERM once it has
+//! `logexport sandbox`, `logexport tour` and lines that already say
+//! `--sandbox` run as they are; the
+//! first serves until signalled, so it is stopped with SIGTERM once it has
 //! printed its description (exit 143). Lines are joined at a trailing `\`
 //! and comments are dropped; a line still holding `...` after substitution
 //! fails the test, so a new placeholder needs a mapping here.
@@ -32,6 +33,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_logexport");
 
 /// A `logexport` command line of the README and the variables exported
 /// before it.
+#[derive(Debug)]
 struct Example {
     command: String,
     env: Vec<(String, String)>,
@@ -98,7 +100,7 @@ fn substitute(command: &str) -> String {
         "README line `{command}` has a placeholder this test does not map"
     );
     let first = args.split_whitespace().next().unwrap_or("");
-    let sandbox = if matches!(first, "sandbox" | "tour") {
+    let sandbox = if matches!(first, "sandbox" | "tour") || args.contains("--sandbox") {
         ""
     } else {
         " --sandbox"

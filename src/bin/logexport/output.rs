@@ -90,7 +90,9 @@ pub fn prepare(output: Option<&Path>) -> Result<(), Failure> {
         return Ok(());
     };
     if names_directory(path) {
-        if path.exists() && !path.is_dir() {
+        // Without the slash: with it, a plain file does not even stat.
+        let bare: PathBuf = path.components().collect();
+        if bare.exists() && !bare.is_dir() {
             return Err(Failure::usage(format!(
                 "{} names a directory (trailing slash) but is a file",
                 path.display()
