@@ -59,11 +59,21 @@ fn json_lines(stderr: &[u8]) -> Vec<serde_json::Value> {
 #[test]
 fn no_colour_codes_when_stderr_is_not_a_terminal() {
     // -vv logs each request, so stderr has plenty of text to colour.
-    let out = run(&["--sandbox", "-vv", "atlas", "processes", "--project", atlas_sb::DEMO_PROJECT_ID]);
+    let out = run(&[
+        "--sandbox",
+        "-vv",
+        "atlas",
+        "processes",
+        "--project",
+        atlas_sb::DEMO_PROJECT_ID,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(err.lines().count() > 1, "expected log lines: {err}");
-    assert!(!err.contains('\u{1b}'), "ANSI escape on a non-terminal stderr: {err:?}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "ANSI escape on a non-terminal stderr: {err:?}"
+    );
 }
 
 #[test]
@@ -71,8 +81,15 @@ fn json_runs_write_only_json_lines_and_end_with_one_summary() {
     let dir = tempfile::tempdir().unwrap();
     let out_file = dir.path().join("events.ndjson");
     let out = run(&[
-        "--sandbox", "--json", "-vv", "-o", out_file.to_str().unwrap(),
-        "atlas", "events", "--project", atlas_sb::DEMO_PROJECT_ID,
+        "--sandbox",
+        "--json",
+        "-vv",
+        "-o",
+        out_file.to_str().unwrap(),
+        "atlas",
+        "events",
+        "--project",
+        atlas_sb::DEMO_PROJECT_ID,
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let lines = json_lines(&out.stderr);
@@ -83,16 +100,33 @@ fn json_runs_write_only_json_lines_and_end_with_one_summary() {
     }
     assert!(summary["records"].as_u64().unwrap() > 0);
     assert!(summary["duration_ms"].is_u64());
-    let summaries = lines.iter().filter(|l| l.get("duration_ms").is_some()).count();
+    let summaries = lines
+        .iter()
+        .filter(|l| l.get("duration_ms").is_some())
+        .count();
     assert_eq!(summaries, 1, "exactly one summary object");
 
     // A windowed download with a checkpoint reports windows and where to resume.
     let cp = dir.path().join("audit.cp");
     let audit = dir.path().join("audit.ndjson");
     let out = run(&[
-        "--sandbox", "--json", "-q", "-o", audit.to_str().unwrap(), "atlas", "cluster-logs",
-        "--project", atlas_sb::DEMO_PROJECT_ID, "--host", atlas_sb::DEMO_HOST,
-        "--log", "mongodb-audit-log", "--start", "3h", "--checkpoint", cp.to_str().unwrap(),
+        "--sandbox",
+        "--json",
+        "-q",
+        "-o",
+        audit.to_str().unwrap(),
+        "atlas",
+        "cluster-logs",
+        "--project",
+        atlas_sb::DEMO_PROJECT_ID,
+        "--host",
+        atlas_sb::DEMO_HOST,
+        "--log",
+        "mongodb-audit-log",
+        "--start",
+        "3h",
+        "--checkpoint",
+        cp.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let lines = json_lines(&out.stderr);
@@ -121,17 +155,30 @@ fn json_errors_are_json_lines_with_the_library_fields() {
     let lines = json_lines(&out.stderr);
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["error"]["kind"], "InvalidInput");
-    assert!(lines[0]["error"]["message"].as_str().unwrap().contains("--bogus"));
+    assert!(lines[0]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("--bogus"));
 
     // A vendor error carries vendor and operation.
-    let out = run(&["--sandbox", "--json", "c1", "exporters", "get", "does-not-exist"]);
+    let out = run(&[
+        "--sandbox",
+        "--json",
+        "c1",
+        "exporters",
+        "get",
+        "does-not-exist",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let lines = json_lines(&out.stderr);
     let e = &lines.last().unwrap()["error"];
     assert_eq!(e["kind"], "NotFound");
     assert_eq!(e["vendor"], "ConductorOne");
     assert_eq!(e["status"], 404);
-    assert!(e.get("operation").is_some() && e.get("request_id").is_some(), "{e}");
+    assert!(
+        e.get("operation").is_some() && e.get("request_id").is_some(),
+        "{e}"
+    );
 }
 
 #[test]
@@ -163,7 +210,10 @@ fn credential_errors_name_the_variable_not_the_value() {
             args: &["c1", "exporters", "list"],
             env: &[
                 ("CONE_CLIENT_ID", "no-at-sign-secretish"),
-                ("CONE_CLIENT_SECRET", "secret-token:conductorone.com:v1:AAAA"),
+                (
+                    "CONE_CLIENT_SECRET",
+                    "secret-token:conductorone.com:v1:AAAA",
+                ),
             ],
             names: "CONE_CLIENT_ID",
             secret: "no-at-sign-secretish",
@@ -186,8 +236,14 @@ fn credential_errors_name_the_variable_not_the_value() {
             let err = text(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
             assert!(err.contains(case.names), "{args:?}: {err}");
-            assert!(!err.contains(case.secret), "{args:?} leaked the value: {err}");
-            assert!(!err.contains("no ") || !err.contains("credentials: set"), "generic message: {err}");
+            assert!(
+                !err.contains(case.secret),
+                "{args:?} leaked the value: {err}"
+            );
+            assert!(
+                !err.contains("no ") || !err.contains("credentials: set"),
+                "generic message: {err}"
+            );
             if json {
                 let lines = json_lines(&out.stderr);
                 let e = &lines[0]["error"];
@@ -204,30 +260,73 @@ fn a_trailing_slash_makes_a_directory_and_path_errors_name_the_path() {
     let logs = dir.path().join("nested").join("logs");
     let target = format!("{}/", logs.display());
     let out = run(&[
-        "--sandbox", "-q", "--raw", "-o", &target, "atlas", "cluster-logs",
-        "--project", atlas_sb::DEMO_PROJECT_ID, "--host", atlas_sb::DEMO_HOST,
-        "--log", "mongodb-audit-log", "--start", "6h",
+        "--sandbox",
+        "-q",
+        "--raw",
+        "-o",
+        &target,
+        "atlas",
+        "cluster-logs",
+        "--project",
+        atlas_sb::DEMO_PROJECT_ID,
+        "--host",
+        atlas_sb::DEMO_HOST,
+        "--log",
+        "mongodb-audit-log",
+        "--start",
+        "6h",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let files: Vec<_> = std::fs::read_dir(&logs).unwrap().map(|e| e.unwrap().path()).collect();
+    let files: Vec<_> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(std::fs::metadata(&files[0]).unwrap().len() > 0);
 
     // A file in a directory that does not exist: exit 2 before any request,
     // and the message names the path.
     let missing = dir.path().join("absent").join("out.ndjson");
-    let out = run(&["--sandbox", "-o", missing.to_str().unwrap(), "atlas", "processes", "--project", atlas_sb::DEMO_PROJECT_ID]);
+    let out = run(&[
+        "--sandbox",
+        "-o",
+        missing.to_str().unwrap(),
+        "atlas",
+        "processes",
+        "--project",
+        atlas_sb::DEMO_PROJECT_ID,
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains(&dir.path().join("absent").display().to_string()), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&dir.path().join("absent").display().to_string()),
+        "{}",
+        text(&out.stderr)
+    );
 
     // A directory where a record file is due, and a file where a directory is.
-    let out = run(&["--sandbox", "-o", logs.to_str().unwrap(), "atlas", "processes", "--project", atlas_sb::DEMO_PROJECT_ID]);
+    let out = run(&[
+        "--sandbox",
+        "-o",
+        logs.to_str().unwrap(),
+        "atlas",
+        "processes",
+        "--project",
+        atlas_sb::DEMO_PROJECT_ID,
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains(&logs.display().to_string()));
     let file = dir.path().join("plain");
     std::fs::write(&file, b"x").unwrap();
     let under_file = format!("{}/", file.display());
-    let out = run(&["--sandbox", "-o", &under_file, "atlas", "processes", "--project", atlas_sb::DEMO_PROJECT_ID]);
+    let out = run(&[
+        "--sandbox",
+        "-o",
+        &under_file,
+        "atlas",
+        "processes",
+        "--project",
+        atlas_sb::DEMO_PROJECT_ID,
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains(&file.display().to_string()));
 }

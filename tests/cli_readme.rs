@@ -10,6 +10,7 @@
 //! | host `cluster0-shard-00-00.abcde.mongodb.net`, `--host ...` | the Atlas demo host |
 //! | workspace `prod-streams`                  | the Atlas demo workspace        |
 //! | topic `5c1d7b0e-...`                      | the CLS demo topic              |
+//! | `cls export ... --from 24h`               | `--from 10m` (see `substitute`) |
 //!
 //! `export VAR=VALUE` lines set the environment of the commands after them,
 //! as in a shell (their `...` secrets are ignored: `--sandbox` presets the
@@ -89,12 +90,25 @@ fn readme_commands() -> Vec<Example> {
 fn substitute(command: &str) -> String {
     let tail = command.strip_prefix("logexport").unwrap();
     let args = tail
-        .replace("--project ...", &format!("--project {}", atlas_sb::DEMO_PROJECT_ID))
+        .replace(
+            "--project ...",
+            &format!("--project {}", atlas_sb::DEMO_PROJECT_ID),
+        )
         .replace("--host ...", &format!("--host {}", atlas_sb::DEMO_HOST))
         .replace("5f0c8e1a2b3c4d5e6f708192", atlas_sb::DEMO_PROJECT_ID)
-        .replace("cluster0-shard-00-00.abcde.mongodb.net", atlas_sb::DEMO_HOST)
+        .replace(
+            "cluster0-shard-00-00.abcde.mongodb.net",
+            atlas_sb::DEMO_HOST,
+        )
         .replace("prod-streams", atlas_sb::DEMO_WORKSPACE)
         .replace("5c1d7b0e-...", cls_sb::DEMO_TOPIC_ID);
+    // The demo topic holds ten records a second: a day is 864,000 records,
+    // minutes in a debug build, so the CLS example asks for ten minutes.
+    let args = if args.contains(" cls export ") {
+        args.replace("--from 24h", "--from 10m")
+    } else {
+        args
+    };
     assert!(
         !args.contains("..."),
         "README line `{command}` has a placeholder this test does not map"
@@ -110,7 +124,10 @@ fn substitute(command: &str) -> String {
 
 fn shell(line: &str, dir: &std::path::Path, env: &[(String, String)]) -> Command {
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(line).current_dir(dir).stdin(Stdio::null());
+    cmd.arg("-c")
+        .arg(line)
+        .current_dir(dir)
+        .stdin(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -163,7 +180,13 @@ fn every_cli_example_in_the_readme_runs_against_the_sandbox() {
         );
     }
     // The outputs the examples name are there.
-    for f in ["audit.ndjson", "errors.ndjson", "events.ndjson", "events.checkpoint", "audit.checkpoint"] {
+    for f in [
+        "audit.ndjson",
+        "errors.ndjson",
+        "events.ndjson",
+        "events.checkpoint",
+        "audit.checkpoint",
+    ] {
         assert!(dir.path().join(f).is_file(), "{f} missing");
     }
     let logs: Vec<_> = std::fs::read_dir(dir.path().join("logs"))

@@ -211,9 +211,12 @@ fn c1_sigterm_mid_stream_removes_the_temp_file_and_exits_143() {
     let out = dir.path().join("events.ndjson");
     let mut child = c1_cmd(&sb, &out, None).spawn().unwrap();
     // Records have reached the temporary file: the run is mid-stream.
-    wait_for(&mut child, dir.path(), "records in the temporary file", |d| {
-        partials(d).iter().any(|p| file_len(p) > 0)
-    });
+    wait_for(
+        &mut child,
+        dir.path(),
+        "records in the temporary file",
+        |d| partials(d).iter().any(|p| file_len(p) > 0),
+    );
     let (code, err) = signal_and_wait(child, "TERM");
     assert_clean_exit(dir.path(), &out, code, 143, &err);
 }
@@ -238,7 +241,9 @@ fn c1_sigint_with_a_checkpoint_resumes_exactly_once() {
     let (out, cp) = (dir.path().join("out.ndjson"), dir.path().join("out.cp"));
     let mut child = c1_cmd(&sb, &out, Some(&cp)).spawn().unwrap();
     // A checkpoint is written after each page: wait for the first.
-    wait_for(&mut child, dir.path(), "the first checkpoint", |_| cp.exists());
+    wait_for(&mut child, dir.path(), "the first checkpoint", |_| {
+        cp.exists()
+    });
     let (code, err) = signal_and_wait(child, "INT");
     assert_eq!(code, Some(130), "{err}");
     let state: serde_json::Value =

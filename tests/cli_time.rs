@@ -70,11 +70,30 @@ fn text(b: &[u8]) -> String {
 fn inputs_that_once_panicked_exit_2_with_a_message() {
     let p = logexport::sandbox::atlas::DEMO_PROJECT_ID;
     for (args, input) in [
-        (vec!["atlas", "events", "--project", p, "--since"], "99999999999999w"),
-        (vec!["atlas", "events", "--project", p, "--since"], "100000000d"),
+        (
+            vec!["atlas", "events", "--project", p, "--since"],
+            "99999999999999w",
+        ),
+        (
+            vec!["atlas", "events", "--project", p, "--since"],
+            "100000000d",
+        ),
         (vec!["c1", "events", "--since"], "100000000d"),
         (vec!["c1", "events", "--until"], "99999999999999999999"),
-        (vec!["atlas", "cluster-logs", "--project", p, "--host", "h", "--log", "mongodb", "--start"], "99999999999999w"),
+        (
+            vec![
+                "atlas",
+                "cluster-logs",
+                "--project",
+                p,
+                "--host",
+                "h",
+                "--log",
+                "mongodb",
+                "--start",
+            ],
+            "99999999999999w",
+        ),
     ] {
         let mut all = vec!["--sandbox"];
         all.extend(args.iter().copied());
@@ -83,16 +102,33 @@ fn inputs_that_once_panicked_exit_2_with_a_message() {
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{all:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
-        assert!(err.contains(input) && (err.contains("range") || err.contains("too long")), "{err}");
+        assert!(
+            err.contains(input) && (err.contains("range") || err.contains("too long")),
+            "{err}"
+        );
     }
     // A --step that would overflow when added to a window start.
     let dir = tempfile::tempdir().unwrap();
     let out_file = dir.path().join("o.ndjson");
     let cp = dir.path().join("o.cp");
     let out = run(&[
-        "--sandbox", "-o", out_file.to_str().unwrap(), "atlas", "cluster-logs", "--project", p,
-        "--host", logexport::sandbox::atlas::DEMO_HOST, "--log", "mongodb", "--start", "2h",
-        "--checkpoint", cp.to_str().unwrap(), "--step", "100000000d",
+        "--sandbox",
+        "-o",
+        out_file.to_str().unwrap(),
+        "atlas",
+        "cluster-logs",
+        "--project",
+        p,
+        "--host",
+        logexport::sandbox::atlas::DEMO_HOST,
+        "--log",
+        "mongodb",
+        "--start",
+        "2h",
+        "--checkpoint",
+        cp.to_str().unwrap(),
+        "--step",
+        "100000000d",
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
@@ -100,8 +136,14 @@ fn inputs_that_once_panicked_exit_2_with_a_message() {
 #[test]
 fn compound_spans_are_accepted() {
     let out = run(&[
-        "--sandbox", "-q", "atlas", "events", "--project",
-        logexport::sandbox::atlas::DEMO_PROJECT_ID, "--since", "1d12h",
+        "--sandbox",
+        "-q",
+        "atlas",
+        "events",
+        "--project",
+        logexport::sandbox::atlas::DEMO_PROJECT_ID,
+        "--since",
+        "1d12h",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
@@ -130,8 +172,19 @@ fn thirteen_digits_are_unix_milliseconds_as_tccli_writes_them() {
             .unwrap()
     };
     let export = cls(&[
-        "-o", out.to_str().unwrap(), "cls", "export", "--topic", cls_sb::DEMO_TOPIC_ID,
-        "--query", "*", "--from", "1700000000000", "--to", "1700003600000", "--keep-task",
+        "-o",
+        out.to_str().unwrap(),
+        "cls",
+        "export",
+        "--topic",
+        cls_sb::DEMO_TOPIC_ID,
+        "--query",
+        "*",
+        "--from",
+        "1700000000000",
+        "--to",
+        "1700003600000",
+        "--keep-task",
     ]);
     assert!(export.status.success(), "{}", text(&export.stderr));
     // The task the service recorded carries the range in milliseconds.

@@ -355,7 +355,8 @@ impl Credentials {
             }),
             (id, secret) => {
                 if let Some(token) = get(ENV_ACCESS_TOKEN) {
-                    return Credentials::access_token(token).map_err(|e| in_var(ENV_ACCESS_TOKEN, e));
+                    return Credentials::access_token(token)
+                        .map_err(|e| in_var(ENV_ACCESS_TOKEN, e));
                 }
                 Err(match (id, secret) {
                     (Some(_), None) => cred_err(format!("{ENV_CLIENT_ID} is set but {ENV_CLIENT_SECRET} is not")),

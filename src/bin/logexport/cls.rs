@@ -1,8 +1,8 @@
 //! `logexport cls …`: Tencent Cloud CLS export tasks and topics.
 
+use crate::failure::at_path;
 use crate::output::{file_target, Sink};
 use crate::time::parse_time;
-use crate::failure::at_path;
 use crate::{Ctx, Failure};
 use chrono::Utc;
 use clap::{Args, Subcommand, ValueEnum};

@@ -48,7 +48,10 @@ impl Failure {
     pub fn interrupted(signal: Signal) -> Self {
         Failure {
             code: signal.exit_code(),
-            message: format!("interrupted by {}; nothing half-written was kept", signal.name()),
+            message: format!(
+                "interrupted by {}; nothing half-written was kept",
+                signal.name()
+            ),
             error: None,
         }
     }

@@ -79,7 +79,9 @@ pub fn file_target(output: Option<&Path>) -> Option<&Path> {
 /// Whether the user wrote `path` with a trailing separator: a directory.
 pub fn names_directory(path: &Path) -> bool {
     let bytes = path.as_os_str().as_encoded_bytes();
-    bytes.last().is_some_and(|b| *b == b'/' || std::path::is_separator(*b as char))
+    bytes
+        .last()
+        .is_some_and(|b| *b == b'/' || std::path::is_separator(*b as char))
 }
 
 /// Checks `--output` before any request is sent. A trailing slash means a

@@ -19,7 +19,10 @@ const MILLIS_DIGITS: usize = 13;
 pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let s = s.trim();
     if s.is_empty() {
-        return Err("the time is empty; give RFC 3339, unix seconds or milliseconds, or a span like 24h".into());
+        return Err(
+            "the time is empty; give RFC 3339, unix seconds or milliseconds, or a span like 24h"
+                .into(),
+        );
     }
     if s.eq_ignore_ascii_case("now") {
         return Ok(now);
@@ -47,12 +50,8 @@ pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> 
 /// Parses a positive span such as `90s`, `30m`, `1h`, `7d`, `2w` or `1h30m`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let span = humantime::parse_duration(s).map_err(|_| {
-        format!(
-            "`{}` is not a span such as 30m, 1h, 1d or 1h30m",
-            shown(s)
-        )
-    })?;
+    let span = humantime::parse_duration(s)
+        .map_err(|_| format!("`{}` is not a span such as 30m, 1h, 1d or 1h30m", shown(s)))?;
     let span = bounded(span, s)?;
     if span <= Duration::zero() {
         return Err(format!("`{s}` must be longer than zero"));
@@ -170,9 +169,7 @@ mod tests {
             1_700_000_000
         );
         assert_eq!(
-            parse_time("1700000000123", now)
-                .unwrap()
-                .timestamp_millis(),
+            parse_time("1700000000123", now).unwrap().timestamp_millis(),
             1_700_000_000_123
         );
         assert_eq!(
