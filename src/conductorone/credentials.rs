@@ -51,6 +51,11 @@ fn cred_err(msg: impl Into<String>) -> Error {
     Error::credentials(msg).with_vendor(Vendor::ConductorOne)
 }
 
+/// `e`, prefixed with the environment variable its value came from.
+fn in_var(var: &str, e: Error) -> Error {
+    cred_err(format!("{var}: {}", e.message()))
+}
+
 /// A parsed client id, `name@<tenant>.conductor.one/<use>`.
 ///
 /// The host between `@` and `/` is the tenant's API host.
@@ -343,12 +348,15 @@ impl Credentials {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         match (get(ENV_CLIENT_ID), get(ENV_CLIENT_SECRET)) {
-            (Some(id), Some(secret)) => {
-                Credentials::client_credentials(&id, &SecretString::new(secret))
-            }
+            // Errors name the variable at fault (never its value).
+            (Some(id), Some(secret)) => Ok(Credentials::ClientCredentials {
+                client_id: ClientId::parse(&id).map_err(|e| in_var(ENV_CLIENT_ID, e))?,
+                secret: ClientSecret::parse(&secret).map_err(|e| in_var(ENV_CLIENT_SECRET, e))?,
+            }),
             (id, secret) => {
                 if let Some(token) = get(ENV_ACCESS_TOKEN) {
-                    return Credentials::access_token(token);
+                    return Credentials::access_token(token)
+                        .map_err(|e| in_var(ENV_ACCESS_TOKEN, e));
                 }
                 Err(match (id, secret) {
                     (Some(_), None) => cred_err(format!("{ENV_CLIENT_ID} is set but {ENV_CLIENT_SECRET} is not")),

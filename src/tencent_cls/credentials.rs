@@ -63,15 +63,28 @@ impl Credentials {
     /// (a config file, a test's map).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let non_empty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        let id = non_empty(ENV_SECRET_ID)
-            .ok_or_else(|| Error::credentials(format!("{ENV_SECRET_ID} is not set")))?;
-        let key = non_empty(ENV_SECRET_KEY)
-            .ok_or_else(|| Error::credentials(format!("{ENV_SECRET_KEY} is not set")))?;
+        // Errors name the variable and the fault, never the value.
+        let err = |msg: String| Error::credentials(msg).with_vendor(crate::Vendor::TencentCls);
+        let header_safe = |s: &str| s.bytes().all(|b| b.is_ascii_graphic());
+        let id =
+            non_empty(ENV_SECRET_ID).ok_or_else(|| err(format!("{ENV_SECRET_ID} is not set")))?;
+        let key =
+            non_empty(ENV_SECRET_KEY).ok_or_else(|| err(format!("{ENV_SECRET_KEY} is not set")))?;
+        for (name, value) in [
+            (ENV_SECRET_ID, Some(&id)),
+            (ENV_SESSION_TOKEN, non_empty(ENV_SESSION_TOKEN).as_ref()),
+        ] {
+            if value.is_some_and(|v| !header_safe(v.trim())) {
+                return Err(err(format!("{name} contains spaces or control characters")));
+            }
+        }
         let mut creds = Credentials::new(id.trim(), key.trim());
         if let Some(token) = non_empty(ENV_SESSION_TOKEN) {
             creds = creds.with_session_token(token.trim());
         }
-        creds.validate()?;
+        creds
+            .validate()
+            .map_err(|e| e.with_vendor(crate::Vendor::TencentCls))?;
         Ok(creds)
     }
 

@@ -3,7 +3,7 @@
 use crate::output::{file_target, Sink};
 use crate::time::parse_time;
 use crate::windows::{self, Plan, Windows};
-use crate::{missing_credentials, Ctx, Failure};
+use crate::{Ctx, Failure};
 use chrono::{DateTime, Duration, Utc};
 use clap::Subcommand;
 use futures::TryStreamExt;
@@ -12,10 +12,6 @@ use logexport::atlas::{
 };
 use serde_json::json;
 use std::path::PathBuf;
-
-const CREDENTIAL_VARS: &str =
-    "MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY (Digest), \
-or MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET (service account)";
 
 /// Atlas commands.
 #[derive(Subcommand, Debug)]
@@ -224,8 +220,8 @@ fn client(ctx: &Ctx) -> Result<atlas::Client, Failure> {
     if let Some(sb) = &ctx.sandboxes {
         return Ok(sb.atlas.client_builder().build()?);
     }
-    let credentials = atlas::Credentials::from_env()
-        .map_err(|_| missing_credentials("Atlas", CREDENTIAL_VARS))?;
+    // The library's error names the variable and what is wrong with it.
+    let credentials = atlas::Credentials::from_env()?;
     let mut builder = atlas::Client::builder().credentials(credentials);
     if let Some(url) = ctx
         .global
@@ -326,8 +322,11 @@ where
             } else {
                 SaveMode::Decoded
             };
-            let saved = dl.save(target, mode).await?;
-            json!({"command": command, "output": saved.path.display().to_string(), "bytes": saved.bytes})
+            let saved = dl
+                .save(target, mode)
+                .await
+                .map_err(|e| crate::failure::at_path(e, target))?;
+            json!({"command": command, "output": saved.path.display().to_string(), "bytes": saved.bytes, "windows": 1})
         }
         (None, true) => {
             let mut body = dl.into_raw_stream();
@@ -339,7 +338,7 @@ where
                     .map_err(logexport::Error::from)?;
                 bytes += chunk.len() as u64;
             }
-            json!({"command": command, "bytes": bytes})
+            json!({"command": command, "bytes": bytes, "windows": 1})
         }
         (None, false) => {
             let mut sink = Sink::open(None).await?;
@@ -350,7 +349,7 @@ where
                 n += 1;
             }
             sink.finish().await?;
-            json!({"command": command, "records": n})
+            json!({"command": command, "records": n, "windows": 1})
         }
     };
     bar.finish_and_clear();

@@ -3,7 +3,7 @@
 use crate::checkpoint::Resumable;
 use crate::output::{file_target, Sink};
 use crate::time::parse_time;
-use crate::{missing_credentials, Ctx, Failure};
+use crate::{Ctx, Failure};
 use chrono::Utc;
 use clap::{Subcommand, ValueEnum};
 use futures::TryStreamExt;
@@ -12,8 +12,6 @@ use logexport::conductorone::{
 };
 use serde_json::json;
 use std::path::PathBuf;
-
-const CREDENTIAL_VARS: &str = "CONE_CLIENT_ID and CONE_CLIENT_SECRET, or CONE_ACCESS_TOKEN";
 
 /// Records committed per checkpoint write: one page's worth.
 const COMMIT_EVERY: u64 = 100;
@@ -205,6 +203,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                         "records": resumable.state.records - first,
                         "total_records": resumable.state.records,
                         "last_event_uid": resumable.state.position,
+                        "resume_from": resumable.state.position,
                         "output": output.display().to_string(),
                     }));
                     Ok(())
@@ -302,12 +301,9 @@ fn client(ctx: &Ctx) -> Result<conductorone::Client, Failure> {
     if let Some(sb) = &ctx.sandboxes {
         return Ok(sb.conductorone.client_builder().build()?);
     }
-    let has_env = |v: &str| std::env::var(v).is_ok_and(|s| !s.trim().is_empty());
-    if !(has_env(conductorone::ENV_ACCESS_TOKEN)
-        || (has_env(conductorone::ENV_CLIENT_ID) && has_env(conductorone::ENV_CLIENT_SECRET)))
-    {
-        return Err(missing_credentials("ConductorOne", CREDENTIAL_VARS));
-    }
+    // Checked first so the library's own error (which variable, what is
+    // wrong with it) is what the user sees.
+    conductorone::Credentials::from_env()?;
     let mut builder = conductorone::Client::builder().from_env();
     if let Some(url) = &ctx.global.endpoint {
         builder = builder.endpoint(url);

@@ -1,9 +1,10 @@
 //! `logexport cls …`: Tencent Cloud CLS export tasks and topics.
 
+use crate::failure::at_path;
 use crate::output::{file_target, Sink};
 use crate::time::parse_time;
 use crate::windows::{self, Plan, TimeWindow, Windows};
-use crate::{missing_credentials, Ctx, Failure};
+use crate::{Ctx, Failure};
 use chrono::{Duration, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use futures::TryStreamExt;
@@ -14,8 +15,6 @@ use logexport::tencent_cls::{
 use logexport::ErrorKind;
 use serde_json::json;
 use std::path::PathBuf;
-
-const CREDENTIAL_VARS: &str = "TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (and TENCENTCLOUD_SESSION_TOKEN for temporary credentials)";
 
 /// CLS commands.
 #[derive(Subcommand, Debug)]
@@ -273,14 +272,14 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
     );
     let summary = match (file_target(ctx.global.output.as_deref()), ctx.global.raw) {
         (Some(path), true) => {
-            let s = job.to_file(path).await?;
+            let s = job.to_file(path).await.map_err(|e| at_path(e, path))?;
             json!({"command": "cls export", "export_id": s.export_id, "output": s.path.display().to_string(),
-                   "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts})
+                   "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts, "windows": 1})
         }
         (Some(path), false) => {
-            let s = job.to_ndjson(path).await?;
+            let s = job.to_ndjson(path).await.map_err(|e| at_path(e, path))?;
             json!({"command": "cls export", "export_id": s.export_id, "output": s.path.display().to_string(),
-                   "records": s.records, "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts})
+                   "records": s.records, "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts, "windows": 1})
         }
         (None, true) => {
             return Err(Failure::usage(
@@ -296,7 +295,7 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
                 n += 1;
             }
             sink.finish().await?;
-            json!({"command": "cls export", "records": n})
+            json!({"command": "cls export", "records": n, "windows": 1})
         }
     };
     bar.finish_and_clear();
@@ -440,8 +439,8 @@ fn client(ctx: &Ctx, region: &RegionArg) -> Result<tencent_cls::Client, Failure>
             .region(region.region.as_str())
             .build()?);
     }
-    let credentials = tencent_cls::Credentials::from_env()
-        .map_err(|_| missing_credentials("Tencent Cloud", CREDENTIAL_VARS))?;
+    // The library's error names the variable and what is wrong with it.
+    let credentials = tencent_cls::Credentials::from_env()?;
     let mut builder = tencent_cls::Client::builder()
         .credentials(credentials)
         .region(region.region.as_str());

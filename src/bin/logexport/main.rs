@@ -1,22 +1,28 @@
 //! `logexport`: pull audit and system logs from ConductorOne, Tencent Cloud
 //! CLS and MongoDB Atlas, or from their embedded emulators with `--sandbox`.
 //!
-//! Exit codes: 0 success, 1 vendor or network error, 2 usage or credentials.
+//! Exit codes: 0 success, 1 vendor or network error, 2 usage or credentials,
+//! 130 SIGINT, 143 SIGTERM.
 
 mod atlas;
 mod c1;
 mod checkpoint;
 mod cls;
+mod failure;
 mod output;
 mod progress;
 mod sandbox;
+mod signals;
 mod time;
 mod tour;
 mod windows;
 
 use clap::{Args, Parser, Subcommand};
+pub use failure::Failure;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -92,52 +98,6 @@ enum Command {
     },
 }
 
-/// A failure with the exit code it deserves.
-#[derive(Debug)]
-pub struct Failure {
-    /// 1 vendor/network, 2 usage/credentials.
-    pub code: u8,
-    /// What to tell the user.
-    pub message: String,
-    /// The library error, when there is one, for `--json`.
-    pub error: Option<logexport::Error>,
-}
-
-impl Failure {
-    /// A usage error (exit 2).
-    pub fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            code: 2,
-            message: message.into(),
-            error: None,
-        }
-    }
-
-    /// A vendor, network or local I/O error (exit 1).
-    pub fn runtime(message: impl Into<String>) -> Self {
-        Failure {
-            code: 1,
-            message: message.into(),
-            error: None,
-        }
-    }
-}
-
-impl From<logexport::Error> for Failure {
-    fn from(e: logexport::Error) -> Self {
-        use logexport::ErrorKind;
-        let code = match e.kind() {
-            ErrorKind::InvalidInput | ErrorKind::Credentials => 2,
-            _ => 1,
-        };
-        Failure {
-            code,
-            message: e.to_string(),
-            error: Some(e),
-        }
-    }
-}
-
 /// What every command gets.
 pub struct Ctx {
     /// The global flags.
@@ -146,67 +106,128 @@ pub struct Ctx {
     pub progress: progress::Progress,
     /// Emulators started for `--sandbox`.
     pub sandboxes: Option<sandbox::Sandboxes>,
+    /// When the command started, for the summary's duration.
+    pub started: Instant,
 }
 
+/// Fields every summary carries, `null` when a command has no such thing
+/// (a topic listing has no time windows), so scripts read one shape.
+const SUMMARY_FIELDS: [&str; 4] = ["records", "bytes", "windows", "resume_from"];
+
 impl Ctx {
-    /// Prints a summary: JSON on stderr with `--json`, a short line otherwise
-    /// (unless `--quiet`).
+    /// A context for one command.
+    pub fn new(global: Global, sandboxes: Option<sandbox::Sandboxes>) -> Self {
+        Ctx {
+            progress: progress::Progress::new(global.quiet || global.json),
+            global,
+            sandboxes,
+            started: Instant::now(),
+        }
+    }
+
+    /// Prints the run's summary: one JSON object on stderr with `--json`
+    /// (always with records, bytes, windows, resume_from and duration_ms), a
+    /// short `key=value` line otherwise (unless `--quiet`).
     pub fn summary(&self, value: serde_json::Value) {
-        if self.global.json {
-            eprintln!("{value}");
-        } else if !self.global.quiet {
-            let mut parts = Vec::new();
-            if let Some(map) = value.as_object() {
-                for (k, v) in map {
-                    let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-                    parts.push(format!("{k}={v}"));
-                }
+        let mut map = match value {
+            serde_json::Value::Object(map) => map,
+            other => {
+                let mut map = serde_json::Map::new();
+                map.insert("result".into(), other);
+                map
             }
+        };
+        for field in SUMMARY_FIELDS {
+            map.entry(field).or_insert(serde_json::Value::Null);
+        }
+        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        map.insert("duration_ms".into(), elapsed.into());
+        if self.global.json {
+            eprintln!("{}", serde_json::Value::Object(map));
+        } else if !self.global.quiet {
+            let parts: Vec<String> = map
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| {
+                    let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                    format!("{k}={v}")
+                })
+                .collect();
             eprintln!("{}", parts.join(" "));
         }
     }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing(cli.global.verbose);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return parse_failure(e),
+    };
+    let json = cli.global.json;
+    init_tracing(cli.global.verbose, json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return report(
+                Failure::runtime(format!("cannot start the async runtime: {e}")),
+                json,
+            )
         }
     };
-    let json = cli.global.json;
-    let outcome = runtime.block_on(run(cli));
-    // Whatever ended the command (including a dropped future), minted
-    // tokens go before the process does.
+    let outcome = runtime.block_on(async move {
+        let mut signals = signals::Signals::install()
+            .map_err(|e| Failure::runtime(format!("cannot install signal handlers: {e}")))?;
+        tokio::select! {
+            biased;
+            signal = signals.recv() => Err(Failure::interrupted(signal)),
+            result = run(cli) => result,
+        }
+    });
+    // Whatever ended the command (a signal included: the run's future is
+    // dropped by now), the service-account tokens it minted go before the
+    // process does.
     runtime.block_on(atlas::revoke_minted_tokens());
+    // On a signal the run's future has been dropped by now, and with it
+    // every temporary file it owned; tasks it spawned are dropped with the
+    // runtime, bounded so a stuck blocking read cannot hold the exit.
+    runtime.shutdown_timeout(Duration::from_secs(5));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(f) => {
-            if json {
-                let e = f.error.as_ref();
-                let value = serde_json::json!({
-                    "error": {
-                        "message": f.message,
-                        "exit_code": f.code,
-                        "kind": e.map(|e| format!("{:?}", e.kind())),
-                        "code": e.and_then(|e| e.code()),
-                        "status": e.and_then(|e| e.status()),
-                        "request_id": e.and_then(|e| e.request_id()),
-                    }
-                });
-                eprintln!("{value}");
-            } else {
-                eprintln!("error: {}", f.message);
-            }
-            ExitCode::from(f.code)
-        }
+        Err(f) => report(f, json),
     }
+}
+
+/// Prints a failure (one JSON line with `--json`) and returns its exit code.
+fn report(f: Failure, json: bool) -> ExitCode {
+    if json {
+        eprintln!("{}", f.to_json());
+    } else {
+        eprintln!("error: {}", f.message);
+    }
+    ExitCode::from(f.code)
+}
+
+/// Help and version go to stdout as usual; a usage error under `--json` is
+/// one JSON line instead of clap's text.
+fn parse_failure(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let informational = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+    let json = std::env::args_os().any(|a| a == "--json");
+    if informational || !json {
+        e.exit();
+    }
+    // Rendered without styles: the plain text, first line only.
+    let rendered = e.render().to_string();
+    let message = rendered
+        .lines()
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_string();
+    report(Failure::usage(message), true)
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
@@ -214,6 +235,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         return Err(Failure::usage(
             "--sandbox and --endpoint cannot be combined",
         ));
+    }
+    if matches!(
+        cli.command,
+        Command::Atlas { .. } | Command::Cls { .. } | Command::C1 { .. }
+    ) {
+        output::prepare(cli.global.output.as_deref())?;
     }
     let sandboxes = if cli.global.sandbox {
         Some(
@@ -224,11 +251,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     } else {
         None
     };
-    let ctx = Ctx {
-        progress: progress::Progress::new(cli.global.quiet),
-        global: cli.global,
-        sandboxes,
-    };
+    let ctx = Ctx::new(cli.global, sandboxes);
     match cli.command {
         Command::Atlas { command } => atlas::run(&ctx, command).await,
         Command::Cls { command } => cls::run(&ctx, command).await,
@@ -238,23 +261,26 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-fn init_tracing(verbose: u8) {
+/// Colour only on a terminal, and never when `NO_COLOR` is set
+/// (https://no-color.org: any non-empty value).
+fn use_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn init_tracing(verbose: u8, json: bool) {
     let level = match verbose {
         0 => tracing::Level::WARN,
         1 => tracing::Level::INFO,
         _ => tracing::Level::DEBUG,
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(level)
-        .with_target(false)
-        .try_init();
-}
-
-/// The credential error every command prints when the environment lacks
-/// what it needs.
-pub fn missing_credentials(vendor: &str, vars: &str) -> Failure {
-    Failure::usage(format!(
-        "no {vendor} credentials: set {vars} in the environment (or try --sandbox)"
-    ))
+        .with_target(false);
+    // With --json, stderr carries only JSON lines: log events included.
+    let _ = if json {
+        builder.json().with_ansi(false).try_init()
+    } else {
+        builder.with_ansi(use_color()).try_init()
+    };
 }

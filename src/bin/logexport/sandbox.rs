@@ -75,7 +75,8 @@ impl Sandboxes {
     }
 }
 
-/// `logexport sandbox`: serve until Ctrl-C.
+/// `logexport sandbox`: serve until SIGINT or SIGTERM, which `main` turns
+/// into exit 130 or 143 like for every other command.
 pub async fn serve(ctx: &Ctx, port: u16) -> Result<(), Failure> {
     let sandboxes = Sandboxes::start(port)
         .await
@@ -86,11 +87,8 @@ pub async fn serve(ctx: &Ctx, port: u16) -> Result<(), Failure> {
         "{}",
         serde_json::to_string_pretty(&sandboxes.describe()).expect("serialisable")
     );
-    if !ctx.global.quiet {
+    if !ctx.global.quiet && !ctx.global.json {
         eprintln!("sandbox running; press Ctrl-C to stop");
     }
-    tokio::signal::ctrl_c()
-        .await
-        .map_err(|e| Failure::runtime(e.to_string()))?;
-    Ok(())
+    std::future::pending().await
 }

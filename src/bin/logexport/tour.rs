@@ -168,7 +168,20 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
     )
     .await?;
 
-    if !ctx.global.quiet {
+    if ctx.global.json {
+        let files: Vec<_> = tour
+            .done
+            .iter()
+            .map(|(file, _, bytes)| serde_json::json!({"file": file, "bytes": bytes}))
+            .collect();
+        let bytes: u64 = tour.done.iter().map(|(_, _, b)| b).sum();
+        ctx.summary(serde_json::json!({
+            "command": "tour",
+            "dir": dir.display().to_string(),
+            "bytes": bytes,
+            "files": files,
+        }));
+    } else if !ctx.global.quiet {
         eprintln!("\nThe tour wrote into {}:", dir.display());
         for (file, what, bytes) in &tour.done {
             eprintln!("  {file:<28} {bytes:>9} bytes  {what}");
@@ -208,18 +221,17 @@ impl Tour {
         // A tour is a fresh run: old checkpoints would make steps resume.
         let _ = std::fs::remove_file(&path);
         let _ = std::fs::remove_file(path.with_extension("checkpoint"));
-        if !self.global.quiet {
+        if !self.global.quiet && !self.global.json {
             eprintln!("→ {what}");
         }
         let mut global = self.global.clone();
         global.output = Some(path.clone());
+        // Steps report nothing themselves: the tour prints one account at
+        // the end (one summary object under --json).
         global.quiet = true;
+        global.json = false;
         global.raw = raw;
-        let ctx = Ctx {
-            progress: crate::progress::Progress::new(true),
-            global,
-            sandboxes: self.sandboxes.take(),
-        };
+        let ctx = Ctx::new(global, self.sandboxes.take());
         let result = f(&ctx).await;
         self.sandboxes = ctx.sandboxes;
         result.map_err(|e| Failure {

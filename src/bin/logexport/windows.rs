@@ -57,6 +57,8 @@ pub struct Windows<'a> {
     step: Duration,
     first_records: u64,
     bar: indicatif::ProgressBar,
+    /// Windows stored by this run.
+    done: u64,
 }
 
 /// What [`Windows::open`] needs besides the context.
@@ -110,6 +112,7 @@ impl<'a> Windows<'a> {
             end,
             step: plan.step,
             bar,
+            done: 0,
         })
     }
 
@@ -165,6 +168,7 @@ impl<'a> Windows<'a> {
             .commit(Some(window.to.timestamp().to_string()))
             .map_err(Failure::runtime)?;
         self.cursor = window.to;
+        self.done += 1;
         Ok(())
     }
 
@@ -176,6 +180,7 @@ impl<'a> Windows<'a> {
             "command": self.command,
             "records": state.records - self.first_records,
             "total_records": state.records,
+            "windows": self.done,
             "resume_from": self.cursor.to_rfc3339(),
             "output": self.output.display().to_string(),
         }));
