@@ -135,6 +135,7 @@ pub(crate) fn check_download_url(url: &str) -> Result<url::Url> {
 /// assertion or signed request: a redirect must never carry it off HTTPS.
 /// Vendors add their own timeouts on top.
 pub(crate) fn http_client_builder() -> reqwest::ClientBuilder {
+    crate::tls::ensure_crypto_provider();
     reqwest::Client::builder()
         .user_agent(crate::USER_AGENT)
         // Endpoint::parse already allows plain http only for loopback.
