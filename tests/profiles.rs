@@ -284,6 +284,7 @@ fn atlascli_profiles_without_usable_secrets() {
     let (_d, path) = atlas_file(ATLAS_CONFIG);
     let err = atlascli::resolve_in(no_env(), Some(&path), Some("keyring")).unwrap_err();
     assert!(err.to_string().contains("private_api_key"), "{err}");
+    assert!(err.to_string().contains("keyring"), "{err}");
     let err = atlascli::resolve_in(no_env(), Some(&path), Some("nope")).unwrap_err();
     assert!(err.to_string().contains("no profile `nope`"), "{err}");
 

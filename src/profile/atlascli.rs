@@ -105,7 +105,8 @@ pub fn read_profile(path: &Path, name: &str) -> Result<Option<Profile>> {
             (Some(x), Some(y)) => Ok(Some((x, y))),
             (None, None) => Ok(None),
             (Some(_), None) | (None, Some(_)) => Err(cred_err(format!(
-                "{}: profile `{name}` has only one of `{a}` and `{b}`",
+                "{}: profile `{name}` has only one of `{a}` and `{b}` \
+                 (the atlas CLI may keep the other in the system keyring, which logexport does not read)",
                 path.display()
             ))),
         }
