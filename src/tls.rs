@@ -15,3 +15,15 @@ pub(crate) fn ensure_crypto_provider() {
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Under `tls-ring` alone, reqwest panics while building a client
+    /// unless a provider was installed first.
+    #[test]
+    fn the_crates_http_clients_build_with_either_provider() {
+        crate::endpoint::http_client_builder()
+            .build()
+            .expect("an HTTP client");
+    }
+}
