@@ -21,7 +21,8 @@
 //! [`RetryPolicy`], [`RateLimiter`], [`download`] (streaming decode and
 //! atomic files), [`Endpoint`] (HTTPS except on loopback) and
 //! [`SecretString`] (credentials that never print). With the `sandbox`
-//! feature, `sandbox` holds the emulators. Each vendor module exists only
+//! feature, `sandbox` holds the emulators; with `profiles`, `profile`
+//! reads the logins tccli, the atlas CLI and cone have saved. Each vendor module exists only
 //! with its feature (`conductorone`, `tencent-cls`, `atlas`), all on by default.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
@@ -35,6 +36,7 @@ pub(crate) mod http;
 mod ratelimit;
 pub mod retry;
 mod secret;
+mod tls;
 #[cfg(any(feature = "atlas", feature = "conductorone"))]
 pub(crate) mod token;
 
@@ -42,6 +44,8 @@ pub(crate) mod token;
 pub mod atlas;
 #[cfg(feature = "conductorone")]
 pub mod conductorone;
+#[cfg(feature = "profiles")]
+pub mod profile;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 #[cfg(feature = "tencent-cls")]

@@ -253,13 +253,25 @@ fn c1_sigint_with_a_checkpoint_resumes_exactly_once() {
         stored > 0 && stored < 2_000,
         "interrupted mid-stream ({stored} stored)"
     );
-    // Only the output, the checkpoints and the clean run: no temporary files.
+    // Only the output, the checkpoints (with the lock files that stay
+    // beside them: removing a lock file races with its next taker) and the
+    // clean run: no temporary files.
     let mut names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["clean.cp", "clean.ndjson", "out.cp", "out.ndjson"]);
+    assert_eq!(
+        names,
+        [
+            "clean.cp",
+            "clean.cp.lock",
+            "clean.ndjson",
+            "out.cp",
+            "out.cp.lock",
+            "out.ndjson"
+        ]
+    );
 
     sb.faults().clear();
     let status = c1_cmd(&sb, &out, Some(&cp)).status().unwrap();

@@ -30,6 +30,49 @@ pub const ENV_CLIENT_SECRET: &str = "MONGODB_ATLAS_CLIENT_SECRET";
 /// Environment variable overriding the endpoint (as the Atlas Terraform
 /// provider and CLI tooling spell it).
 pub const ENV_BASE_URL: &str = "MONGODB_ATLAS_BASE_URL";
+/// The atlas CLI's name for the endpoint, read when [`ENV_BASE_URL`] is not
+/// set.
+pub const ENV_OPS_MANAGER_URL: &str = "MONGODB_ATLAS_OPS_MANAGER_URL";
+/// Environment variable with the default project id (the atlas CLI's name).
+pub const ENV_PROJECT_ID: &str = "MONGODB_ATLAS_PROJECT_ID";
+/// Environment variable with the default organization id (the atlas CLI's
+/// name).
+pub const ENV_ORG_ID: &str = "MONGODB_ATLAS_ORG_ID";
+
+/// What the environment says besides credentials: the endpoint and the
+/// default project and organization, each trimmed and `None` when unset or
+/// blank.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EnvSettings {
+    /// [`ENV_BASE_URL`], or else [`ENV_OPS_MANAGER_URL`].
+    pub base_url: Option<String>,
+    /// [`ENV_PROJECT_ID`]: the default for a project (`--project`).
+    pub project_id: Option<String>,
+    /// [`ENV_ORG_ID`]: the default for an organization (`--org`).
+    pub org_id: Option<String>,
+}
+
+impl EnvSettings {
+    /// Reads the process environment.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), over any variable lookup.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        EnvSettings {
+            base_url: get(ENV_BASE_URL).or_else(|| get(ENV_OPS_MANAGER_URL)),
+            project_id: get(ENV_PROJECT_ID),
+            org_id: get(ENV_ORG_ID),
+        }
+    }
+}
 
 /// How a client proves who it is.
 #[derive(Clone, PartialEq, Eq)]
@@ -77,10 +120,13 @@ impl Credentials {
     /// `MONGODB_ATLAS_PRIVATE_API_KEY`). Half a pair is an error rather than
     /// a silent fall-through to the other scheme.
     pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+        Self::from_lookup(|k| std::env::var(k).ok())
     }
 
-    pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+    /// Like [`from_env`](Self::from_env), over any variable lookup; blank
+    /// values count as unset.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let pair = |a: &str, b: &str| -> Result<Option<(String, String)>> {
             match (get(a), get(b)) {
                 (Some(x), Some(y)) => Ok(Some((x, y))),

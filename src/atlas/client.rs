@@ -1,6 +1,6 @@
 //! The Atlas client: construction, log downloads, and paged listings.
 
-use super::auth::{self, Credentials, DigestState, ServiceAccount, ENV_BASE_URL};
+use super::auth::{self, Credentials, DigestState, ServiceAccount};
 use super::download::Download;
 use super::pipeline::{Auth, Pipeline};
 use super::transport::{Reqwest, Transport};
@@ -300,14 +300,11 @@ impl Client {
 
     /// A client configured from the environment: credentials as
     /// [`Credentials::from_env`] reads them, and the endpoint from
-    /// `MONGODB_ATLAS_BASE_URL` if set.
+    /// `MONGODB_ATLAS_BASE_URL` or `MONGODB_ATLAS_OPS_MANAGER_URL` if set.
     pub fn from_env() -> Result<Client> {
         let mut b = Client::builder().credentials(Credentials::from_env()?);
-        if let Some(url) = std::env::var(ENV_BASE_URL)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-        {
-            b = b.endpoint(url.trim());
+        if let Some(url) = auth::EnvSettings::from_env().base_url {
+            b = b.endpoint(&url);
         }
         b.build()
     }

@@ -48,7 +48,8 @@ mod validate;
 mod version;
 
 pub use auth::{
-    Credentials, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_PRIVATE_KEY, ENV_PUBLIC_KEY,
+    Credentials, EnvSettings, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_OPS_MANAGER_URL,
+    ENV_ORG_ID, ENV_PRIVATE_KEY, ENV_PROJECT_ID, ENV_PUBLIC_KEY,
 };
 pub use client::{Client, ClientBuilder, DEFAULT_ENDPOINT};
 pub use download::{Download, DownloadMeta, SaveMode, Saved};

@@ -60,6 +60,7 @@ impl TimeRange {
 
 /// Which log of a cluster host to download (`logName`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum LogName {
     /// `mongodb`: the mongod diagnostic log.
     Mongodb,

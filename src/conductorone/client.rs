@@ -1,6 +1,6 @@
 //! The C1 client: construction, and the exporter operations.
 
-use super::credentials::{Credentials, ENV_ENDPOINT};
+use super::credentials::Credentials;
 use super::events::{EventQuery, PAGE_SIZES};
 use super::generated;
 use super::pipeline::{Pipeline, ReqwestTransport};
@@ -416,14 +416,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Reads credentials from `CONE_CLIENT_ID` + `CONE_CLIENT_SECRET` or
-    /// `CONE_ACCESS_TOKEN`, and an endpoint from `CONE_ENDPOINT` if set (an
+    /// Reads credentials as [`Credentials::from_env`] does, and an endpoint
+    /// as [`endpoint_from_lookup`](super::endpoint_from_lookup) does (an
     /// explicit [`endpoint`](ClientBuilder::endpoint) wins).
     pub fn from_env(mut self) -> Self {
         self.credentials = Some(Credentials::from_env());
-        self.env_endpoint = std::env::var(ENV_ENDPOINT)
-            .ok()
-            .filter(|v| !v.trim().is_empty());
+        self.env_endpoint = super::endpoint_from_lookup(|n| std::env::var(n).ok());
         self
     }
 

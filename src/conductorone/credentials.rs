@@ -26,6 +26,47 @@ pub const ENV_ACCESS_TOKEN: &str = "CONE_ACCESS_TOKEN";
 /// needed with an access token, from which no host can be derived).
 pub const ENV_ENDPOINT: &str = "CONE_ENDPOINT";
 
+/// Every name each setting is read from, first match wins: cone's (and
+/// logexport's) `CONE_*` names, then the official SDKs' `CONDUCTORONE_*`.
+pub const ENV_CLIENT_ID_NAMES: [&str; 2] = [ENV_CLIENT_ID, "CONDUCTORONE_CLIENT_ID"];
+/// See [`ENV_CLIENT_ID_NAMES`].
+pub const ENV_CLIENT_SECRET_NAMES: [&str; 2] = [ENV_CLIENT_SECRET, "CONDUCTORONE_CLIENT_SECRET"];
+/// See [`ENV_CLIENT_ID_NAMES`].
+pub const ENV_ACCESS_TOKEN_NAMES: [&str; 2] = [ENV_ACCESS_TOKEN, "CONDUCTORONE_ACCESS_TOKEN"];
+/// See [`ENV_CLIENT_ID_NAMES`]; `CONE_API_ENDPOINT` is cone's name and
+/// `CONDUCTORONE_SERVER_URL` the SDKs'.
+pub const ENV_ENDPOINT_NAMES: [&str; 3] =
+    [ENV_ENDPOINT, "CONE_API_ENDPOINT", "CONDUCTORONE_SERVER_URL"];
+
+/// The first of `names` that `lookup` finds non-blank, with its name.
+pub(crate) fn first_set(
+    lookup: &impl Fn(&str) -> Option<String>,
+    names: &[&'static str],
+) -> Option<(&'static str, String)> {
+    names
+        .iter()
+        .find_map(|n| lookup(n).filter(|v| !v.trim().is_empty()).map(|v| (*n, v)))
+}
+
+/// The API base URL the environment names: one of [`ENV_ENDPOINT_NAMES`]
+/// (a bare host gets `https://`), or else the host of the client id in
+/// [`ENV_CLIENT_ID_NAMES`], so an access token alone with a client id still
+/// reaches the right tenant, as cone does.
+pub fn endpoint_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    if let Some((_, url)) = first_set(&lookup, &ENV_ENDPOINT_NAMES) {
+        let url = url.trim();
+        return Some(if url.contains("://") {
+            url.to_string()
+        } else {
+            format!("https://{url}")
+        });
+    }
+    let (_, id) = first_set(&lookup, &ENV_CLIENT_ID_NAMES)?;
+    ClientId::parse(&id)
+        .ok()
+        .map(|id| format!("https://{}", id.host()))
+}
+
 const PADDING_INDIFFERENT: GeneralPurposeConfig =
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
 const URL_SAFE_ANY: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, PADDING_INDIFFERENT);
@@ -338,7 +379,9 @@ impl Credentials {
         Ok(Credentials::AccessToken(SecretString::new(t)))
     }
 
-    /// Reads `CONE_CLIENT_ID` + `CONE_CLIENT_SECRET`, or else `CONE_ACCESS_TOKEN`.
+    /// Reads an access token from [`ENV_ACCESS_TOKEN_NAMES`] first (as cone
+    /// does), or else a client id and secret from [`ENV_CLIENT_ID_NAMES`] and
+    /// [`ENV_CLIENT_SECRET_NAMES`].
     pub fn from_env() -> Result<Self> {
         Credentials::from_lookup(|name| std::env::var(name).ok())
     }
@@ -346,26 +389,30 @@ impl Credentials {
     /// [`Credentials::from_env`] over any variable lookup (for tests and
     /// configuration layers).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        match (get(ENV_CLIENT_ID), get(ENV_CLIENT_SECRET)) {
-            // Errors name the variable at fault (never its value).
-            (Some(id), Some(secret)) => Ok(Credentials::ClientCredentials {
-                client_id: ClientId::parse(&id).map_err(|e| in_var(ENV_CLIENT_ID, e))?,
-                secret: ClientSecret::parse(&secret).map_err(|e| in_var(ENV_CLIENT_SECRET, e))?,
-            }),
-            (id, secret) => {
-                if let Some(token) = get(ENV_ACCESS_TOKEN) {
-                    return Credentials::access_token(token)
-                        .map_err(|e| in_var(ENV_ACCESS_TOKEN, e));
-                }
-                Err(match (id, secret) {
-                    (Some(_), None) => cred_err(format!("{ENV_CLIENT_ID} is set but {ENV_CLIENT_SECRET} is not")),
-                    (None, Some(_)) => cred_err(format!("{ENV_CLIENT_SECRET} is set but {ENV_CLIENT_ID} is not")),
-                    _ => cred_err(format!(
-                        "no ConductorOne credentials: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET}, or {ENV_ACCESS_TOKEN}"
-                    )),
+        // As cone does: an access token first. Errors name the variable at
+        // fault, never its value.
+        if let Some((name, token)) = first_set(&lookup, &ENV_ACCESS_TOKEN_NAMES) {
+            return Credentials::access_token(token).map_err(|e| in_var(name, e));
+        }
+        match (
+            first_set(&lookup, &ENV_CLIENT_ID_NAMES),
+            first_set(&lookup, &ENV_CLIENT_SECRET_NAMES),
+        ) {
+            (Some((id_name, id)), Some((secret_name, secret))) => {
+                Ok(Credentials::ClientCredentials {
+                    client_id: ClientId::parse(&id).map_err(|e| in_var(id_name, e))?,
+                    secret: ClientSecret::parse(&secret).map_err(|e| in_var(secret_name, e))?,
                 })
             }
+            (Some((id_name, _)), None) => Err(cred_err(format!(
+                "{id_name} is set but {ENV_CLIENT_SECRET} is not"
+            ))),
+            (None, Some((secret_name, _))) => Err(cred_err(format!(
+                "{secret_name} is set but {ENV_CLIENT_ID} is not"
+            ))),
+            (None, None) => Err(cred_err(format!(
+                "no ConductorOne credentials: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET}, or {ENV_ACCESS_TOKEN}"
+            ))),
         }
     }
 
@@ -557,7 +604,8 @@ mod tests {
             (ENV_ACCESS_TOKEN, "tok".into()),
         ]))
         .unwrap();
-        assert!(matches!(both, Credentials::ClientCredentials { .. }));
+        // cone tries the access token first; so do we.
+        assert!(matches!(&both, Credentials::AccessToken(t) if t.expose() == "tok"));
         let tok =
             Credentials::from_lookup(env(vec![(ENV_ACCESS_TOKEN, "Bearer tok".into())])).unwrap();
         assert!(matches!(&tok, Credentials::AccessToken(t) if t.expose() == "tok"));
@@ -567,5 +615,69 @@ mod tests {
         let e = Credentials::from_lookup(env(vec![])).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Credentials);
         assert!(e.to_string().contains("CONE_ACCESS_TOKEN"));
+    }
+
+    #[test]
+    fn sdk_and_cone_names_and_the_derived_endpoint() {
+        let secret = ClientSecret::from_seed([2; 32]).to_secret_string();
+        let env = |pairs: Vec<(&'static str, String)>| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+        };
+        let sdk = env(vec![
+            ("CONDUCTORONE_CLIENT_ID", "a@t.conductor.one/x".into()),
+            ("CONDUCTORONE_CLIENT_SECRET", secret.expose().into()),
+        ]);
+        let c = Credentials::from_lookup(&sdk).unwrap();
+        assert_eq!(c.host(), Some("t.conductor.one"));
+        assert_eq!(
+            endpoint_from_lookup(&sdk).as_deref(),
+            Some("https://t.conductor.one")
+        );
+        let tok =
+            Credentials::from_lookup(env(vec![("CONDUCTORONE_ACCESS_TOKEN", "sdk-tok".into())]))
+                .unwrap();
+        assert!(matches!(&tok, Credentials::AccessToken(t) if t.expose() == "sdk-tok"));
+        // An access token beside a client id: the host comes from the id.
+        let tok_and_id = env(vec![
+            (ENV_ACCESS_TOKEN, "tok".into()),
+            (ENV_CLIENT_ID, "a@acme.conductor.one/x".into()),
+        ]);
+        assert!(matches!(
+            Credentials::from_lookup(&tok_and_id).unwrap(),
+            Credentials::AccessToken(_)
+        ));
+        assert_eq!(
+            endpoint_from_lookup(&tok_and_id).as_deref(),
+            Some("https://acme.conductor.one")
+        );
+        // Explicit endpoints, in order; a bare host gets https.
+        for (name, value, want) in [
+            (
+                "CONE_API_ENDPOINT",
+                "cone.example.com",
+                "https://cone.example.com",
+            ),
+            (
+                "CONDUCTORONE_SERVER_URL",
+                "https://sdk.example.com",
+                "https://sdk.example.com",
+            ),
+        ] {
+            let e = env(vec![
+                (name, value.into()),
+                (ENV_CLIENT_ID, "a@t.conductor.one/x".into()),
+            ]);
+            assert_eq!(endpoint_from_lookup(&e).as_deref(), Some(want), "{name}");
+        }
+        let e = env(vec![
+            ("CONDUCTORONE_SERVER_URL", "https://sdk.example.com".into()),
+            ("CONE_API_ENDPOINT", "https://cone.example.com".into()),
+            (ENV_ENDPOINT, "https://ours.example.com".into()),
+        ]);
+        assert_eq!(
+            endpoint_from_lookup(&e).as_deref(),
+            Some("https://ours.example.com")
+        );
+        assert_eq!(endpoint_from_lookup(env(vec![])), None);
     }
 }

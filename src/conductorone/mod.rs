@@ -58,8 +58,9 @@ pub use client::{
     Client, ClientBuilder, ListExporters, SearchExporters, DEFAULT_EXPORTER_PAGE_SIZE,
 };
 pub use credentials::{
-    ClientId, ClientSecret, Credentials, ENV_ACCESS_TOKEN, ENV_CLIENT_ID, ENV_CLIENT_SECRET,
-    ENV_ENDPOINT, SECRET_PREFIX,
+    endpoint_from_lookup, ClientId, ClientSecret, Credentials, ENV_ACCESS_TOKEN,
+    ENV_ACCESS_TOKEN_NAMES, ENV_CLIENT_ID, ENV_CLIENT_ID_NAMES, ENV_CLIENT_SECRET,
+    ENV_CLIENT_SECRET_NAMES, ENV_ENDPOINT, ENV_ENDPOINT_NAMES, SECRET_PREFIX,
 };
 pub use events::{event_time, event_uid, EventQuery, EventStream, DEFAULT_PAGE_SIZE, PAGE_SIZES};
 #[doc(hidden)]

@@ -19,6 +19,7 @@ use std::time::Duration;
 /// The settings every API and token client starts from: the crate's user
 /// agent, a 10 s connect timeout, and no redirects.
 pub(crate) fn api_client_builder() -> reqwest::ClientBuilder {
+    crate::tls::ensure_crypto_provider();
     reqwest::Client::builder()
         .user_agent(crate::USER_AGENT)
         // Endpoint::parse already allows plain http only for loopback.
@@ -31,6 +32,7 @@ pub(crate) fn api_client_builder() -> reqwest::ClientBuilder {
 /// only to HTTPS (or loopback), and has no default headers, so nothing but
 /// the URL's own signature travels.
 pub(crate) fn download_client() -> Result<reqwest::Client> {
+    crate::tls::ensure_crypto_provider();
     reqwest::Client::builder()
         .user_agent(crate::USER_AGENT)
         .https_only(false)

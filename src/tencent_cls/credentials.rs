@@ -18,6 +18,11 @@ pub const ENV_SECRET_ID: &str = "TENCENTCLOUD_SECRET_ID";
 pub const ENV_SECRET_KEY: &str = "TENCENTCLOUD_SECRET_KEY";
 /// Environment variable holding the session token of temporary credentials.
 pub const ENV_SESSION_TOKEN: &str = "TENCENTCLOUD_SESSION_TOKEN";
+/// Other names for the session token, read in this order after
+/// [`ENV_SESSION_TOKEN`]: `TENCENTCLOUD_TOKEN` (tccli and the official
+/// SDKs) and `TENCENTCLOUD_SECURITY_TOKEN` (the Terraform provider).
+pub const ENV_SESSION_TOKEN_ALIASES: [&str; 2] =
+    ["TENCENTCLOUD_TOKEN", "TENCENTCLOUD_SECURITY_TOKEN"];
 /// Environment variable holding the region, e.g. `ap-guangzhou`.
 pub const ENV_REGION: &str = "TENCENTCLOUD_REGION";
 
@@ -53,8 +58,9 @@ impl Credentials {
         self
     }
 
-    /// Reads [`ENV_SECRET_ID`], [`ENV_SECRET_KEY`] and, if set,
-    /// [`ENV_SESSION_TOKEN`].
+    /// Reads [`ENV_SECRET_ID`], [`ENV_SECRET_KEY`] and, if set, the session
+    /// token from [`ENV_SESSION_TOKEN`] or else one of
+    /// [`ENV_SESSION_TOKEN_ALIASES`].
     pub fn from_env() -> Result<Self> {
         Credentials::from_vars(|name| std::env::var(name).ok())
     }
@@ -79,7 +85,10 @@ impl Credentials {
             }
         }
         let mut creds = Credentials::new(id.trim(), key.trim());
-        if let Some(token) = non_empty(ENV_SESSION_TOKEN) {
+        let token = std::iter::once(ENV_SESSION_TOKEN)
+            .chain(ENV_SESSION_TOKEN_ALIASES)
+            .find_map(non_empty);
+        if let Some(token) = token {
             creds = creds.with_session_token(token.trim());
         }
         creds
@@ -291,6 +300,41 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.session_token().map(SecretString::expose), Some("t1"));
+    }
+
+    #[test]
+    fn session_token_aliases_in_order() {
+        let base = [(ENV_SECRET_ID, "AKID1"), (ENV_SECRET_KEY, "k1")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let all: Vec<_> = base.iter().chain(extra).copied().collect();
+            Credentials::from_vars(vars(&all)).unwrap()
+        };
+        let token = |c: &Credentials| c.session_token().map(|t| t.expose().to_string());
+        assert_eq!(
+            token(&with(&[("TENCENTCLOUD_TOKEN", "tccli")])).as_deref(),
+            Some("tccli")
+        );
+        assert_eq!(
+            token(&with(&[("TENCENTCLOUD_SECURITY_TOKEN", "tf")])).as_deref(),
+            Some("tf")
+        );
+        assert_eq!(
+            token(&with(&[
+                ("TENCENTCLOUD_SECURITY_TOKEN", "tf"),
+                ("TENCENTCLOUD_TOKEN", "tccli"),
+                (ENV_SESSION_TOKEN, "ours"),
+            ]))
+            .as_deref(),
+            Some("ours")
+        );
+        assert_eq!(
+            token(&with(&[
+                ("TENCENTCLOUD_SECURITY_TOKEN", "tf"),
+                ("TENCENTCLOUD_TOKEN", " ")
+            ]))
+            .as_deref(),
+            Some("tf")
+        );
     }
 
     #[test]

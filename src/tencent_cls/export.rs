@@ -236,6 +236,7 @@ impl ExportOptions {
 
 /// What an export produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExportSummary {
     /// The task.
     pub export_id: String,

@@ -61,7 +61,7 @@ pub mod generated {
 pub use client::{Client, ClientBuilder, DEFAULT_RATE_LIMIT};
 pub use credentials::{
     Credentials, EnvironmentCredentials, ProvideCredentials, Region, ENV_REGION, ENV_SECRET_ID,
-    ENV_SECRET_KEY, ENV_SESSION_TOKEN,
+    ENV_SECRET_KEY, ENV_SESSION_TOKEN, ENV_SESSION_TOKEN_ALIASES,
 };
 pub use error::kind_for_code;
 pub use export::{ExportEvent, ExportLogs, ExportOptions, ExportSummary, ProgressFn, Records};

@@ -2,7 +2,7 @@
 //!
 //! SearchLog pages with a `Context` cursor, but one cursor chain yields at
 //! most [`MAX_RESULTS_PER_CONTEXT`] raw logs and expires after an hour. Past
-//! either, a naive listing ends early and nobody notices. [`Cursor`] keeps the
+//! either, a naive listing ends early and nobody notices. The cursor keeps the
 //! edge of what it has returned (the newest timestamp in the query's order
 //! and the ids of the logs at it). When a chain ends at the cap, or its
 //! context expires, it starts a fresh chain at that edge, with the time

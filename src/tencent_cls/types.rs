@@ -273,6 +273,7 @@ pub(crate) fn check_topic_id(topic_id: &str) -> Result<()> {
 /// The state of an export task. Open: values this crate does not know yet
 /// arrive as [`ExportStatus::Other`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ExportStatus {
     /// Waiting to start.
     Queuing,
@@ -330,6 +331,7 @@ impl fmt::Display for ExportStatus {
 
 /// One export task as DescribeExports reports it.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Export {
     /// The task id.
     pub export_id: String,
@@ -419,6 +421,7 @@ impl fmt::Debug for Export {
 
 /// One page of DescribeExports.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ExportPage {
     /// The tasks on this page, newest first.
     pub exports: Vec<Export>,
@@ -430,6 +433,7 @@ pub struct ExportPage {
 
 /// A log topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Topic {
     /// The topic id, what every other call takes.
     pub topic_id: String,
@@ -500,6 +504,7 @@ impl TopicFilter {
 
 /// One page of DescribeTopics.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TopicPage {
     /// The topics on this page.
     pub topics: Vec<Topic>,
@@ -634,6 +639,7 @@ impl LogEntry {
 
 /// One page of SearchLog.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SearchPage {
     /// The logs on this page.
     pub results: Vec<LogEntry>,

@@ -230,9 +230,9 @@ async fn serve(
             socket
                 .write_all(&head_of(200, &headers, Some(total)))
                 .await?;
-            for _ in 0..total {
+            for byte in filler(&headers, total) {
                 tokio::time::sleep(every).await;
-                socket.write_all(b"x").await?;
+                socket.write_all(&[byte]).await?;
             }
         }
         Reply::Silence => {
@@ -261,7 +261,9 @@ async fn serve(
             socket
                 .write_all(&head_of(200, &headers, Some(announced)))
                 .await?;
-            socket.write_all(&vec![b'x'; sent]).await?;
+            socket
+                .write_all(&filler(&headers, announced)[..sent])
+                .await?;
             socket.flush().await?;
             // Let the bytes arrive before the reset discards what is unsent.
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -274,4 +276,21 @@ async fn serve(
     }
     socket.shutdown().await?;
     Ok(())
+}
+
+/// `len` bytes of body: `x`s, or for a gzip content type a valid (stored,
+/// uncompressed) gzip stream of `x`s, so that a client checking the bytes
+/// gets as far as the transport fault under test.
+fn filler(headers: &[(String, String)], len: usize) -> Vec<u8> {
+    let gzip = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("content-type") && v.contains("gzip"));
+    if !gzip {
+        return vec![b'x'; len];
+    }
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    std::io::Write::write_all(&mut e, &vec![b'x'; len]).expect("in memory");
+    let mut out = e.finish().expect("in memory");
+    out.truncate(len);
+    out
 }
