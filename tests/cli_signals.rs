@@ -282,3 +282,69 @@ fn c1_sigint_with_a_checkpoint_resumes_exactly_once() {
         "the resumed output differs from an uninterrupted run"
     );
 }
+
+#[path = "common/hostile.rs"]
+mod hostile;
+
+/// An Atlas host-log download whose body arrives a byte at a time (a valid
+/// gzip stream, so nothing fails but the signal), signalled mid-body: in
+/// the decoded and the raw save alike, the temporary file goes and the
+/// exit code says which signal.
+#[test]
+fn atlas_signalled_mid_body_removes_the_temp_file() {
+    let rt = rt();
+    let server = rt.block_on(hostile::Hostile::start(|seen, _| {
+        if seen.header("authorization").is_none() {
+            return hostile::Reply::Send {
+                status: 401,
+                headers: vec![(
+                    "www-authenticate".into(),
+                    r#"Digest realm="MMS Public API", nonce="N1", algorithm=MD5, qop="auth""#
+                        .into(),
+                )],
+                body: Vec::new(),
+            };
+        }
+        hostile::Reply::Drip {
+            headers: vec![(
+                "content-type".into(),
+                "application/vnd.atlas.2023-02-01+gzip".into(),
+            )],
+            every: Duration::from_millis(5),
+            total: 1_000_000,
+        }
+    }));
+    for (raw, signal, code) in [(false, "INT", 130), (true, "TERM", 143)] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join(if raw { "host.gz" } else { "host.ndjson" });
+        let (url, out_arg) = (server.url(), out.to_str().unwrap().to_string());
+        let mut args = vec!["--endpoint", url.as_str(), "-q", "-o", out_arg.as_str()];
+        if raw {
+            args.push("--raw");
+        }
+        args.extend([
+            "atlas",
+            "cluster-logs",
+            "--project",
+            "64b7f3a2c1d0e9f8a7b6c5d4",
+            "--host",
+            "h0.example.net",
+            "--log",
+            "mongodb",
+            "--start",
+            "1h",
+        ]);
+        let mut child = logexport(&args)
+            .env("MONGODB_ATLAS_PUBLIC_API_KEY", "signalpub")
+            .env("MONGODB_ATLAS_PRIVATE_API_KEY", "signal-private-key-0123")
+            .spawn()
+            .unwrap();
+        wait_for(&mut child, dir.path(), "the temporary file", |d| {
+            !partials(d).is_empty()
+        });
+        // Well into the body: a few hundred bytes have been dripped.
+        std::thread::sleep(Duration::from_millis(1500));
+        let (got, err) = signal_and_wait(child, signal);
+        assert_clean_exit(dir.path(), &out, got, code, &err);
+    }
+}
