@@ -8,6 +8,7 @@
 
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::conductorone::ConductorOneSandbox;
+use logexport::sandbox::prelude::*;
 use logexport::sandbox::tencent_cls::{self as cls_sb, TencentClsSandbox};
 use logexport::sandbox::{Fault, FaultTarget};
 use std::path::{Path, PathBuf};
