@@ -16,6 +16,18 @@ pub fn demo_secret() -> ClientSecret {
 }
 
 /// The client-typed methods of [`ConductorOneSandbox`].
+///
+/// ```no_run
+/// # async fn demo() -> logexport::Result<()> {
+/// use logexport::sandbox::conductorone::ConductorOneSandbox;
+/// use logexport::sandbox::prelude::*;
+///
+/// let sandbox = ConductorOneSandbox::start().await?;
+/// let client = sandbox.client_builder().build()?;
+/// let exporters: Vec<_> = futures::TryStreamExt::try_collect(client.list_exporters().stream()?).await?;
+/// assert_eq!(exporters.len(), 1);
+/// # Ok(()) }
+/// ```
 pub trait ConductorOneSandboxExt {
     /// The demo client secret, in C1's text form.
     fn client_secret(&self) -> SecretString;
