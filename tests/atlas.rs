@@ -12,6 +12,7 @@ use logexport::sandbox::atlas::{
     AtlasSandbox, VersionStatus, DEMO_CLIENT_SECRET, DEMO_CLUSTER, DEMO_HOST, DEMO_HOSTS,
     DEMO_ORG_ID, DEMO_PRIVATE_KEY, DEMO_PROJECT_ID, DEMO_PUBLIC_KEY, DEMO_WORKSPACE,
 };
+use logexport::sandbox::prelude::*;
 use logexport::sandbox::Fault;
 use logexport::{ErrorKind, RetryPolicy};
 use std::time::{Duration, Instant};

@@ -9,6 +9,7 @@ use logexport::sandbox::atlas::{
     AtlasSandbox, DEMO_HOST, DEMO_ORG_ID, DEMO_PROCESSORS, DEMO_PROJECT_ID, DEMO_WORKSPACE,
     DEMO_WORKSPACE_2,
 };
+use logexport::sandbox::prelude::*;
 use logexport::sandbox::{Fault, FaultTarget};
 use logexport::ErrorKind;
 use std::sync::{Arc, Mutex};

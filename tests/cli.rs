@@ -6,6 +6,7 @@
 
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::conductorone::ConductorOneSandbox;
+use logexport::sandbox::prelude::*;
 use logexport::sandbox::{Fault, FaultTarget};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -8,6 +8,7 @@
 
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::conductorone::ConductorOneSandbox;
+use logexport::sandbox::prelude::*;
 use logexport::sandbox::tencent_cls::{self as cls_sb, TencentClsSandbox};
 use logexport::sandbox::{Fault, FaultTarget};
 use std::path::{Path, PathBuf};
@@ -284,6 +285,7 @@ fn c1_sigint_with_a_checkpoint_resumes_exactly_once() {
 }
 
 #[path = "common/hostile.rs"]
+#[allow(dead_code)]
 mod hostile;
 
 /// An Atlas host-log download whose body arrives a byte at a time (a valid

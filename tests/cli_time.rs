@@ -10,6 +10,7 @@
 mod time;
 
 use chrono::{DateTime, Utc};
+use logexport::sandbox::prelude::*;
 use logexport::sandbox::tencent_cls::{self as cls_sb, TencentClsSandbox};
 use proptest::prelude::*;
 use std::process::{Command, Output, Stdio};

@@ -9,6 +9,7 @@ mod cli_support;
 use cli_support::{logexport, text, tokio_rt};
 use futures::TryStreamExt;
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
+use logexport::sandbox::prelude::*;
 use logexport::ErrorKind;
 use std::process::Output;
 

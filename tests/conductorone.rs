@@ -10,6 +10,7 @@ use logexport::conductorone::{
     NewExporter, SortDirection,
 };
 use logexport::sandbox::conductorone::{ConductorOneSandbox, EVENTS_PATH, TOKEN_PATH};
+use logexport::sandbox::prelude::*;
 use logexport::sandbox::{Fault, LoggedRequest};
 use logexport::{ErrorKind, RetryPolicy};
 use serde_json::Value;

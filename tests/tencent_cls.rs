@@ -4,6 +4,7 @@
 //! downloads that fail, and secrets.
 
 use futures::TryStreamExt;
+use logexport::sandbox::prelude::*;
 use logexport::sandbox::tencent_cls::{
     expected_count, expected_record, expected_records, expected_search, TencentClsSandbox,
     DEMO_AUDIT_TOPIC_ID, DEMO_LOGSET_ID, DEMO_SECRET_KEY, DEMO_SESSION_TOKEN, DEMO_TEMP_SECRET_KEY,

@@ -4,6 +4,7 @@
 //! `search_logs` must still return every log exactly once.
 
 use futures::{StreamExt, TryStreamExt};
+use logexport::sandbox::prelude::*;
 use logexport::sandbox::tencent_cls::{expected_search, TencentClsSandbox, DEMO_TOPIC_ID};
 use logexport::tencent_cls::{Order, SearchParams, TimeRange, MAX_RESULTS_PER_CONTEXT};
 use serde_json::Value;

@@ -61,9 +61,6 @@ pub use types::{
 };
 pub use version::{operations, versions, ApiVersion};
 
-#[cfg(feature = "sandbox")]
-pub(crate) use version::{date_of, entry as accept_entry};
-
 /// The client generated from `specs/atlas.yaml`, for operations the layer
 /// above does not wrap. Obtain one that shares a [`Client`]'s auth and
 /// retries with [`Client::generated`].

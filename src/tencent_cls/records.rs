@@ -138,9 +138,9 @@ pub(crate) fn parse_csv_row(text: &str) -> Option<Vec<String>> {
     Some(fields)
 }
 
-/// Quotes a CSV field when it needs it (the sandbox writes CSV with it).
-#[cfg_attr(not(feature = "sandbox"), allow(dead_code))]
-pub(crate) fn csv_field(value: &str, out: &mut String) {
+/// Quotes a CSV field when it needs it (the tests write CSV with it).
+#[cfg(test)]
+fn csv_field(value: &str, out: &mut String) {
     if value.contains([',', '"', '\n', '\r']) {
         out.push('"');
         out.push_str(&value.replace('"', "\"\""));

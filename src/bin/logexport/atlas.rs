@@ -10,6 +10,7 @@ use futures::TryStreamExt;
 use logexport::atlas::{
     self, Download, EventQuery, LogName, SaveMode, StreamLogOptions, TimeRange,
 };
+use logexport::sandbox::prelude::*;
 use serde_json::json;
 use std::path::PathBuf;
 

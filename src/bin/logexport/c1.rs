@@ -10,6 +10,7 @@ use futures::TryStreamExt;
 use logexport::conductorone::{
     self, event_uid, Datasource, ExportFormat, ExporterUpdate, NewExporter, SortDirection,
 };
+use logexport::sandbox::prelude::*;
 use serde_json::json;
 use std::path::PathBuf;
 

@@ -8,6 +8,7 @@ use crate::{Ctx, Failure};
 use chrono::{Duration, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use futures::TryStreamExt;
+use logexport::sandbox::prelude::*;
 use logexport::tencent_cls::{
     self, Export, ExportEvent, ExportOptions, ExportParams, Format, Order, SyntaxRule, TimeRange,
     Topic, TopicFilter,

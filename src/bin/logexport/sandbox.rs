@@ -3,6 +3,7 @@
 use crate::{Ctx, Failure};
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::conductorone::ConductorOneSandbox;
+use logexport::sandbox::prelude::*;
 use logexport::sandbox::tencent_cls::{self as cls_sb, TencentClsSandbox};
 use serde_json::json;
 

@@ -4,8 +4,8 @@
 //! Everything is a pure function of its inputs (project, host or workspace,
 //! time), so a test can ask for the lines of any window and compare.
 
+use super::LogName;
 use super::{DEMO_CLUSTER, DEMO_HOSTS, DEMO_ORG_ID, DEMO_PROCESSORS, DEMO_PUBLIC_KEY};
-use crate::atlas::LogName;
 use chrono::DateTime;
 use std::fmt::Write as _;
 

@@ -2,7 +2,7 @@
 //! compressed in chunks when large) and fault-aware bodies.
 
 use super::data::LogSpec;
-use crate::sandbox::{Fault, Faults};
+use crate::{Fault, Faults};
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
