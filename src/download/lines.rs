@@ -115,13 +115,15 @@ mod tests {
     use futures::TryStreamExt;
 
     async fn via_lines(text: &[u8]) -> Vec<u8> {
-        let chunks: Vec<Result<bytes::Bytes>> =
-            vec![Ok(bytes::Bytes::copy_from_slice(text))];
+        let chunks: Vec<Result<bytes::Bytes>> = vec![Ok(bytes::Bytes::copy_from_slice(text))];
         let (reader, _) = crate::download::decode(Box::pin(futures::stream::iter(chunks)))
             .await
             .unwrap();
         let lines: Vec<String> = crate::download::lines(reader).try_collect().await.unwrap();
-        lines.iter().flat_map(|l| format!("{l}\n").into_bytes()).collect()
+        lines
+            .iter()
+            .flat_map(|l| format!("{l}\n").into_bytes())
+            .collect()
     }
 
     fn normalized(text: &[u8], cut: usize) -> (Vec<u8>, u64) {
