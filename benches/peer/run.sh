@@ -31,7 +31,7 @@ trap cleanup EXIT
 bin="$root/target/release/logexport"
 
 data="$root/target/peer-bench-${SIZE_MIB}mib.gz"
-if [ ! -f "$data" ]; then
+if [ ! -s "$data" ]; then
   echo "generating $SIZE_MIB MiB of audit lines ..."
   python3 "$here/gen.py" "$data" "$SIZE_MIB"
 fi
@@ -64,7 +64,7 @@ run_case() {
     before-stdout)     "${old[@]}" "${atlas[@]}" > "$work/out.ndjson" ;;
     before-checkpoint) "${old[@]}" -o "$work/out.ndjson" "${atlas[@]}" --checkpoint "$work/ckpt" ;;
     before-raw)        "${old[@]}" --raw -o "$work/out.gz" "${atlas[@]}" ;;
-  esac
+  esac || { echo "case $1 failed" >&2; return 1; }
   end=$(date +%s.%N)
   awk -v a="$start" -v b="$end" 'BEGIN {printf "%.4f\n", b - a}'
 }
@@ -77,7 +77,7 @@ if [ -n "${BEFORE_BIN:-}" ]; then
   cases+=(before-file before-stdout before-checkpoint before-raw)
 fi
 declare -A times
-for c in "${cases[@]}"; do run_case "$c" >/dev/null; done   # warm-up
+for c in "${cases[@]}"; do run_case "$c" >/dev/null || exit 1; done   # warm-up
 for _ in $(seq "$RUNS"); do
   # Interleaved, so drift in the machine's speed hits every case alike.
   for c in "${cases[@]}"; do times[$c]+="$(run_case "$c") "; done
