@@ -1,6 +1,6 @@
 //! Byte-level line splitting for bulk output.
 //!
-//! [`lines`](super::lines) yields one `String` per line, which is right for
+//! [`lines`](fn@super::lines) yields one `String` per line, which is right for
 //! a caller that looks at records, and wasteful for one that only writes
 //! them out again. [`LineNormalizer`] produces the same records, each ended
 //! by `\n`, straight into an output buffer: runs of lines that need no
@@ -10,7 +10,7 @@ use super::MAX_LINE_BYTES;
 use crate::{Error, Result};
 
 /// Rewrites decoded text, chunk by chunk, as the records
-/// [`lines`](super::lines) would yield, each followed by `\n`: a trailing
+/// [`lines`](fn@super::lines) would yield, each followed by `\n`: a trailing
 /// `\r` is dropped, blank lines are skipped, and a line longer than
 /// [`MAX_LINE_BYTES`] is an error.
 #[derive(Debug, Default)]
