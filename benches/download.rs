@@ -4,7 +4,10 @@
 //! run on the same bytes, so the numbers mean something on any machine:
 //! - decode: our async sniff + gunzip (+ untar) + line split, against a plain
 //!   synchronous `flate2` + `BufRead::lines` loop;
-//! - atomic write: temp file + fsync + rename, against `std::fs::write`.
+//! - atomic write: temp file + fsync + rename, against `std::fs::write`;
+//! - output paths (decoded file, records as NDJSON): our async pipeline,
+//!   against synchronous `flate2` + std `File` + `BufWriter` (+ fsync, as
+//!   ours does) over the same bytes.
 //!
 //! First it streams 1 GiB of generated log lines through the decoder and
 //! reports peak RSS, which must stay far below the data size.
@@ -154,5 +157,64 @@ fn main() {
         base_w.as_secs_f64() * 1e3,
         ours_w.as_secs_f64() * 1e3,
         ours_w.as_secs_f64() / base_w.as_secs_f64()
+    );
+
+    // The output paths, each against the same synchronous baseline.
+    let path = dir.path().join("baseline.ndjson");
+    let (base_o, _) = best_of(rounds, || {
+        let mut r = flate2::read::MultiGzDecoder::new(&gz[..]);
+        let f = std::fs::File::create(&path).unwrap();
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        let n = std::io::copy(&mut r, &mut w).unwrap();
+        w.into_inner().unwrap().sync_all().unwrap();
+        n as usize
+    });
+    let report = |what: &str, t: Duration| {
+        println!(
+            "{what}: {:.0} MiB/s, ratio {:.2}x the baseline's time (baseline {:.0} MiB/s)",
+            mib / t.as_secs_f64(),
+            t.as_secs_f64() / base_o.as_secs_f64(),
+            mib / base_o.as_secs_f64()
+        );
+    };
+    let (decoded, n) = best_of(rounds, || {
+        rt.block_on(async {
+            let (reader, _) = download::decode(chunked(&gz)).await.unwrap();
+            download::write_decoded(dir.path().join("decoded.ndjson"), reader)
+                .await
+                .unwrap() as usize
+        })
+    });
+    assert_eq!(n, plain.len());
+    report("output -o FILE (decoded, atomic)", decoded);
+    let (records, n) = best_of(rounds, || {
+        rt.block_on(async {
+            use tokio::io::AsyncBufReadExt;
+            let (mut reader, _) = download::decode(chunked(&gz)).await.unwrap();
+            let mut out = download::AtomicFile::create(dir.path().join("records.ndjson"))
+                .await
+                .unwrap();
+            let mut lines = download::LineNormalizer::new();
+            loop {
+                let chunk = reader.fill_buf().await.unwrap();
+                if chunk.is_empty() {
+                    break;
+                }
+                let len = chunk.len();
+                lines.push(chunk, out.buffer()).unwrap();
+                out.send_if_full().await.unwrap();
+                reader.as_mut().consume(len);
+            }
+            let mut tail = Vec::new();
+            let n = lines.finish(&mut tail);
+            out.write_all(&tail).await.unwrap();
+            out.commit().await.unwrap();
+            n as usize
+        })
+    });
+    assert_eq!(n, base_lines);
+    report(
+        "output records (byte-level lines, the stdout path)",
+        records,
     );
 }

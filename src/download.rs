@@ -25,8 +25,13 @@
 //! corrupt archive, binary data) are not retryable; a body that merely ends
 //! too early is.
 
+mod lines;
 mod pipeline;
 mod text;
+mod writer;
+
+pub use lines::LineNormalizer;
+pub use writer::BackgroundWriter;
 
 #[cfg(feature = "atlas")]
 pub(crate) use pipeline::not_gzip;
@@ -40,7 +45,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use tokio::io::{AsyncBufRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 /// A body as a stream of chunks.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
@@ -163,12 +168,15 @@ pub fn check_file_content_type(content_type: Option<&str>) -> Result<()> {
 /// A file that appears at its destination only when [`commit`](Self::commit)
 /// succeeds. Dropped uncommitted (an error, a panic, a cancelled task), it
 /// removes its temporary file.
+///
+/// Writes are gathered into large buffers and written by a dedicated
+/// blocking thread ([`BackgroundWriter`]), not one blocking-pool hand-off
+/// per write.
 #[derive(Debug)]
 pub struct AtomicFile {
-    file: tokio::fs::File,
+    file: BackgroundWriter<std::fs::File>,
     temp: tempfile::TempPath,
     dest: PathBuf,
-    written: u64,
 }
 
 impl AtomicFile {
@@ -192,39 +200,53 @@ impl AtomicFile {
             .map_err(Error::from)?
             .into_parts();
         Ok(AtomicFile {
-            file: tokio::fs::File::from_std(file),
+            file: BackgroundWriter::new(file),
             temp,
             dest,
-            written: 0,
         })
     }
 
     /// Appends bytes.
     pub async fn write_all(&mut self, buf: &[u8]) -> Result<()> {
         self.file.write_all(buf).await?;
-        self.written += buf.len() as u64;
+        Ok(())
+    }
+
+    /// The write buffer, for callers that build output in place (so it is
+    /// copied once); follow with [`send_if_full`](Self::send_if_full).
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        self.file.buffer()
+    }
+
+    /// Hands the write buffer to the writing thread once it is full.
+    pub async fn send_if_full(&mut self) -> Result<()> {
+        self.file.send_if_full().await?;
         Ok(())
     }
 
     /// Bytes written so far.
     pub fn written(&self) -> u64 {
-        self.written
+        self.file.written()
     }
 
     /// Flushes to disk and renames into place. Returns the bytes written.
-    pub async fn commit(mut self) -> Result<u64> {
-        self.file.flush().await?;
-        self.file.sync_all().await?;
-        drop(self.file);
-        let dest = self.dest.clone();
-        self.temp.persist(&dest).map_err(|e| Error::from(e.error))?;
+    pub async fn commit(self) -> Result<u64> {
+        let AtomicFile { file, temp, dest } = self;
+        let written = file.written();
+        let file = file.finish().await?;
+        // Off the runtime: on a large file this waits for the disk. Were
+        // this future dropped meanwhile, `temp` still removes the file.
+        tokio::task::spawn_blocking(move || file.sync_all())
+            .await
+            .map_err(|e| Error::new(crate::ErrorKind::Io, format!("fsync failed: {e}")))??;
+        temp.persist(&dest).map_err(|e| Error::from(e.error))?;
         // The rename itself is durable only once the directory is synced.
         if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
             if let Ok(d) = std::fs::File::open(dir) {
                 let _ = d.sync_all();
             }
         }
-        Ok(self.written)
+        Ok(written)
     }
 }
 
@@ -285,13 +307,15 @@ pub fn verify_gzip_stream(body: ByteStream) -> ByteStream {
 /// Writes a decoded reader to `dest` atomically.
 pub async fn write_decoded(dest: impl AsRef<Path>, mut reader: BoxReader) -> Result<u64> {
     let mut out = AtomicFile::create(dest).await?;
-    let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = reader.read(&mut buf).await?;
-        if n == 0 {
+        // The decoder's own chunks, copied once into the write buffer.
+        let chunk = reader.fill_buf().await?;
+        if chunk.is_empty() {
             break;
         }
-        out.write_all(&buf[..n]).await?;
+        let n = chunk.len();
+        out.write_all(chunk).await?;
+        reader.as_mut().consume(n);
     }
     out.commit().await
 }

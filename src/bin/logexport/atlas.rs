@@ -331,24 +331,25 @@ where
         }
         (None, true) => {
             let mut body = dl.into_raw_stream();
-            let mut out = tokio::io::stdout();
+            let mut sink = Sink::open(None).await?;
             let mut bytes = 0u64;
             while let Some(chunk) = body.try_next().await? {
-                tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
-                    .await
-                    .map_err(logexport::Error::from)?;
+                sink.bytes(&chunk).await?;
                 bytes += chunk.len() as u64;
             }
+            sink.finish().await?;
             json!({"command": command, "bytes": bytes, "windows": 1})
         }
         (None, false) => {
+            // Byte-level: the decoder's chunks go out with no `String` per line.
+            let operation = dl.meta().operation;
+            let reader = dl.into_reader().await?;
             let mut sink = Sink::open(None).await?;
-            let mut lines = dl.lines();
-            let mut n = 0u64;
-            while let Some(line) = lines.try_next().await? {
-                sink.line(&line).await?;
-                n += 1;
-            }
+            let tag = |e: logexport::Error| {
+                e.with_vendor(logexport::Vendor::Atlas)
+                    .with_operation(operation)
+            };
+            let n = sink.copy_lines(reader, tag).await?;
             sink.finish().await?;
             json!({"command": command, "records": n, "windows": 1})
         }
