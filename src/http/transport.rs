@@ -43,6 +43,9 @@ pub(crate) mod tests {
         + Send
         + Sync;
 
+    /// Status, headers and body of a canned response.
+    pub(crate) type Reply = (u16, Vec<(&'static str, &'static str)>, &'static str);
+
     /// Answers with whatever the closure says for the n-th (0-based) request.
     #[derive(Clone)]
     pub(crate) struct FakeTransport {
@@ -74,9 +77,7 @@ pub(crate) mod tests {
         }
 
         /// Answers the n-th request with the n-th reply; panics past the end.
-        pub(crate) fn replies(
-            replies: Vec<(u16, Vec<(&'static str, &'static str)>, &'static str)>,
-        ) -> Self {
+        pub(crate) fn replies(replies: Vec<Reply>) -> Self {
             let queue = Mutex::new(VecDeque::from(replies));
             FakeTransport::new(move |_, _| {
                 let (status, headers, body) =
