@@ -550,4 +550,64 @@ mod tests {
         assert_eq!(decide(503, None, create, false), Decision::Done);
         assert_eq!(decide(429, None, create, false), Decision::Retry);
     }
+
+    fn faked(fake: &crate::http::transport::tests::FakeTransport) -> Pipeline {
+        Pipeline::new(Config {
+            credentials: Arc::new(super::super::Credentials::new("AKIDx", "k")),
+            region: Region::new("ap-guangzhou").unwrap(),
+            host: "127.0.0.1:9".into(),
+            retry: RetryPolicy::default()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_secs(2))
+                .without_jitter(),
+            rate_limit: None,
+            guard: Guard::default(),
+            sign_action: true,
+            language: None,
+            transport: Arc::new(fake.clone()),
+        })
+    }
+
+    fn post(action: &str) -> reqwest::Request {
+        let url = format!("http://127.0.0.1:9/{action}").parse().unwrap();
+        let mut r = reqwest::Request::new(http::Method::POST, url);
+        *r.body_mut() = Some("{}".into());
+        r
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_envelopes_are_retried_signed_afresh_but_a_create_is_not_resent() {
+        use crate::http::transport::tests::FakeTransport;
+        const LIMITED: &str = r#"{"Response":{"Error":{"Code":"RequestLimitExceeded","Message":"slow"},"RequestId":"r1"}}"#;
+        const INTERNAL: &str =
+            r#"{"Response":{"Error":{"Code":"InternalError","Message":"oops"},"RequestId":"r3"}}"#;
+        let fake = FakeTransport::replies(vec![
+            (200, vec![], LIMITED),
+            (200, vec![], r#"{"Response":{"RequestId":"r2"}}"#),
+        ]);
+        let start = tokio::time::Instant::now();
+        let r = faked(&fake)
+            .execute(post("DescribeTopics"), "describe_topics")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+        assert_eq!(fake.calls(), 2);
+        let auths = fake.header_values("authorization");
+        assert!(auths
+            .iter()
+            .all(|a| a.as_deref().unwrap().starts_with("TC3-HMAC-SHA256 ")));
+        assert_eq!(
+            fake.header_values("x-tc-action"),
+            [Some("DescribeTopics".into()), Some("DescribeTopics".into())]
+        );
+
+        let fake = FakeTransport::replies(vec![(200, vec![], INTERNAL)]);
+        let r = faked(&fake)
+            .execute(post("CreateExport"), "create_export")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(fake.calls(), 1, "a create that may have run is not resent");
+    }
 }
