@@ -8,7 +8,8 @@
 //! so nothing (request id, retry-after, source) is lost on the way.
 //! [`convert`] then turns whatever a generated call returned into an
 //! [`Error`], taking carried errors back out and leaving only the reading of
-//! a vendor's own error bodies to [`VendorErrors`].
+//! a vendor's own error bodies to [`VendorErrors`]; [`call`] does both
+//! for a whole generated call.
 
 use crate::{Error, ErrorKind, Vendor};
 use http::HeaderMap;
@@ -101,6 +102,32 @@ pub(crate) async fn response_error<V: VendorErrors>(mut response: reqwest::Respo
     match operation {
         Some(Operation(op)) => err.with_operation(op),
         None => err,
+    }
+}
+
+/// Calls a generated operation (the future of its builder's `send()`) and
+/// returns its value, or its failure as [`Error`]: the one way hand-written
+/// code calls into generated code.
+pub(crate) async fn call<V: VendorErrors, T>(
+    sent: impl std::future::Future<
+        Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<()>>,
+    >,
+) -> crate::Result<T> {
+    send::<V, T>(sent)
+        .await
+        .map(progenitor_client::ResponseValue::into_inner)
+}
+
+/// Like [`call`], keeping the response head (a download needs its
+/// headers).
+pub(crate) async fn send<V: VendorErrors, T>(
+    sent: impl std::future::Future<
+        Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<()>>,
+    >,
+) -> crate::Result<progenitor_client::ResponseValue<T>> {
+    match Box::pin(sent).await {
+        Ok(value) => Ok(value),
+        Err(e) => Err(convert::<V>(e).await),
     }
 }
 

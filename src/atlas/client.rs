@@ -2,6 +2,7 @@
 
 use super::auth::{self, Credentials, DigestState, ServiceAccount};
 use super::download::Download;
+use super::error::AtlasErrors;
 use super::pipeline::{Auth, Pipeline};
 use super::transport::{Reqwest, Transport};
 use super::types::{
@@ -226,10 +227,12 @@ impl ClientBuilder {
                     .add(&format!("{client_id}:{}", client_secret.expose()));
             }
         }
+        let raw = self
+            .transport
+            .unwrap_or_else(|| Arc::new(Reqwest(http.clone())));
+        // Token requests are held to the same guard as the API's.
         let transport: Arc<dyn Transport> = Arc::new(super::transport::Guarded {
-            inner: self
-                .transport
-                .unwrap_or_else(|| Arc::new(Reqwest(http.clone()))),
+            inner: raw.clone(),
             guard: guard.clone(),
         });
         let auth = match credentials {
@@ -249,13 +252,8 @@ impl ClientBuilder {
                 self.token_refresh_margin.unwrap_or(Duration::from_secs(60)),
             )),
         };
-        let mut pipeline = Pipeline::new(
-            transport,
-            auth,
-            self.retry.unwrap_or_default(),
-            self.limiter,
-        )
-        .with_guard(guard);
+        let mut pipeline = Pipeline::new(raw, auth, self.retry.unwrap_or_default(), self.limiter)
+            .with_guard(guard);
         for (op, v) in &self.versions {
             pipeline = pipeline.with_pins(pipeline.pins().with(op, v)?);
         }
@@ -502,7 +500,7 @@ impl Client {
             if let Some(p) = &options.processor {
                 b = b.sp_name(p.as_str());
             }
-            b.send().await
+            crate::hooks::send::<AtlasErrors, _>(b.send()).await
         } else {
             let mut b = g
                 .download_stream_operational_logs()
@@ -513,12 +511,9 @@ impl Client {
             if let Some(p) = &options.processor {
                 b = b.sp_name(p.as_str());
             }
-            b.send().await
+            crate::hooks::send::<AtlasErrors, _>(b.send()).await
         };
-        let rv = match sent {
-            Ok(rv) => rv,
-            Err(e) => return Err(error::from_progenitor(e).await),
-        };
+        let rv = sent?;
         let fallback = format!("{kind}_{}_{start}_{end}.gz", sanitize(workspace));
         Ok(Download::from_response(rv, operation, media_type, fallback))
     }
@@ -547,12 +542,9 @@ impl Client {
             .log_name(log_name.as_str())
             .start_date(start)
             .end_date(end)
-            .send()
-            .await;
-        let rv = match sent {
-            Ok(rv) => rv,
-            Err(e) => return Err(error::from_progenitor(e).await),
-        };
+            .send();
+        let sent = crate::hooks::send::<AtlasErrors, _>(sent).await;
+        let rv = sent?;
         let fallback = format!(
             "{}_{}_{start}_{end}.log.gz",
             sanitize(host),

@@ -121,11 +121,6 @@ pub(crate) async fn from_response(response: reqwest::Response) -> Error {
     crate::hooks::response_error::<AtlasErrors>(response).await
 }
 
-/// The conversion from what a generated Atlas call returned.
-pub(crate) async fn from_progenitor(err: progenitor_client::Error<()>) -> Error {
-    crate::hooks::convert::<AtlasErrors>(err).await
-}
-
 fn invalid_payload(bytes: &[u8], e: serde_json::Error) -> Error {
     // A 200 that carries an error envelope is still an error.
     if let Ok(api) = serde_json::from_slice::<ApiError>(bytes) {

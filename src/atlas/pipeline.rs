@@ -1,26 +1,27 @@
-//! The transport hook every Atlas request goes through: versioned `Accept`
-//! → rate limit → authenticate → send → classify → retry.
+//! The Atlas side of the shared attempt loop ([`crate::http::attempt`]):
+//! versioned `Accept`, Digest or bearer authentication, the retry rules
+//! and deprecation warnings.
 //!
 //! It runs inside the generated client's `exec` hook, so generated calls
 //! and the hand-written ones (pagination, downloads) share one behaviour.
 //! Retries cover 429 and 503 (honouring `Retry-After`) and transport
 //! failures that are safe to repeat; no other 4xx is repeated, except that a
-//! Digest 401 challenge is answered once within the same attempt. The
-//! transport underneath is held to the client's [`Guard`] (redirects,
-//! deadlines, caps, redaction; see [`super::transport::Guarded`]); the
-//! whole operation, retries included, to its operation deadline.
+//! Digest 401 challenge is answered once within the same attempt.
 
 use super::auth::{challenge_from, DigestState, Tokens};
 use super::generated;
-use super::transport::Transport;
 use super::version::Pins;
-use crate::hooks::{carry, take_carried};
-use crate::http::{deadline, Guard};
-use crate::retry::{self, RetryPolicy, Verdict};
+use crate::hooks::carry;
+use crate::http::attempt::{bearer, Answer, Core, Decision, Scheme};
+use crate::http::redact::Redactor;
+use crate::http::transport::Transport;
+use crate::http::Guard;
+use crate::retry::RetryPolicy;
 use crate::{Error, ErrorKind, RateLimiter, SecretString, Vendor};
 use http::{header, HeaderValue, StatusCode};
 use progenitor_client::{ClientInfo, OperationInfo};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The state the generated client carries: authentication, retry policy,
@@ -34,12 +35,9 @@ pub struct Pipeline {
 }
 
 struct Shared {
-    transport: Arc<dyn Transport>,
-    auth: Auth,
-    retry: RetryPolicy,
+    core: Core,
+    scheme: AtlasAuth,
     limiter: Option<RateLimiter>,
-    /// Deadlines and the redactor (the transport applies the rest).
-    guard: Guard,
     /// Deprecated versions already warned about: one warning per version
     /// and client is enough; a listing of 100 pages would say it 100 times.
     warned: std::sync::Mutex<std::collections::HashSet<&'static str>>,
@@ -54,26 +52,114 @@ pub(crate) enum Auth {
     Bearer(Tokens),
 }
 
+/// How Atlas requests are authenticated.
+struct AtlasAuth {
+    auth: Auth,
+    redactor: Redactor,
+}
+
 impl fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (scheme, who) = match &self.shared.auth {
+        let (scheme, who) = match &self.shared.scheme.auth {
             Auth::Digest { user, .. } => ("digest", user.as_str()),
             Auth::Bearer(t) => ("service-account", t.source().client_id()),
         };
         f.debug_struct("Pipeline")
             .field("auth", &scheme)
             .field("principal", &who)
-            .field("retry", &self.shared.retry)
+            .field("retry", self.shared.core.retry())
             .field("pins", &self.pins)
             .finish_non_exhaustive()
     }
 }
 
-/// What one attempt produced.
-enum Outcome {
-    Response(reqwest::Response),
-    Transport(reqwest::Error),
-    Local(Error),
+impl Scheme for AtlasAuth {
+    const VENDOR: Vendor = Vendor::Atlas;
+    /// The generation of the bearer token the call sent.
+    type Call = AtomicU64;
+
+    async fn authenticate(
+        &self,
+        req: &mut reqwest::Request,
+        generation: &AtomicU64,
+    ) -> crate::Result<()> {
+        match &self.auth {
+            Auth::Digest {
+                user,
+                password,
+                state,
+            } => {
+                // Without a cached challenge the request goes out bare and
+                // the 401 challenge is answered (see `classify`).
+                let uri = request_target(req.url());
+                if let Some(h) = state.authorize(req.method().as_str(), &uri, user, password) {
+                    let v = HeaderValue::from_str(&h).map_err(|_| bad_key_chars())?;
+                    req.headers_mut().insert(header::AUTHORIZATION, v);
+                }
+                Ok(())
+            }
+            Auth::Bearer(tokens) => {
+                let (token, g) = tokens.get().await?;
+                generation.store(g, Ordering::SeqCst);
+                bearer(req, &token, &self.redactor).map_err(|_| {
+                    Error::decode(
+                        "the token endpoint returned a token that is not a valid header value",
+                    )
+                    .with_vendor(Vendor::Atlas)
+                })
+            }
+        }
+    }
+
+    async fn reauthenticate(&self, _: &AtomicU64) -> crate::Result<()> {
+        // The challenge is cached; the next `authenticate` answers it.
+        Ok(())
+    }
+
+    async fn classify(
+        &self,
+        answer: &mut Answer,
+        _: bool,
+        generation: &AtomicU64,
+    ) -> crate::Result<Decision> {
+        let status = answer.status();
+        if status == StatusCode::UNAUTHORIZED {
+            match &self.auth {
+                Auth::Digest { state, .. } => {
+                    if let Some(challenge) = challenge_from(answer.headers()) {
+                        if !challenge.is_supported() {
+                            return Err(Error::new(
+                                ErrorKind::Auth,
+                                format!(
+                                    "the server asks for Digest {} / qop {:?}, which this client does not implement",
+                                    challenge.algorithm.as_deref().unwrap_or("MD5"),
+                                    challenge.qop
+                                ),
+                            )
+                            .with_vendor(Vendor::Atlas)
+                            .with_status(401));
+                        }
+                        tracing::debug!(stale = challenge.stale, "answering Digest challenge");
+                        state.replace(challenge);
+                        return Ok(Decision::Reauthenticate);
+                    }
+                }
+                // Revoked or expired early: the next call fetches a fresh
+                // token. This call is not repeated.
+                Auth::Bearer(tokens) => tokens.invalidate(generation.load(Ordering::SeqCst)).await,
+            }
+        }
+        if matches!(status.as_u16(), 429 | 503) {
+            let after = crate::retry::retry_after_header(answer.headers());
+            tracing::info!(
+                status = status.as_u16(),
+                retry_after_ms = after.map(|d| d.as_millis() as u64),
+                "Atlas asked us to slow down"
+            );
+            return Ok(Decision::Retry);
+        }
+        Ok(Decision::Done)
+    }
 }
 
 impl Pipeline {
@@ -83,24 +169,27 @@ impl Pipeline {
         retry: RetryPolicy,
         limiter: Option<RateLimiter>,
     ) -> Self {
+        let guard = Guard::default();
         Pipeline {
             shared: Arc::new(Shared {
-                transport,
-                auth,
-                retry,
+                scheme: AtlasAuth {
+                    auth,
+                    redactor: guard.redactor.clone(),
+                },
+                core: Core::new(transport, guard, retry),
                 limiter,
-                guard: Guard::default(),
                 warned: Default::default(),
             }),
             pins: Pins::default(),
         }
     }
 
-    /// Uses `guard`'s deadlines and redactor (the builder's; the transport
-    /// must be held to the same guard). Only on a pipeline not yet cloned.
+    /// Uses `guard`'s deadlines, caps and redactor (the builder's). Only on
+    /// a pipeline not yet cloned.
     pub(crate) fn with_guard(mut self, guard: Guard) -> Self {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
-            shared.guard = guard;
+            shared.scheme.redactor = guard.redactor.clone();
+            shared.core = shared.core.with_guard(guard);
         }
         self
     }
@@ -117,14 +206,14 @@ impl Pipeline {
     }
 
     pub(crate) fn tokens(&self) -> Option<&Tokens> {
-        match &self.shared.auth {
+        match &self.shared.scheme.auth {
             Auth::Bearer(t) => Some(t),
             Auth::Digest { .. } => None,
         }
     }
 
     pub(crate) fn scheme(&self) -> &'static str {
-        match &self.shared.auth {
+        match &self.shared.scheme.auth {
             Auth::Digest { .. } => "digest",
             Auth::Bearer(_) => "service-account",
         }
@@ -136,28 +225,7 @@ impl Pipeline {
     /// only admits `reqwest` errors.
     pub(crate) async fn execute(
         &self,
-        request: reqwest::Request,
-        operation: &'static str,
-    ) -> reqwest::Result<reqwest::Response> {
-        let result = self.execute_within_deadline(request, operation).await;
-        crate::hooks::leave(result, Vendor::Atlas, operation)
-    }
-
-    async fn execute_within_deadline(
-        &self,
-        request: reqwest::Request,
-        operation: &'static str,
-    ) -> reqwest::Result<reqwest::Response> {
-        let limit = self.shared.guard.limits.operation_timeout;
-        match deadline::operation(limit, self.run(request, operation)).await {
-            Ok(r) => r,
-            Err(e) => Ok(carry(e)),
-        }
-    }
-
-    async fn run(
-        &self,
-        request: reqwest::Request,
+        mut request: reqwest::Request,
         operation: &'static str,
     ) -> reqwest::Result<reqwest::Response> {
         let Some(accept) = self.pins.accept(operation) else {
@@ -166,194 +234,38 @@ impl Pipeline {
                 format!("no API resource version is known for `{operation}`"),
             )
             .with_vendor(Vendor::Atlas);
-            return Ok(carry(err));
+            return crate::hooks::leave(Ok(carry(err)), Vendor::Atlas, operation);
         };
         let idempotent = matches!(
             *request.method(),
             http::Method::GET | http::Method::HEAD | http::Method::PUT | http::Method::DELETE
         );
-        // JSON answers are read inside the attempt (by the guarded
-        // transport): a connection cut while the body arrives is then
-        // retried like any other failed GET, instead of surfacing after the
-        // retry loop has already finished. Log downloads stream.
-        let outcome = retry::run(&self.shared.retry, operation, |attempt| {
-            let copy = request.try_clone();
-            async move {
-                let Some(mut req) = copy else {
-                    return Verdict::Done(Outcome::Local(Error::new(
-                        ErrorKind::InvalidInput,
-                        "the request body is a stream and cannot be replayed for authentication or retries",
-                    )));
-                };
-                req.headers_mut().insert(header::ACCEPT, HeaderValue::from_static(accept));
-                // Held until the response head is in: see `RateLimiter`.
-                let _slot = match &self.shared.limiter {
-                    Some(limiter) => Some(limiter.acquire().await),
-                    None => None,
-                };
-                tracing::debug!(operation, attempt, accept, "sending");
-                let outcome = self.send_once(req).await;
-                classify(outcome, idempotent)
-            }
-        })
-        .await;
-        match outcome {
-            Outcome::Response(response) => {
-                surface_deprecation(&response, operation, accept, |version| {
-                    self.shared
-                        .warned
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(version)
-                });
-                Ok(response)
-            }
-            Outcome::Transport(e) => Err(e),
-            Outcome::Local(e) => Ok(carry(e)),
+        request
+            .headers_mut()
+            .insert(header::ACCEPT, HeaderValue::from_static(accept));
+        tracing::debug!(operation, accept, "sending");
+        let shared = &self.shared;
+        let limiter = shared.limiter.as_ref();
+        let result = shared
+            .core
+            .execute(&shared.scheme, request, operation, idempotent, limiter)
+            .await;
+        if let Ok(response) = &result {
+            surface_deprecation(response, operation, accept, |version| {
+                shared
+                    .warned
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(version)
+            });
         }
-    }
-
-    /// One authenticated exchange. For Digest this may be two requests: the
-    /// challenge (unless a cached nonce is still good) and the answer.
-    async fn send_once(&self, mut req: reqwest::Request) -> Outcome {
-        let transport = &self.shared.transport;
-        match &self.shared.auth {
-            Auth::Digest {
-                user,
-                password,
-                state,
-            } => {
-                let replay = req.try_clone();
-                let method = req.method().as_str().to_string();
-                let uri = request_target(req.url());
-                if let Some(h) = state.authorize(&method, &uri, user, password) {
-                    match HeaderValue::from_str(&h) {
-                        Ok(v) => req.headers_mut().insert(header::AUTHORIZATION, v),
-                        Err(_) => return Outcome::Local(bad_key_chars()),
-                    };
-                }
-                let response = match received(transport.send(req).await) {
-                    Outcome::Response(r) => r,
-                    other => return other,
-                };
-                if response.status() != StatusCode::UNAUTHORIZED {
-                    return Outcome::Response(response);
-                }
-                let Some(challenge) = challenge_from(response.headers()) else {
-                    return Outcome::Response(response);
-                };
-                if !challenge.is_supported() {
-                    return Outcome::Local(
-                        Error::new(
-                            ErrorKind::Auth,
-                            format!(
-                                "the server asks for Digest {} / qop {:?}, which this client does not implement",
-                                challenge.algorithm.as_deref().unwrap_or("MD5"),
-                                challenge.qop
-                            ),
-                        )
-                        .with_vendor(Vendor::Atlas)
-                        .with_status(401),
-                    );
-                }
-                tracing::debug!(stale = challenge.stale, "answering Digest challenge");
-                state.replace(challenge);
-                let Some(mut again) = replay else {
-                    return Outcome::Response(response);
-                };
-                drop(response);
-                let h = state
-                    .authorize(&method, &uri, user, password)
-                    .expect("a challenge was just cached");
-                match HeaderValue::from_str(&h) {
-                    Ok(v) => again.headers_mut().insert(header::AUTHORIZATION, v),
-                    Err(_) => return Outcome::Local(bad_key_chars()),
-                };
-                received(transport.send(again).await)
-            }
-            Auth::Bearer(tokens) => {
-                let (token, generation) = match tokens.get().await {
-                    Ok(t) => t,
-                    Err(e) => return Outcome::Local(e),
-                };
-                // Whatever the server echoes back of it is redacted.
-                self.shared.guard.redactor.add(token.expose());
-                match HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
-                    Ok(mut v) => {
-                        v.set_sensitive(true);
-                        req.headers_mut().insert(header::AUTHORIZATION, v);
-                    }
-                    Err(_) => return Outcome::Local(
-                        Error::decode(
-                            "the token endpoint returned a token that is not a valid header value",
-                        )
-                        .with_vendor(Vendor::Atlas),
-                    ),
-                }
-                match received(transport.send(req).await) {
-                    Outcome::Response(r) => {
-                        if r.status() == StatusCode::UNAUTHORIZED {
-                            // Revoked or expired early: the next call fetches
-                            // a fresh token. This call is not repeated.
-                            tokens.invalidate(generation).await;
-                        }
-                        Outcome::Response(r)
-                    }
-                    other => other,
-                }
-            }
-        }
-    }
-}
-
-/// What the (guarded) transport returned, with a carried guard error
-/// (redirect, deadline, cap, broken body) taken back out.
-fn received(result: reqwest::Result<reqwest::Response>) -> Outcome {
-    match result {
-        Ok(mut r) => match take_carried(&mut r) {
-            Some(e) => Outcome::Local(e.with_vendor(Vendor::Atlas)),
-            None => Outcome::Response(r),
-        },
-        Err(e) => Outcome::Transport(e),
+        result
     }
 }
 
 fn bad_key_chars() -> Error {
     Error::credentials("the API key contains characters that cannot travel in an HTTP header")
         .with_vendor(Vendor::Atlas)
-}
-
-fn classify(outcome: Outcome, idempotent: bool) -> Verdict<Outcome> {
-    match outcome {
-        Outcome::Response(r) if matches!(r.status().as_u16(), 429 | 503) => {
-            let after = retry::retry_after_header(r.headers());
-            tracing::info!(
-                status = r.status().as_u16(),
-                retry_after_ms = after.map(|d| d.as_millis() as u64),
-                "Atlas asked us to slow down"
-            );
-            Verdict::Retry {
-                last: Outcome::Response(r),
-                after,
-            }
-        }
-        Outcome::Transport(e) if retry::network_error_is_safe_to_retry(&e, idempotent) => {
-            Verdict::Retry {
-                last: Outcome::Transport(e),
-                after: None,
-            }
-        }
-        // A token refused for a transient reason, or (for operations safe
-        // to repeat) a body cut short or a call past its deadline.
-        Outcome::Local(e) if e.is_retryable() && (idempotent || e.kind() != ErrorKind::Network) => {
-            let after = e.retry_after();
-            Verdict::Retry {
-                last: Outcome::Local(e),
-                after,
-            }
-        }
-        other => Verdict::Done(other),
-    }
 }
 
 /// The request target as it appears on the request line, which is what the
@@ -734,10 +646,7 @@ mod tests {
             operation_timeout: Some(Duration::from_secs(150)),
             throughput: Default::default(),
         });
-        let transport = Arc::new(crate::atlas::transport::Guarded {
-            inner: Arc::new(fake.clone()),
-            guard: guard.clone(),
-        });
+        let transport = Arc::new(fake.clone());
         let policy = RetryPolicy::default()
             .with_max_attempts(4)
             .with_initial_backoff(Duration::from_secs(1))
@@ -769,10 +678,7 @@ mod tests {
             operation_timeout: None,
             throughput: Default::default(),
         });
-        let transport = Arc::new(crate::atlas::transport::Guarded {
-            inner: Arc::new(fake.clone()),
-            guard: guard.clone(),
-        });
+        let transport = Arc::new(fake.clone());
         let policy = RetryPolicy::default()
             .with_max_attempts(2)
             .with_initial_backoff(Duration::from_secs(1))

@@ -1,9 +1,10 @@
 //! The C1 client: construction, and the exporter operations.
 
 use super::credentials::Credentials;
+use super::errors::C1Errors;
 use super::events::{EventQuery, PAGE_SIZES};
 use super::generated;
-use super::pipeline::{Pipeline, ReqwestTransport};
+use super::pipeline::Pipeline;
 use super::token::{Exchange, StaticToken, REFRESH_MARGIN};
 use super::types::{check_id, Exporter, ExporterUpdate, NewExporter, Page, PageCursor};
 use crate::token::{TokenCache, TokenSource};
@@ -50,7 +51,19 @@ impl fmt::Debug for Client {
 
 /// Converts the generated client's error (see [`super::errors`]).
 pub(crate) async fn convert(e: progenitor_client::Error<()>) -> Error {
-    super::errors::from_progenitor(e).await
+    crate::hooks::convert::<C1Errors>(e).await
+}
+
+/// Calls a generated operation (see [`crate::hooks::call`]).
+fn call<T>(
+    sent: impl Future<
+        Output = std::result::Result<
+            progenitor_client::ResponseValue<T>,
+            progenitor_client::Error<()>,
+        >,
+    >,
+) -> impl Future<Output = Result<T>> {
+    crate::hooks::call::<C1Errors, T>(sent)
 }
 
 fn missing(what: &str) -> Error {
@@ -144,10 +157,7 @@ impl Client {
     #[tracing::instrument(skip_all, fields(vendor = "conductorone", operation = "get_exporter"))]
     pub async fn get_exporter(&self, export_id: &str) -> Result<Exporter> {
         check_id("export_id", export_id)?;
-        let r = match self.api().get_exporter().export_id(export_id).send().await {
-            Ok(r) => r.into_inner(),
-            Err(e) => return Err(convert(e).await),
-        };
+        let r = call(self.api().get_exporter().export_id(export_id).send()).await?;
         r.exporter
             .map(Exporter::from_gen)
             .ok_or_else(|| missing("exporter"))
@@ -161,10 +171,7 @@ impl Client {
     )]
     pub async fn create_exporter(&self, new: NewExporter) -> Result<Exporter> {
         let body = new.to_gen()?;
-        let r = match self.api().create_exporter().body(body).send().await {
-            Ok(r) => r.into_inner(),
-            Err(e) => return Err(convert(e).await),
-        };
+        let r = call(self.api().create_exporter().body(body).send()).await?;
         r.exporter
             .map(Exporter::from_gen)
             .ok_or_else(|| missing("exporter"))
@@ -188,17 +195,8 @@ impl Client {
         if let Some(e) = body.exporter.as_mut() {
             e.export_id = Some(export_id.to_string());
         }
-        let r = match self
-            .api()
-            .update_exporter()
-            .export_id(export_id)
-            .body(body)
-            .send()
-            .await
-        {
-            Ok(r) => r.into_inner(),
-            Err(e) => return Err(convert(e).await),
-        };
+        let update = self.api().update_exporter().export_id(export_id);
+        let r = call(update.body(body).send()).await?;
         r.exporter
             .map(Exporter::from_gen)
             .ok_or_else(|| missing("exporter"))
@@ -214,17 +212,8 @@ impl Client {
         check_id("export_id", export_id)?;
         let body =
             generated::types::C1ApiSystemlogV1ExportServiceDeleteRequestInput(Default::default());
-        match self
-            .api()
-            .delete_exporter()
-            .export_id(export_id)
-            .body(body)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => Err(convert(e).await),
-        }
+        let delete = self.api().delete_exporter().export_id(export_id);
+        call(delete.body(body).send()).await.map(drop)
     }
 
     /// A query over the tenant's system log events.
@@ -268,10 +257,7 @@ impl ListExporters {
         if let Some(t) = page_token {
             req = req.page_token(t);
         }
-        let r = match req.send().await {
-            Ok(r) => r.into_inner(),
-            Err(e) => return Err(convert(e).await),
-        };
+        let r = call(req.send()).await?;
         Ok(Page::of_exporters(r.list, r.next_page_token))
     }
 
@@ -354,10 +340,7 @@ impl SearchExporters {
                     .collect()
             }),
         };
-        let r = match self.client.api().search_exporters().body(body).send().await {
-            Ok(r) => r.into_inner(),
-            Err(e) => return Err(convert(e).await),
-        };
+        let r = call(self.client.api().search_exporters().body(body).send()).await?;
         Ok(Page::of_exporters(r.list, r.next_page_token))
     }
 
@@ -513,7 +496,7 @@ impl ClientBuilder {
         let pipeline = Pipeline::new(
             TokenCache::new(source, REFRESH_MARGIN),
             self.retry.unwrap_or_default(),
-            Box::new(ReqwestTransport(http.clone())),
+            Arc::new(crate::http::transport::Reqwest(http.clone())),
             guard,
         );
         let api = generated::Client::new_with_client(endpoint.as_str(), http, pipeline);

@@ -152,11 +152,6 @@ impl VendorErrors for C1Errors {
     }
 }
 
-/// The one conversion from the generated client's error to [`Error`].
-pub(crate) async fn from_progenitor(err: progenitor_client::Error<()>) -> Error {
-    crate::hooks::convert::<C1Errors>(err).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

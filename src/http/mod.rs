@@ -7,6 +7,8 @@
 //!   error bodies), and downloads through a minimum-throughput guard.
 //! - [`deadline`]: a total deadline per JSON call and per operation
 //!   (retries included).
+//! - [`attempt`]: the attempt loop (rate limit, authenticate, send,
+//!   classify, retry) every vendor runs, with its [`transport`] test seam.
 //! - [`redact`]: vendor text is scrubbed of every credential the client
 //!   holds before it reaches an error, a log line or the terminal.
 
@@ -18,12 +20,14 @@
     allow(dead_code)
 )]
 
+pub(crate) mod attempt;
 pub(crate) mod body;
 pub(crate) mod deadline;
 #[cfg(test)]
 pub(crate) mod proptests;
 pub(crate) mod redact;
 pub(crate) mod redirect;
+pub(crate) mod transport;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! typed [`Error`].
 
 use super::credentials::{Credentials, EnvironmentCredentials, ProvideCredentials, Region};
-use super::error::{check, convert};
+use super::error::check;
 use super::generated::{self, types as gen};
 use super::pipeline::{Config, Pipeline};
 use super::types::{
@@ -16,6 +16,7 @@ use super::types::{
 use crate::{Endpoint, Error, ErrorKind, Result, RetryPolicy, Vendor};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -207,6 +208,7 @@ impl ClientBuilder {
             guard: crate::http::Guard::new(self.limits),
             sign_action: self.sign_action,
             language: self.language,
+            transport: Arc::new(crate::http::transport::Reqwest(http.clone())),
         });
         let api = generated::Client::new_with_client(endpoint.as_str(), http, pipeline);
         let download = crate::http::Downloader::new(&self.limits)
@@ -258,14 +260,16 @@ impl fmt::Debug for Client {
 
 use progenitor_client::ClientInfo as _;
 
-/// Calls a generated builder and converts its error.
-macro_rules! send {
-    ($call:expr) => {
-        match $call.await {
-            Ok(v) => v.into_inner().response,
-            Err(e) => return Err(convert(e).await),
-        }
-    };
+/// Calls a generated operation (see [`crate::hooks::call`]).
+fn call<T>(
+    sent: impl Future<
+        Output = std::result::Result<
+            progenitor_client::ResponseValue<T>,
+            progenitor_client::Error<()>,
+        >,
+    >,
+) -> impl Future<Output = Result<T>> {
+    crate::hooks::call::<super::error::ClsErrors, T>(sent)
 }
 
 impl Client {
@@ -322,12 +326,15 @@ impl Client {
     #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "CreateExport"))]
     pub async fn create_export(&self, params: &ExportParams) -> Result<String> {
         params.validate()?;
-        let r = send!(self
-            .inner
-            .api
-            .create_export()
-            .body(params.to_request())
-            .send());
+        let r = call(
+            self.inner
+                .api
+                .create_export()
+                .body(params.to_request())
+                .send(),
+        )
+        .await?
+        .response;
         check(r.error.as_ref(), r.request_id.as_deref())?;
         r.export_id
             .filter(|id| !id.is_empty())
@@ -368,7 +375,9 @@ impl Client {
             ),
             topic_id: topic_id.to_string(),
         };
-        let r = send!(self.inner.api.describe_exports().body(body).send());
+        let r = call(self.inner.api.describe_exports().body(body).send())
+            .await?
+            .response;
         check(r.error.as_ref(), r.request_id.as_deref())?;
         let sent = r.exports.len() as u64;
         let page = ExportPage {
@@ -431,7 +440,9 @@ impl Client {
         let body = gen::DeleteExportRequest {
             export_id: export_id.to_string(),
         };
-        let r = send!(self.inner.api.delete_export().body(body).send());
+        let r = call(self.inner.api.delete_export().body(body).send())
+            .await?
+            .response;
         check(r.error.as_ref(), r.request_id.as_deref())
     }
 
@@ -465,7 +476,9 @@ impl Client {
             ),
             precise_search: filter.precise.then_some(1),
         };
-        let r = send!(self.inner.api.describe_topics().body(body).send());
+        let r = call(self.inner.api.describe_topics().body(body).send())
+            .await?
+            .response;
         check(r.error.as_ref(), r.request_id.as_deref())?;
         let sent = r.topics.len() as u64;
         let page = TopicPage {
@@ -503,7 +516,9 @@ impl Client {
     #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "SearchLog"))]
     pub async fn search_log(&self, params: &SearchParams) -> Result<SearchPage> {
         params.validate()?;
-        let r = send!(self.inner.api.search_log().body(params.to_request()).send());
+        let r = call(self.inner.api.search_log().body(params.to_request()).send())
+            .await?
+            .response;
         check(r.error.as_ref(), r.request_id.as_deref())?;
         Ok(SearchPage {
             results: r

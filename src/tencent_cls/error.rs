@@ -137,11 +137,6 @@ impl VendorErrors for ClsErrors {
     }
 }
 
-/// Converts what a generated call returned into [`Error`].
-pub(crate) async fn convert(err: progenitor_client::Error<()>) -> Error {
-    crate::hooks::convert::<ClsErrors>(err).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,9 +193,9 @@ mod tests {
     #[tokio::test]
     async fn local_errors_survive_the_round_trip() {
         let original = Error::credentials("no key").with_vendor(Vendor::TencentCls);
-        let back = convert(progenitor_client::Error::UnexpectedResponse(
-            crate::hooks::carry(original),
-        ))
+        let back = crate::hooks::convert::<ClsErrors>(
+            progenitor_client::Error::UnexpectedResponse(crate::hooks::carry(original)),
+        )
         .await;
         assert_eq!(back.kind(), ErrorKind::Credentials);
         assert_eq!(back.message(), "no key");

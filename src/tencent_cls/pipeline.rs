@@ -1,5 +1,5 @@
-//! The transport hook every CLS request goes through: wire form → rate
-//! limit → sign → send → classify → retry.
+//! The CLS side of the shared attempt loop ([`crate::http::attempt`]):
+//! wire form, TC3 signing and the reading of Tencent's envelopes.
 //!
 //! The generated client posts each action to its own path
 //! (`/CreateExport`), because OpenAPI cannot describe one path with many
@@ -15,18 +15,17 @@
 //! the server is not repeated blindly), and `AuthFailure.SignatureExpire`
 //! makes the client adopt the server's clock from its `Date` header and
 //! resend once.
-//!
-//! Every answer is read through the client's [`Guard`] (no redirects,
-//! capped bodies, echoed secrets redacted), each attempt within the call
-//! deadline and the whole operation within its own.
 
 use super::credentials::{ProvideCredentials, Region};
 use super::error::envelope_error_code;
 use super::sign::{self, SignableRequest, SigningParams};
 use super::{generated, API_VERSION};
 use crate::hooks::carry;
-use crate::http::{deadline, Guard};
-use crate::retry::{self, RetryPolicy, Verdict};
+use crate::http::attempt::{Answer, Core, Decision as Next, Scheme};
+use crate::http::redact::Redactor;
+use crate::http::transport::Transport;
+use crate::http::Guard;
+use crate::retry::RetryPolicy;
 use crate::{Error, ErrorKind, RateLimiter, Vendor};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
@@ -53,6 +52,8 @@ pub(crate) struct Config {
     pub guard: Guard,
     pub sign_action: bool,
     pub language: Option<String>,
+    /// Where requests go (a fake in unit tests).
+    pub transport: Arc<dyn Transport>,
 }
 
 /// The state the generated client carries: credentials, retry policy, rate
@@ -66,31 +67,47 @@ pub struct Pipeline {
 }
 
 struct Shared {
-    cfg: Config,
+    scheme: Tc3,
+    core: Core,
+    region: Region,
+    language: Option<String>,
+    rate_limit: Option<u32>,
     limiters: HashMap<&'static str, RateLimiter>,
+}
+
+/// TC3-HMAC-SHA256 signing, against the server's clock once learned.
+struct Tc3 {
+    credentials: Arc<dyn ProvideCredentials>,
+    /// `Host` as sent, which is what gets signed.
+    host: String,
+    sign_action: bool,
+    redactor: Redactor,
     /// Server time minus local time, in seconds.
     clock_offset: AtomicI64,
 }
 
+/// One call's signing state.
+#[derive(Default)]
+struct Call {
+    /// The clock offset the last attempt signed with, so a SignatureExpire
+    /// answer can tell whether a newer offset would help.
+    signed_with: AtomicI64,
+    /// Whether this call already adopted the server's clock once.
+    resynced: AtomicBool,
+}
+
 impl fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let cfg = &self.shared.cfg;
+        let shared = &self.shared;
         f.debug_struct("Pipeline")
-            .field("credentials", &cfg.credentials)
-            .field("region", &cfg.region)
-            .field("host", &cfg.host)
-            .field("retry", &cfg.retry)
-            .field("rate_limit", &cfg.rate_limit)
+            .field("credentials", &shared.scheme.credentials)
+            .field("region", &shared.region)
+            .field("host", &shared.scheme.host)
+            .field("retry", shared.core.retry())
+            .field("rate_limit", &shared.rate_limit)
             .field("clock_offset_secs", &self.clock_offset())
             .finish_non_exhaustive()
     }
-}
-
-/// What an attempt produced.
-enum Outcome {
-    Response(reqwest::Response),
-    Transport(reqwest::Error),
-    Local(Error),
 }
 
 /// What to do after an attempt.
@@ -130,165 +147,117 @@ pub(crate) fn is_read_only(action: &str) -> bool {
         .any(|p| action.starts_with(p))
 }
 
-impl Pipeline {
-    pub(crate) fn new(cfg: Config) -> Self {
-        let limiters = match cfg.rate_limit {
-            Some(n) => LIMITED_ACTIONS
-                .iter()
-                .map(|a| (*a, RateLimiter::new(n, Duration::from_secs(1))))
-                .collect(),
-            None => HashMap::new(),
-        };
-        Pipeline {
-            shared: Arc::new(Shared {
-                cfg,
-                limiters,
-                clock_offset: AtomicI64::new(0),
-            }),
+impl Scheme for Tc3 {
+    const VENDOR: Vendor = Vendor::TencentCls;
+    type Call = Call;
+
+    async fn authenticate(&self, request: &mut reqwest::Request, call: &Call) -> crate::Result<()> {
+        let offset = self.clock_offset.load(Ordering::Relaxed);
+        call.signed_with.store(offset, Ordering::Relaxed);
+        let creds = self.credentials.provide_credentials().await?;
+        creds.validate()?;
+        // Whatever the server echoes back of them is redacted. Providers
+        // may rotate credentials, so every attempt registers its own.
+        self.redactor.add(creds.secret_key().expose());
+        if let Some(token) = creds.session_token() {
+            self.redactor.add(token.expose());
         }
-    }
-
-    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
-        &self.shared.cfg.retry
-    }
-
-    /// Seconds the server's clock is ahead of ours, as last learned.
-    pub(crate) fn clock_offset(&self) -> i64 {
-        self.shared.clock_offset.load(Ordering::Relaxed)
-    }
-
-    fn timestamp(offset: i64) -> i64 {
-        let local = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        local.saturating_add(offset)
-    }
-
-    /// Runs one generated request to completion. Failures that have no
-    /// response of their own come back as a synthetic response (see
-    /// [`crate::hooks::carry`]); transport failures as the last
-    /// `reqwest::Error`.
-    pub(crate) async fn execute(
-        &self,
-        http: &reqwest::Client,
-        request: reqwest::Request,
-        operation: &'static str,
-    ) -> reqwest::Result<reqwest::Response> {
-        let (action, url) = match wire_target(request.url()) {
-            Ok(v) => v,
-            Err(e) => return Ok(carry(e)),
+        let action = request
+            .headers()
+            .get("x-tc-action")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let body = request.body().and_then(|b| b.as_bytes()).unwrap_or(b"{}");
+        let headers = [("Content-Type", CONTENT_TYPE), ("X-TC-Action", action)];
+        let signed: &[&str] = if self.sign_action {
+            sign::DEFAULT_SIGNED_HEADERS
+        } else {
+            &["content-type", "host"]
         };
-        let body = request
-            .body()
-            .and_then(|b| b.as_bytes())
-            .map(Bytes::copy_from_slice)
-            .unwrap_or_else(|| Bytes::from_static(b"{}"));
-        let span = tracing::debug_span!("cls_request", action = %action, operation);
-        let limit = self.shared.cfg.guard.limits.operation_timeout;
-        let run = self.run(http, action, url, body).instrument(span);
-        let result = match deadline::operation(limit, run).await {
-            Ok(r) => r,
-            Err(e) => Ok(carry(e)),
+        let signable = SignableRequest {
+            method: "POST",
+            host: &self.host,
+            path: "/",
+            query: "",
+            headers: &headers,
+            body,
         };
-        crate::hooks::leave(result, Vendor::TencentCls, operation)
+        let params = SigningParams {
+            secret_id: creds.secret_id(),
+            secret_key: creds.secret_key().expose(),
+            token: creds.session_token().map(|t| t.expose()),
+            service: sign::SERVICE,
+            timestamp: timestamp(offset),
+            signed_headers: signed,
+        };
+        let signed = sign::sign(&signable, &params)?;
+        for (name, value) in signed.headers {
+            let mut v = HeaderValue::from_str(&value).map_err(|_| {
+                Error::credentials(
+                    "the credentials contain characters that cannot be sent in a header",
+                )
+            })?;
+            if name != "X-TC-Timestamp" {
+                v.set_sensitive(true);
+            }
+            request
+                .headers_mut()
+                .insert(HeaderName::from_static(lower(name)), v);
+        }
+        Ok(())
     }
 
-    async fn run(
+    async fn reauthenticate(&self, _: &Call) -> crate::Result<()> {
+        // The next signature uses the clock offset just adopted.
+        Ok(())
+    }
+
+    async fn classify(
         &self,
-        http: &reqwest::Client,
-        action: String,
-        url: url::Url,
-        body: Bytes,
-    ) -> reqwest::Result<reqwest::Response> {
-        let read_only = is_read_only(&action);
-        let resynced = AtomicBool::new(false);
-        let outcome = retry::run(&self.shared.cfg.retry, &action, |attempt| {
-            let (action, url, body, resynced) = (&action, &url, &body, &resynced);
-            async move {
-                loop {
-                    let slot = match self.shared.limiters.get(action.as_str()) {
-                        Some(limiter) => Some(limiter.acquire().await),
-                        None => None,
-                    };
-                    // The offset this attempt signs with, so a SignatureExpire
-                    // answer can tell whether a newer offset would help.
-                    let offset = self.clock_offset();
-                    let req = match self.build(http, url, action, body, offset).await {
-                        Ok(r) => r,
-                        Err(e) => return Verdict::Done(Outcome::Local(e)),
-                    };
-                    tracing::debug!(attempt, "sending");
-                    let sent = send_buffered(http, &self.shared.cfg.guard, req).await;
-                    drop(slot);
-                    let (status, headers, bytes) = match sent {
-                        Sent::Parts(status, headers, bytes) => (status, headers, bytes),
-                        // A body cut short or a call past its deadline:
-                        // repeated only for read-only actions.
-                        Sent::Local(e) => {
-                            return if read_only && e.is_retryable() {
-                                Verdict::Retry {
-                                    last: Outcome::Local(e),
-                                    after: None,
-                                }
-                            } else {
-                                Verdict::Done(Outcome::Local(e))
-                            };
-                        }
-                        Sent::Transport(e) => {
-                            // A CreateExport that may have reached the server
-                            // is not sent again: only a refused connection is
-                            // safe for it.
-                            let again = retry::network_error_is_safe_to_retry(&e, read_only);
-                            tracing::debug!(attempt, again, "transport failure");
-                            return if again {
-                                Verdict::Retry {
-                                    last: Outcome::Transport(e),
-                                    after: None,
-                                }
-                            } else {
-                                Verdict::Done(Outcome::Transport(e))
-                            };
-                        }
-                    };
-                    let code = if status == 200 {
-                        envelope_error_code(&bytes).map(|(c, _)| c)
-                    } else {
-                        None
-                    };
-                    let decision = decide(
-                        status,
-                        code.as_deref(),
-                        read_only,
-                        resynced.load(Ordering::Relaxed),
-                    );
-                    if decision == Decision::Resync {
-                        resynced.store(true, Ordering::Relaxed);
-                        if self.adopt_server_clock(&headers, offset) {
-                            continue;
-                        }
-                    }
-                    let response = rebuild(status, headers, bytes);
-                    return match decision {
-                        Decision::Retry => Verdict::Retry {
-                            after: retry::retry_after_header(response.headers()),
-                            last: Outcome::Response(response),
-                        },
-                        _ => Verdict::Done(Outcome::Response(response)),
-                    };
+        answer: &mut Answer,
+        read_only: bool,
+        call: &Call,
+    ) -> crate::Result<Next> {
+        let status = answer.status().as_u16();
+        let code = if status == 200 {
+            let body = answer.bytes().await?;
+            let code = envelope_error_code(&body).map(|(c, _)| c);
+            if code.is_some() {
+                // An error envelope may echo a credential, like an error body.
+                answer.set_body(self.redactor.redact_bytes(&body));
+            }
+            code
+        } else {
+            None
+        };
+        let resynced = call.resynced.load(Ordering::Relaxed);
+        Ok(match decide(status, code.as_deref(), read_only, resynced) {
+            Decision::Resync => {
+                call.resynced.store(true, Ordering::Relaxed);
+                let signed_with = call.signed_with.load(Ordering::Relaxed);
+                if self.adopt_server_clock(answer.headers(), signed_with) {
+                    Next::Reauthenticate
+                } else {
+                    Next::Done
                 }
             }
+            Decision::Retry => Next::Retry,
+            Decision::Done => Next::Done,
         })
-        .await;
-        match outcome {
-            Outcome::Response(r) => Ok(r),
-            // A body cut short becomes a Network error in `From<reqwest::Error>`,
-            // like every transport failure of every vendor.
-            Outcome::Transport(e) => Err(e),
-            Outcome::Local(e) => Ok(carry(e)),
-        }
     }
+}
 
+const CONTENT_TYPE: &str = "application/json";
+
+fn timestamp(offset: i64) -> i64 {
+    let local = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    local.saturating_add(offset)
+}
+
+impl Tc3 {
     /// Learns the server's clock from its `Date` header. Returns whether the
     /// offset now differs from `signed_with`, the one the refused attempt
     /// used (so resending can help). Comparing with that rather than with
@@ -306,84 +275,123 @@ impl Pipeline {
         };
         let local = chrono::Utc::now().timestamp();
         let offset = server.timestamp() - local;
-        self.shared.clock_offset.store(offset, Ordering::Relaxed);
+        self.clock_offset.store(offset, Ordering::Relaxed);
         tracing::warn!(
             offset_secs = offset,
             "local clock differs from the server's; adjusting signatures"
         );
         offset != signed_with
     }
+}
 
-    /// The wire-form request for one attempt, freshly signed.
-    async fn build(
+impl Pipeline {
+    pub(crate) fn new(cfg: Config) -> Self {
+        let limiters = match cfg.rate_limit {
+            Some(n) => LIMITED_ACTIONS
+                .iter()
+                .map(|a| (*a, RateLimiter::new(n, Duration::from_secs(1))))
+                .collect(),
+            None => HashMap::new(),
+        };
+        let scheme = Tc3 {
+            credentials: cfg.credentials,
+            host: cfg.host,
+            sign_action: cfg.sign_action,
+            redactor: cfg.guard.redactor.clone(),
+            clock_offset: AtomicI64::new(0),
+        };
+        Pipeline {
+            shared: Arc::new(Shared {
+                scheme,
+                core: Core::new(cfg.transport, cfg.guard, cfg.retry),
+                region: cfg.region,
+                language: cfg.language,
+                rate_limit: cfg.rate_limit,
+                limiters,
+            }),
+        }
+    }
+
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        self.shared.core.retry()
+    }
+
+    /// Seconds the server's clock is ahead of ours, as last learned.
+    pub(crate) fn clock_offset(&self) -> i64 {
+        self.shared.scheme.clock_offset.load(Ordering::Relaxed)
+    }
+
+    /// Runs one generated request to completion. Failures that have no
+    /// response of their own come back as a synthetic response (see
+    /// [`crate::hooks::carry`]); transport failures as the last
+    /// `reqwest::Error`.
+    pub(crate) async fn execute(
         &self,
-        http: &reqwest::Client,
-        url: &url::Url,
-        action: &str,
-        body: &Bytes,
-        clock_offset: i64,
-    ) -> crate::Result<reqwest::Request> {
-        let cfg = &self.shared.cfg;
-        let creds = cfg.credentials.provide_credentials().await?;
-        creds.validate()?;
-        // Whatever the server echoes back of them is redacted. Providers
-        // may rotate credentials, so every attempt registers its own.
-        cfg.guard.redactor.add(creds.secret_key().expose());
-        if let Some(token) = creds.session_token() {
-            cfg.guard.redactor.add(token.expose());
-        }
-        let timestamp = Self::timestamp(clock_offset);
-        let content_type = "application/json";
-        let headers = [("Content-Type", content_type), ("X-TC-Action", action)];
-        let signed: &[&str] = if cfg.sign_action {
-            sign::DEFAULT_SIGNED_HEADERS
-        } else {
-            &["content-type", "host"]
+        request: reqwest::Request,
+        operation: &'static str,
+    ) -> reqwest::Result<reqwest::Response> {
+        let (action, url) = match wire_target(request.url()) {
+            Ok(v) => v,
+            Err(e) => return Ok(carry(e)),
         };
-        let signable = SignableRequest {
-            method: "POST",
-            host: &cfg.host,
-            path: "/",
-            query: "",
-            headers: &headers,
-            body,
+        let body = request
+            .body()
+            .and_then(|b| b.as_bytes())
+            .map(Bytes::copy_from_slice)
+            .unwrap_or_else(|| Bytes::from_static(b"{}"));
+        let wire = match self.wire_request(url, &action, body) {
+            Ok(r) => r,
+            Err(e) => return Ok(carry(e)),
         };
-        let params = SigningParams {
-            secret_id: creds.secret_id(),
-            secret_key: creds.secret_key().expose(),
-            token: creds.session_token().map(|t| t.expose()),
-            service: sign::SERVICE,
-            timestamp,
-            signed_headers: signed,
-        };
-        let signed = sign::sign(&signable, &params)?;
+        let shared = &self.shared;
+        let limiter = shared.limiters.get(action.as_str());
+        let span = tracing::debug_span!("cls_request", action = %action, operation);
+        shared
+            .core
+            .execute(
+                &shared.scheme,
+                wire,
+                operation,
+                is_read_only(&action),
+                limiter,
+            )
+            .instrument(span)
+            .await
+    }
 
-        let mut builder = http
-            .post(url.clone())
-            .header(http::header::CONTENT_TYPE, content_type)
-            .header(http::header::ACCEPT, "application/json")
-            .header("X-TC-Action", action)
-            .header("X-TC-Version", API_VERSION)
-            .header("X-TC-Region", cfg.region.as_str())
-            .body(body.clone());
-        if let Some(lang) = &cfg.language {
-            builder = builder.header("X-TC-Language", lang.as_str());
-        }
-        let mut req = builder
-            .build()
-            .map_err(|e| Error::from(e).with_vendor(Vendor::TencentCls))?;
-        for (name, value) in signed.headers {
-            let mut v = HeaderValue::from_str(&value).map_err(|_| {
-                Error::credentials(
-                    "the credentials contain characters that cannot be sent in a header",
+    /// The wire-form request, not yet signed (each attempt signs a copy).
+    fn wire_request(
+        &self,
+        url: url::Url,
+        action: &str,
+        body: Bytes,
+    ) -> crate::Result<reqwest::Request> {
+        let header = |v: &str| {
+            HeaderValue::from_str(v).map_err(|_| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("`{v}` cannot be sent in a header"),
                 )
-            })?;
-            if name != "X-TC-Timestamp" {
-                v.set_sensitive(true);
-            }
-            req.headers_mut()
-                .insert(HeaderName::from_static(lower(name)), v);
+                .with_vendor(Vendor::TencentCls)
+            })
+        };
+        let mut req = reqwest::Request::new(http::Method::POST, url);
+        let h = req.headers_mut();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(CONTENT_TYPE),
+        );
+        h.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
+        h.insert("x-tc-action", header(action)?);
+        h.insert("x-tc-version", HeaderValue::from_static(API_VERSION));
+        h.insert("x-tc-region", header(self.shared.region.as_str())?);
+        if let Some(lang) = &self.shared.language {
+            h.insert("x-tc-language", header(lang)?);
         }
+        *req.body_mut() = Some(body.into());
         Ok(req)
     }
 }
@@ -415,71 +423,13 @@ fn wire_target(url: &url::Url) -> crate::Result<(String, url::Url)> {
     Ok((action.to_string(), target))
 }
 
-/// What sending one request produced.
-enum Sent {
-    /// Status, headers and the whole body.
-    Parts(u16, http::HeaderMap, Bytes),
-    /// The request could not be sent or the head not received.
-    Transport(reqwest::Error),
-    /// The guard refused the answer (redirect, size), the body broke off,
-    /// or the call ran past its deadline.
-    Local(Error),
-}
-
-/// Sends and reads the whole (small) body through the guard, within the
-/// call deadline, so the envelope can be inspected and a body cut mid-way
-/// counts as a failed attempt. An envelope reporting an error is redacted.
-async fn send_buffered(http: &reqwest::Client, guard: &Guard, req: reqwest::Request) -> Sent {
-    let asked = req.url().clone();
-    let exchange = async {
-        let response = match http.execute(req).await {
-            Ok(r) => r,
-            Err(e) => return Sent::Transport(e),
-        };
-        let response = match guard.json(&asked, response).await {
-            Ok(r) => r,
-            Err(e) => return Sent::Local(e),
-        };
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = match response.bytes().await {
-            Ok(b) => b,
-            Err(e) => return Sent::Local(Error::from(e)),
-        };
-        let bytes = if status == 200 && envelope_error_code(&bytes).is_some() {
-            guard.redactor.redact_bytes(&bytes)
-        } else {
-            bytes
-        };
-        Sent::Parts(status, headers, bytes)
-    };
-    match deadline::call(guard.limits.timeout, exchange).await {
-        Ok(sent) => sent,
-        Err(e) => Sent::Local(e),
-    }
-}
-
-fn rebuild(status: u16, headers: http::HeaderMap, body: Bytes) -> reqwest::Response {
-    let mut response = http::Response::new(body);
-    *response.status_mut() =
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY);
-    *response.headers_mut() = headers;
-    // The body is no longer encoded as the headers describe.
-    response
-        .headers_mut()
-        .remove(http::header::CONTENT_ENCODING);
-    reqwest::Response::from(response)
-}
-
 impl progenitor_client::ClientHooks<Pipeline> for generated::Client {
     async fn exec(
         &self,
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        self.inner()
-            .execute(self.client(), request, info.operation_id)
-            .await
+        self.inner().execute(request, info.operation_id).await
     }
 }
 
@@ -514,6 +464,7 @@ mod tests {
             guard: Guard::default(),
             sign_action: true,
             language: None,
+            transport: Arc::new(crate::http::transport::Reqwest(reqwest::Client::new())),
         })
     }
 
@@ -535,13 +486,16 @@ mod tests {
         let p = pipeline();
         let server = date_header(600);
         // First call to see the skew adopts the clock and resends.
-        assert!(p.adopt_server_clock(&server, 0));
+        assert!(p.shared.scheme.adopt_server_clock(&server, 0));
         assert!((p.clock_offset() - 600).abs() <= 2, "{}", p.clock_offset());
         // A concurrent call signed before that still resends, although the
         // stored offset is already right.
-        assert!(p.adopt_server_clock(&server, 0));
+        assert!(p.shared.scheme.adopt_server_clock(&server, 0));
         // No usable Date: nothing learned, no resend.
-        assert!(!p.adopt_server_clock(&http::HeaderMap::new(), 0));
+        assert!(!p
+            .shared
+            .scheme
+            .adopt_server_clock(&http::HeaderMap::new(), 0));
         assert!((p.clock_offset() - 600).abs() <= 2);
     }
 
@@ -595,5 +549,65 @@ mod tests {
         assert_eq!(decide(503, None, describe, false), Decision::Retry);
         assert_eq!(decide(503, None, create, false), Decision::Done);
         assert_eq!(decide(429, None, create, false), Decision::Retry);
+    }
+
+    fn faked(fake: &crate::http::transport::tests::FakeTransport) -> Pipeline {
+        Pipeline::new(Config {
+            credentials: Arc::new(super::super::Credentials::new("AKIDx", "k")),
+            region: Region::new("ap-guangzhou").unwrap(),
+            host: "127.0.0.1:9".into(),
+            retry: RetryPolicy::default()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_secs(2))
+                .without_jitter(),
+            rate_limit: None,
+            guard: Guard::default(),
+            sign_action: true,
+            language: None,
+            transport: Arc::new(fake.clone()),
+        })
+    }
+
+    fn post(action: &str) -> reqwest::Request {
+        let url = format!("http://127.0.0.1:9/{action}").parse().unwrap();
+        let mut r = reqwest::Request::new(http::Method::POST, url);
+        *r.body_mut() = Some("{}".into());
+        r
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_envelopes_are_retried_signed_afresh_but_a_create_is_not_resent() {
+        use crate::http::transport::tests::FakeTransport;
+        const LIMITED: &str = r#"{"Response":{"Error":{"Code":"RequestLimitExceeded","Message":"slow"},"RequestId":"r1"}}"#;
+        const INTERNAL: &str =
+            r#"{"Response":{"Error":{"Code":"InternalError","Message":"oops"},"RequestId":"r3"}}"#;
+        let fake = FakeTransport::replies(vec![
+            (200, vec![], LIMITED),
+            (200, vec![], r#"{"Response":{"RequestId":"r2"}}"#),
+        ]);
+        let start = tokio::time::Instant::now();
+        let r = faked(&fake)
+            .execute(post("DescribeTopics"), "describe_topics")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+        assert_eq!(fake.calls(), 2);
+        let auths = fake.header_values("authorization");
+        assert!(auths
+            .iter()
+            .all(|a| a.as_deref().unwrap().starts_with("TC3-HMAC-SHA256 ")));
+        assert_eq!(
+            fake.header_values("x-tc-action"),
+            [Some("DescribeTopics".into()), Some("DescribeTopics".into())]
+        );
+
+        let fake = FakeTransport::replies(vec![(200, vec![], INTERNAL)]);
+        let r = faked(&fake)
+            .execute(post("CreateExport"), "create_export")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(fake.calls(), 1, "a create that may have run is not resent");
     }
 }
