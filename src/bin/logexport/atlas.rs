@@ -18,9 +18,9 @@ use std::path::PathBuf;
 pub enum Command {
     /// Download the audit log of a stream processing workspace.
     StreamAuditLogs {
-        /// Project (group) id: 24 hex characters.
+        /// Project (group) id: 24 hex characters. Default: MONGODB_ATLAS_PROJECT_ID, else the profile's.
         #[arg(long)]
-        project: String,
+        project: Option<String>,
         /// Stream processing workspace (tenant) name.
         #[arg(long)]
         workspace: String,
@@ -32,9 +32,9 @@ pub enum Command {
     },
     /// Download a cluster host's log.
     ClusterLogs {
-        /// Project (group) id: 24 hex characters.
+        /// Project (group) id: 24 hex characters. Default: MONGODB_ATLAS_PROJECT_ID, else the profile's.
         #[arg(long)]
-        project: String,
+        project: Option<String>,
         /// Host name of the cluster member.
         #[arg(long)]
         host: String,
@@ -46,10 +46,11 @@ pub enum Command {
     },
     /// List project or organization events as NDJSON.
     Events {
-        /// Project (group) id.
-        #[arg(long, conflicts_with = "org", required_unless_present = "org")]
+        /// Project (group) id. Default: MONGODB_ATLAS_PROJECT_ID, else the profile's.
+        #[arg(long, conflicts_with = "org")]
         project: Option<String>,
-        /// Organization id.
+        /// Organization id (when no project is given or set). Default:
+        /// MONGODB_ATLAS_ORG_ID, else the profile's.
         #[arg(long)]
         org: Option<String>,
         /// Events at or after this time.
@@ -61,9 +62,9 @@ pub enum Command {
     },
     /// List the processes (hosts) of a project as NDJSON.
     Processes {
-        /// Project (group) id.
+        /// Project (group) id. Default: MONGODB_ATLAS_PROJECT_ID, else the profile's.
         #[arg(long)]
-        project: String,
+        project: Option<String>,
     },
 }
 
@@ -123,7 +124,7 @@ pub async fn revoke_minted_tokens() {
 
 /// Runs an Atlas command.
 pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
-    let client = client(ctx)?;
+    let (client, defaults) = client(ctx)?;
     if client.auth_scheme() == "service-account" {
         TO_REVOKE
             .lock()
@@ -138,6 +139,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             processor,
             window,
         } => {
+            let project = defaults.project(project)?;
             let opts = processor
                 .map(|p| StreamLogOptions::default().processor(p))
                 .unwrap_or_default();
@@ -166,6 +168,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             log_name,
             window,
         } => {
+            let project = defaults.project(project)?;
             let log: LogName = log_name.parse().map_err(Failure::from)?;
             let fetch = move |client: atlas::Client, range: TimeRange| {
                 let (project, host) = (project.clone(), host.clone());
@@ -199,16 +202,28 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             if let Some(u) = until {
                 query = query.until(parse_time(&u, now).map_err(Failure::usage)?);
             }
+            // A flag beats a default; a project default beats an org one.
+            let (project, org) = match (project, org) {
+                (None, None) => (defaults.project.clone(), defaults.org.clone()),
+                given => given,
+            };
             let stream = match (&project, &org) {
                 (Some(p), _) => client.project_events(p, query)?,
                 (None, Some(o)) => client.org_events(o, query)?,
-                (None, None) => return Err(Failure::usage("give --project or --org")),
+                (None, None) => {
+                    return Err(Failure::usage(format!(
+                        "give --project or --org, or set {} or {}",
+                        atlas::ENV_PROJECT_ID,
+                        atlas::ENV_ORG_ID
+                    )))
+                }
             };
             let n = write_json_stream(ctx, stream).await?;
             ctx.summary(json!({"command": "atlas events", "records": n}));
             Ok(())
         }
         Command::Processes { project } => {
+            let project = defaults.project(project)?;
             let n = write_json_stream(ctx, client.processes(&project)?).await?;
             ctx.summary(json!({"command": "atlas processes", "records": n}));
             Ok(())
@@ -216,23 +231,58 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
     }
 }
 
-fn client(ctx: &Ctx) -> Result<atlas::Client, Failure> {
+fn client(ctx: &Ctx) -> Result<(atlas::Client, Defaults), Failure> {
     if let Some(sb) = &ctx.sandboxes {
-        return Ok(sb.atlas.client_builder().build()?);
+        return Ok((sb.atlas.client_builder().build()?, Defaults::from_env()));
     }
     // The library's error names the variable and what is wrong with it.
-    let credentials = atlas::Credentials::from_env()?;
-    let mut builder = atlas::Client::builder().credentials(credentials);
+    let login = crate::login::atlas(ctx)?;
+    let mut builder = atlas::Client::builder().credentials(login.credentials.value);
     if let Some(url) = ctx
         .global
         .endpoint
-        .as_deref()
-        .map(str::to_string)
-        .or_else(|| std::env::var(atlas::ENV_BASE_URL).ok())
+        .clone()
+        .or(login.base_url.map(|u| u.value))
     {
         builder = builder.endpoint(&url);
     }
-    Ok(builder.build()?)
+    let defaults = Defaults {
+        project: login.project_id.map(|p| p.value),
+        org: login.org_id.map(|o| o.value),
+    };
+    Ok((builder.build()?, defaults))
+}
+
+/// `--project` and `--org` when not given: `MONGODB_ATLAS_PROJECT_ID` and
+/// `MONGODB_ATLAS_ORG_ID`, else the atlas CLI profile's.
+struct Defaults {
+    project: Option<String>,
+    org: Option<String>,
+}
+
+impl Defaults {
+    /// The environment's only (the sandbox reads no profile).
+    fn from_env() -> Self {
+        let var = |n: &str| {
+            std::env::var(n)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        Defaults {
+            project: var(atlas::ENV_PROJECT_ID),
+            org: var(atlas::ENV_ORG_ID),
+        }
+    }
+
+    fn project(&self, given: Option<String>) -> Result<String, Failure> {
+        given.or_else(|| self.project.clone()).ok_or_else(|| {
+            Failure::usage(format!(
+                "give --project, or set {} (or project_id in the atlas CLI profile)",
+                atlas::ENV_PROJECT_ID
+            ))
+        })
+    }
 }
 
 async fn write_json_stream<T: serde::Serialize>(

@@ -301,12 +301,16 @@ fn client(ctx: &Ctx) -> Result<conductorone::Client, Failure> {
     if let Some(sb) = &ctx.sandboxes {
         return Ok(sb.conductorone.client_builder().build()?);
     }
-    // Checked first so the library's own error (which variable, what is
-    // wrong with it) is what the user sees.
-    conductorone::Credentials::from_env()?;
-    let mut builder = conductorone::Client::builder().from_env();
-    if let Some(url) = &ctx.global.endpoint {
-        builder = builder.endpoint(url);
+    // The library's error names the variable and what is wrong with it.
+    let login = crate::login::c1(ctx)?;
+    let mut builder = conductorone::Client::builder().credentials(login.credentials.value);
+    if let Some(url) = ctx
+        .global
+        .endpoint
+        .clone()
+        .or(login.endpoint.map(|e| e.value))
+    {
+        builder = builder.endpoint(&url);
     }
     Ok(builder.build()?)
 }

@@ -50,17 +50,24 @@ pub enum Command {
 /// The region flag, shared by every CLS command.
 #[derive(Args, Debug, Clone)]
 pub struct RegionArg {
-    /// Region, e.g. ap-guangzhou.
+    /// Region, e.g. ap-guangzhou. Default: the tccli profile's.
     #[arg(long = "region", env = "TENCENTCLOUD_REGION")]
-    pub region: String,
+    pub region: Option<String>,
 }
 
 impl From<&str> for RegionArg {
     fn from(region: &str) -> Self {
         RegionArg {
-            region: region.to_string(),
+            region: Some(region.to_string()),
         }
     }
+}
+
+/// The error when neither flag, variable nor profile names a region.
+fn no_region() -> Failure {
+    Failure::usage(
+        "give --region, or set TENCENTCLOUD_REGION (or region in the tccli profile's .configure file)",
+    )
 }
 
 /// `cls export` arguments.
@@ -433,17 +440,19 @@ fn params(args: &ExportArgs, window: &TimeWindow) -> ExportParams {
 
 fn client(ctx: &Ctx, region: &RegionArg) -> Result<tencent_cls::Client, Failure> {
     if let Some(sb) = &ctx.sandboxes {
-        return Ok(sb
-            .cls
-            .client_builder()
-            .region(region.region.as_str())
-            .build()?);
+        let region = region.region.as_deref().ok_or_else(no_region)?;
+        return Ok(sb.cls.client_builder().region(region).build()?);
     }
     // The library's error names the variable and what is wrong with it.
-    let credentials = tencent_cls::Credentials::from_env()?;
+    let login = crate::login::cls(ctx)?;
+    let region = match (&region.region, login.region) {
+        (Some(r), _) => r.clone(),
+        (None, Some(r)) => r.value.as_str().to_string(),
+        (None, None) => return Err(no_region()),
+    };
     let mut builder = tencent_cls::Client::builder()
-        .credentials(credentials)
-        .region(region.region.as_str());
+        .credentials(login.credentials.value)
+        .region(region);
     if let Some(url) = &ctx.global.endpoint {
         builder = builder.endpoint(url.as_str());
     }

@@ -9,6 +9,7 @@ mod c1;
 mod checkpoint;
 mod cls;
 mod failure;
+mod login;
 mod output;
 mod progress;
 mod sandbox;
@@ -65,6 +66,11 @@ pub struct Global {
     /// Machine-readable summaries (and errors) as JSON on stderr.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The vendor CLI's saved profile to read credentials from (tccli,
+    /// atlas or cone), when the environment holds none. Default: the tool's
+    /// own selector (TCCLI_PROFILE, CONE_PROFILE), else `default`.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -108,6 +114,8 @@ pub struct Ctx {
     pub sandboxes: Option<sandbox::Sandboxes>,
     /// When the command started, for the summary's duration.
     pub started: Instant,
+    /// Where the credentials came from (names and paths, never values).
+    credentials: std::sync::Mutex<Option<logexport::profile::Source>>,
 }
 
 /// Fields every summary carries, `null` when a command has no such thing
@@ -122,7 +130,13 @@ impl Ctx {
             global,
             sandboxes,
             started: Instant::now(),
+            credentials: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Records where the credentials came from, for the summary.
+    pub fn set_credentials(&self, source: logexport::profile::Source) {
+        *self.credentials.lock().unwrap_or_else(|e| e.into_inner()) = Some(source);
     }
 
     /// Prints the run's summary: one JSON object on stderr with `--json`
@@ -142,6 +156,20 @@ impl Ctx {
         }
         let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         map.insert("duration_ms".into(), elapsed.into());
+        let source = self
+            .credentials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(source) = source {
+            // An object for scripts, one readable phrase for people.
+            let value = if self.global.json {
+                serde_json::to_value(&source).unwrap_or(serde_json::Value::Null)
+            } else {
+                source.to_string().into()
+            };
+            map.insert("credentials".into(), value);
+        }
         if self.global.json {
             eprintln!("{}", serde_json::Value::Object(map));
         } else if !self.global.quiet {

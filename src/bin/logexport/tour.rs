@@ -28,7 +28,7 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
         false,
         |ctx| {
             let cmd = atlas::Command::StreamAuditLogs {
-                project: project.clone(),
+                project: Some(project.clone()),
                 workspace: atlas_sb::DEMO_WORKSPACE.into(),
                 processor: None,
                 window: window("6h", None),
@@ -43,7 +43,7 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
         true,
         |ctx| {
             let cmd = atlas::Command::ClusterLogs {
-                project: project.clone(),
+                project: Some(project.clone()),
                 host: atlas_sb::DEMO_HOST.into(),
                 log_name: "mongodb".into(),
                 window: window("2h", None),
@@ -58,7 +58,7 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
         false,
         |ctx| {
             let cmd = atlas::Command::ClusterLogs {
-                project: project.clone(),
+                project: Some(project.clone()),
                 host: atlas_sb::DEMO_HOST.into(),
                 log_name: "mongodb-audit-log".into(),
                 window: window(
