@@ -38,9 +38,9 @@ pub enum Command {
         /// Host name of the cluster member.
         #[arg(long)]
         host: String,
-        /// mongodb, mongos, mongodb-audit-log or mongos-audit-log.
-        #[arg(long = "log")]
-        log_name: String,
+        /// Which log (the file-style names, e.g. mongodb.gz, work too).
+        #[arg(long = "log", value_enum)]
+        log_name: LogArg,
         #[command(flatten)]
         window: Window,
     },
@@ -53,11 +53,11 @@ pub enum Command {
         /// MONGODB_ATLAS_ORG_ID, else the profile's.
         #[arg(long)]
         org: Option<String>,
-        /// Events at or after this time.
-        #[arg(long)]
+        /// Events at or after this time (RFC 3339, unix seconds, or relative like 24h).
+        #[arg(long, visible_aliases = ["start", "from"])]
         since: Option<String>,
         /// Events before this time.
-        #[arg(long)]
+        #[arg(long, visible_aliases = ["end", "to"])]
         until: Option<String>,
     },
     /// List the processes (hosts) of a project as NDJSON.
@@ -68,14 +68,43 @@ pub enum Command {
     },
 }
 
+/// `--log`: the API's names, and the downloaded files' names as aliases
+/// (`mongodb.gz`), so help and completions list them.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum LogArg {
+    /// The mongod diagnostic log.
+    #[value(alias = "mongodb.gz")]
+    Mongodb,
+    /// The mongos diagnostic log.
+    #[value(alias = "mongos.gz")]
+    Mongos,
+    /// The mongod audit log (database auditing must be on).
+    #[value(alias = "mongodb-audit-log.gz")]
+    MongodbAuditLog,
+    /// The mongos audit log.
+    #[value(alias = "mongos-audit-log.gz")]
+    MongosAuditLog,
+}
+
+impl From<LogArg> for LogName {
+    fn from(arg: LogArg) -> Self {
+        match arg {
+            LogArg::Mongodb => LogName::Mongodb,
+            LogArg::Mongos => LogName::Mongos,
+            LogArg::MongodbAuditLog => LogName::MongodbAuditLog,
+            LogArg::MongosAuditLog => LogName::MongosAuditLog,
+        }
+    }
+}
+
 /// The time window of a download, and how to split it for checkpoints.
 #[derive(clap::Args, Debug)]
 pub struct Window {
     /// Start (RFC 3339, unix seconds, or relative like 24h). Default: the vendor's (24 h for host logs, 30 d for audit logs).
-    #[arg(long)]
+    #[arg(long = "since", visible_aliases = ["start", "from"], value_name = "TIME")]
     pub start: Option<String>,
     /// End. Default: now.
-    #[arg(long)]
+    #[arg(long = "until", visible_aliases = ["end", "to"], value_name = "TIME")]
     pub end: Option<String>,
     /// Resume file: download consecutive windows, appending to --output, and
     /// record progress so a rerun continues exactly where the last stopped.
@@ -169,7 +198,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             window,
         } => {
             let project = defaults.project(project)?;
-            let log: LogName = log_name.parse().map_err(Failure::from)?;
+            let log = LogName::from(log_name);
             let fetch = move |client: atlas::Client, range: TimeRange| {
                 let (project, host) = (project.clone(), host.clone());
                 async move {
@@ -324,7 +353,7 @@ where
     };
     if start >= end {
         return Err(Failure::usage(format!(
-            "--start ({start}) must be before --end ({end})"
+            "--since ({start}) must be before --until ({end})"
         )));
     }
 

@@ -30,10 +30,10 @@ pub enum Command {
         #[arg(long)]
         exporter: Option<String>,
         /// Events at or after this time (RFC 3339, unix seconds, or relative like 24h).
-        #[arg(long)]
+        #[arg(long, visible_aliases = ["start", "from"])]
         since: Option<String>,
         /// Events before this time.
-        #[arg(long)]
+        #[arg(long, visible_aliases = ["end", "to"])]
         until: Option<String>,
         /// Resume file: append to --output and record the last stored event
         /// uid after each page; a rerun continues exactly after it.

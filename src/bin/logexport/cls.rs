@@ -82,10 +82,10 @@ pub struct ExportArgs {
     #[arg(long)]
     query: String,
     /// Start (RFC 3339, unix seconds, or relative like 24h).
-    #[arg(long)]
+    #[arg(long = "since", visible_aliases = ["start", "from"], value_name = "TIME")]
     from: String,
     /// End. Default: now.
-    #[arg(long)]
+    #[arg(long = "until", visible_aliases = ["end", "to"], value_name = "TIME")]
     to: Option<String>,
     /// Most records to export (per window with --checkpoint, where a full
     /// window is an error rather than a silent cut).
@@ -224,7 +224,7 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
     if let Some(checkpoint) = &args.checkpoint {
         if from >= to {
             return Err(Failure::usage(format!(
-                "--from ({from}) must be before --to ({to})"
+                "--since ({from}) must be before --until ({to})"
             )));
         }
         let plan = Plan {

@@ -45,7 +45,7 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
             let cmd = atlas::Command::ClusterLogs {
                 project: Some(project.clone()),
                 host: atlas_sb::DEMO_HOST.into(),
-                log_name: "mongodb".into(),
+                log_name: atlas::LogArg::Mongodb,
                 window: window("2h", None),
             };
             Box::pin(async move { atlas::run(ctx, cmd).await })
@@ -60,7 +60,7 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
             let cmd = atlas::Command::ClusterLogs {
                 project: Some(project.clone()),
                 host: atlas_sb::DEMO_HOST.into(),
-                log_name: "mongodb-audit-log".into(),
+                log_name: atlas::LogArg::MongodbAuditLog,
                 window: window(
                     "3h",
                     Some(
