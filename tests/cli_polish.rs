@@ -217,3 +217,53 @@ fn vendor_help_lists_every_variable_and_profile_file() {
         assert!(c1_help.contains(v), "c1 --help lacks {v}");
     }
 }
+
+/// Listings: NDJSON when piped (the default here), one JSON array, or a
+/// table with a header row, all holding the same records.
+#[test]
+fn listing_formats_hold_the_same_records() {
+    let listings: [&[&str]; 3] = [
+        &["c1", "exporters", "list"],
+        &["cls", "topics", "--region", "ap-guangzhou"],
+        &["atlas", "processes", "--project", atlas_sb::DEMO_PROJECT_ID],
+    ];
+    for listing in listings {
+        let with = |format: Option<&str>| {
+            let mut args = vec!["--sandbox", "-q"];
+            args.extend_from_slice(listing);
+            if let Some(f) = format {
+                args.extend(["--format", f]);
+            }
+            stdout_of(&args)
+        };
+        let ndjson = with(None);
+        let records: Vec<serde_json::Value> = ndjson
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(!records.is_empty(), "{listing:?}");
+        // Records are compared by their first field (an id): live fields
+        // such as Atlas's lastPing change between runs.
+        let first_key = records[0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .clone();
+        let ids = |rs: &[serde_json::Value]| -> Vec<serde_json::Value> {
+            rs.iter().map(|r| r[&first_key].clone()).collect()
+        };
+        let again: Vec<serde_json::Value> = with(Some("ndjson"))
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(ids(&again), ids(&records));
+        let array: Vec<serde_json::Value> = serde_json::from_str(&with(Some("json"))).unwrap();
+        assert_eq!(ids(&array), ids(&records), "{listing:?}");
+        let table = with(Some("table"));
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), records.len() + 1, "{table}");
+        assert!(lines[0].starts_with(first_key.as_str()), "{table}");
+    }
+}

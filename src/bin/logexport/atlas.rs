@@ -59,12 +59,16 @@ pub enum Command {
         /// Events before this time.
         #[arg(long, visible_aliases = ["end", "to"])]
         until: Option<String>,
+        #[command(flatten)]
+        list: crate::listing::ListArgs,
     },
     /// List the processes (hosts) of a project as NDJSON.
     Processes {
         /// Project (group) id. Default: MONGODB_ATLAS_PROJECT_ID, else the profile's.
         #[arg(long)]
         project: Option<String>,
+        #[command(flatten)]
+        list: crate::listing::ListArgs,
     },
 }
 
@@ -223,6 +227,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             org,
             since,
             until,
+            list,
         } => {
             let mut query = EventQuery::default();
             if let Some(s) = since {
@@ -247,13 +252,13 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                     )))
                 }
             };
-            let n = write_json_stream(ctx, stream).await?;
+            let n = write_json_stream(ctx, &list, stream).await?;
             ctx.summary(json!({"command": "atlas events", "records": n}));
             Ok(())
         }
-        Command::Processes { project } => {
+        Command::Processes { project, list } => {
             let project = defaults.project(project)?;
-            let n = write_json_stream(ctx, client.processes(&project)?).await?;
+            let n = write_json_stream(ctx, &list, client.processes(&project)?).await?;
             ctx.summary(json!({"command": "atlas processes", "records": n}));
             Ok(())
         }
@@ -316,9 +321,10 @@ impl Defaults {
 
 async fn write_json_stream<T: serde::Serialize>(
     ctx: &Ctx,
+    list: &crate::listing::ListArgs,
     mut stream: futures::stream::BoxStream<'static, logexport::Result<T>>,
 ) -> Result<u64, Failure> {
-    let mut sink = Sink::open(ctx.global.output.as_deref()).await?;
+    let mut sink = crate::listing::Listing::open(ctx, list).await?;
     let mut n = 0;
     while let Some(item) = stream.try_next().await? {
         sink.line(&serde_json::to_string(&item).map_err(|e| Failure::runtime(e.to_string()))?)

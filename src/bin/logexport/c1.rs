@@ -45,8 +45,8 @@ pub enum Command {
 /// Exporter subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Exporters {
-    /// List every exporter as NDJSON.
-    List,
+    /// List every exporter as NDJSON (a table on a terminal).
+    List(crate::listing::ListArgs),
     /// Show one exporter.
     Get {
         /// Exporter id.
@@ -218,9 +218,16 @@ async fn exporters(
     client: &conductorone::Client,
     command: Exporters,
 ) -> Result<(), Failure> {
-    let mut sink = Sink::open(ctx.global.output.as_deref()).await?;
+    // Only the listing takes --format; single exporters stay one JSON line.
+    let list = match &command {
+        Exporters::List(list) => list.clone(),
+        _ => crate::listing::ListArgs {
+            format: Some(crate::listing::ListFormat::Ndjson),
+        },
+    };
+    let mut sink = crate::listing::Listing::open(ctx, &list).await?;
     let (action, n) = match command {
-        Exporters::List => {
+        Exporters::List(_) => {
             let mut stream = client.list_exporters().stream()?;
             let mut n = 0;
             while let Some(e) = stream.try_next().await? {

@@ -28,6 +28,8 @@ pub enum Command {
         /// Topic id.
         #[arg(long)]
         topic: String,
+        #[command(flatten)]
+        list: crate::listing::ListArgs,
     },
     /// Delete an export task.
     DeleteExport {
@@ -44,6 +46,8 @@ pub enum Command {
         /// Only topics whose name contains this.
         #[arg(long)]
         name: Option<String>,
+        #[command(flatten)]
+        list: crate::listing::ListArgs,
     },
 }
 
@@ -173,9 +177,13 @@ pub enum SyntaxArg {
 pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
     match command {
         Command::Export(args) => export(ctx, args).await,
-        Command::Exports { region, topic } => {
+        Command::Exports {
+            region,
+            topic,
+            list,
+        } => {
             let client = client(ctx, &region)?;
-            let mut sink = Sink::open(ctx.global.output.as_deref()).await?;
+            let mut sink = crate::listing::Listing::open(ctx, &list).await?;
             let mut stream = client.list_exports(topic);
             let mut n = 0u64;
             while let Some(e) = stream.try_next().await? {
@@ -192,13 +200,13 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             ctx.summary(json!({"command": "cls delete-export", "deleted": export_id}));
             Ok(())
         }
-        Command::Topics { region, name } => {
+        Command::Topics { region, name, list } => {
             let client = client(ctx, &region)?;
             let filter = TopicFilter {
                 name,
                 ..TopicFilter::default()
             };
-            let mut sink = Sink::open(ctx.global.output.as_deref()).await?;
+            let mut sink = crate::listing::Listing::open(ctx, &list).await?;
             let mut stream = client.list_topics(filter);
             let mut n = 0u64;
             while let Some(t) = stream.try_next().await? {

@@ -9,6 +9,7 @@ mod c1;
 mod checkpoint;
 mod cls;
 mod failure;
+mod listing;
 mod login;
 mod output;
 mod progress;

@@ -86,6 +86,7 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
                 org: None,
                 since: None,
                 until: None,
+                list: Default::default(),
             };
             Box::pin(async move { atlas::run(ctx, cmd).await })
         },
@@ -99,6 +100,7 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
             let cmd = cls::Command::Topics {
                 region: cls_sb::DEMO_REGION.into(),
                 name: None,
+                list: Default::default(),
             };
             Box::pin(async move { cls::run(ctx, cmd).await })
         },
@@ -140,7 +142,7 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
         false,
         |ctx| {
             let cmd = c1::Command::Exporters {
-                command: c1::Exporters::List,
+                command: c1::Exporters::List(Default::default()),
             };
             Box::pin(async move { c1::run(ctx, cmd).await })
         },
