@@ -328,13 +328,16 @@ pub fn content_disposition_filename(value: &str) -> Option<String> {
     let mut extended = None;
     for part in value.split(';').map(str::trim) {
         if let Some(v) = part.strip_prefix("filename*=") {
-            // RFC 5987: charset'lang'percent-encoded
-            let encoded = v.splitn(3, '\'').nth(2)?;
-            extended = Some(
-                url::form_urlencoded::parse(format!("x={encoded}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())?,
-            );
+            // RFC 8187: charset'lang'percent-encoded. Percent-decoding
+            // only: `+` is a plus here, not a form-encoded space.
+            let mut fields = v.splitn(3, '\'');
+            let (charset, encoded) = (fields.next()?, fields.nth(1)?);
+            let bytes: Vec<u8> = percent_encoding::percent_decode_str(encoded).collect();
+            extended = Some(if charset.eq_ignore_ascii_case("iso-8859-1") {
+                bytes.iter().map(|&b| char::from(b)).collect()
+            } else {
+                String::from_utf8(bytes).ok()?
+            });
         } else if let Some(v) = part.strip_prefix("filename=") {
             plain = Some(v.trim_matches('"').to_string());
         }
@@ -663,5 +666,15 @@ mod tests {
             None
         );
         assert_eq!(content_disposition_filename("inline"), None);
+        // `+` is a plus, not a form-encoded space; Latin-1 is decoded as such.
+        assert_eq!(
+            content_disposition_filename("attachment; filename*=UTF-8''a+b%20c.gz").as_deref(),
+            Some("a+b c.gz")
+        );
+        assert_eq!(
+            content_disposition_filename("attachment; filename*=iso-8859-1'en'%E9t%E9.gz")
+                .as_deref(),
+            Some("été.gz")
+        );
     }
 }

@@ -294,11 +294,16 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {
+    /// The cause, unless the message already carries its text (as the
+    /// `io::Error` and `reqwest::Error` conversions do): anyhow and eyre
+    /// print `Display` and then every `source()`, and would say it twice.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.inner
-            .source
-            .as_deref()
-            .map(|s| s as &(dyn std::error::Error + 'static))
+        let source = self.inner.source.as_deref()?;
+        let text = source.to_string();
+        if !text.is_empty() && self.inner.message.contains(&text) {
+            return None;
+        }
+        Some(source as &(dyn std::error::Error + 'static))
     }
 }
 

@@ -103,7 +103,11 @@ impl RetryPolicy {
             return base;
         }
         let half = base / 2;
-        half + half.mul_f64(rand::random::<f64>())
+        // 53 random bits as a fraction in [0, 1); should the OS refuse
+        // randomness, the middle of the range still spreads nothing but
+        // keeps the wait bounded.
+        let unit = getrandom::u64().map_or(0.5, |r| (r >> 11) as f64 / (1u64 << 53) as f64);
+        half + half.mul_f64(unit)
     }
 
     /// The wait before retry number `retry`, preferring the server's
@@ -168,8 +172,8 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let when = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(when.timestamp()).ok()?);
+    // All three forms RFC 9110 requires a recipient to accept.
+    let when = httpdate::parse_http_date(value).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
@@ -245,6 +249,15 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
+        // RFC 9110 §5.6.7: the obsolete RFC 850 and asctime forms too.
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:49:47 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after("Sun Nov  6 08:49:47 1994", now),
+            Some(Duration::from_secs(10))
+        );
     }
 
     #[tokio::test(start_paused = true)]

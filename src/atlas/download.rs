@@ -69,9 +69,11 @@ impl DownloadMeta {
 }
 
 fn http_date(v: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc2822(v)
+    // httpdate takes all three RFC 9110 forms; chrono's RFC 2822 parser
+    // rejects the RFC 850 and asctime ones.
+    httpdate::parse_http_date(v)
         .ok()
-        .map(|t| t.with_timezone(&chrono::Utc))
+        .map(chrono::DateTime::<chrono::Utc>::from)
 }
 
 /// How [`Download::save`] writes the body.
@@ -331,6 +333,11 @@ mod tests {
         let odd = meta(Some("true"), Some("soon"));
         assert_eq!((odd.deprecated_since(), odd.sunset_at()), (None, None));
         assert_eq!(meta(None, None).sunset_at(), None);
+        // The RFC 850 and asctime forms RFC 9110 requires a recipient to take.
+        let old = meta(None, Some("Thursday, 01-Jul-27 00:00:00 GMT"));
+        assert_eq!(old.sunset_at().unwrap().timestamp(), 1_814_400_000);
+        let asctime = meta(None, Some("Thu Jul  1 00:00:00 2027"));
+        assert_eq!(asctime.sunset_at().unwrap().timestamp(), 1_814_400_000);
     }
 
     #[test]

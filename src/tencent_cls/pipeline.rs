@@ -268,7 +268,8 @@ impl Tc3 {
         let Some(server) = headers
             .get(http::header::DATE)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .map(chrono::DateTime::<chrono::Utc>::from)
         else {
             tracing::warn!("signature expired and the server sent no usable Date header");
             return false;

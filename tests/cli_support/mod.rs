@@ -16,15 +16,38 @@ const CREDENTIAL_VARS: &[&str] = &[
     "MONGODB_ATLAS_CLIENT_ID",
     "MONGODB_ATLAS_CLIENT_SECRET",
     "MONGODB_ATLAS_BASE_URL",
+    "MONGODB_ATLAS_OPS_MANAGER_URL",
+    "MONGODB_ATLAS_PROJECT_ID",
+    "MONGODB_ATLAS_ORG_ID",
     "CONE_CLIENT_ID",
     "CONE_CLIENT_SECRET",
     "CONE_ACCESS_TOKEN",
     "CONE_ENDPOINT",
+    "CONE_API_ENDPOINT",
+    "CONE_PROFILE",
+    "CONE_CONFIG_PATH",
+    "CONDUCTORONE_CLIENT_ID",
+    "CONDUCTORONE_CLIENT_SECRET",
+    "CONDUCTORONE_ACCESS_TOKEN",
+    "CONDUCTORONE_SERVER_URL",
     "TENCENTCLOUD_SECRET_ID",
     "TENCENTCLOUD_SECRET_KEY",
     "TENCENTCLOUD_SESSION_TOKEN",
+    "TENCENTCLOUD_TOKEN",
+    "TENCENTCLOUD_SECURITY_TOKEN",
     "TENCENTCLOUD_REGION",
+    "TCCLI_PROFILE",
+    "XDG_CONFIG_HOME",
+    "USERPROFILE",
 ];
+
+/// An empty home directory for every run, so a developer's real tccli,
+/// atlas or cone logins never leak into a test.
+pub fn empty_home() -> &'static std::path::Path {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().expect("a temp HOME"))
+        .path()
+}
 
 /// The binary with `args` and a clean credential environment.
 pub fn logexport(args: &[&str]) -> Command {
@@ -33,6 +56,7 @@ pub fn logexport(args: &[&str]) -> Command {
     for v in CREDENTIAL_VARS {
         cmd.env_remove(v);
     }
+    cmd.env("HOME", empty_home());
     cmd
 }
 

@@ -19,9 +19,9 @@ use std::path::PathBuf;
 pub enum Command {
     /// Download the audit log of a stream processing workspace.
     StreamAuditLogs {
-        /// Project (group) id: 24 hex characters.
+        /// Project (group) id: 24 hex characters. Default: MONGODB_ATLAS_PROJECT_ID, else the profile's.
         #[arg(long)]
-        project: String,
+        project: Option<String>,
         /// Stream processing workspace (tenant) name.
         #[arg(long)]
         workspace: String,
@@ -33,49 +33,83 @@ pub enum Command {
     },
     /// Download a cluster host's log.
     ClusterLogs {
-        /// Project (group) id: 24 hex characters.
+        /// Project (group) id: 24 hex characters. Default: MONGODB_ATLAS_PROJECT_ID, else the profile's.
         #[arg(long)]
-        project: String,
+        project: Option<String>,
         /// Host name of the cluster member.
         #[arg(long)]
         host: String,
-        /// mongodb, mongos, mongodb-audit-log or mongos-audit-log.
-        #[arg(long = "log")]
-        log_name: String,
+        /// Which log (the file-style names, e.g. mongodb.gz, work too).
+        #[arg(long = "log", value_enum)]
+        log_name: LogArg,
         #[command(flatten)]
         window: Window,
     },
     /// List project or organization events as NDJSON.
     Events {
-        /// Project (group) id.
-        #[arg(long, conflicts_with = "org", required_unless_present = "org")]
+        /// Project (group) id. Default: MONGODB_ATLAS_PROJECT_ID, else the profile's.
+        #[arg(long, conflicts_with = "org")]
         project: Option<String>,
-        /// Organization id.
+        /// Organization id (when no project is given or set). Default:
+        /// MONGODB_ATLAS_ORG_ID, else the profile's.
         #[arg(long)]
         org: Option<String>,
-        /// Events at or after this time.
-        #[arg(long)]
+        /// Events at or after this time (RFC 3339, unix seconds, or relative like 24h).
+        #[arg(long, visible_aliases = ["start", "from"])]
         since: Option<String>,
         /// Events before this time.
-        #[arg(long)]
+        #[arg(long, visible_aliases = ["end", "to"])]
         until: Option<String>,
+        #[command(flatten)]
+        list: crate::listing::ListArgs,
     },
     /// List the processes (hosts) of a project as NDJSON.
     Processes {
-        /// Project (group) id.
+        /// Project (group) id. Default: MONGODB_ATLAS_PROJECT_ID, else the profile's.
         #[arg(long)]
-        project: String,
+        project: Option<String>,
+        #[command(flatten)]
+        list: crate::listing::ListArgs,
     },
+}
+
+/// `--log`: the API's names, and the downloaded files' names as aliases
+/// (`mongodb.gz`), so help and completions list them.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum LogArg {
+    /// The mongod diagnostic log.
+    #[value(alias = "mongodb.gz")]
+    Mongodb,
+    /// The mongos diagnostic log.
+    #[value(alias = "mongos.gz")]
+    Mongos,
+    /// The mongod audit log (database auditing must be on).
+    #[value(alias = "mongodb-audit-log.gz")]
+    MongodbAuditLog,
+    /// The mongos audit log.
+    #[value(alias = "mongos-audit-log.gz")]
+    MongosAuditLog,
+}
+
+impl From<LogArg> for LogName {
+    fn from(arg: LogArg) -> Self {
+        match arg {
+            LogArg::Mongodb => LogName::Mongodb,
+            LogArg::Mongos => LogName::Mongos,
+            LogArg::MongodbAuditLog => LogName::MongodbAuditLog,
+            LogArg::MongosAuditLog => LogName::MongosAuditLog,
+        }
+    }
 }
 
 /// The time window of a download, and how to split it for checkpoints.
 #[derive(clap::Args, Debug)]
 pub struct Window {
     /// Start (RFC 3339, unix seconds, or relative like 24h). Default: the vendor's (24 h for host logs, 30 d for audit logs).
-    #[arg(long)]
+    #[arg(long = "since", visible_aliases = ["start", "from"], value_name = "TIME")]
     pub start: Option<String>,
     /// End. Default: now.
-    #[arg(long)]
+    #[arg(long = "until", visible_aliases = ["end", "to"], value_name = "TIME")]
     pub end: Option<String>,
     /// Resume file: download consecutive windows, appending to --output, and
     /// record progress so a rerun continues exactly where the last stopped.
@@ -124,7 +158,7 @@ pub async fn revoke_minted_tokens() {
 
 /// Runs an Atlas command.
 pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
-    let client = client(ctx)?;
+    let (client, defaults) = client(ctx)?;
     if client.auth_scheme() == "service-account" {
         TO_REVOKE
             .lock()
@@ -139,6 +173,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             processor,
             window,
         } => {
+            let project = defaults.project(project)?;
             let opts = processor
                 .map(|p| StreamLogOptions::default().processor(p))
                 .unwrap_or_default();
@@ -167,7 +202,8 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             log_name,
             window,
         } => {
-            let log: LogName = log_name.parse().map_err(Failure::from)?;
+            let project = defaults.project(project)?;
+            let log = LogName::from(log_name);
             let fetch = move |client: atlas::Client, range: TimeRange| {
                 let (project, host) = (project.clone(), host.clone());
                 async move {
@@ -192,6 +228,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             org,
             since,
             until,
+            list,
         } => {
             let mut query = EventQuery::default();
             if let Some(s) = since {
@@ -200,47 +237,95 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             if let Some(u) = until {
                 query = query.until(parse_time(&u, now).map_err(Failure::usage)?);
             }
+            // A flag beats a default; a project default beats an org one.
+            let (project, org) = match (project, org) {
+                (None, None) => (defaults.project.clone(), defaults.org.clone()),
+                given => given,
+            };
             let stream = match (&project, &org) {
                 (Some(p), _) => client.project_events(p, query)?,
                 (None, Some(o)) => client.org_events(o, query)?,
-                (None, None) => return Err(Failure::usage("give --project or --org")),
+                (None, None) => {
+                    return Err(Failure::usage(format!(
+                        "give --project or --org, or set {} or {}",
+                        atlas::ENV_PROJECT_ID,
+                        atlas::ENV_ORG_ID
+                    )))
+                }
             };
-            let n = write_json_stream(ctx, stream).await?;
+            let n = write_json_stream(ctx, &list, stream).await?;
             ctx.summary(json!({"command": "atlas events", "records": n}));
             Ok(())
         }
-        Command::Processes { project } => {
-            let n = write_json_stream(ctx, client.processes(&project)?).await?;
+        Command::Processes { project, list } => {
+            let project = defaults.project(project)?;
+            let n = write_json_stream(ctx, &list, client.processes(&project)?).await?;
             ctx.summary(json!({"command": "atlas processes", "records": n}));
             Ok(())
         }
     }
 }
 
-fn client(ctx: &Ctx) -> Result<atlas::Client, Failure> {
+fn client(ctx: &Ctx) -> Result<(atlas::Client, Defaults), Failure> {
     if let Some(sb) = &ctx.sandboxes {
-        return Ok(sb.atlas.client_builder().build()?);
+        return Ok((sb.atlas.client_builder().build()?, Defaults::from_env()));
     }
     // The library's error names the variable and what is wrong with it.
-    let credentials = atlas::Credentials::from_env()?;
-    let mut builder = atlas::Client::builder().credentials(credentials);
+    let login = crate::login::atlas(ctx)?;
+    let mut builder = atlas::Client::builder().credentials(login.credentials.value);
     if let Some(url) = ctx
         .global
         .endpoint
-        .as_deref()
-        .map(str::to_string)
-        .or_else(|| std::env::var(atlas::ENV_BASE_URL).ok())
+        .clone()
+        .or(login.base_url.map(|u| u.value))
     {
         builder = builder.endpoint(&url);
     }
-    Ok(builder.build()?)
+    let defaults = Defaults {
+        project: login.project_id.map(|p| p.value),
+        org: login.org_id.map(|o| o.value),
+    };
+    Ok((builder.build()?, defaults))
+}
+
+/// `--project` and `--org` when not given: `MONGODB_ATLAS_PROJECT_ID` and
+/// `MONGODB_ATLAS_ORG_ID`, else the atlas CLI profile's.
+struct Defaults {
+    project: Option<String>,
+    org: Option<String>,
+}
+
+impl Defaults {
+    /// The environment's only (the sandbox reads no profile).
+    fn from_env() -> Self {
+        let var = |n: &str| {
+            std::env::var(n)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        Defaults {
+            project: var(atlas::ENV_PROJECT_ID),
+            org: var(atlas::ENV_ORG_ID),
+        }
+    }
+
+    fn project(&self, given: Option<String>) -> Result<String, Failure> {
+        given.or_else(|| self.project.clone()).ok_or_else(|| {
+            Failure::usage(format!(
+                "give --project, or set {} (or project_id in the atlas CLI profile)",
+                atlas::ENV_PROJECT_ID
+            ))
+        })
+    }
 }
 
 async fn write_json_stream<T: serde::Serialize>(
     ctx: &Ctx,
+    list: &crate::listing::ListArgs,
     mut stream: futures::stream::BoxStream<'static, logexport::Result<T>>,
 ) -> Result<u64, Failure> {
-    let mut sink = Sink::open(ctx.global.output.as_deref()).await?;
+    let mut sink = crate::listing::Listing::open(ctx, list).await?;
     let mut n = 0;
     while let Some(item) = stream.try_next().await? {
         sink.line(&serde_json::to_string(&item).map_err(|e| Failure::runtime(e.to_string()))?)
@@ -275,7 +360,7 @@ where
     };
     if start >= end {
         return Err(Failure::usage(format!(
-            "--start ({start}) must be before --end ({end})"
+            "--since ({start}) must be before --until ({end})"
         )));
     }
 

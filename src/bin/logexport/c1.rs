@@ -31,10 +31,10 @@ pub enum Command {
         #[arg(long)]
         exporter: Option<String>,
         /// Events at or after this time (RFC 3339, unix seconds, or relative like 24h).
-        #[arg(long)]
+        #[arg(long, visible_aliases = ["start", "from"])]
         since: Option<String>,
         /// Events before this time.
-        #[arg(long)]
+        #[arg(long, visible_aliases = ["end", "to"])]
         until: Option<String>,
         /// Resume file: append to --output and record the last stored event
         /// uid after each page; a rerun continues exactly after it.
@@ -46,8 +46,8 @@ pub enum Command {
 /// Exporter subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Exporters {
-    /// List every exporter as NDJSON.
-    List,
+    /// List every exporter as NDJSON (a table on a terminal).
+    List(crate::listing::ListArgs),
     /// Show one exporter.
     Get {
         /// Exporter id.
@@ -219,9 +219,16 @@ async fn exporters(
     client: &conductorone::Client,
     command: Exporters,
 ) -> Result<(), Failure> {
-    let mut sink = Sink::open(ctx.global.output.as_deref()).await?;
+    // Only the listing takes --format; single exporters stay one JSON line.
+    let list = match &command {
+        Exporters::List(list) => list.clone(),
+        _ => crate::listing::ListArgs {
+            format: Some(crate::listing::ListFormat::Ndjson),
+        },
+    };
+    let mut sink = crate::listing::Listing::open(ctx, &list).await?;
     let (action, n) = match command {
-        Exporters::List => {
+        Exporters::List(_) => {
             let mut stream = client.list_exporters().stream()?;
             let mut n = 0;
             while let Some(e) = stream.try_next().await? {
@@ -302,12 +309,16 @@ fn client(ctx: &Ctx) -> Result<conductorone::Client, Failure> {
     if let Some(sb) = &ctx.sandboxes {
         return Ok(sb.conductorone.client_builder().build()?);
     }
-    // Checked first so the library's own error (which variable, what is
-    // wrong with it) is what the user sees.
-    conductorone::Credentials::from_env()?;
-    let mut builder = conductorone::Client::builder().from_env();
-    if let Some(url) = &ctx.global.endpoint {
-        builder = builder.endpoint(url);
+    // The library's error names the variable and what is wrong with it.
+    let login = crate::login::c1(ctx)?;
+    let mut builder = conductorone::Client::builder().credentials(login.credentials.value);
+    if let Some(url) = ctx
+        .global
+        .endpoint
+        .clone()
+        .or(login.endpoint.map(|e| e.value))
+    {
+        builder = builder.endpoint(&url);
     }
     Ok(builder.build()?)
 }

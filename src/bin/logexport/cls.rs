@@ -29,6 +29,8 @@ pub enum Command {
         /// Topic id.
         #[arg(long)]
         topic: String,
+        #[command(flatten)]
+        list: crate::listing::ListArgs,
     },
     /// Delete an export task.
     DeleteExport {
@@ -45,23 +47,32 @@ pub enum Command {
         /// Only topics whose name contains this.
         #[arg(long)]
         name: Option<String>,
+        #[command(flatten)]
+        list: crate::listing::ListArgs,
     },
 }
 
 /// The region flag, shared by every CLS command.
 #[derive(Args, Debug, Clone)]
 pub struct RegionArg {
-    /// Region, e.g. ap-guangzhou.
+    /// Region, e.g. ap-guangzhou. Default: the tccli profile's.
     #[arg(long = "region", env = "TENCENTCLOUD_REGION")]
-    pub region: String,
+    pub region: Option<String>,
 }
 
 impl From<&str> for RegionArg {
     fn from(region: &str) -> Self {
         RegionArg {
-            region: region.to_string(),
+            region: Some(region.to_string()),
         }
     }
+}
+
+/// The error when neither flag, variable nor profile names a region.
+fn no_region() -> Failure {
+    Failure::usage(
+        "give --region, or set TENCENTCLOUD_REGION (or region in the tccli profile's .configure file)",
+    )
 }
 
 /// `cls export` arguments.
@@ -76,10 +87,10 @@ pub struct ExportArgs {
     #[arg(long)]
     query: String,
     /// Start (RFC 3339, unix seconds, or relative like 24h).
-    #[arg(long)]
+    #[arg(long = "since", visible_aliases = ["start", "from"], value_name = "TIME")]
     from: String,
     /// End. Default: now.
-    #[arg(long)]
+    #[arg(long = "until", visible_aliases = ["end", "to"], value_name = "TIME")]
     to: Option<String>,
     /// Most records to export (per window with --checkpoint, where a full
     /// window is an error rather than a silent cut).
@@ -167,9 +178,13 @@ pub enum SyntaxArg {
 pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
     match command {
         Command::Export(args) => export(ctx, args).await,
-        Command::Exports { region, topic } => {
+        Command::Exports {
+            region,
+            topic,
+            list,
+        } => {
             let client = client(ctx, &region)?;
-            let mut sink = Sink::open(ctx.global.output.as_deref()).await?;
+            let mut sink = crate::listing::Listing::open(ctx, &list).await?;
             let mut stream = client.list_exports(topic);
             let mut n = 0u64;
             while let Some(e) = stream.try_next().await? {
@@ -186,13 +201,13 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             ctx.summary(json!({"command": "cls delete-export", "deleted": export_id}));
             Ok(())
         }
-        Command::Topics { region, name } => {
+        Command::Topics { region, name, list } => {
             let client = client(ctx, &region)?;
             let filter = TopicFilter {
                 name,
                 ..TopicFilter::default()
             };
-            let mut sink = Sink::open(ctx.global.output.as_deref()).await?;
+            let mut sink = crate::listing::Listing::open(ctx, &list).await?;
             let mut stream = client.list_topics(filter);
             let mut n = 0u64;
             while let Some(t) = stream.try_next().await? {
@@ -218,7 +233,7 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
     if let Some(checkpoint) = &args.checkpoint {
         if from >= to {
             return Err(Failure::usage(format!(
-                "--from ({from}) must be before --to ({to})"
+                "--since ({from}) must be before --until ({to})"
             )));
         }
         let plan = Plan {
@@ -434,17 +449,19 @@ fn params(args: &ExportArgs, window: &TimeWindow) -> ExportParams {
 
 fn client(ctx: &Ctx, region: &RegionArg) -> Result<tencent_cls::Client, Failure> {
     if let Some(sb) = &ctx.sandboxes {
-        return Ok(sb
-            .cls
-            .client_builder()
-            .region(region.region.as_str())
-            .build()?);
+        let region = region.region.as_deref().ok_or_else(no_region)?;
+        return Ok(sb.cls.client_builder().region(region).build()?);
     }
     // The library's error names the variable and what is wrong with it.
-    let credentials = tencent_cls::Credentials::from_env()?;
+    let login = crate::login::cls(ctx)?;
+    let region = match (&region.region, login.region) {
+        (Some(r), _) => r.clone(),
+        (None, Some(r)) => r.value.as_str().to_string(),
+        (None, None) => return Err(no_region()),
+    };
     let mut builder = tencent_cls::Client::builder()
-        .credentials(credentials)
-        .region(region.region.as_str());
+        .credentials(login.credentials.value)
+        .region(region);
     if let Some(url) = &ctx.global.endpoint {
         builder = builder.endpoint(url.as_str());
     }

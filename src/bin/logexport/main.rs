@@ -9,6 +9,8 @@ mod c1;
 mod checkpoint;
 mod cls;
 mod failure;
+mod listing;
+mod login;
 mod output;
 mod progress;
 mod sandbox;
@@ -31,7 +33,8 @@ use std::time::{Duration, Instant};
     about = "Pull audit and system logs out of cloud control planes"
 )]
 #[command(
-    after_help = "Credentials come from the environment (see `logexport <vendor> --help`), never from flags.\n\
+    after_help = "Credentials come from the environment, else the vendor CLI's saved profile (see \
+`logexport <vendor> --help`), never from flags.\n\
 Try it without an account: `logexport tour`, or add `--sandbox` to any command."
 )]
 struct Cli {
@@ -65,21 +68,29 @@ pub struct Global {
     /// Machine-readable summaries (and errors) as JSON on stderr.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The vendor CLI's saved profile to read credentials from (tccli,
+    /// atlas or cone), when the environment holds none. Default: the tool's
+    /// own selector (TCCLI_PROFILE, CONE_PROFILE), else `default`.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// MongoDB Atlas: audit logs, host logs, events.
+    #[command(after_help = ATLAS_ENV_HELP)]
     Atlas {
         #[command(subcommand)]
         command: atlas::Command,
     },
     /// Tencent Cloud CLS: export tasks, topics.
+    #[command(after_help = CLS_ENV_HELP)]
     Cls {
         #[command(subcommand)]
         command: cls::Command,
     },
     /// ConductorOne: system log exporters and events.
+    #[command(after_help = C1_ENV_HELP)]
     C1 {
         #[command(subcommand)]
         command: c1::Command,
@@ -96,7 +107,49 @@ enum Command {
         #[arg(long, default_value = "logexport-tour")]
         dir: PathBuf,
     },
+    /// Print a shell completion script on stdout.
+    ///
+    /// e.g. `logexport completions bash > ~/.local/share/bash-completion/completions/logexport`
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout, e.g. `logexport man | man -l -`.
+    Man,
 }
+
+/// What `logexport atlas --help` says about credentials: every variable
+/// and file read, in precedence order.
+const ATLAS_ENV_HELP: &str = "\
+Credentials (the first found wins; never from flags):
+  1. MONGODB_ATLAS_CLIENT_ID + MONGODB_ATLAS_CLIENT_SECRET (service account), or
+     MONGODB_ATLAS_PUBLIC_API_KEY + MONGODB_ATLAS_PRIVATE_API_KEY (API key)
+  2. the atlas CLI's profile (--profile NAME, else `default`) in config.toml under
+     $XDG_CONFIG_HOME/atlascli or ~/.config/atlascli (macOS: ~/Library/Application Support/atlascli)
+Settings, each from the environment, else the profile:
+  MONGODB_ATLAS_BASE_URL or MONGODB_ATLAS_OPS_MANAGER_URL  endpoint (ops_manager_url, service)
+  MONGODB_ATLAS_PROJECT_ID                                default --project (project_id)
+  MONGODB_ATLAS_ORG_ID                                    default --org (org_id)";
+
+/// What `logexport cls --help` says about credentials.
+const CLS_ENV_HELP: &str = "\
+Credentials (the first found wins; never from flags):
+  1. TENCENTCLOUD_SECRET_ID + TENCENTCLOUD_SECRET_KEY, with TENCENTCLOUD_SESSION_TOKEN
+     (or TENCENTCLOUD_TOKEN, TENCENTCLOUD_SECURITY_TOKEN) for temporary keys
+  2. the tccli profile (--profile NAME, else TCCLI_PROFILE, else `default`):
+     ~/.tccli/NAME.credential, and the region from ~/.tccli/NAME.configure
+Region: --region, else TENCENTCLOUD_REGION, else the profile's.";
+
+/// What `logexport c1 --help` says about credentials.
+const C1_ENV_HELP: &str = "\
+Credentials (the first found wins; never from flags):
+  1. CONE_ACCESS_TOKEN (or CONDUCTORONE_ACCESS_TOKEN), or
+     CONE_CLIENT_ID + CONE_CLIENT_SECRET (or CONDUCTORONE_CLIENT_ID + CONDUCTORONE_CLIENT_SECRET)
+  2. the cone profile (--profile NAME, else CONE_PROFILE, else `default`) in
+     ~/.conductorone/config.yaml, or config.yaml under CONE_CONFIG_PATH
+Endpoint: --endpoint, else CONE_ENDPOINT, CONE_API_ENDPOINT or CONDUCTORONE_SERVER_URL,
+else derived from the client id's tenant.";
 
 /// What every command gets.
 pub struct Ctx {
@@ -108,6 +161,8 @@ pub struct Ctx {
     pub sandboxes: Option<sandbox::Sandboxes>,
     /// When the command started, for the summary's duration.
     pub started: Instant,
+    /// Where the credentials came from (names and paths, never values).
+    credentials: std::sync::Mutex<Option<logexport::profile::Source>>,
 }
 
 /// Fields every summary carries, `null` when a command has no such thing
@@ -122,7 +177,13 @@ impl Ctx {
             global,
             sandboxes,
             started: Instant::now(),
+            credentials: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Records where the credentials came from, for the summary.
+    pub fn set_credentials(&self, source: logexport::profile::Source) {
+        *self.credentials.lock().unwrap_or_else(|e| e.into_inner()) = Some(source);
     }
 
     /// Prints the run's summary: one JSON object on stderr with `--json`
@@ -142,6 +203,20 @@ impl Ctx {
         }
         let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         map.insert("duration_ms".into(), elapsed.into());
+        let source = self
+            .credentials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(source) = source {
+            // An object for scripts, one readable phrase for people.
+            let value = if self.global.json {
+                serde_json::to_value(&source).unwrap_or(serde_json::Value::Null)
+            } else {
+                source.to_string().into()
+            };
+            map.insert("credentials".into(), value);
+        }
         if self.global.json {
             eprintln!("{}", serde_json::Value::Object(map));
         } else if !self.global.quiet {
@@ -163,6 +238,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return parse_failure(e),
     };
+    // Generated from the argument definitions: no runtime, no credentials.
+    match cli.command {
+        Command::Completions { shell } => return completions(shell),
+        Command::Man => return man_page(),
+        _ => {}
+    }
     let json = cli.global.json;
     init_tracing(cli.global.verbose, json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -197,6 +278,41 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => report(f, json),
+    }
+}
+
+/// Writes the completion script for `shell` to stdout.
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "logexport", &mut out);
+    write_stdout(&out)
+}
+
+/// Writes the man page to stdout.
+fn man_page() -> ExitCode {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut out) {
+        return report(
+            Failure::runtime(format!("cannot render the man page: {e}")),
+            false,
+        );
+    }
+    write_stdout(&out)
+}
+
+/// Writes generated text to stdout; a closed pipe is an error exit, not a
+/// panic.
+fn write_stdout(bytes: &[u8]) -> ExitCode {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(
+            Failure::runtime(format!("cannot write to stdout: {e}")),
+            false,
+        ),
     }
 }
 
@@ -258,6 +374,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::C1 { command } => c1::run(&ctx, command).await,
         Command::Sandbox { port } => sandbox::serve(&ctx, port).await,
         Command::Tour { dir } => tour::run(&ctx, &dir).await,
+        // Handled in `main` before any runtime starts.
+        Command::Completions { .. } | Command::Man => Ok(()),
     }
 }
 

@@ -28,7 +28,7 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
         false,
         |ctx| {
             let cmd = atlas::Command::StreamAuditLogs {
-                project: project.clone(),
+                project: Some(project.clone()),
                 workspace: atlas_sb::DEMO_WORKSPACE.into(),
                 processor: None,
                 window: window("6h", None),
@@ -43,9 +43,9 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
         true,
         |ctx| {
             let cmd = atlas::Command::ClusterLogs {
-                project: project.clone(),
+                project: Some(project.clone()),
                 host: atlas_sb::DEMO_HOST.into(),
-                log_name: "mongodb".into(),
+                log_name: atlas::LogArg::Mongodb,
                 window: window("2h", None),
             };
             Box::pin(async move { atlas::run(ctx, cmd).await })
@@ -58,9 +58,9 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
         false,
         |ctx| {
             let cmd = atlas::Command::ClusterLogs {
-                project: project.clone(),
+                project: Some(project.clone()),
                 host: atlas_sb::DEMO_HOST.into(),
-                log_name: "mongodb-audit-log".into(),
+                log_name: atlas::LogArg::MongodbAuditLog,
                 window: window(
                     "3h",
                     Some(
@@ -86,6 +86,7 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
                 org: None,
                 since: None,
                 until: None,
+                list: Default::default(),
             };
             Box::pin(async move { atlas::run(ctx, cmd).await })
         },
@@ -99,6 +100,7 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
             let cmd = cls::Command::Topics {
                 region: cls_sb::DEMO_REGION.into(),
                 name: None,
+                list: Default::default(),
             };
             Box::pin(async move { cls::run(ctx, cmd).await })
         },
@@ -140,7 +142,7 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
         false,
         |ctx| {
             let cmd = c1::Command::Exporters {
-                command: c1::Exporters::List,
+                command: c1::Exporters::List(Default::default()),
             };
             Box::pin(async move { c1::run(ctx, cmd).await })
         },
