@@ -11,6 +11,7 @@ mod cli_support;
 use cli_support::{logexport, text, tokio_rt};
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::conductorone::ConductorOneSandbox;
+use logexport::sandbox::prelude::*;
 use logexport::sandbox::tencent_cls::{self as cls_sb, TencentClsSandbox};
 use std::path::Path;
 use std::process::Output;

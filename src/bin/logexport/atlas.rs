@@ -385,6 +385,7 @@ where
         )?;
         while let Some(w) = windows.next_window() {
             let dl = fetch(client.clone(), TimeRange::new(w.from, w.to)).await?;
+            ctx.count_replacements(dl.replacements());
             let mut lines = dl.lines();
             while let Some(line) = lines.try_next().await? {
                 windows.append(&line)?;
@@ -398,6 +399,7 @@ where
     // The library already warns (once per version) about Deprecation and
     // Sunset headers; -v shows it.
     let dl = fetch(client.clone(), TimeRange::new(start, end)).await?;
+    ctx.count_replacements(dl.replacements());
     let bar = ctx.progress.bytes(command, dl.meta().content_length);
     let counter = bar.clone();
     let dl = dl.on_progress(move |received| counter.set_position(received));

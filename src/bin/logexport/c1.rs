@@ -142,7 +142,9 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                         n += 1;
                     }
                     sink.finish().await?;
-                    ctx.summary(json!({"command": "c1 events", "records": n}));
+                    ctx.summary(
+                        json!({"command": "c1 events", "records": n, "replaced": stream.replaced()}),
+                    );
                     Ok(())
                 }
                 Some(checkpoint) => {
@@ -206,6 +208,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                         "last_event_uid": resumable.state.position,
                         "resume_from": resumable.state.position,
                         "output": output.display().to_string(),
+                        "replaced": stream.replaced(),
                     }));
                     Ok(())
                 }

@@ -295,7 +295,7 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
         (Some(path), false) => {
             let s = job.to_ndjson(path).await.map_err(|e| at_path(e, path))?;
             json!({"command": "cls export", "export_id": s.export_id, "output": s.path.display().to_string(),
-                   "records": s.records, "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts, "windows": 1})
+                   "records": s.records, "replaced": s.replaced, "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts, "windows": 1})
         }
         (None, true) => {
             return Err(Failure::usage(
@@ -305,6 +305,7 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
         (None, false) => {
             let mut sink = Sink::open(None).await?;
             let mut records = job.records();
+            ctx.count_replacements(records.replacements());
             let mut n = 0u64;
             while let Some(record) = records.try_next().await? {
                 sink.line(&record.to_string()).await?;
@@ -383,6 +384,7 @@ async fn export_windows(
         let mut records = client
             .resume_export(args.topic.as_str(), export_id.as_str(), options.clone())
             .records();
+        ctx.count_replacements(records.replacements());
         let mut n = 0u64;
         while let Some(record) = records.try_next().await? {
             windows.append(&record.to_string())?;

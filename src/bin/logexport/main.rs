@@ -163,6 +163,9 @@ pub struct Ctx {
     pub started: Instant,
     /// Where the credentials came from (names and paths, never values).
     credentials: std::sync::Mutex<Option<logexport::profile::Source>>,
+    /// The counters of invalid text replaced with U+FFFD, one per download
+    /// or stream, read when the summary is printed.
+    replaced: std::sync::Mutex<Vec<logexport::download::Replacements>>,
 }
 
 /// Fields every summary carries, `null` when a command has no such thing
@@ -178,7 +181,17 @@ impl Ctx {
             sandboxes,
             started: Instant::now(),
             credentials: std::sync::Mutex::new(None),
+            replaced: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Counts `replacements` into the summary's `replaced`: the crate's text
+    /// policy turns invalid UTF-8 into U+FFFD and says how often.
+    pub fn count_replacements(&self, replacements: logexport::download::Replacements) {
+        self.replaced
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(replacements);
     }
 
     /// Records where the credentials came from, for the summary.
@@ -201,6 +214,14 @@ impl Ctx {
         for field in SUMMARY_FIELDS {
             map.entry(field).or_insert(serde_json::Value::Null);
         }
+        let replaced: u64 = self
+            .replaced
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|r| r.get())
+            .sum();
+        map.entry("replaced").or_insert(replaced.into());
         let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         map.insert("duration_ms".into(), elapsed.into());
         let source = self
