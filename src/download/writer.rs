@@ -17,8 +17,9 @@ const BUF: usize = 1 << 20;
 /// Full buffers waiting for the writing thread.
 const QUEUE: usize = 4;
 
-/// A `std` writer driven from async code by a dedicated blocking thread;
-/// see the [module docs](self). Dropped before [`finish`](Self::finish),
+/// A `std` writer driven from async code by a dedicated blocking thread,
+/// fed large buffers through a bounded queue so the runtime's workers never
+/// block on the disk. Dropped before [`finish`](Self::finish),
 /// the thread writes what it already received and exits, dropping the
 /// writer.
 pub struct BackgroundWriter<W> {
