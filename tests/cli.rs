@@ -4,6 +4,9 @@
 
 #![cfg(feature = "cli")]
 
+mod cli_support;
+
+use cli_support::logexport;
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::conductorone::ConductorOneSandbox;
 use logexport::sandbox::prelude::*;
@@ -11,59 +14,6 @@ use logexport::sandbox::{Fault, FaultTarget};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_logexport");
-
-/// Every credential variable the CLI reads, cleared so tests see only what
-/// they set.
-const CREDENTIAL_VARS: &[&str] = &[
-    "MONGODB_ATLAS_PUBLIC_API_KEY",
-    "MONGODB_ATLAS_PRIVATE_API_KEY",
-    "MONGODB_ATLAS_CLIENT_ID",
-    "MONGODB_ATLAS_CLIENT_SECRET",
-    "MONGODB_ATLAS_BASE_URL",
-    "MONGODB_ATLAS_OPS_MANAGER_URL",
-    "MONGODB_ATLAS_PROJECT_ID",
-    "MONGODB_ATLAS_ORG_ID",
-    "CONE_CLIENT_ID",
-    "CONE_CLIENT_SECRET",
-    "CONE_ACCESS_TOKEN",
-    "CONE_ENDPOINT",
-    "CONE_API_ENDPOINT",
-    "CONE_PROFILE",
-    "CONE_CONFIG_PATH",
-    "CONDUCTORONE_CLIENT_ID",
-    "CONDUCTORONE_CLIENT_SECRET",
-    "CONDUCTORONE_ACCESS_TOKEN",
-    "CONDUCTORONE_SERVER_URL",
-    "TENCENTCLOUD_SECRET_ID",
-    "TENCENTCLOUD_SECRET_KEY",
-    "TENCENTCLOUD_SESSION_TOKEN",
-    "TENCENTCLOUD_TOKEN",
-    "TENCENTCLOUD_SECURITY_TOKEN",
-    "TENCENTCLOUD_REGION",
-    "TCCLI_PROFILE",
-    "XDG_CONFIG_HOME",
-    "USERPROFILE",
-];
-
-/// An empty home directory for every run, so a developer's real tccli,
-/// atlas or cone logins never leak into a test.
-fn empty_home() -> &'static std::path::Path {
-    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    HOME.get_or_init(|| tempfile::tempdir().expect("a temp HOME"))
-        .path()
-}
-
-fn logexport(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).stdin(Stdio::null());
-    for v in CREDENTIAL_VARS {
-        cmd.env_remove(v);
-    }
-    cmd.env("HOME", empty_home());
-    cmd
-}
 
 fn run(args: &[&str]) -> Output {
     logexport(args).output().expect("the binary runs")

@@ -6,33 +6,14 @@
 
 #![cfg(feature = "cli")]
 
+mod cli_support;
+
+use cli_support::{logexport, BIN};
 use logexport::sandbox::atlas as atlas_sb;
 use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_logexport");
-
-const CREDENTIAL_VARS: &[&str] = &[
-    "MONGODB_ATLAS_PUBLIC_API_KEY",
-    "MONGODB_ATLAS_PRIVATE_API_KEY",
-    "MONGODB_ATLAS_CLIENT_ID",
-    "MONGODB_ATLAS_CLIENT_SECRET",
-    "MONGODB_ATLAS_BASE_URL",
-    "CONE_CLIENT_ID",
-    "CONE_CLIENT_SECRET",
-    "CONE_ACCESS_TOKEN",
-    "CONE_ENDPOINT",
-    "TENCENTCLOUD_SECRET_ID",
-    "TENCENTCLOUD_SECRET_KEY",
-    "TENCENTCLOUD_SESSION_TOKEN",
-    "TENCENTCLOUD_REGION",
-];
-
 fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).stdin(Stdio::null());
-    for v in CREDENTIAL_VARS {
-        cmd.env_remove(v);
-    }
+    let mut cmd = logexport(args);
     cmd.env_remove("NO_COLOR");
     for (k, v) in env {
         cmd.env(k, v);

@@ -6,6 +6,8 @@
 
 #![cfg(all(feature = "cli", unix))]
 
+mod cli_support;
+
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::conductorone::ConductorOneSandbox;
 use logexport::sandbox::prelude::*;
@@ -15,33 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_logexport");
-
-const CREDENTIAL_VARS: &[&str] = &[
-    "MONGODB_ATLAS_PUBLIC_API_KEY",
-    "MONGODB_ATLAS_PRIVATE_API_KEY",
-    "MONGODB_ATLAS_CLIENT_ID",
-    "MONGODB_ATLAS_CLIENT_SECRET",
-    "MONGODB_ATLAS_BASE_URL",
-    "CONE_CLIENT_ID",
-    "CONE_CLIENT_SECRET",
-    "CONE_ACCESS_TOKEN",
-    "CONE_ENDPOINT",
-    "TENCENTCLOUD_SECRET_ID",
-    "TENCENTCLOUD_SECRET_KEY",
-    "TENCENTCLOUD_SESSION_TOKEN",
-    "TENCENTCLOUD_REGION",
-];
-
 fn logexport(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for v in CREDENTIAL_VARS {
-        cmd.env_remove(v);
-    }
+    let mut cmd = cli_support::logexport(args);
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     cmd
 }
 
