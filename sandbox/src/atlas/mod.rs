@@ -591,18 +591,8 @@ async fn handle(State(st): State<Arc<Inner>>, req: Request) -> Response {
         };
         let fault = st.faults.take(operation, false);
         Faults::delay(fault.as_ref()).await;
-        if let Some(Fault::Error {
-            status,
-            code,
-            retry_after,
-        }) = &fault
-        {
-            return api_error(
-                *status,
-                code,
-                format!("injected fault for {operation}"),
-                *retry_after,
-            );
+        if let Some(r) = injected_error(fault.as_ref(), operation) {
+            return r;
         }
         return if operation == "oauth_token" {
             st.issue_token(&headers, &body)
@@ -611,23 +601,13 @@ async fn handle(State(st): State<Arc<Inner>>, req: Request) -> Response {
         };
     }
     if !path.starts_with("/api/atlas/v2/") {
-        return api_error(
-            404,
-            "RESOURCE_NOT_FOUND",
-            format!("Cannot find resource {path}"),
-            None,
-        );
+        return not_found(&path);
     }
     if let Err(denied) = st.authenticate(&req) {
         return *denied;
     }
     let Some(route) = Route::parse(&path).filter(|_| method == Method::GET) else {
-        return api_error(
-            404,
-            "RESOURCE_NOT_FOUND",
-            format!("Cannot find resource {path}"),
-            None,
-        );
+        return not_found(&path);
     };
     let operation = route.operation();
     let accept = req
@@ -641,18 +621,8 @@ async fn handle(State(st): State<Arc<Inner>>, req: Request) -> Response {
     };
     let fault = st.faults.take(operation, route.is_download());
     Faults::delay(fault.as_ref()).await;
-    if let Some(Fault::Error {
-        status,
-        code,
-        retry_after,
-    }) = &fault
-    {
-        return api_error(
-            *status,
-            code,
-            format!("injected fault for {operation}"),
-            *retry_after,
-        );
+    if let Some(r) = injected_error(fault.as_ref(), operation) {
+        return r;
     }
     if let Some((limit, per)) = &st.limit {
         if !limit.admit() {
@@ -708,6 +678,33 @@ async fn handle(State(st): State<Arc<Inner>>, req: Request) -> Response {
 }
 
 type Reply = Result<Response, Box<Response>>;
+
+/// The answer to an injected `Fault::Error`, if `fault` is one.
+fn injected_error(fault: Option<&Fault>, operation: &str) -> Option<Response> {
+    match fault {
+        Some(Fault::Error {
+            status,
+            code,
+            retry_after,
+        }) => Some(api_error(
+            *status,
+            code,
+            format!("injected fault for {operation}"),
+            *retry_after,
+        )),
+        _ => None,
+    }
+}
+
+/// Atlas's 404 for a path it does not serve.
+fn not_found(path: &str) -> Response {
+    api_error(
+        404,
+        "RESOURCE_NOT_FOUND",
+        format!("Cannot find resource {path}"),
+        None,
+    )
+}
 
 fn api_error(
     status: u16,
