@@ -33,6 +33,7 @@ mod error;
 #[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
 mod hooks;
 pub(crate) mod http;
+mod random;
 mod ratelimit;
 pub mod retry;
 mod secret;

@@ -103,11 +103,7 @@ impl RetryPolicy {
             return base;
         }
         let half = base / 2;
-        // 53 random bits as a fraction in [0, 1); should the OS refuse
-        // randomness, the middle of the range still spreads nothing but
-        // keeps the wait bounded.
-        let unit = getrandom::u64().map_or(0.5, |r| (r >> 11) as f64 / (1u64 << 53) as f64);
-        half + half.mul_f64(unit)
+        half + half.mul_f64(crate::random::unit())
     }
 
     /// The wait before retry number `retry`, preferring the server's

@@ -234,7 +234,7 @@ impl DigestState {
     ) -> Option<String> {
         let cached = self.current.lock().expect("digest lock").clone()?;
         let nc = cached.nc.fetch_add(1, Ordering::SeqCst) + 1;
-        let cnonce = hex::encode(rand::random::<[u8; 8]>());
+        let cnonce = hex::encode(crate::random::bytes::<8>());
         let auth = Authorization::answer(
             &cached.challenge,
             method,

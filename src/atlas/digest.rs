@@ -3,8 +3,10 @@
 //!
 //! Pure functions only: parsing a challenge, computing a response, writing and
 //! reading the `Authorization` header. The client keeps the challenge and the
-//! nonce count; the sandbox uses the same functions to verify what clients
-//! send, so the two cannot drift apart.
+//! nonce count. Header parsing (RFC 7235's challenge grammar: several schemes
+//! in one value, quoted strings with escapes) is the `http-auth` crate's; the
+//! hashing is here because its responder cannot reuse a nonce across
+//! concurrent requests. The sandbox verifies with its own, separate code.
 
 use md5::{Digest as _, Md5};
 use std::fmt::Write as _;
@@ -33,8 +35,7 @@ impl Challenge {
     /// Finds and parses the Digest challenge in a `WWW-Authenticate` value.
     /// Returns `None` when there is none or it lacks a realm or nonce.
     pub fn parse(header: &str) -> Option<Challenge> {
-        let start = find_scheme(header, "Digest")?;
-        let params = parse_params(&header[start..]);
+        let params = digest_params(header)?;
         let get = |k: &str| {
             params
                 .iter()
@@ -202,8 +203,7 @@ impl Authorization {
 
     /// Parses an `Authorization: Digest …` header value.
     pub fn parse(header: &str) -> Option<Authorization> {
-        let start = find_scheme(header, "Digest")?;
-        let params = parse_params(&header[start..]);
+        let params = digest_params(header)?;
         let get = |k: &str| {
             params
                 .iter()
@@ -253,93 +253,24 @@ fn md5_hex(s: String) -> String {
     hex::encode(Md5::digest(s.as_bytes()))
 }
 
-/// The offset just after `scheme ` in a header that may list several
-/// challenges (`Bearer realm="x", Digest realm="y"`).
-fn find_scheme(header: &str, scheme: &str) -> Option<usize> {
-    let lower = header.to_ascii_lowercase();
-    let needle = scheme.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(i) = lower[from..].find(&needle) {
-        let at = from + i;
-        let before_ok = at == 0 || matches!(header.as_bytes()[at - 1], b' ' | b',' | b'\t');
-        let after = at + needle.len();
-        let after_ok = header
-            .as_bytes()
-            .get(after)
-            .is_some_and(|b| *b == b' ' || *b == b'\t');
-        if before_ok && after_ok && !in_quotes(header, at) {
-            return Some(after);
+/// The unescaped parameters of the `Digest` item in a header that may list
+/// several (`Bearer realm="x", Digest realm="y"`). An `Authorization` value
+/// has the same grammar as one challenge, so one parser reads both. Items
+/// after the Digest one are not looked at, so a malformed neighbour after it
+/// does not hide it.
+fn digest_params(header: &str) -> Option<Vec<(String, String)>> {
+    for item in http_auth::parser::ChallengeParser::new(header) {
+        let item = item.ok()?;
+        if item.scheme.eq_ignore_ascii_case("Digest") {
+            return Some(
+                item.params
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_unescaped()))
+                    .collect(),
+            );
         }
-        from = after;
     }
     None
-}
-
-fn in_quotes(s: &str, at: usize) -> bool {
-    let mut inside = false;
-    let mut escaped = false;
-    for b in s.as_bytes()[..at].iter() {
-        match b {
-            _ if escaped => escaped = false,
-            b'\\' if inside => escaped = true,
-            b'"' => inside = !inside,
-            _ => {}
-        }
-    }
-    inside
-}
-
-/// `k=v, k="quoted, with \"escapes\""` → pairs. Stops at the next scheme
-/// (a bare token not followed by `=`).
-fn parse_params(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let b = s.as_bytes();
-    let mut i = 0;
-    loop {
-        while i < b.len() && matches!(b[i], b' ' | b'\t' | b',') {
-            i += 1;
-        }
-        let key_start = i;
-        while i < b.len() && !matches!(b[i], b'=' | b' ' | b'\t' | b',') {
-            i += 1;
-        }
-        if i == key_start || i >= b.len() || b[i] != b'=' {
-            break;
-        }
-        let key = s[key_start..i].to_string();
-        i += 1;
-        let value = if b.get(i) == Some(&b'"') {
-            i += 1;
-            let mut v = String::new();
-            while i < b.len() && b[i] != b'"' {
-                if b[i] == b'\\' && i + 1 < b.len() {
-                    i += 1;
-                }
-                let ch_len = utf8_len(b[i]);
-                v.push_str(&s[i..i + ch_len]);
-                i += ch_len;
-            }
-            i += 1;
-            v
-        } else {
-            let vs = i;
-            while i < b.len() && !matches!(b[i], b',' | b' ' | b'\t') {
-                i += 1;
-            }
-            s[vs..i].to_string()
-        };
-        out.push((key, value));
-    }
-    out
-}
-
-fn utf8_len(first: u8) -> usize {
-    match first {
-        0xf0..=0xff => 4,
-        0xe0..=0xef => 3,
-        0xc0..=0xdf => 2,
-        _ => 1,
-    }
 }
 
 fn escape(s: &str) -> String {
@@ -437,6 +368,12 @@ mod tests {
         assert!(
             Challenge::parse("Digest realm=\"x\"").is_none(),
             "a nonce is required"
+        );
+        let escaped = Challenge::parse(r#"Digest realm="a \"quoted\", realm", nonce="n""#).unwrap();
+        assert_eq!(escaped.realm, r#"a "quoted", realm"#);
+        assert!(
+            Challenge::parse("Digest realm=\"x\", nonce=\"unterminated").is_none(),
+            "a broken quoted string is not a challenge"
         );
     }
 

@@ -238,6 +238,7 @@ impl AccessHistoryQuery {
 /// One project or organization event. The event type set changes often,
 /// so only the common fields are named; the rest stays in `extra`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Event {
     /// The event id.
@@ -267,6 +268,7 @@ pub struct Event {
 
 /// One MongoDB process (host) of a project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Process {
     /// `hostname:port`.

@@ -65,7 +65,7 @@ impl Claims {
 
 /// 16 random bytes for the header nonce.
 pub fn new_nonce() -> [u8; 16] {
-    rand::random()
+    crate::random::bytes()
 }
 
 /// The compact JWS `base64url(header).base64url(claims).base64url(signature)`,

@@ -299,7 +299,7 @@ impl ClientSecret {
 
     /// A fresh random key, e.g. to register with the sandbox.
     pub fn generate() -> Self {
-        ClientSecret::from_seed(rand::random())
+        ClientSecret::from_seed(crate::random::bytes())
     }
 
     /// The Ed25519 public key, to register with a server (or the sandbox).

@@ -88,6 +88,27 @@ macro_rules! open_enum {
             }
         }
 
+        /// A string: one of [`Self::KNOWN`], or a value newer than this
+        /// crate, so the schema lists the known values without closing the set.
+        #[cfg(feature = "schema")]
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> String {
+                stringify!($name).to_string()
+            }
+
+            fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+                let mut schema = schemars::schema::SchemaObject {
+                    instance_type: Some(schemars::schema::InstanceType::String.into()),
+                    ..Default::default()
+                };
+                schema.metadata().description = Some(format!(
+                    "An open set; known values: {}",
+                    Self::KNOWN.join(", ")
+                ));
+                schema.into()
+            }
+        }
+
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
                 let s = String::deserialize(d)?;
@@ -137,6 +158,7 @@ open_enum! {
 
 /// Where an exporter delivers: a datasource, a key prefix within it, and a format.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Datasource {
     /// The C1 datasource id.
@@ -191,6 +213,7 @@ impl Datasource {
 
 /// A system log exporter.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Exporter {

@@ -289,6 +289,31 @@ pub enum ExportStatus {
     Other(String),
 }
 
+impl serde::Serialize for ExportStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// A string: the values this crate knows, or a newer one.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for ExportStatus {
+    fn schema_name() -> String {
+        "ExportStatus".to_string()
+    }
+
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        let mut schema = schemars::schema::SchemaObject {
+            instance_type: Some(schemars::schema::InstanceType::String.into()),
+            ..Default::default()
+        };
+        schema.metadata().description = Some(
+            "An open set; known values: Queuing, Processing, Completed, Failed, Expired".into(),
+        );
+        schema.into()
+    }
+}
+
 impl ExportStatus {
     /// Parses the wire value.
     pub fn parse(s: &str) -> Self {
@@ -329,8 +354,12 @@ impl fmt::Display for ExportStatus {
     }
 }
 
-/// One export task as DescribeExports reports it.
-#[derive(Clone, PartialEq, Eq)]
+/// One export task as DescribeExports reports it. It serializes with CLS's
+/// own field names (`ExportId`, `From`, …), without the download URL: that
+/// grants access by itself.
+#[derive(Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
 #[non_exhaustive]
 pub struct Export {
     /// The task id.
@@ -342,8 +371,10 @@ pub struct Export {
     /// The search statement.
     pub query: Option<String>,
     /// Start of the range (ms).
+    #[serde(rename = "From")]
     pub from_ms: Option<i64>,
     /// End of the range (ms).
+    #[serde(rename = "To")]
     pub to_ms: Option<i64>,
     /// Requested record count.
     pub count: Option<u64>,
@@ -359,6 +390,7 @@ pub struct Export {
     pub create_time: Option<String>,
     /// The query language (0 Lucene, 1 CQL).
     pub syntax_rule: Option<u64>,
+    #[serde(skip)]
     cos_path: Option<String>,
 }
 
@@ -431,8 +463,10 @@ pub struct ExportPage {
     pub request_id: String,
 }
 
-/// A log topic.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A log topic. It serializes with CLS's own field names (`TopicId`, …).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
 #[non_exhaustive]
 pub struct Topic {
     /// The topic id, what every other call takes.
@@ -452,6 +486,7 @@ pub struct Topic {
     /// Retention in days.
     pub period: Option<i64>,
     /// The description.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub describes: Option<String>,
 }
 

@@ -10,8 +10,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use futures::TryStreamExt;
 use logexport::sandbox::prelude::*;
 use logexport::tencent_cls::{
-    self, Export, ExportEvent, ExportOptions, ExportParams, Format, Order, SyntaxRule, TimeRange,
-    Topic, TopicFilter,
+    self, ExportEvent, ExportOptions, ExportParams, Format, Order, SyntaxRule, TimeRange,
+    TopicFilter,
 };
 use logexport::ErrorKind;
 use serde_json::json;
@@ -188,7 +188,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             let mut stream = client.list_exports(topic);
             let mut n = 0u64;
             while let Some(e) = stream.try_next().await? {
-                sink.line(&export_json(&e).to_string()).await?;
+                sink.line(&to_json(&e)?).await?;
                 n += 1;
             }
             sink.finish().await?;
@@ -211,7 +211,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             let mut stream = client.list_topics(filter);
             let mut n = 0u64;
             while let Some(t) = stream.try_next().await? {
-                sink.line(&topic_json(&t).to_string()).await?;
+                sink.line(&to_json(&t)?).await?;
                 n += 1;
             }
             sink.finish().await?;
@@ -470,35 +470,8 @@ fn client(ctx: &Ctx, region: &RegionArg) -> Result<tencent_cls::Client, Failure>
     Ok(builder.build()?)
 }
 
-/// An export task in CLS's own field names. The download URL is left out on
-/// purpose: it grants access by itself.
-fn export_json(e: &Export) -> serde_json::Value {
-    json!({
-        "ExportId": e.export_id,
-        "TopicId": e.topic_id,
-        "Status": e.status.to_string(),
-        "Query": e.query,
-        "From": e.from_ms,
-        "To": e.to_ms,
-        "Count": e.count,
-        "Format": e.format,
-        "Order": e.order,
-        "FileName": e.file_name,
-        "FileSize": e.file_size,
-        "CreateTime": e.create_time,
-        "SyntaxRule": e.syntax_rule,
-    })
-}
-
-fn topic_json(t: &Topic) -> serde_json::Value {
-    json!({
-        "TopicId": t.topic_id,
-        "TopicName": t.topic_name,
-        "LogsetId": t.logset_id,
-        "CreateTime": t.create_time,
-        "Status": t.status,
-        "Index": t.index,
-        "StorageType": t.storage_type,
-        "Period": t.period,
-    })
+/// One listed item as its NDJSON line: the library types serialize with
+/// CLS's own field names, and leave the download URL out.
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
+    serde_json::to_string(value).map_err(|e| Failure::runtime(e.to_string()))
 }

@@ -14,6 +14,7 @@ mod login;
 mod output;
 mod progress;
 mod sandbox;
+mod schema;
 mod signals;
 mod time;
 mod tour;
@@ -117,6 +118,13 @@ enum Command {
     },
     /// Print the man page (roff) on stdout, e.g. `logexport man | man -l -`.
     Man,
+    /// Print the JSON Schema of a kind of NDJSON record the commands write,
+    /// for SIEM field mappings, e.g. `logexport schema c1-event`.
+    Schema {
+        /// The kind of record (named after the command that writes it).
+        #[arg(value_enum)]
+        kind: schema::Kind,
+    },
 }
 
 /// What `logexport atlas --help` says about credentials: every variable
@@ -263,6 +271,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Completions { shell } => return completions(shell),
         Command::Man => return man_page(),
+        Command::Schema { kind } => return write_stdout(&schema::render(kind)),
         _ => {}
     }
     let json = cli.global.json;
@@ -396,7 +405,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sandbox { port } => sandbox::serve(&ctx, port).await,
         Command::Tour { dir } => tour::run(&ctx, &dir).await,
         // Handled in `main` before any runtime starts.
-        Command::Completions { .. } | Command::Man => Ok(()),
+        Command::Completions { .. } | Command::Man | Command::Schema { .. } => Ok(()),
     }
 }
 
