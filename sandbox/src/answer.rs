@@ -137,12 +137,11 @@ mod tests {
     async fn blocking_bodies_arrive_whole_and_in_chunks() {
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let expected = data.clone();
-        let chunks: Vec<Bytes> = blocking_body(move |w| {
-            data.chunks(10_000).try_for_each(|c| w.write_all(c))
-        })
-            .map(|c| c.unwrap())
-            .collect()
-            .await;
+        let chunks: Vec<Bytes> =
+            blocking_body(move |w| data.chunks(10_000).try_for_each(|c| w.write_all(c)))
+                .map(|c| c.unwrap())
+                .collect()
+                .await;
         assert!(chunks.len() >= 3, "{} chunks", chunks.len());
         assert_eq!(chunks.concat(), expected);
     }

@@ -156,8 +156,7 @@ mod tests {
     fn rfc_verifies(jws: &str) -> bool {
         let key = DecodingKey::from_ed_components(RFC8037_X).unwrap();
         let (input, sig) = jws.rsplit_once('.').unwrap();
-        jsonwebtoken::crypto::verify(sig, input.as_bytes(), &key, Algorithm::EdDSA)
-            .unwrap_or(false)
+        jsonwebtoken::crypto::verify(sig, input.as_bytes(), &key, Algorithm::EdDSA).unwrap_or(false)
     }
 
     #[test]
@@ -194,7 +193,10 @@ mod tests {
             B64.encode(header.to_string()),
             B64.encode(claims.to_string())
         );
-        format!("{input}.{}", B64.encode(sk.sign(input.as_bytes()).to_bytes()))
+        format!(
+            "{input}.{}",
+            B64.encode(sk.sign(input.as_bytes()).to_bytes())
+        )
     }
 
     fn header() -> Value {
@@ -209,14 +211,23 @@ mod tests {
         let public = ed25519_dalek::SigningKey::from_bytes(&[7; 32])
             .verifying_key()
             .to_bytes();
-        verify(assertion, ID, &decoding_key(&public).unwrap(), "127.0.0.1", NOW)
-            .map_err(|e| format!("{e:?}"))
+        verify(
+            assertion,
+            ID,
+            &decoding_key(&public).unwrap(),
+            "127.0.0.1",
+            NOW,
+        )
+        .map_err(|e| format!("{e:?}"))
     }
 
     #[test]
     fn a_good_assertion_passes_with_its_nonce_and_exp() {
         let ok = check(&sign(&header(), &claims())).unwrap();
-        assert_eq!((ok.nonce.as_str(), ok.exp), ("0123456789abcdef0123456789abcdef", NOW + 120));
+        assert_eq!(
+            (ok.nonce.as_str(), ok.exp),
+            ("0123456789abcdef0123456789abcdef", NOW + 120)
+        );
         let mut listed = claims();
         listed["aud"] = json!(["other.example", "127.0.0.1"]);
         assert!(check(&sign(&header(), &listed)).is_ok());
@@ -240,17 +251,35 @@ mod tests {
         let cases = [
             ("a.b", "not a compact JWS"),
             ("%%.b.c", "malformed assertion header"),
-            (&sign(&json!({"alg": "HS256", "nonce": "0".repeat(32)}), &claims()), "alg must be EdDSA"),
-            (&sign(&json!({"alg": "EdDSA", "nonce": "xyz"}), &claims()), "32-hex-character nonce"),
-            (&sign(&json!({"alg": "EdDSA"}), &claims()), "32-hex-character nonce"),
+            (
+                &sign(&json!({"alg": "HS256", "nonce": "0".repeat(32)}), &claims()),
+                "alg must be EdDSA",
+            ),
+            (
+                &sign(&json!({"alg": "EdDSA", "nonce": "xyz"}), &claims()),
+                "32-hex-character nonce",
+            ),
+            (
+                &sign(&json!({"alg": "EdDSA"}), &claims()),
+                "32-hex-character nonce",
+            ),
             (&resigned_claims, "signature does not verify"),
-            (&format!("{h}.{}.{sig}", B64.encode("not json")), "signature does not verify"),
-            (&format!("{}.%%", good.rsplit_once('.').unwrap().0), "malformed assertion signature"),
+            (
+                &format!("{h}.{}.{sig}", B64.encode("not json")),
+                "signature does not verify",
+            ),
+            (
+                &format!("{}.%%", good.rsplit_once('.').unwrap().0),
+                "malformed assertion signature",
+            ),
             (&with("iss", json!("x@acme.conductor.one/y")), "iss and sub"),
             (&with("iss", json!([ID])), "iss and sub"),
             (&with("sub", json!("x@acme.conductor.one/y")), "iss and sub"),
             (&with("sub", Value::Null), "iss and sub"),
-            (&with("aud", json!("acme.conductor.one")), "audience must be `127.0.0.1`"),
+            (
+                &with("aud", json!("acme.conductor.one")),
+                "audience must be `127.0.0.1`",
+            ),
             (&with("aud", Value::Null), "audience must be `127.0.0.1`"),
             (&with("exp", Value::Null), "needs exp, nbf and iat"),
             (&with("iat", Value::Null), "needs exp, nbf and iat"),
@@ -269,8 +298,15 @@ mod tests {
     #[test]
     fn signed_garbage_claims_are_malformed_claims() {
         let sk = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-        let input = format!("{}.{}", B64.encode(header().to_string()), B64.encode("not json"));
-        let jws = format!("{input}.{}", B64.encode(sk.sign(input.as_bytes()).to_bytes()));
+        let input = format!(
+            "{}.{}",
+            B64.encode(header().to_string()),
+            B64.encode("not json")
+        );
+        let jws = format!(
+            "{input}.{}",
+            B64.encode(sk.sign(input.as_bytes()).to_bytes())
+        );
         let err = check(&jws).unwrap_err();
         assert!(err.contains("malformed assertion claims"), "{err}");
     }

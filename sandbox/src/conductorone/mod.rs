@@ -162,9 +162,8 @@ impl ConductorOneSandboxBuilder {
             })
             .collect();
         let mut clients = HashMap::new();
-        clients.extend(
-            jwt::decoding_key(&demo_public_key()).map(|k| (DEMO_CLIENT_ID.to_string(), k)),
-        );
+        clients
+            .extend(jwt::decoding_key(&demo_public_key()).map(|k| (DEMO_CLIENT_ID.to_string(), k)));
         let log = RequestLog::default();
         let shared = Arc::new(Shared {
             clock: self.clock,

@@ -263,7 +263,6 @@ fn mask_paths(v: &Value) -> Vec<String> {
         .collect()
 }
 
-
 async fn update_exporter(
     State(s): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -326,7 +325,6 @@ fn parse_time(v: &Value, field: &str) -> Result<Option<i64>, ApiError> {
         ))),
     }
 }
-
 
 async fn system_log_events(
     State(s): State<Arc<Shared>>,

@@ -200,7 +200,11 @@ impl Shared {
         )
     }
 
-    pub(super) fn live<'a>(&self, ex: &'a mut Exporters, id: &str) -> Result<&'a mut Record, ApiError> {
+    pub(super) fn live<'a>(
+        &self,
+        ex: &'a mut Exporters,
+        id: &str,
+    ) -> Result<&'a mut Record, ApiError> {
         ex.records
             .iter_mut()
             .find(|r| r.id == id && r.deleted_ms.is_none())
