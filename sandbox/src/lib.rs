@@ -18,6 +18,26 @@
 //! with, a clock tests can move ([`Clock`]) and a rate limiter
 //! ([`WindowLimit`]).
 
+/// The two options every emulator's builder has, with the same meaning:
+/// `port` and `clock` (fields of the builder by those names).
+macro_rules! listen_options {
+    () => {
+        /// The port on `127.0.0.1` (0, the default, picks a free one).
+        pub fn port(mut self, port: u16) -> Self {
+            self.port = port;
+            self
+        }
+
+        /// Shares a clock with the test: every expiry, lifecycle and "now"
+        /// the emulator knows follows it (also reachable from the running
+        /// sandbox as `clock()`).
+        pub fn clock(mut self, clock: $crate::Clock) -> Self {
+            self.clock = clock;
+            self
+        }
+    };
+}
+
 mod answer;
 mod faults;
 mod server;

@@ -122,18 +122,7 @@ impl Default for AtlasSandboxBuilder {
 }
 
 impl AtlasSandboxBuilder {
-    /// Listen on this port (default 0: any free port).
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
-    }
-
-    /// Use this clock (shared with the test) for token and nonce expiry,
-    /// version sunsets and the "now" that ends every log.
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
+    listen_options!();
 
     /// How long issued OAuth tokens live (default 3600 s).
     pub fn token_lifetime(mut self, d: Duration) -> Self {

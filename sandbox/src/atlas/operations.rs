@@ -9,7 +9,7 @@ use super::data::{
 };
 use super::error::{api_error, bad_query, Reply};
 use super::routes::{all, first, Query, Route};
-use super::state::Inner;
+use super::state::{is_object_id, Inner};
 use super::{
     LogName, DEMO_CLUSTER, DEMO_HOSTS, DEMO_ORG_ID, DEMO_PROCESSORS, DEMO_WORKSPACE,
     DEMO_WORKSPACE_2,
@@ -21,22 +21,7 @@ use chrono::{DateTime, Utc};
 impl Inner {
     /// `startDate`/`endDate` in seconds, with the operation's defaults.
     fn window_secs(&self, q: &Query, default_len: i64) -> Result<(i64, i64), Box<Response>> {
-        let parse = |k: &str| -> Result<Option<i64>, Box<Response>> {
-            match first(q, k) {
-                None => Ok(None),
-                Some(v) => {
-                    let n: i64 = v.parse().map_err(|_| {
-                        bad_query(format!("{k} must be an integer number of seconds"))
-                    })?;
-                    if !(1_199_145_600..100_000_000_000).contains(&n) {
-                        return Err(bad_query(format!(
-                            "{k}={n} is not a time in seconds since the epoch from 2008 on"
-                        )));
-                    }
-                    Ok(Some(n))
-                }
-            }
-        };
+        let parse = |k: &str| epoch_param(q, k, Unit::Seconds);
         let now = self.clock.unix_secs();
         let (start, end) = match (parse("startDate")?, parse("endDate")?) {
             (Some(s), Some(e)) => (s, e),
@@ -101,14 +86,7 @@ impl Inner {
         fault: Option<&Fault>,
     ) -> Reply {
         self.known_project(group)?;
-        if tenant != DEMO_WORKSPACE && tenant != DEMO_WORKSPACE_2 {
-            return Err(Box::new(api_error(
-                404,
-                "STREAM_TENANT_NOT_FOUND_FOR_NAME",
-                format!("No stream processing workspace named {tenant} exists."),
-                None,
-            )));
-        }
+        known_workspace(tenant)?;
         let processor = first(q, "spName").filter(|p| !p.is_empty());
         if let Some(p) = processor {
             if !DEMO_PROCESSORS.contains(&p) {
@@ -157,14 +135,7 @@ impl Inner {
             }
             Route::Workspace { group, tenant } => {
                 self.known_project(group)?;
-                if tenant != DEMO_WORKSPACE && tenant != DEMO_WORKSPACE_2 {
-                    return Err(Box::new(api_error(
-                        404,
-                        "STREAM_TENANT_NOT_FOUND_FOR_NAME",
-                        format!("No stream processing workspace named {tenant} exists."),
-                        None,
-                    )));
-                }
+                known_workspace(tenant)?;
                 Ok(workspace_json(group, tenant))
             }
             Route::Processes { group } => {
@@ -185,7 +156,7 @@ impl Inner {
                 paged(filter_events(events, q, true)?, q, host, path)
             }
             Route::OrgEvents { org } => {
-                if org.len() != 24 || !org.bytes().all(|b| b.is_ascii_hexdigit()) {
+                if !is_object_id(org) {
                     return Err(Box::new(api_error(
                         400,
                         "INVALID_ORG_ID",
@@ -221,22 +192,7 @@ impl Inner {
     }
 
     fn access_history(&self, group: &str, q: &Query) -> Result<serde_json::Value, Box<Response>> {
-        let ms = |k: &str| -> Result<Option<i64>, Box<Response>> {
-            match first(q, k) {
-                None => Ok(None),
-                Some(v) => {
-                    let n: i64 = v.parse().map_err(|_| {
-                        bad_query(format!("{k} must be an integer number of milliseconds"))
-                    })?;
-                    if n < 1_199_145_600_000 {
-                        return Err(bad_query(format!(
-                            "{k}={n} is not a time in milliseconds since the epoch from 2008 on"
-                        )));
-                    }
-                    Ok(Some(n))
-                }
-            }
-        };
+        let ms = |k: &str| epoch_param(q, k, Unit::Millis);
         let now = self.clock.unix_millis();
         let (start, end) = match (ms("start")?, ms("end")?) {
             (Some(s), Some(e)) if s < e => (s, e),
@@ -269,6 +225,48 @@ impl Inner {
         }
         Ok(serde_json::json!({ "accessLogs": out }))
     }
+}
+
+/// Every project has the two demo workspaces and no other.
+fn known_workspace(tenant: &str) -> Result<(), Box<Response>> {
+    if tenant == DEMO_WORKSPACE || tenant == DEMO_WORKSPACE_2 {
+        return Ok(());
+    }
+    Err(Box::new(api_error(
+        404,
+        "STREAM_TENANT_NOT_FOUND_FOR_NAME",
+        format!("No stream processing workspace named {tenant} exists."),
+        None,
+    )))
+}
+
+/// The unit of a time query parameter.
+#[derive(Clone, Copy)]
+enum Unit {
+    Seconds,
+    Millis,
+}
+
+/// Query parameter `key`, a time since the epoch in `unit`, from 2008 on
+/// (Atlas refuses earlier ones, and seconds beyond year 5138, which are
+/// milliseconds sent by mistake).
+fn epoch_param(q: &Query, key: &str, unit: Unit) -> Result<Option<i64>, Box<Response>> {
+    let (name, valid) = match unit {
+        Unit::Seconds => ("seconds", 1_199_145_600..=99_999_999_999),
+        Unit::Millis => ("milliseconds", 1_199_145_600_000..=i64::MAX),
+    };
+    let Some(v) = first(q, key) else {
+        return Ok(None);
+    };
+    let n: i64 = v
+        .parse()
+        .map_err(|_| bad_query(format!("{key} must be an integer number of {name}")))?;
+    if !valid.contains(&n) {
+        return Err(bad_query(format!(
+            "{key}={n} is not a time in {name} since the epoch from 2008 on"
+        )));
+    }
+    Ok(Some(n))
 }
 
 fn file_time(secs: i64) -> String {
@@ -359,4 +357,39 @@ fn filter_events(
                 && max.is_none_or(|m| created.is_some_and(|c| c < m))
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(k: &str, v: &str) -> Query {
+        vec![(k.to_string(), v.to_string())]
+    }
+
+    async fn detail(r: Box<Response>) -> String {
+        let body = axum::body::to_bytes(r.into_body(), 4096).await.unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn epoch_params_are_bounded_in_their_unit() {
+        assert_eq!(epoch_param(&q("a", "1"), "b", Unit::Seconds).unwrap(), None);
+        let s = epoch_param(&q("startDate", "1700000000"), "startDate", Unit::Seconds);
+        assert_eq!(s.unwrap(), Some(1_700_000_000));
+        // Milliseconds where seconds are expected are refused, and the
+        // other way round.
+        let e = epoch_param(&q("startDate", "1700000000000"), "startDate", Unit::Seconds);
+        assert!(detail(e.unwrap_err())
+            .await
+            .contains("not a time in seconds"));
+        let e = epoch_param(&q("start", "1700000000"), "start", Unit::Millis);
+        assert!(detail(e.unwrap_err())
+            .await
+            .contains("not a time in milliseconds"));
+        let e = epoch_param(&q("end", "soon"), "end", Unit::Millis);
+        assert!(detail(e.unwrap_err())
+            .await
+            .contains("end must be an integer number of milliseconds"));
+    }
 }

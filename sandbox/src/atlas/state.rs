@@ -40,7 +40,7 @@ pub(super) struct TokenInfo {
 impl Inner {
     /// Whether `group` is a well-formed id of a project that exists.
     pub(super) fn known_project(&self, group: &str) -> Result<(), Box<Response>> {
-        if group.len() != 24 || !group.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_object_id(group) {
             return Err(Box::new(api_error(
                 400,
                 "INVALID_GROUP_ID",
@@ -58,4 +58,9 @@ impl Inner {
         }
         Ok(())
     }
+}
+
+/// Whether `id` has the shape of an Atlas id (24 hex digits, an ObjectId).
+pub(super) fn is_object_id(id: &str) -> bool {
+    id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }

@@ -96,17 +96,7 @@ impl Default for ConductorOneSandboxBuilder {
 }
 
 impl ConductorOneSandboxBuilder {
-    /// The port (0, the default, picks a free one).
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
-    }
-
-    /// Shares a clock with the test.
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
+    listen_options!();
 
     /// Shares a fault queue with the test.
     pub fn faults(mut self, faults: Faults) -> Self {

@@ -44,9 +44,47 @@ pub(super) fn required<T>(v: Option<T>, key: &str) -> Result<T, ApiError> {
     })
 }
 
-/// The demo topic `id`.
-pub(super) fn topic(id: &str) -> Option<&'static DemoTopic> {
-    DEMO_TOPICS.iter().find(|t| t.id == id)
+/// The demo topic `id`, or CLS's error for a topic that does not exist.
+pub(super) fn known_topic(id: &str) -> Result<&'static DemoTopic, ApiError> {
+    DEMO_TOPICS.iter().find(|t| t.id == id).ok_or_else(|| {
+        ApiError::new(
+            "ResourceNotFound.TopicNotExist",
+            format!("The topic `{id}` does not exist."),
+        )
+    })
+}
+
+/// A `From`/`To` window in milliseconds must not be empty or negative.
+pub(super) fn check_window(from: i64, to: i64) -> Result<(), ApiError> {
+    if from < 0 || from >= to {
+        return Err(ApiError::new(
+            "InvalidParameter",
+            "`From` must be earlier than `To`.",
+        ));
+    }
+    Ok(())
+}
+
+/// The orders CLS sorts by.
+pub(super) const ORDERS: [(&str, Order); 2] = [("asc", Order::Asc), ("desc", Order::Desc)];
+
+/// A string parameter that names one of two `options`; `default` when absent.
+pub(super) fn choice<T: Copy>(
+    p: &Map<String, Value>,
+    key: &str,
+    options: [(&str, T); 2],
+    default: T,
+) -> Result<T, ApiError> {
+    let Some(given) = get_str(p, key)? else {
+        return Ok(default);
+    };
+    let ([(a, _), (b, _)], found) = (options, options.iter().find(|(name, _)| *name == given));
+    found.map(|(_, v)| *v).ok_or_else(|| {
+        ApiError::new(
+            "InvalidParameter",
+            format!("`{key}` `{given}` is not {a} or {b}."),
+        )
+    })
 }
 
 fn paging(
@@ -80,44 +118,17 @@ pub(super) fn create_export(
     let count = required(get_int(p, "Count")?, "Count")?;
     let from = required(get_int(p, "From")?, "From")?;
     let to = required(get_int(p, "To")?, "To")?;
-    if topic(&topic_id).is_none() {
-        return Err(ApiError::new(
-            "ResourceNotFound.TopicNotExist",
-            format!("The topic `{topic_id}` does not exist."),
-        ));
-    }
+    known_topic(&topic_id)?;
     if !(1..=MAX_EXPORT_COUNT as i64).contains(&count) {
         return Err(ApiError::new(
             "InvalidParameter",
             "`Count` must be between 1 and 50000000.",
         ));
     }
-    if from < 0 || from >= to {
-        return Err(ApiError::new(
-            "InvalidParameter",
-            "`From` must be earlier than `To`.",
-        ));
-    }
-    let format = match get_str(p, "Format")?.as_deref() {
-        None | Some("json") => Format::Json,
-        Some("csv") => Format::Csv,
-        Some(f) => {
-            return Err(ApiError::new(
-                "InvalidParameter",
-                format!("`Format` `{f}` is not json or csv."),
-            ))
-        }
-    };
-    let order = match get_str(p, "Order")?.as_deref() {
-        None | Some("desc") => Order::Desc,
-        Some("asc") => Order::Asc,
-        Some(o) => {
-            return Err(ApiError::new(
-                "InvalidParameter",
-                format!("`Order` `{o}` is not asc or desc."),
-            ))
-        }
-    };
+    check_window(from, to)?;
+    let formats = [("json", Format::Json), ("csv", Format::Csv)];
+    let format = choice(p, "Format", formats, Format::Json)?;
+    let order = choice(p, "Order", ORDERS, Order::Desc)?;
     let syntax_rule = get_int(p, "SyntaxRule")?.unwrap_or(0);
     if !(0..=1).contains(&syntax_rule) {
         return Err(ApiError::new(
@@ -178,12 +189,7 @@ pub(super) fn describe_exports(
     host: &str,
 ) -> Result<Map<String, Value>, ApiError> {
     let topic_id = required(get_str(p, "TopicId")?, "TopicId")?;
-    if topic(&topic_id).is_none() {
-        return Err(ApiError::new(
-            "ResourceNotFound.TopicNotExist",
-            format!("The topic `{topic_id}` does not exist."),
-        ));
-    }
+    known_topic(&topic_id)?;
     let (offset, limit) = paging(p, 20, 100)?;
     let now_ms = st.clock.unix_millis();
     let exports = lock(&st.exports);
@@ -328,4 +334,46 @@ fn china_time(ms: i64) -> String {
         .with_timezone(&offset)
         .format("%Y-%m-%d %H:%M:%S")
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn choices_default_accept_and_name_the_options() {
+        let p = params(json!({"Order": "asc", "Sort": "up", "Format": 3}));
+        assert_eq!(
+            choice(&p, "Order", ORDERS, Order::Desc).unwrap(),
+            Order::Asc
+        );
+        assert_eq!(
+            choice(&p, "Nope", ORDERS, Order::Desc).unwrap(),
+            Order::Desc
+        );
+        let err = format!("{:?}", choice(&p, "Sort", ORDERS, Order::Desc).unwrap_err());
+        assert!(err.contains("`Sort` `up` is not asc or desc."), "{err}");
+        let formats = [("json", Format::Json), ("csv", Format::Csv)];
+        let err = format!(
+            "{:?}",
+            choice(&p, "Format", formats, Format::Json).unwrap_err()
+        );
+        assert!(err.contains("`Format` must be a string."), "{err}");
+    }
+
+    #[test]
+    fn windows_and_topics_are_checked() {
+        assert!(check_window(0, 1).is_ok());
+        assert!(check_window(5, 5).is_err() && check_window(-1, 5).is_err());
+        assert_eq!(
+            known_topic(DEMO_TOPICS[0].id).unwrap().name,
+            DEMO_TOPICS[0].name
+        );
+        let err = format!("{:?}", known_topic("nope").err().unwrap());
+        assert!(err.contains("ResourceNotFound.TopicNotExist"), "{err}");
+    }
 }

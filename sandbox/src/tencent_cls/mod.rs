@@ -111,17 +111,7 @@ impl Default for TencentClsSandboxBuilder {
 }
 
 impl TencentClsSandboxBuilder {
-    /// The port on 127.0.0.1 (0, the default, picks a free one).
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
-    }
-
-    /// Shares a clock with the test (also reachable as [`TencentClsSandbox::clock`]).
-    pub fn clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
-        self
-    }
+    listen_options!();
 
     /// How long a new export stays Queuing, then Processing (default 1 s each).
     pub fn lifecycle(mut self, queuing: Duration, processing: Duration) -> Self {

@@ -2,7 +2,7 @@
 //! chain stands, expires as a whole, and silently ends after
 //! [`SEARCH_CONTEXT_CAP`] logs as the service does.
 
-use super::actions::{get_int, get_str, required, topic};
+use super::actions::{check_window, choice, get_int, get_str, known_topic, required, ORDERS};
 use super::data::LogSpec;
 use super::envelope::ApiError;
 use super::tc3;
@@ -24,12 +24,7 @@ pub(super) fn search_log(
     let from = required(get_int(p, "From")?, "From")?;
     let to = required(get_int(p, "To")?, "To")?;
     let topic_id = required(get_str(p, "TopicId")?, "TopicId")?;
-    let Some(t) = topic(&topic_id) else {
-        return Err(ApiError::new(
-            "ResourceNotFound.TopicNotExist",
-            format!("The topic `{topic_id}` does not exist."),
-        ));
-    };
+    let t = known_topic(&topic_id)?;
     let query = get_str(p, "QueryString")?
         .or(get_str(p, "Query")?)
         .unwrap_or_else(|| "*".into());
@@ -40,22 +35,8 @@ pub(super) fn search_log(
             "`Limit` must be between 1 and 1000.",
         ));
     }
-    if from < 0 || from >= to {
-        return Err(ApiError::new(
-            "InvalidParameter",
-            "`From` must be earlier than `To`.",
-        ));
-    }
-    let order = match get_str(p, "Sort")?.as_deref() {
-        None | Some("desc") => Order::Desc,
-        Some("asc") => Order::Asc,
-        Some(s) => {
-            return Err(ApiError::new(
-                "InvalidParameter",
-                format!("`Sort` `{s}` is not asc or desc."),
-            ))
-        }
-    };
+    check_window(from, to)?;
+    let order = choice(p, "Sort", ORDERS, Order::Desc)?;
     let spec = LogSpec {
         topic_id: topic_id.clone(),
         query,
