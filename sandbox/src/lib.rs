@@ -6,136 +6,58 @@
 //! JWT assertions), with verifiers written from the vendors' documentation
 //! and the RFCs, and version tables read from the committed spec. This
 //! crate shares no code with the `logexport` client: a wrong assumption in
-//! the client cannot agree with itself here. The pieces
-//! every emulator shares live in this module: the server lifecycle, a log of
-//! requests for counting round trips, fault injection ([`Faults`]) and a
-//! clock tests can move ([`Clock`]).
+//! the client cannot agree with itself here.
+//!
+//! Each emulator is a folder with the same anatomy: `mod.rs` (docs, the
+//! builder and the running handle), `state.rs` (the in-memory model),
+//! `routes.rs` (routing, request parsing, answer shaping), `data.rs` (the
+//! deterministic demo data), plus its own verifier (`tc3`, `digest`, `jwt`).
+//! What every emulator shares lives once at the crate root: the server
+//! lifecycle and request log ([`Server`], [`RequestLog`]), fault injection
+//! ([`Faults`]), the answer helpers every vendor's responses are built
+//! with, a clock tests can move ([`Clock`]) and a rate limiter
+//! ([`WindowLimit`]).
 
+/// The two options every emulator's builder has, with the same meaning:
+/// `port` and `clock` (fields of the builder by those names).
+macro_rules! listen_options {
+    () => {
+        /// The port on `127.0.0.1` (0, the default, picks a free one).
+        pub fn port(mut self, port: u16) -> Self {
+            self.port = port;
+            self
+        }
+
+        /// Shares a clock with the test: every expiry, lifecycle and "now"
+        /// the emulator knows follows it (also reachable from the running
+        /// sandbox as `clock()`).
+        pub fn clock(mut self, clock: $crate::Clock) -> Self {
+            self.clock = clock;
+            self
+        }
+    };
+}
+
+mod answer;
 mod faults;
+mod server;
 
 pub use faults::{Fault, FaultTarget, Faults};
+pub use server::{LoggedRequest, RequestLog, Server};
 
 pub mod atlas;
 pub mod conductorone;
 pub mod tencent_cls;
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-/// A running loopback server. Dropping it shuts the server down.
-#[derive(Debug)]
-pub struct Server {
-    addr: SocketAddr,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Server {
-    /// Serves `app` on `127.0.0.1:port` (0 picks a free port). Every request
-    /// is recorded in `log`.
-    pub async fn start(app: axum::Router, port: u16, log: RequestLog) -> std::io::Result<Server> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-        let addr = listener.local_addr()?;
-        let app = app.layer(axum::middleware::from_fn(
-            move |req: axum::extract::Request, next: axum::middleware::Next| {
-                let log = log.clone();
-                async move {
-                    let method = req.method().to_string();
-                    let path = req.uri().path().to_string();
-                    let response = next.run(req).await;
-                    log.record(method, path, response.status().as_u16());
-                    response
-                }
-            },
-        ));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        Ok(Server {
-            addr,
-            shutdown: Some(tx),
-        })
-    }
-
-    /// The bound address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-/// One request as the emulator saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoggedRequest {
-    /// HTTP method.
-    pub method: String,
-    /// Path without the query.
-    pub path: String,
-    /// The status the emulator answered with.
-    pub status: u16,
-}
-
-/// Every request an emulator served, in order. Clones share the log.
-#[derive(Debug, Clone, Default)]
-pub struct RequestLog(Arc<Mutex<Vec<LoggedRequest>>>);
-
-impl RequestLog {
-    fn record(&self, method: String, path: String, status: u16) {
-        self.0.lock().expect("log lock").push(LoggedRequest {
-            method,
-            path,
-            status,
-        });
-    }
-
-    /// A copy of the log so far.
-    pub fn entries(&self) -> Vec<LoggedRequest> {
-        self.0.lock().expect("log lock").clone()
-    }
-
-    /// How many requests went to `path`.
-    pub fn count_path(&self, path: &str) -> usize {
-        self.0
-            .lock()
-            .expect("log lock")
-            .iter()
-            .filter(|r| r.path == path)
-            .count()
-    }
-
-    /// How many requests were served in total.
-    pub fn len(&self) -> usize {
-        self.0.lock().expect("log lock").len()
-    }
-
-    /// Whether no request was served.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Forgets everything logged so far.
-    pub fn clear(&self) {
-        self.0.lock().expect("log lock").clear();
-    }
+/// Locks `m` even if a handler panicked while holding it: one failed
+/// request must not wedge every later one.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The emulators' notion of "now": the system clock plus an offset tests can
@@ -211,7 +133,7 @@ impl WindowLimit {
     /// Admits one request if the window has room.
     pub fn admit(&self) -> bool {
         let now = std::time::Instant::now();
-        let mut seen = self.seen.lock().expect("limit lock");
+        let mut seen = lock(&self.seen);
         while seen
             .front()
             .is_some_and(|t| now.duration_since(*t) >= self.per)
@@ -245,31 +167,5 @@ mod tests {
         let w = WindowLimit::new(3, Duration::from_secs(60));
         assert!((0..3).all(|_| w.admit()));
         assert!(!w.admit());
-    }
-
-    #[tokio::test]
-    async fn server_logs_requests_and_stops_on_drop() {
-        let log = RequestLog::default();
-        let app = axum::Router::new().route("/x", axum::routing::get(|| async { "hi" }));
-        let server = Server::start(app, 0, log.clone()).await.unwrap();
-        let body = reqwest::get(format!("{}/x", server.url()))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert_eq!(body, "hi");
-        assert_eq!(
-            log.entries(),
-            [LoggedRequest {
-                method: "GET".into(),
-                path: "/x".into(),
-                status: 200
-            }]
-        );
-        let addr = server.addr();
-        drop(server);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(tokio::net::TcpStream::connect(addr).await.is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! compressed in chunks when large) and fault-aware bodies.
 
 use super::data::LogSpec;
-use crate::{Fault, Faults};
+use crate::{answer, Fault, Faults};
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
@@ -58,9 +58,7 @@ pub(super) async fn gzip_response(
         Response::new(Faults::stream_body(streamed_gzip(spec), fault, None).0)
     };
     let h = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
-        h.insert(http::header::CONTENT_DISPOSITION, v);
-    }
+    answer::attachment(h, file_name);
     h.insert(
         "x-uncompressed-content-length",
         HeaderValue::from(uncompressed),
@@ -68,40 +66,25 @@ pub(super) async fn gzip_response(
     response
 }
 
-/// Generates and compresses on a blocking thread, handing 64 KiB chunks
-/// through a small channel: memory stays bounded by the channel, not the log.
+/// Generates and compresses on a blocking thread, in chunks: memory stays
+/// bounded by the channel [`answer::blocking_body`] hands them through, not
+/// by the log.
 fn streamed_gzip(
     spec: Arc<LogSpec>,
 ) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
-    tokio::task::spawn_blocking(move || {
-        let mut enc = flate2::write::GzEncoder::new(
-            Vec::with_capacity(128 * 1024),
-            flate2::Compression::fast(),
-        );
-        let mut open = true;
+    answer::blocking_body(move |out| {
+        let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+        let mut written = Ok(());
         spec.for_each_line(|l| {
-            if !open {
-                return;
-            }
-            let _ = enc.write_all(l.as_bytes());
-            let _ = enc.write_all(b"\n");
-            if enc.get_ref().len() >= 64 * 1024 {
-                let chunk = Bytes::from(std::mem::take(enc.get_mut()));
-                // A closed channel means the client went away (or a fault cut
-                // the body): stop generating.
-                open = tx.blocking_send(Ok(chunk)).is_ok();
+            // A failed write means the client went away (or a fault cut the
+            // body): stop generating.
+            if written.is_ok() {
+                written = enc
+                    .write_all(l.as_bytes())
+                    .and_then(|()| enc.write_all(b"\n"));
             }
         });
-        if open {
-            if let Ok(rest) = enc.finish() {
-                if !rest.is_empty() {
-                    let _ = tx.blocking_send(Ok(Bytes::from(rest)));
-                }
-            }
-        }
-    });
-    futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
+        written?;
+        enc.finish().map(drop)
     })
 }

@@ -1,8 +1,16 @@
 //! Which resource versions each Atlas operation accepts, read from the
 //! committed spec (`specs/atlas.yaml`, its `x-logexport-accept` and
 //! `x-logexport-versions` extensions), not from the client's table, so a
-//! client that sends a version the spec does not list is refused.
+//! client that sends a version the spec does not list is refused; and how
+//! a request's `Accept` is answered: 406 for a version not listed, 410 past
+//! its sunset, `Deprecation` and `Sunset` headers before it.
 
+use super::error::api_error;
+use super::state::Inner;
+use super::VersionStatus;
+use crate::{answer, lock};
+use axum::response::Response;
+use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -78,6 +86,106 @@ fn parse(text: &str) -> Result<HashMap<String, Versions>, String> {
         }
     }
     Ok(out)
+}
+
+impl Inner {
+    /// The media type to answer with and, for deprecated versions, the
+    /// `Deprecation` and `Sunset` values.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn check_version(
+        &self,
+        operation: &str,
+        accept: &str,
+    ) -> Result<(&'static str, Option<(String, String)>), Box<Response>> {
+        let entry = of(operation).expect("the spec lists every routed operation");
+        let requested = accept
+            .split(',')
+            .map(|p| p.split(';').next().unwrap_or("").trim())
+            .find(|p| p.starts_with("application/vnd.atlas."));
+        let invalid = |what: String| {
+            Box::new(api_error(
+                406,
+                "INVALID_VERSION_DATE",
+                format!(
+                    "{what}; this resource supports: {}",
+                    entry
+                        .listed
+                        .iter()
+                        .map(|(m, _)| m.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None,
+            ))
+        };
+        let Some(requested) = requested else {
+            return Err(invalid(format!(
+                "The Accept header `{accept}` names no API version"
+            )));
+        };
+        let Some(index) = entry.listed.iter().position(|(m, _)| m == requested) else {
+            return Err(invalid(format!(
+                "`{requested}` is not a valid version of this resource"
+            )));
+        };
+        let (media, table_sunset) = &entry.listed[index];
+        let media = media.as_str();
+        let today = self.clock.now();
+        let today: DateTime<Utc> = today.into();
+        let overridden = lock(&self.versions)
+            .get(&(operation.to_string(), media.to_string()))
+            .copied();
+        let sunset = match overridden {
+            Some(VersionStatus::Unknown) => {
+                return Err(invalid(format!(
+                    "`{requested}` is not a valid version of this resource"
+                )))
+            }
+            Some(VersionStatus::Gone) => return Err(gone(media)),
+            Some(VersionStatus::Current) => None,
+            Some(VersionStatus::Deprecated { sunset }) => Some(sunset),
+            None => table_sunset
+                .as_deref()
+                .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()),
+        };
+        let Some(sunset) = sunset else {
+            return Ok((media, None));
+        };
+        if sunset <= today.date_naive() {
+            return Err(gone(media));
+        }
+        // Deprecated since the next version appeared, or since today when
+        // there is none (an override on the newest version).
+        let mut dates: Vec<&str> = entry
+            .listed
+            .iter()
+            .filter_map(|(m, _)| date_of(m))
+            .collect();
+        dates.sort_unstable();
+        let own = date_of(media).unwrap_or("");
+        let since = dates
+            .iter()
+            .find(|d| **d > own)
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .unwrap_or(today.date_naive());
+        let at_midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+        Ok((
+            media,
+            Some((
+                answer::http_date(at_midnight(since)),
+                answer::http_date(at_midnight(sunset)),
+            )),
+        ))
+    }
+}
+
+fn gone(media: &str) -> Box<Response> {
+    Box::new(api_error(
+        410,
+        "VERSION_GONE",
+        format!("The API version {media} has been sunset and is no longer available."),
+        None,
+    ))
 }
 
 #[cfg(test)]
