@@ -225,7 +225,15 @@ fn every_cls_record_kind_conforms() {
             &region,
             &topic,
             &[
-                "--query", "*", "--since", "10m", "--count", "40", "--format", format, "--keep-task",
+                "--query",
+                "*",
+                "--since",
+                "10m",
+                "--count",
+                "40",
+                "--format",
+                format,
+                "--keep-task",
             ],
         ]
         .concat();

@@ -54,6 +54,14 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+/// `N` bytes from the OS for tokens, nonces and keys. A test server whose OS
+/// cannot supply them cannot run at all, hence the panic.
+pub(crate) fn random<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).expect("the OS random source failed");
+    out
+}
+
 /// Locks `m` even if a handler panicked while holding it: one failed
 /// request must not wedge every later one.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

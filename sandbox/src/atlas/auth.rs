@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering;
 impl Inner {
     /// A 401 with a fresh nonce; `stale` when only the nonce was old.
     fn challenge(&self, stale: bool) -> Response {
-        let nonce = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 24]>());
+        let nonce = base64::engine::general_purpose::STANDARD.encode(crate::random::<24>());
         let mut nonces = lock(&self.nonces);
         let now = self.clock.unix_millis();
         if nonces.len() > 10_000 {
@@ -164,7 +164,7 @@ impl Inner {
                 &format!("The service account already has {live} active access tokens; revoke one or reuse it."),
             );
         }
-        let token = format!("sbx.{}", hex::encode(rand::random::<[u8; 24]>()));
+        let token = format!("sbx.{}", hex::encode(crate::random::<24>()));
         let lifetime = self.cfg.token_lifetime;
         tokens.insert(
             token.clone(),

@@ -148,7 +148,7 @@ impl Shared {
     }
 
     pub(super) fn issue(&self, client_id: &str) -> String {
-        let token = format!("c1sbx_{}", B64.encode(rand::random::<[u8; 24]>()));
+        let token = format!("c1sbx_{}", B64.encode(crate::random::<24>()));
         let expires = self.clock.unix_millis() + self.token_lifetime.as_millis() as i64;
         lock(&self.tokens).insert(token.clone(), (client_id.to_string(), expires));
         token

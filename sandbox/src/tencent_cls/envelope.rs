@@ -25,7 +25,7 @@ impl ApiError {
 
 /// A random version-4 uuid, as Tencent's request ids are.
 pub(super) fn request_id() -> String {
-    let mut b: [u8; 16] = rand::random();
+    let mut b: [u8; 16] = crate::random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);

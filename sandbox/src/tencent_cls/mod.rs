@@ -183,7 +183,7 @@ impl TencentClsSandboxBuilder {
             limits,
             throttled: AtomicU64::new(0),
             calls: Mutex::new(HashMap::new()),
-            link_secret: rand::random(),
+            link_secret: crate::random(),
         });
         let app = routes::router(state.clone());
         let server = Server::start(app, self.port, state.log.clone()).await?;
