@@ -7,10 +7,11 @@
 mod atlas;
 mod c1;
 mod checkpoint;
+mod clients;
 mod cls;
+mod ctx;
 mod failure;
 mod listing;
-mod login;
 mod output;
 mod progress;
 mod sandbox;
@@ -20,11 +21,12 @@ mod tour;
 mod windows;
 
 use clap::{Args, Parser, Subcommand};
+pub use ctx::Ctx;
 pub use failure::Failure;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -150,109 +152,6 @@ Credentials (the first found wins; never from flags):
      ~/.conductorone/config.yaml, or config.yaml under CONE_CONFIG_PATH
 Endpoint: --endpoint, else CONE_ENDPOINT, CONE_API_ENDPOINT or CONDUCTORONE_SERVER_URL,
 else derived from the client id's tenant.";
-
-/// What every command gets.
-pub struct Ctx {
-    /// The global flags.
-    pub global: Global,
-    /// Progress drawing.
-    pub progress: progress::Progress,
-    /// Emulators started for `--sandbox`.
-    pub sandboxes: Option<sandbox::Sandboxes>,
-    /// When the command started, for the summary's duration.
-    pub started: Instant,
-    /// Where the credentials came from (names and paths, never values).
-    credentials: std::sync::Mutex<Option<logexport::profile::Source>>,
-    /// The counters of invalid text replaced with U+FFFD, one per download
-    /// or stream, read when the summary is printed.
-    replaced: std::sync::Mutex<Vec<logexport::download::Replacements>>,
-}
-
-/// Fields every summary carries, `null` when a command has no such thing
-/// (a topic listing has no time windows), so scripts read one shape.
-const SUMMARY_FIELDS: [&str; 4] = ["records", "bytes", "windows", "resume_from"];
-
-impl Ctx {
-    /// A context for one command.
-    pub fn new(global: Global, sandboxes: Option<sandbox::Sandboxes>) -> Self {
-        Ctx {
-            progress: progress::Progress::new(global.quiet || global.json),
-            global,
-            sandboxes,
-            started: Instant::now(),
-            credentials: std::sync::Mutex::new(None),
-            replaced: std::sync::Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Counts `replacements` into the summary's `replaced`: the crate's text
-    /// policy turns invalid UTF-8 into U+FFFD and says how often.
-    pub fn count_replacements(&self, replacements: logexport::download::Replacements) {
-        self.replaced
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(replacements);
-    }
-
-    /// Records where the credentials came from, for the summary.
-    pub fn set_credentials(&self, source: logexport::profile::Source) {
-        *self.credentials.lock().unwrap_or_else(|e| e.into_inner()) = Some(source);
-    }
-
-    /// Prints the run's summary: one JSON object on stderr with `--json`
-    /// (always with records, bytes, windows, resume_from and duration_ms), a
-    /// short `key=value` line otherwise (unless `--quiet`).
-    pub fn summary(&self, value: serde_json::Value) {
-        let mut map = match value {
-            serde_json::Value::Object(map) => map,
-            other => {
-                let mut map = serde_json::Map::new();
-                map.insert("result".into(), other);
-                map
-            }
-        };
-        for field in SUMMARY_FIELDS {
-            map.entry(field).or_insert(serde_json::Value::Null);
-        }
-        let replaced: u64 = self
-            .replaced
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|r| r.get())
-            .sum();
-        map.entry("replaced").or_insert(replaced.into());
-        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        map.insert("duration_ms".into(), elapsed.into());
-        let source = self
-            .credentials
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(source) = source {
-            // An object for scripts, one readable phrase for people.
-            let value = if self.global.json {
-                serde_json::to_value(&source).unwrap_or(serde_json::Value::Null)
-            } else {
-                source.to_string().into()
-            };
-            map.insert("credentials".into(), value);
-        }
-        if self.global.json {
-            eprintln!("{}", serde_json::Value::Object(map));
-        } else if !self.global.quiet {
-            let parts: Vec<String> = map
-                .iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| {
-                    let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-                    format!("{k}={v}")
-                })
-                .collect();
-            eprintln!("{}", parts.join(" "));
-        }
-    }
-}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
