@@ -70,7 +70,7 @@ pub struct Built<C> {
 /// Profile files are read with blocking I/O; this keeps it off the
 /// runtime's worker threads without handing the whole resolver a `'static`
 /// bound.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(f)

@@ -410,7 +410,7 @@ async fn export_windows(
 
 /// Whether a task recorded by an earlier run still exists (tasks expire
 /// after 3 days, and anyone may delete one).
-async fn still_there(
+pub async fn still_there(
     client: &tencent_cls::Client,
     topic: &str,
     export_id: &str,

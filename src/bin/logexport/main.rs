@@ -14,6 +14,7 @@ mod failure;
 mod listing;
 mod output;
 mod progress;
+mod pull;
 mod sandbox;
 mod signals;
 mod time;
@@ -97,6 +98,9 @@ enum Command {
         #[command(subcommand)]
         command: c1::Command,
     },
+    /// Pull many sources on a schedule into rotated files or stdout (for a SIEM).
+    #[command(after_help = PULL_HELP)]
+    Pull(pull::Args),
     /// Run the emulators as a server; print endpoints and demo credentials as JSON.
     Sandbox {
         /// First port to use (three consecutive ports); 0 picks free ones.
@@ -120,6 +124,30 @@ enum Command {
     /// Print the man page (roff) on stdout, e.g. `logexport man | man -l -`.
     Man,
 }
+
+/// What `logexport pull --help` says after the flags.
+const PULL_HELP: &str = "\
+The config (TOML; every problem is reported at once, with its line):
+  state_dir = \"/var/lib/logexport\"   # one locked checkpoint per source
+  concurrency = 4                      # sources pulled at once
+  interval = \"5m\"                     # --follow's default
+
+  [[source]]
+  name = \"prod-audit\"                 # unique; {source} in paths
+  vendor = \"atlas\"                    # atlas | cls | c1
+  kind = \"cluster-logs\"               # atlas: stream-audit-logs | cluster-logs | events
+  project = \"5f1a...\"                 # hosts / workspaces: a list, or left out to discover all
+  log = \"mongodb-audit-log\"
+  env = { MONGODB_ATLAS_PUBLIC_API_KEY = \"PROD_PUB\", MONGODB_ATLAS_PRIVATE_API_KEY = \"PROD_PRIV\" }
+  # or: profile = \"prod\"  (the official tool's saved profile)
+  start = \"7d\"                        # first run's start; then from the checkpoint
+  step = \"1h\"                         # window length
+  lag = \"5m\"                          # a window closes once it ended this long ago
+  output = \"/srv/siem/{source}/{date}/{hour}.ndjson\"   # or \"-\": stdout, {\"source\":…,\"record\":…}
+  rotate_bytes = 104857600             # and/or rotate_every = \"1h\"; gzip = true
+Other keys: cls: region, topic, query; c1: exporter; atlas events: project or org; endpoint.
+Relative paths are relative to the config file's directory.
+Exit: 0 every source succeeded, 1 any failed (the summary names them), 2 bad config.";
 
 /// What `logexport atlas --help` says about credentials: every variable
 /// and file read, in precedence order.
@@ -179,13 +207,9 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(async move {
-        let mut signals = signals::Signals::install()
+        let signals = signals::Signals::install()
             .map_err(|e| Failure::runtime(format!("cannot install signal handlers: {e}")))?;
-        tokio::select! {
-            biased;
-            signal = signals.recv() => Err(Failure::interrupted(signal)),
-            result = run(cli) => result,
-        }
+        run(cli, signals).await
     });
     // Whatever ended the command (a signal included: the run's future is
     // dropped by now), the service-account tokens it minted go before the
@@ -266,10 +290,18 @@ fn parse_failure(e: clap::Error) -> ExitCode {
     report(Failure::usage(message), true)
 }
 
-async fn run(cli: Cli) -> Result<(), Failure> {
+/// Runs the command until it ends or a signal stops it: at once for
+/// every command but `pull`, which finishes its current window or page
+/// first (a second signal stops it at once).
+async fn run(cli: Cli, mut signals: signals::Signals) -> Result<(), Failure> {
     if cli.global.sandbox && cli.global.endpoint.is_some() {
         return Err(Failure::usage(
             "--sandbox and --endpoint cannot be combined",
+        ));
+    }
+    if matches!(cli.command, Command::Pull(_)) && cli.global.endpoint.is_some() {
+        return Err(Failure::usage(
+            "pull takes each source's `endpoint` from the config, not --endpoint",
         ));
     }
     if matches!(
@@ -288,14 +320,52 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         None
     };
     let ctx = Ctx::new(cli.global, sandboxes);
-    match cli.command {
-        Command::Atlas { command } => atlas::run(&ctx, command).await,
-        Command::Cls { command } => cls::run(&ctx, command).await,
-        Command::C1 { command } => c1::run(&ctx, command).await,
-        Command::Sandbox { port } => sandbox::serve(&ctx, port).await,
-        Command::Tour { dir } => tour::run(&ctx, &dir).await,
-        // Handled in `main` before any runtime starts.
-        Command::Completions { .. } | Command::Man => Ok(()),
+    let command = match cli.command {
+        Command::Pull(args) => return pull_until_stopped(&ctx, args, &mut signals).await,
+        other => dispatch(&ctx, other),
+    };
+    tokio::select! {
+        biased;
+        signal = signals.recv() => Err(Failure::interrupted(signal)),
+        result = command => result,
+    }
+}
+
+/// `pull`: the first SIGINT or SIGTERM asks it to stop after the current
+/// window or page (exit 0 once committed); a second one stops it at once.
+async fn pull_until_stopped(
+    ctx: &Ctx,
+    args: pull::Args,
+    signals: &mut signals::Signals,
+) -> Result<(), Failure> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let pull = pull::run(ctx, args, stopped);
+    tokio::pin!(pull);
+    loop {
+        tokio::select! {
+            biased;
+            signal = signals.recv() => {
+                if *stop.borrow() {
+                    return Err(Failure::interrupted(signal));
+                }
+                tracing::warn!("{}: finishing the current window, then exiting", signal.name());
+                let _ = stop.send(true);
+            }
+            result = &mut pull => return result,
+        }
+    }
+}
+
+/// Every command but `pull`, `completions` and `man`.
+async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Atlas { command } => atlas::run(ctx, command).await,
+        Command::Cls { command } => cls::run(ctx, command).await,
+        Command::C1 { command } => c1::run(ctx, command).await,
+        Command::Sandbox { port } => sandbox::serve(ctx, port).await,
+        Command::Tour { dir } => tour::run(ctx, &dir).await,
+        // Handled in `main` (before any runtime starts) and in `run`.
+        Command::Completions { .. } | Command::Man | Command::Pull(_) => Ok(()),
     }
 }
 
