@@ -1,9 +1,9 @@
 //! `logexport atlas …`: audit and host log downloads, events, processes.
 
+use crate::clients::AtlasDefaults;
 use crate::output::{file_target, Sink};
 use crate::time::parse_time;
 use crate::windows::{self, Plan, Windows};
-use crate::clients::AtlasDefaults;
 use crate::{Ctx, Failure};
 use chrono::{DateTime, Duration, Utc};
 use clap::Subcommand;

@@ -15,12 +15,10 @@ pub async fn run(ctx: &Ctx, config: &Config) -> Result<(), Failure> {
     for (source, client) in config.sources.iter().zip(clients) {
         let result = match client {
             Err(f) => Err(f),
-            Ok(client) => probe(&source.what, &client)
-                .await
-                .map_err(|f| Failure {
-                    message: format!("source `{}`: {}", source.name, f.message),
-                    ..f
-                }),
+            Ok(client) => probe(&source.what, &client).await.map_err(|f| Failure {
+                message: format!("source `{}`: {}", source.name, f.message),
+                ..f
+            }),
         };
         match result {
             Ok(()) => {
@@ -42,7 +40,11 @@ pub async fn run(ctx: &Ctx, config: &Config) -> Result<(), Failure> {
     let (_, first) = problems.swap_remove(0);
     Err(Failure {
         code,
-        message: format!("{} source(s) failed the check:\n{}", lines.len(), lines.join("\n")),
+        message: format!(
+            "{} source(s) failed the check:\n{}",
+            lines.len(),
+            lines.join("\n")
+        ),
         error: first.error,
     })
 }
@@ -53,13 +55,18 @@ async fn probe(what: &What, client: &Client) -> Result<(), Failure> {
         (What::AtlasEvents { org: Some(org), .. }, Client::Atlas(c, _)) => {
             c.org_events(org, Default::default())?.try_next().await?;
         }
-        (What::AtlasStreamAudit { project, .. }
-        | What::AtlasHostLogs { project, .. }
-        | What::AtlasEvents { project, .. }, Client::Atlas(c, defaults)) => {
+        (
+            What::AtlasStreamAudit { project, .. }
+            | What::AtlasHostLogs { project, .. }
+            | What::AtlasEvents { project, .. },
+            Client::Atlas(c, defaults),
+        ) => {
             let project = project
                 .clone()
                 .or_else(|| defaults.project.clone())
-                .ok_or_else(|| Failure::usage("no project: set `project`, or MONGODB_ATLAS_PROJECT_ID"))?;
+                .ok_or_else(|| {
+                    Failure::usage("no project: set `project`, or MONGODB_ATLAS_PROJECT_ID")
+                })?;
             c.processes(&project)?.try_next().await?;
         }
         (What::ClsExport { topic, .. }, Client::Cls(c)) => {

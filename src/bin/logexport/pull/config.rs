@@ -48,6 +48,8 @@ pub struct Source {
     pub endpoint: Option<String>,
     /// Where the first run starts (RFC 3339, unix seconds, or relative).
     pub start: String,
+    /// Where pulling stops for good (a closed backfill); default: never.
+    pub end: Option<String>,
     /// Window length (windowed sources).
     pub step: Duration,
     /// A window closes only this long after it ends.
@@ -188,6 +190,7 @@ const SOURCE_KEYS: &[&str] = &[
     "topic",
     "query",
     "start",
+    "end",
     "step",
     "lag",
     "endpoint",
@@ -215,10 +218,10 @@ struct Sources {
 pub fn load(path: &Path) -> Result<Config, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
-    let base = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    // Absolute, so checkpoints name files that a run from another
+    // directory finds too.
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let base = absolute.parent().unwrap_or(Path::new("/"));
     parse(&text, base).map_err(|problems| {
         let lines: Vec<String> = problems
             .iter()
@@ -263,7 +266,11 @@ fn parse(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
             p(key.span(), format!("unknown key `{}`", key.get_ref()));
         }
     }
-    let get = |k: &str| top.iter().find(|(key, _)| key.get_ref() == k).map(|(_, v)| v);
+    let get = |k: &str| {
+        top.iter()
+            .find(|(key, _)| key.get_ref() == k)
+            .map(|(_, v)| v)
+    };
     let state_dir = match get("state_dir").map(|v| (v.span(), v.get_ref())) {
         Some((_, toml::Value::String(s))) if !s.is_empty() => Some(base.join(s)),
         Some((span, _)) => {
@@ -380,14 +387,21 @@ fn parse_source(
         .and_then(|(_, v)| v.get_ref().as_str().map(str::to_string));
     let who = name_hint
         .as_deref()
-        .map_or(format!("source on line {line}"), |n| format!("source `{n}`"));
+        .map_or(format!("source on line {line}"), |n| {
+            format!("source `{n}`")
+        });
     let mut err = |span: Range, m: String| problems.push((span, format!("{who}: {m}")));
     for key in table.keys() {
         if !SOURCE_KEYS.contains(&key.get_ref().as_str()) {
             err(key.span(), format!("unknown key `{}`", key.get_ref()));
         }
     }
-    let value = |k: &str| table.iter().find(|(key, _)| key.get_ref() == k).map(|(_, v)| v);
+    let value = |k: &str| {
+        table
+            .iter()
+            .find(|(key, _)| key.get_ref() == k)
+            .map(|(_, v)| v)
+    };
     let string = |k: &str, err: &mut dyn FnMut(Range, String)| -> Option<String> {
         match value(k) {
             None => None,
@@ -437,7 +451,12 @@ fn parse_source(
                 names
             }
             _ => {
-                e(v.span(), format!("`{k}` must be a non-empty list of names (leave it out to discover them)"));
+                e(
+                    v.span(),
+                    format!(
+                        "`{k}` must be a non-empty list of names (leave it out to discover them)"
+                    ),
+                );
                 None
             }
         }
@@ -506,7 +525,10 @@ fn parse_source(
         (Some("atlas"), Some("events")) => {
             allowed = &["project", "org"];
             if project.is_some() && org.is_some() {
-                e(kind_span.clone(), "give `project` or `org`, not both".into());
+                e(
+                    kind_span.clone(),
+                    "give `project` or `org`, not both".into(),
+                );
             }
             Some(What::AtlasEvents {
                 project: project.clone(),
@@ -525,7 +547,10 @@ fn parse_source(
             None
         }
         (Some(v), _) => {
-            e(vendor_span.clone(), format!("`vendor` `{v}` is not atlas, cls or c1"));
+            e(
+                vendor_span.clone(),
+                format!("`vendor` `{v}` is not atlas, cls or c1"),
+            );
             None
         }
     };
@@ -542,7 +567,10 @@ fn parse_source(
     ] {
         if let Some(v) = value(k) {
             if what.is_some() && !allowed.contains(&k) {
-                e(v.span(), format!("`{k}` does not apply to this kind of source"));
+                e(
+                    v.span(),
+                    format!("`{k}` does not apply to this kind of source"),
+                );
             }
         }
     }
@@ -560,7 +588,13 @@ fn parse_source(
         match span_of(&s) {
             Some(d) if d > Duration::zero() || zero_ok => d,
             _ => {
-                e(span, format!("`{k}`: `{s}` is not a duration like 5m{}", if zero_ok { " or 0" } else { "" }));
+                e(
+                    span,
+                    format!(
+                        "`{k}`: `{s}` is not a duration like 5m{}",
+                        if zero_ok { " or 0" } else { "" }
+                    ),
+                );
                 Duration::zero()
             }
         }
@@ -569,7 +603,20 @@ fn parse_source(
     let lag = duration("lag", DEFAULT_LAG, true, &mut e);
     let start = string("start", &mut e).unwrap_or_else(|| DEFAULT_START.into());
     if let Err(m) = crate::time::parse_time(&start, chrono::Utc::now()) {
-        e(value("start").map_or(at.clone(), |v| v.span()), format!("`start`: {m}"));
+        e(
+            value("start").map_or(at.clone(), |v| v.span()),
+            format!("`start`: {m}"),
+        );
+    }
+    let end = string("end", &mut e);
+    if let Some(Err(m)) = end
+        .as_deref()
+        .map(|t| crate::time::parse_time(t, chrono::Utc::now()))
+    {
+        e(
+            value("end").map_or(at.clone(), |v| v.span()),
+            format!("`end`: {m}"),
+        );
     }
     let endpoint = string("endpoint", &mut e);
     let profile = string("profile", &mut e);
@@ -589,7 +636,10 @@ fn parse_source(
                 Some(map)
             }
             _ => {
-                e(v.span(), "`env` must be a table of STANDARD_NAME = \"YOUR_VARIABLE\"".into());
+                e(
+                    v.span(),
+                    "`env` must be a table of STANDARD_NAME = \"YOUR_VARIABLE\"".into(),
+                );
                 None
             }
         },
@@ -615,8 +665,14 @@ fn parse_source(
     };
     let every = value("rotate_every").map(|v| {
         let d = duration("rotate_every", "1h", false, &mut e);
-        if d > Duration::zero() && 86_400 % d.num_seconds().max(1) != 0 && d.num_seconds() % 86_400 != 0 {
-            e(v.span(), "`rotate_every` must divide a day (e.g. 15m, 1h, 6h) or be whole days".into());
+        if d > Duration::zero()
+            && 86_400 % d.num_seconds().max(1) != 0
+            && d.num_seconds() % 86_400 != 0
+        {
+            e(
+                v.span(),
+                "`rotate_every` must divide a day (e.g. 15m, 1h, 6h) or be whole days".into(),
+            );
         }
         d.num_seconds()
     });
@@ -658,6 +714,7 @@ fn parse_source(
         credentials: Credentials { env, profile },
         endpoint,
         start,
+        end,
         step,
         lag,
         sink: sink?,
@@ -672,7 +729,10 @@ mod tests {
     fn problems(text: &str) -> Vec<String> {
         match parse(text, Path::new("/base")) {
             Ok(_) => Vec::new(),
-            Err(p) => p.into_iter().map(|p| format!("{}: {}", p.line, p.message)).collect(),
+            Err(p) => p
+                .into_iter()
+                .map(|p| format!("{}: {}", p.line, p.message))
+                .collect(),
         }
     }
 

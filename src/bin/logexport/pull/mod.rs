@@ -252,13 +252,16 @@ impl Runner<'_> {
                             clock: this.clock.clone(),
                             bar: &this.bars.0[index],
                         };
-                        source::run(source, &env, &mut cycle).await.map_err(|f| Failure {
-                            message: format!("source `{}`: {}", source.name, f.message),
-                            ..f
-                        })
+                        source::run(source, &env, &mut cycle)
+                            .await
+                            .map_err(|f| Failure {
+                                message: format!("source `{}`: {}", source.name, f.message),
+                                ..f
+                            })
                     }
                 };
-                this.bars.0[index].set_message(format!("{}: {} records", source.name, cycle.records));
+                this.bars.0[index]
+                    .set_message(format!("{}: {} records", source.name, cycle.records));
                 Report {
                     index,
                     cycle,
@@ -336,9 +339,7 @@ fn verdict(config: &Config, reports: Vec<Report>) -> Result<(), Failure> {
 /// doubling from the interval, at most an hour (or the interval if longer).
 fn backoff(interval: Duration, failures: u32) -> Duration {
     let cap = interval.max(Duration::from_secs(3_600));
-    interval
-        .saturating_mul(1u32 << failures.min(16))
-        .min(cap)
+    interval.saturating_mul(1u32 << failures.min(16)).min(cap)
 }
 
 /// Up to a tenth of `interval`, so many instances started together do not

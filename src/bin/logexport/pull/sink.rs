@@ -62,7 +62,9 @@ pub fn render(template: &str, source: &str, at: i64, seq: u32, gzip: bool) -> Pa
         path = path.replace("{seq}", &seq.to_string());
     } else if seq > 0 {
         let name_at = path.rfind('/').map_or(0, |i| i + 1);
-        let dot = path[name_at..].find('.').map_or(path.len(), |i| name_at + i);
+        let dot = path[name_at..]
+            .find('.')
+            .map_or(path.len(), |i| name_at + i);
         path.insert_str(dot, &format!(".{seq}"));
     }
     if gzip && !path.ends_with(".gz") {
@@ -88,7 +90,9 @@ pub struct Out {
 
 enum Kind {
     /// `{"source":"NAME","record":` before each record.
-    Stdout { prefix: Vec<u8> },
+    Stdout {
+        prefix: Vec<u8>,
+    },
     Files(Files),
 }
 
@@ -397,10 +401,21 @@ mod tests {
         }
         fn out(&self, spec: &SinkSpec, ledger: &mut Ledger) -> Out {
             let now = self.now.clone();
-            Out::open(spec, "s", ledger, Arc::new(move || now.load(Ordering::SeqCst))).unwrap()
+            Out::open(
+                spec,
+                "s",
+                ledger,
+                Arc::new(move || now.load(Ordering::SeqCst)),
+            )
+            .unwrap()
         }
         fn spec(&self, template: &str, max_bytes: Option<u64>, gzip: bool) -> SinkSpec {
-            let template = self.dir.path().join(template).to_string_lossy().into_owned();
+            let template = self
+                .dir
+                .path()
+                .join(template)
+                .to_string_lossy()
+                .into_owned();
             SinkSpec::Files {
                 every: implied_every(&template),
                 template,
@@ -425,7 +440,14 @@ mod tests {
         let spec = f.spec("{source}.ndjson", Some(27), false);
         let mut ledger = f.ledger();
         let mut out = f.out(&spec, &mut ledger);
-        for r in ["aaaaaaaa", "bbbbbbbb", "cccccccc", "dddddddd", "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "f"] {
+        for r in [
+            "aaaaaaaa",
+            "bbbbbbbb",
+            "cccccccc",
+            "dddddddd",
+            "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
+            "f",
+        ] {
             out.append(r, &mut ledger).unwrap();
         }
         commit(&mut out, &mut ledger);
@@ -473,7 +495,10 @@ mod tests {
         out.append("two", &mut ledger).unwrap();
         out.append("three", &mut ledger).unwrap();
         commit(&mut out, &mut ledger);
-        assert_eq!(f.read("s.ndjson") + &f.read("s.1.ndjson"), "one\ntwo\nthree\n");
+        assert_eq!(
+            f.read("s.ndjson") + &f.read("s.1.ndjson"),
+            "one\ntwo\nthree\n"
+        );
     }
 
     #[test]
@@ -511,7 +536,13 @@ mod tests {
             "{\"x\":[1,2]} \"plain \\\"text\\\" line\""
         );
         assert_eq!(
-            render("/o/{source}/{date}T{hour}{minute}.ndjson", "a", 3_660, 2, true),
+            render(
+                "/o/{source}/{date}T{hour}{minute}.ndjson",
+                "a",
+                3_660,
+                2,
+                true
+            ),
             Path::new("/o/a/1970-01-01T0101.2.ndjson.gz")
         );
         assert_eq!(unknown_field("{source}/{day}.x").as_deref(), Some("day"));

@@ -72,7 +72,11 @@ pub async fn run(source: &Source, env: &Env<'_>, cycle: &mut Cycle) -> Result<()
     // The outcome is what matters; a checkpoint that cannot be written
     // now fails the next cycle loudly.
     if let Err(e) = ledger.save() {
-        tracing::warn!(source = source.name, error = e.message, "cannot record the cycle");
+        tracing::warn!(
+            source = source.name,
+            error = e.message,
+            "cannot record the cycle"
+        );
     }
     result
 }
@@ -90,10 +94,24 @@ async fn pull(
     let mut out = Out::open(&source.sink, &source.name, ledger, env.clock.clone())?;
     let now = Utc::now();
     let start = parse_time(&source.start, now).map_err(Failure::usage)?;
+    let until = match &source.end {
+        Some(t) => Some(parse_time(t, now).map_err(Failure::usage)?),
+        None => None,
+    };
     if let (What::C1Events { exporter }, Client::C1(client)) = (&source.what, env.client) {
-        return c1_events(client, exporter.as_deref(), start, env, &mut out, ledger, cycle).await;
+        let range = (start, until);
+        return c1_events(
+            client,
+            exporter.as_deref(),
+            range,
+            env,
+            &mut out,
+            ledger,
+            cycle,
+        )
+        .await;
     }
-    let end = now - source.lag;
+    let end = until.map_or(now - source.lag, |u| u.min(now - source.lag));
     let mut cursor = match ledger.state.position.as_deref() {
         Some(p) => p
             .parse()
@@ -112,7 +130,8 @@ async fn pull(
             None if cursor < end => (cursor + source.step).min(end),
             None => return Ok(()),
         };
-        env.bar.set_message(format!("{}: {} .. {}", source.name, cursor, to));
+        env.bar
+            .set_message(format!("{}: {} .. {}", source.name, cursor, to));
         let mut window = Window {
             out: &mut out,
             ledger,
@@ -166,15 +185,23 @@ async fn fetch_window(
     window: &mut Window<'_>,
 ) -> Result<Option<String>, Failure> {
     match (&source.what, client) {
-        (What::AtlasStreamAudit { project, workspaces }, Client::Atlas(client, defaults)) => {
+        (
+            What::AtlasStreamAudit {
+                project,
+                workspaces,
+            },
+            Client::Atlas(client, defaults),
+        ) => {
             let project = atlas_project(project, defaults)?;
             let names = match workspaces {
                 Some(names) => names.clone(),
-                None => client
-                    .stream_workspaces(&project)?
-                    .map_ok(|w| w.name)
-                    .try_collect()
-                    .await?,
+                None => {
+                    client
+                        .stream_workspaces(&project)?
+                        .map_ok(|w| w.name)
+                        .try_collect()
+                        .await?
+                }
             };
             for workspace in names {
                 let dl = client
@@ -189,7 +216,14 @@ async fn fetch_window(
             }
             Ok(None)
         }
-        (What::AtlasHostLogs { project, hosts, log }, Client::Atlas(client, defaults)) => {
+        (
+            What::AtlasHostLogs {
+                project,
+                hosts,
+                log,
+            },
+            Client::Atlas(client, defaults),
+        ) => {
             let project = atlas_project(project, defaults)?;
             let names = match hosts {
                 Some(names) => names.clone(),
@@ -217,7 +251,9 @@ async fn fetch_window(
             let query = EventQuery::default().since(from).until(to);
             let events = match (project, org) {
                 (_, Some(org)) => client.org_events(org, query)?,
-                (project, None) => client.project_events(&atlas_project(project, defaults)?, query)?,
+                (project, None) => {
+                    client.project_events(&atlas_project(project, defaults)?, query)?
+                }
             };
             copy(
                 events.map(|e| e.map(|e| serde_json::to_string(&e).expect("serialisable"))),
@@ -227,7 +263,9 @@ async fn fetch_window(
             Ok(None)
         }
         (What::ClsExport { topic, query, .. }, Client::Cls(client)) => {
-            cls_window(client, topic, query, from, to, window).await.map(Some)
+            cls_window(client, topic, query, from, to, window)
+                .await
+                .map(Some)
         }
         _ => Err(Failure::runtime(format!(
             "source `{}`: its client is for another vendor",
@@ -273,7 +311,8 @@ async fn cls_window(
     let export_id = match recorded {
         Some(id) if crate::cls::still_there(client, topic, &id).await? => id,
         _ => {
-            let mut params = ExportParams::new(topic, query, tencent_cls::TimeRange::between(from, to));
+            let mut params =
+                ExportParams::new(topic, query, tencent_cls::TimeRange::between(from, to));
             params.order = Order::Asc;
             let id = client.create_export(&params).await?;
             window.ledger.state.pending = Some(PendingTask {
@@ -284,8 +323,12 @@ async fn cls_window(
             id
         }
     };
-    let options = ExportOptions::default().order(Order::Asc).delete_after(false);
-    let mut records = client.resume_export(topic, export_id.as_str(), options).records();
+    let options = ExportOptions::default()
+        .order(Order::Asc)
+        .delete_after(false);
+    let mut records = client
+        .resume_export(topic, export_id.as_str(), options)
+        .records();
     while let Some(record) = records.try_next().await? {
         window.append(&record.to_string())?;
     }
@@ -304,7 +347,7 @@ async fn cls_window(
 async fn c1_events(
     client: &logexport::conductorone::Client,
     exporter: Option<&str>,
-    start: DateTime<Utc>,
+    (start, until): (DateTime<Utc>, Option<DateTime<Utc>>),
     env: &Env<'_>,
     out: &mut Out,
     ledger: &mut Ledger,
@@ -315,6 +358,9 @@ async fn c1_events(
         None => client.events(),
     }
     .sort(SortDirection::Asc);
+    if let Some(until) = until {
+        query = query.until(until);
+    }
     query = match ledger.state.position.clone() {
         Some(uid) => query.since_event_uid(uid),
         None => query.since(start),
@@ -360,7 +406,8 @@ async fn c1_events(
         last_uid = Some(uid);
         if records == COMMIT_EVERY {
             commit(out, ledger, last_uid.take(), &mut records, &mut bytes)?;
-            env.bar.set_message(format!("{}: {} stored", "c1 events", ledger.state.records));
+            env.bar
+                .set_message(format!("{}: {} stored", "c1 events", ledger.state.records));
             if stopping(env.stop) {
                 return Ok(());
             }
