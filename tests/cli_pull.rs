@@ -539,3 +539,75 @@ fn check_makes_one_call_per_source_and_names_each_failing_one() {
         "{err}"
     );
 }
+
+#[test]
+fn sources_sharing_credentials_share_one_client_and_atlas_targets_are_discovered() {
+    let em = emulators();
+    let dir = tempfile::tempdir().unwrap();
+    let (from, to) = hour();
+    let atlas = |name: &str, kind: &str, extra: &str| {
+        format!(
+            r#"
+[[source]]
+name = "{name}"
+vendor = "atlas"
+kind = "{kind}"
+project = "{project}"
+{extra}
+endpoint = "{endpoint}"
+env = {{ MONGODB_ATLAS_PUBLIC_API_KEY = "T_ATLAS_PUB", MONGODB_ATLAS_PRIVATE_API_KEY = "T_ATLAS_PRIV" }}
+start = "{from}"
+end = "{to}"
+lag = "0"
+output = "out/{{source}}.ndjson"
+"#,
+            project = atlas_sb::DEMO_PROJECT_ID,
+            endpoint = em.atlas.endpoint(),
+        )
+    };
+    let c1 = |name: &str| {
+        format!(
+            r#"
+[[source]]
+name = "{name}"
+vendor = "c1"
+endpoint = "{endpoint}"
+env = {{ CONE_CLIENT_ID = "T_C1_ID", CONE_CLIENT_SECRET = "T_C1_SECRET" }}
+start = "5d"
+output = "out/{{source}}.ndjson"
+"#,
+            endpoint = em.c1.endpoint(),
+        )
+    };
+    // One at a time, so a second token exchange could only come from a
+    // second client.
+    let text_cfg = format!(
+        "state_dir = \"state\"\nconcurrency = 1\n{}{}{}{}",
+        atlas("workspaces", "stream-audit-logs", ""),
+        atlas("hosts", "cluster-logs", "log = \"mongodb\""),
+        c1("c1-a"),
+        c1("c1-b"),
+    );
+    let cfg = write_config(dir.path(), &text_cfg);
+    let out = pull(&em, &cfg, &["--once", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines = cycle_lines(&out.stderr);
+    // No workspaces or hosts named: the project's are listed and pulled.
+    assert!(
+        lines["workspaces"]["records"].as_u64().unwrap() > 0,
+        "{}",
+        lines["workspaces"]
+    );
+    assert!(
+        lines["hosts"]["records"].as_u64().unwrap() > 0,
+        "{}",
+        lines["hosts"]
+    );
+    assert_eq!(lines["c1-a"]["records"], 1_500);
+    assert_eq!(lines["c1-b"]["records"], 1_500);
+    assert_eq!(
+        em.c1.requests().count_path("/auth/v1/token"),
+        1,
+        "both C1 sources use one client and its token"
+    );
+}

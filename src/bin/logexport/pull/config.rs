@@ -175,11 +175,8 @@ struct Problem {
     message: String,
 }
 
-/// Keys a `[[source]]` table may hold.
-const SOURCE_KEYS: &[&str] = &[
-    "name",
-    "vendor",
-    "kind",
+/// Keys that say what a source pulls; each applies to some kinds only.
+const WHAT_KEYS: &[&str] = &[
     "project",
     "org",
     "workspaces",
@@ -189,6 +186,13 @@ const SOURCE_KEYS: &[&str] = &[
     "region",
     "topic",
     "query",
+];
+
+/// The other keys a `[[source]]` table may hold.
+const COMMON_KEYS: &[&str] = &[
+    "name",
+    "vendor",
+    "kind",
     "start",
     "end",
     "step",
@@ -392,7 +396,8 @@ fn parse_source(
         });
     let mut err = |span: Range, m: String| problems.push((span, format!("{who}: {m}")));
     for key in table.keys() {
-        if !SOURCE_KEYS.contains(&key.get_ref().as_str()) {
+        let k = key.get_ref().as_str();
+        if !COMMON_KEYS.contains(&k) && !WHAT_KEYS.contains(&k) {
             err(key.span(), format!("unknown key `{}`", key.get_ref()));
         }
     }
@@ -554,17 +559,7 @@ fn parse_source(
             None
         }
     };
-    for k in [
-        "project",
-        "org",
-        "workspaces",
-        "hosts",
-        "log",
-        "exporter",
-        "region",
-        "topic",
-        "query",
-    ] {
+    for &k in WHAT_KEYS {
         if let Some(v) = value(k) {
             if what.is_some() && !allowed.contains(&k) {
                 e(
