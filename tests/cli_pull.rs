@@ -266,6 +266,13 @@ fn several_sources_at_once_then_a_rerun_stores_nothing_twice() {
     assert_eq!(rows[0]["position"], range.1.to_string());
     assert!(rows[0]["lag_s"].as_i64().unwrap() >= 2 * 3_600);
     assert_eq!(rows[2]["records"], 1_500);
+    // C1 positions are uids: the lag comes from the newest event's time.
+    assert!(rows[2]["lag_s"].as_i64().is_some(), "{}", rows[2]);
+    assert!(
+        lines["c1-log"]["lag_s"].as_i64().is_some(),
+        "{}",
+        lines["c1-log"]
+    );
     assert!(rows.iter().all(|r| r["last_error"].is_null()));
 
     // --source runs only the named ones; an unknown name is a usage error.

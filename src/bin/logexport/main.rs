@@ -370,7 +370,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), Failure> {
 }
 
 /// Colour only on a terminal, and never when `NO_COLOR` is set
-/// (https://no-color.org: any non-empty value).
+/// (<https://no-color.org>: any non-empty value).
 fn use_color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

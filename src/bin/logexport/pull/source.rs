@@ -368,15 +368,22 @@ async fn c1_events(
     let mut stream = query.stream()?;
     let (mut records, mut bytes) = (0u64, 0u64);
     let mut last_uid: Option<String> = None;
+    // The newest event's time (OCSF `time`, milliseconds), for the lag.
+    let mut newest: Option<i64> = None;
+    let now = Utc::now().timestamp();
+    cycle.lag_secs = ledger.state.newest.map(|t| (now - t).max(0));
     let mut commit = |out: &mut Out,
                       ledger: &mut Ledger,
                       uid: Option<String>,
+                      newest: Option<i64>,
                       records: &mut u64,
                       bytes: &mut u64|
      -> Result<(), Failure> {
         out.commit(ledger)?;
         if uid.is_some() {
             ledger.state.position = uid;
+            ledger.state.newest = newest.or(ledger.state.newest);
+            cycle.lag_secs = ledger.state.newest.map(|t| (now - t).max(0));
         }
         ledger.state.records += *records;
         ledger.state.bytes += *bytes;
@@ -392,7 +399,14 @@ async fn c1_events(
             Ok(None) => break,
             Err(e) => {
                 // Whole events already read are kept.
-                commit(out, ledger, last_uid.take(), &mut records, &mut bytes)?;
+                commit(
+                    out,
+                    ledger,
+                    last_uid.take(),
+                    newest,
+                    &mut records,
+                    &mut bytes,
+                )?;
                 return Err(e.into());
             }
         };
@@ -404,8 +418,18 @@ async fn c1_events(
         records += 1;
         bytes += line.len() as u64 + 1;
         last_uid = Some(uid);
+        if let Some(ms) = event.get("time").and_then(serde_json::Value::as_i64) {
+            newest = Some(ms.div_euclid(1000));
+        }
         if records == COMMIT_EVERY {
-            commit(out, ledger, last_uid.take(), &mut records, &mut bytes)?;
+            commit(
+                out,
+                ledger,
+                last_uid.take(),
+                newest,
+                &mut records,
+                &mut bytes,
+            )?;
             env.bar
                 .set_message(format!("{}: {} stored", "c1 events", ledger.state.records));
             if stopping(env.stop) {
@@ -413,5 +437,5 @@ async fn c1_events(
             }
         }
     }
-    commit(out, ledger, last_uid, &mut records, &mut bytes)
+    commit(out, ledger, last_uid, newest, &mut records, &mut bytes)
 }

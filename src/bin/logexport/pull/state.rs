@@ -39,6 +39,10 @@ pub struct State {
     /// Resume position: the last stored event uid, or the next window
     /// start (unix seconds).
     pub position: Option<String>,
+    /// Time (unix seconds) of the newest stored record, where the position
+    /// is not a time itself (ConductorOne event uids).
+    #[serde(default)]
+    pub newest: Option<i64>,
     /// Records stored in total.
     pub records: u64,
     /// Record bytes stored in total.

@@ -17,9 +17,10 @@ pub fn print(ctx: &Ctx, config: &Config) -> Result<(), Failure> {
         let position = st.and_then(|s| s.position.clone());
         // Windowed sources record the next window start: how far behind
         // now the stored data ends.
-        let behind = position
-            .as_deref()
-            .and_then(|p| p.parse::<i64>().ok())
+        // ConductorOne records the newest stored event's time instead.
+        let behind = st
+            .and_then(|s| s.newest)
+            .or_else(|| position.as_deref().and_then(|p| p.parse::<i64>().ok()))
             .and_then(|s| DateTime::from_timestamp(s, 0))
             .map(|t| (now - t).num_seconds().max(0));
         let last_run = st
