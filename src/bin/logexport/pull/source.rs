@@ -193,27 +193,25 @@ async fn fetch_window(
             Client::Atlas(client, defaults),
         ) => {
             let project = atlas_project(project, defaults)?;
-            let names = match workspaces {
-                Some(names) => names.clone(),
-                None => {
+            let names = named_or(workspaces, || async {
+                client
+                    .stream_workspaces(&project)?
+                    .map_ok(|w| w.name)
+                    .try_collect()
+                    .await
+            })
+            .await?;
+            let range = TimeRange::new(from, to);
+            let opts = StreamLogOptions::default();
+            let fetch = |workspace: String| {
+                let (project, opts) = (project.clone(), opts.clone());
+                async move {
                     client
-                        .stream_workspaces(&project)?
-                        .map_ok(|w| w.name)
-                        .try_collect()
-                        .await?
+                        .download_stream_audit_logs(&project, &workspace, range, opts)
+                        .await
                 }
             };
-            for workspace in names {
-                let dl = client
-                    .download_stream_audit_logs(
-                        &project,
-                        &workspace,
-                        TimeRange::new(from, to),
-                        StreamLogOptions::default(),
-                    )
-                    .await?;
-                copy(dl.lines(), window).await?;
-            }
+            each_download(names, fetch, window).await?;
             Ok(None)
         }
         (
@@ -225,26 +223,24 @@ async fn fetch_window(
             Client::Atlas(client, defaults),
         ) => {
             let project = atlas_project(project, defaults)?;
-            let names = match hosts {
-                Some(names) => names.clone(),
-                None => {
-                    let mut names: Vec<String> = client
-                        .processes(&project)?
-                        .map_ok(|p| p.hostname)
-                        .try_collect()
-                        .await?;
-                    // A host runs several processes (mongod, mongos).
-                    names.sort();
-                    names.dedup();
-                    names
+            let names = named_or(hosts, || async {
+                client
+                    .processes(&project)?
+                    .map_ok(|p| p.hostname)
+                    .try_collect()
+                    .await
+            })
+            .await?;
+            let range = TimeRange::new(from, to);
+            let fetch = |host: String| {
+                let project = project.clone();
+                async move {
+                    client
+                        .download_cluster_log(&project, &host, *log, range)
+                        .await
                 }
             };
-            for host in names {
-                let dl = client
-                    .download_cluster_log(&project, &host, *log, TimeRange::new(from, to))
-                    .await?;
-                copy(dl.lines(), window).await?;
-            }
+            each_download(names, fetch, window).await?;
             Ok(None)
         }
         (What::AtlasEvents { project, org }, Client::Atlas(client, defaults)) => {
@@ -284,6 +280,38 @@ fn atlas_project(
             atlas::ENV_PROJECT_ID
         ))
     })
+}
+
+/// The targets a source names, else those `discover` lists (each once:
+/// a host runs several processes).
+async fn named_or<F, Fut>(named: &Option<Vec<String>>, discover: F) -> Result<Vec<String>, Failure>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = logexport::Result<Vec<String>>>,
+{
+    if let Some(names) = named {
+        return Ok(names.clone());
+    }
+    let mut names = discover().await?;
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Appends every record of each target's download, in turn.
+async fn each_download<F, Fut>(
+    targets: Vec<String>,
+    fetch: F,
+    window: &mut Window<'_>,
+) -> Result<(), Failure>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = logexport::Result<atlas::Download>>,
+{
+    for target in targets {
+        copy(fetch(target).await?.lines(), window).await?;
+    }
+    Ok(())
 }
 
 /// Appends every line of `lines`.
