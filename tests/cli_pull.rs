@@ -618,3 +618,35 @@ output = "out/{{source}}.ndjson"
         "both C1 sources use one client and its token"
     );
 }
+
+#[test]
+fn stdout_wraps_each_record_with_its_source() {
+    let em = emulators();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        &format!(
+            r#"state_dir = "state"
+[[source]]
+name = "tenant"
+vendor = "c1"
+endpoint = "{}"
+env = {{ CONE_CLIENT_ID = "T_C1_ID", CONE_CLIENT_SECRET = "T_C1_SECRET" }}
+start = "5d"
+output = "-"
+"#,
+            em.c1.endpoint()
+        ),
+    );
+    let out = pull(&em, &cfg, &["--once", "-q"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1_500);
+    for (line, event) in lines.iter().zip(em.c1.events()) {
+        assert_eq!(line["source"], "tenant");
+        assert_eq!(line["record"], *event);
+    }
+}

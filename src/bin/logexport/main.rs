@@ -128,24 +128,24 @@ enum Command {
 /// What `logexport pull --help` says after the flags.
 const PULL_HELP: &str = "\
 The config (TOML; every problem is reported at once, with its line):
-  state_dir = \"/var/lib/logexport\"   # one locked checkpoint per source
+  state_dir = \"/var/lib/logexport\"     # one locked checkpoint per source
   concurrency = 4                      # sources pulled at once
-  interval = \"5m\"                     # --follow's default
+  interval = \"5m\"                      # --follow's default
 
   [[source]]
-  name = \"prod-audit\"                 # unique; {source} in paths
-  vendor = \"atlas\"                    # atlas | cls | c1
-  kind = \"cluster-logs\"               # atlas: stream-audit-logs | cluster-logs | events
-  project = \"5f1a...\"                 # hosts / workspaces: a list, or left out to discover all
+  name = \"prod-audit\"                  # unique; {source} in paths
+  vendor = \"atlas\"                     # atlas | cls | c1
+  kind = \"cluster-logs\"                # atlas: stream-audit-logs | cluster-logs | events
+  project = \"5f1a...\"                  # hosts / workspaces: a list, or left out to discover all
   log = \"mongodb-audit-log\"
   env = { MONGODB_ATLAS_PUBLIC_API_KEY = \"PROD_PUB\", MONGODB_ATLAS_PRIVATE_API_KEY = \"PROD_PRIV\" }
   # or: profile = \"prod\"  (the official tool's saved profile)
-  start = \"7d\"                        # first run's start; then from the checkpoint
-  step = \"1h\"                         # window length
-  lag = \"5m\"                          # a window closes once it ended this long ago
-  output = \"/srv/siem/{source}/{date}/{hour}.ndjson\"   # or \"-\": stdout, {\"source\":…,\"record\":…}
+  start = \"7d\"                         # first run's start; then from the checkpoint
+  step = \"1h\"                          # window length
+  lag = \"5m\"                           # a window closes once it ended this long ago
+  output = \"/srv/siem/{source}/{date}/{hour}.ndjson\"  # or \"-\": stdout, {\"source\":…,\"record\":…}
   rotate_bytes = 104857600             # and/or rotate_every = \"1h\"; gzip = true
-Other keys: cls: region, topic, query; c1: exporter; atlas events: project or org; endpoint.
+Other keys: end (a closed backfill stops there); endpoint; cls: region, topic, query; c1: exporter;\natlas events: project or org.
 Relative paths are relative to the config file's directory.
 Exit: 0 every source succeeded, 1 any failed (the summary names them), 2 bad config.";
 
