@@ -299,10 +299,14 @@ async fn run(cli: Cli, mut signals: signals::Signals) -> Result<(), Failure> {
             "--sandbox and --endpoint cannot be combined",
         ));
     }
-    if matches!(cli.command, Command::Pull(_)) && cli.global.endpoint.is_some() {
-        return Err(Failure::usage(
-            "pull takes each source's `endpoint` from the config, not --endpoint",
-        ));
+    if matches!(cli.command, Command::Pull(_)) {
+        let g = &cli.global;
+        if g.endpoint.is_some() || g.output.is_some() || g.raw || g.profile.is_some() {
+            return Err(Failure::usage(
+                "pull takes each source's endpoint, output and profile from the config; \
+                 --endpoint, --output, --raw and --profile do not apply",
+            ));
+        }
     }
     if matches!(
         cli.command,
