@@ -1,5 +1,6 @@
 //! `logexport atlas …`: audit and host log downloads, events, processes.
 
+use crate::clients::AtlasDefaults;
 use crate::output::{file_target, Sink};
 use crate::time::parse_time;
 use crate::windows::{self, Plan, Windows};
@@ -10,7 +11,6 @@ use futures::TryStreamExt;
 use logexport::atlas::{
     self, Download, EventQuery, LogName, SaveMode, StreamLogOptions, TimeRange,
 };
-use logexport::sandbox::prelude::*;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -137,6 +137,17 @@ static TO_REVOKE: std::sync::Mutex<Vec<atlas::Client>> = std::sync::Mutex::new(V
 /// left behind expires within the hour anyway.
 const REVOKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Registers `client` for [`revoke_minted_tokens`] when it mints
+/// service-account tokens.
+pub fn revoke_at_exit(client: &atlas::Client) {
+    if client.auth_scheme() == "service-account" {
+        TO_REVOKE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(client.clone());
+    }
+}
+
 /// Revokes the token of every Atlas client this run built, within a short
 /// bound. Called by `main` after the command ends, however it ended
 /// (success, error, or its future dropped on SIGINT/SIGTERM): Atlas allows
@@ -158,13 +169,9 @@ pub async fn revoke_minted_tokens() {
 
 /// Runs an Atlas command.
 pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
-    let (client, defaults) = client(ctx)?;
-    if client.auth_scheme() == "service-account" {
-        TO_REVOKE
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(client.clone());
-    }
+    let (built, defaults) = crate::clients::atlas(ctx.setup())?;
+    ctx.note_credentials(built.source);
+    let client = built.client;
     let now = Utc::now();
     match command {
         Command::StreamAuditLogs {
@@ -266,50 +273,13 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
     }
 }
 
-fn client(ctx: &Ctx) -> Result<(atlas::Client, Defaults), Failure> {
-    if let Some(sb) = &ctx.sandboxes {
-        return Ok((sb.atlas.client_builder().build()?, Defaults::from_env()));
-    }
-    // The library's error names the variable and what is wrong with it.
-    let login = crate::login::atlas(ctx)?;
-    let mut builder = atlas::Client::builder().credentials(login.credentials.value);
-    if let Some(url) = ctx
-        .global
-        .endpoint
-        .clone()
-        .or(login.base_url.map(|u| u.value))
-    {
-        builder = builder.endpoint(&url);
-    }
-    let defaults = Defaults {
-        project: login.project_id.map(|p| p.value),
-        org: login.org_id.map(|o| o.value),
-    };
-    Ok((builder.build()?, defaults))
+/// `--project` when not given: the defaults the client was built with.
+trait ProjectDefault {
+    /// The flag, else the default, else a usage error saying how to set one.
+    fn project(&self, given: Option<String>) -> Result<String, Failure>;
 }
 
-/// `--project` and `--org` when not given: `MONGODB_ATLAS_PROJECT_ID` and
-/// `MONGODB_ATLAS_ORG_ID`, else the atlas CLI profile's.
-struct Defaults {
-    project: Option<String>,
-    org: Option<String>,
-}
-
-impl Defaults {
-    /// The environment's only (the sandbox reads no profile).
-    fn from_env() -> Self {
-        let var = |n: &str| {
-            std::env::var(n)
-                .ok()
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        Defaults {
-            project: var(atlas::ENV_PROJECT_ID),
-            org: var(atlas::ENV_ORG_ID),
-        }
-    }
-
+impl ProjectDefault for AtlasDefaults {
     fn project(&self, given: Option<String>) -> Result<String, Failure> {
         given.or_else(|| self.project.clone()).ok_or_else(|| {
             Failure::usage(format!(

@@ -10,7 +10,6 @@ use futures::TryStreamExt;
 use logexport::conductorone::{
     self, event_uid, Datasource, ExportFormat, ExporterUpdate, NewExporter, SortDirection,
 };
-use logexport::sandbox::prelude::*;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -112,7 +111,9 @@ impl From<Format> for ExportFormat {
 
 /// Runs a C1 command.
 pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
-    let client = client(ctx)?;
+    let built = crate::clients::c1(ctx.setup())?;
+    ctx.note_credentials(built.source);
+    let client = built.client;
     match command {
         Command::Exporters { command } => exporters(ctx, &client, command).await,
         Command::Events {
@@ -306,22 +307,4 @@ async fn exporters(
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
     serde_json::to_string(value).map_err(|e| Failure::runtime(e.to_string()))
-}
-
-fn client(ctx: &Ctx) -> Result<conductorone::Client, Failure> {
-    if let Some(sb) = &ctx.sandboxes {
-        return Ok(sb.conductorone.client_builder().build()?);
-    }
-    // The library's error names the variable and what is wrong with it.
-    let login = crate::login::c1(ctx)?;
-    let mut builder = conductorone::Client::builder().credentials(login.credentials.value);
-    if let Some(url) = ctx
-        .global
-        .endpoint
-        .clone()
-        .or(login.endpoint.map(|e| e.value))
-    {
-        builder = builder.endpoint(&url);
-    }
-    Ok(builder.build()?)
 }

@@ -8,7 +8,6 @@ use crate::{Ctx, Failure};
 use chrono::{Duration, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use futures::TryStreamExt;
-use logexport::sandbox::prelude::*;
 use logexport::tencent_cls::{
     self, ExportEvent, ExportOptions, ExportParams, Format, Order, SyntaxRule, TimeRange,
     TopicFilter,
@@ -66,13 +65,6 @@ impl From<&str> for RegionArg {
             region: Some(region.to_string()),
         }
     }
-}
-
-/// The error when neither flag, variable nor profile names a region.
-fn no_region() -> Failure {
-    Failure::usage(
-        "give --region, or set TENCENTCLOUD_REGION (or region in the tccli profile's .configure file)",
-    )
 }
 
 /// `cls export` arguments.
@@ -418,7 +410,7 @@ async fn export_windows(
 
 /// Whether a task recorded by an earlier run still exists (tasks expire
 /// after 3 days, and anyone may delete one).
-async fn still_there(
+pub async fn still_there(
     client: &tencent_cls::Client,
     topic: &str,
     export_id: &str,
@@ -450,24 +442,9 @@ fn params(args: &ExportArgs, window: &TimeWindow) -> ExportParams {
 }
 
 fn client(ctx: &Ctx, region: &RegionArg) -> Result<tencent_cls::Client, Failure> {
-    if let Some(sb) = &ctx.sandboxes {
-        let region = region.region.as_deref().ok_or_else(no_region)?;
-        return Ok(sb.cls.client_builder().region(region).build()?);
-    }
-    // The library's error names the variable and what is wrong with it.
-    let login = crate::login::cls(ctx)?;
-    let region = match (&region.region, login.region) {
-        (Some(r), _) => r.clone(),
-        (None, Some(r)) => r.value.as_str().to_string(),
-        (None, None) => return Err(no_region()),
-    };
-    let mut builder = tencent_cls::Client::builder()
-        .credentials(login.credentials.value)
-        .region(region);
-    if let Some(url) = &ctx.global.endpoint {
-        builder = builder.endpoint(url.as_str());
-    }
-    Ok(builder.build()?)
+    let built = crate::clients::cls(ctx.setup(), region.region.as_deref())?;
+    ctx.note_credentials(built.source);
+    Ok(built.client)
 }
 
 /// One listed item as its NDJSON line: the library types serialize with

@@ -7,12 +7,14 @@
 mod atlas;
 mod c1;
 mod checkpoint;
+mod clients;
 mod cls;
+mod ctx;
 mod failure;
 mod listing;
-mod login;
 mod output;
 mod progress;
+mod pull;
 mod sandbox;
 mod schema;
 mod signals;
@@ -21,11 +23,12 @@ mod tour;
 mod windows;
 
 use clap::{Args, Parser, Subcommand};
+pub use ctx::Ctx;
 pub use failure::Failure;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -96,6 +99,9 @@ enum Command {
         #[command(subcommand)]
         command: c1::Command,
     },
+    /// Pull many sources on a schedule into rotated files or stdout (for a SIEM).
+    #[command(after_help = PULL_HELP)]
+    Pull(pull::Args),
     /// Run the emulators as a server; print endpoints and demo credentials as JSON.
     Sandbox {
         /// First port to use (three consecutive ports); 0 picks free ones.
@@ -126,6 +132,30 @@ enum Command {
         kind: schema::Kind,
     },
 }
+
+/// What `logexport pull --help` says after the flags.
+const PULL_HELP: &str = "\
+The config (TOML; every problem is reported at once, with its line):
+  state_dir = \"/var/lib/logexport\"     # one locked checkpoint per source
+  concurrency = 4                      # sources pulled at once
+  interval = \"5m\"                      # --follow's default
+
+  [[source]]
+  name = \"prod-audit\"                  # unique; {source} in paths
+  vendor = \"atlas\"                     # atlas | cls | c1
+  kind = \"cluster-logs\"                # atlas: stream-audit-logs | cluster-logs | events
+  project = \"5f1a...\"                  # hosts / workspaces: a list, or left out to discover all
+  log = \"mongodb-audit-log\"
+  env = { MONGODB_ATLAS_PUBLIC_API_KEY = \"PROD_PUB\", MONGODB_ATLAS_PRIVATE_API_KEY = \"PROD_PRIV\" }
+  # or: profile = \"prod\"  (the official tool's saved profile)
+  start = \"7d\"                         # first run's start; then from the checkpoint
+  step = \"1h\"                          # window length
+  lag = \"5m\"                           # a window closes once it ended this long ago
+  output = \"/srv/siem/{source}/{date}/{hour}.ndjson\"  # or \"-\": stdout, {\"source\":…,\"record\":…}
+  rotate_bytes = 104857600             # and/or rotate_every = \"1h\"; gzip = true
+Other keys: end (a closed backfill stops there); endpoint; cls: region, topic, query; c1: exporter;\natlas events: project or org.
+Relative paths are relative to the config file's directory.
+Exit: 0 every source succeeded, 1 any failed (the summary names them), 2 bad config.";
 
 /// What `logexport atlas --help` says about credentials: every variable
 /// and file read, in precedence order.
@@ -159,109 +189,6 @@ Credentials (the first found wins; never from flags):
 Endpoint: --endpoint, else CONE_ENDPOINT, CONE_API_ENDPOINT or CONDUCTORONE_SERVER_URL,
 else derived from the client id's tenant.";
 
-/// What every command gets.
-pub struct Ctx {
-    /// The global flags.
-    pub global: Global,
-    /// Progress drawing.
-    pub progress: progress::Progress,
-    /// Emulators started for `--sandbox`.
-    pub sandboxes: Option<sandbox::Sandboxes>,
-    /// When the command started, for the summary's duration.
-    pub started: Instant,
-    /// Where the credentials came from (names and paths, never values).
-    credentials: std::sync::Mutex<Option<logexport::profile::Source>>,
-    /// The counters of invalid text replaced with U+FFFD, one per download
-    /// or stream, read when the summary is printed.
-    replaced: std::sync::Mutex<Vec<logexport::download::Replacements>>,
-}
-
-/// Fields every summary carries, `null` when a command has no such thing
-/// (a topic listing has no time windows), so scripts read one shape.
-const SUMMARY_FIELDS: [&str; 4] = ["records", "bytes", "windows", "resume_from"];
-
-impl Ctx {
-    /// A context for one command.
-    pub fn new(global: Global, sandboxes: Option<sandbox::Sandboxes>) -> Self {
-        Ctx {
-            progress: progress::Progress::new(global.quiet || global.json),
-            global,
-            sandboxes,
-            started: Instant::now(),
-            credentials: std::sync::Mutex::new(None),
-            replaced: std::sync::Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Counts `replacements` into the summary's `replaced`: the crate's text
-    /// policy turns invalid UTF-8 into U+FFFD and says how often.
-    pub fn count_replacements(&self, replacements: logexport::download::Replacements) {
-        self.replaced
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(replacements);
-    }
-
-    /// Records where the credentials came from, for the summary.
-    pub fn set_credentials(&self, source: logexport::profile::Source) {
-        *self.credentials.lock().unwrap_or_else(|e| e.into_inner()) = Some(source);
-    }
-
-    /// Prints the run's summary: one JSON object on stderr with `--json`
-    /// (always with records, bytes, windows, resume_from and duration_ms), a
-    /// short `key=value` line otherwise (unless `--quiet`).
-    pub fn summary(&self, value: serde_json::Value) {
-        let mut map = match value {
-            serde_json::Value::Object(map) => map,
-            other => {
-                let mut map = serde_json::Map::new();
-                map.insert("result".into(), other);
-                map
-            }
-        };
-        for field in SUMMARY_FIELDS {
-            map.entry(field).or_insert(serde_json::Value::Null);
-        }
-        let replaced: u64 = self
-            .replaced
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|r| r.get())
-            .sum();
-        map.entry("replaced").or_insert(replaced.into());
-        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        map.insert("duration_ms".into(), elapsed.into());
-        let source = self
-            .credentials
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(source) = source {
-            // An object for scripts, one readable phrase for people.
-            let value = if self.global.json {
-                serde_json::to_value(&source).unwrap_or(serde_json::Value::Null)
-            } else {
-                source.to_string().into()
-            };
-            map.insert("credentials".into(), value);
-        }
-        if self.global.json {
-            eprintln!("{}", serde_json::Value::Object(map));
-        } else if !self.global.quiet {
-            let parts: Vec<String> = map
-                .iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| {
-                    let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-                    format!("{k}={v}")
-                })
-                .collect();
-            eprintln!("{}", parts.join(" "));
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -289,13 +216,9 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(async move {
-        let mut signals = signals::Signals::install()
+        let signals = signals::Signals::install()
             .map_err(|e| Failure::runtime(format!("cannot install signal handlers: {e}")))?;
-        tokio::select! {
-            biased;
-            signal = signals.recv() => Err(Failure::interrupted(signal)),
-            result = run(cli) => result,
-        }
+        run(cli, signals).await
     });
     // Whatever ended the command (a signal included: the run's future is
     // dropped by now), the service-account tokens it minted go before the
@@ -376,11 +299,23 @@ fn parse_failure(e: clap::Error) -> ExitCode {
     report(Failure::usage(message), true)
 }
 
-async fn run(cli: Cli) -> Result<(), Failure> {
+/// Runs the command until it ends or a signal stops it: at once for
+/// every command but `pull`, which finishes its current window or page
+/// first (a second signal stops it at once).
+async fn run(cli: Cli, mut signals: signals::Signals) -> Result<(), Failure> {
     if cli.global.sandbox && cli.global.endpoint.is_some() {
         return Err(Failure::usage(
             "--sandbox and --endpoint cannot be combined",
         ));
+    }
+    if matches!(cli.command, Command::Pull(_)) {
+        let g = &cli.global;
+        if g.endpoint.is_some() || g.output.is_some() || g.raw || g.profile.is_some() {
+            return Err(Failure::usage(
+                "pull takes each source's endpoint, output and profile from the config; \
+                 --endpoint, --output, --raw and --profile do not apply",
+            ));
+        }
     }
     if matches!(
         cli.command,
@@ -398,19 +333,59 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         None
     };
     let ctx = Ctx::new(cli.global, sandboxes);
-    match cli.command {
-        Command::Atlas { command } => atlas::run(&ctx, command).await,
-        Command::Cls { command } => cls::run(&ctx, command).await,
-        Command::C1 { command } => c1::run(&ctx, command).await,
-        Command::Sandbox { port } => sandbox::serve(&ctx, port).await,
-        Command::Tour { dir } => tour::run(&ctx, &dir).await,
-        // Handled in `main` before any runtime starts.
-        Command::Completions { .. } | Command::Man | Command::Schema { .. } => Ok(()),
+    let command = match cli.command {
+        Command::Pull(args) => return pull_until_stopped(&ctx, args, &mut signals).await,
+        other => dispatch(&ctx, other),
+    };
+    tokio::select! {
+        biased;
+        signal = signals.recv() => Err(Failure::interrupted(signal)),
+        result = command => result,
+    }
+}
+
+/// `pull`: the first SIGINT or SIGTERM asks it to stop after the current
+/// window or page (exit 0 once committed); a second one stops it at once.
+async fn pull_until_stopped(
+    ctx: &Ctx,
+    args: pull::Args,
+    signals: &mut signals::Signals,
+) -> Result<(), Failure> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let pull = pull::run(ctx, args, stopped);
+    tokio::pin!(pull);
+    loop {
+        tokio::select! {
+            biased;
+            signal = signals.recv() => {
+                if *stop.borrow() {
+                    return Err(Failure::interrupted(signal));
+                }
+                tracing::warn!("{}: finishing the current window, then exiting", signal.name());
+                let _ = stop.send(true);
+            }
+            result = &mut pull => return result,
+        }
+    }
+}
+
+/// Every command but `pull`, `completions`, `man` and `schema`.
+async fn dispatch(ctx: &Ctx, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Atlas { command } => atlas::run(ctx, command).await,
+        Command::Cls { command } => cls::run(ctx, command).await,
+        Command::C1 { command } => c1::run(ctx, command).await,
+        Command::Sandbox { port } => sandbox::serve(ctx, port).await,
+        Command::Tour { dir } => tour::run(ctx, &dir).await,
+        // Handled in `main` (before any runtime starts) and in `run`.
+        Command::Completions { .. } | Command::Man | Command::Schema { .. } | Command::Pull(_) => {
+            Ok(())
+        }
     }
 }
 
 /// Colour only on a terminal, and never when `NO_COLOR` is set
-/// (https://no-color.org: any non-empty value).
+/// (<https://no-color.org>: any non-empty value).
 fn use_color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

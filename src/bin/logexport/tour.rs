@@ -7,6 +7,82 @@ use logexport::sandbox::atlas as atlas_sb;
 use logexport::sandbox::tencent_cls as cls_sb;
 use std::path::{Path, PathBuf};
 
+/// One step of the tour: a command run with `--output <dir>/<file>`.
+struct Step {
+    /// The file it writes, inside the tour's directory.
+    file: &'static str,
+    /// What it shows, for the listing.
+    what: &'static str,
+    /// Whether it writes the vendor's bytes as served (`--raw`).
+    raw: bool,
+    /// Runs the command.
+    run: for<'a> fn(&'a Ctx) -> StepFuture<'a>,
+}
+
+/// The tour, in order.
+const STEPS: &[Step] = &[
+    Step {
+        file: "atlas-stream-audit.ndjson",
+        what: "Atlas: stream processing audit log (Digest auth, gzip, decoded)",
+        raw: false,
+        run: atlas_stream_audit,
+    },
+    Step {
+        file: "atlas-mongodb.log.gz",
+        what: "Atlas: cluster host log, saved raw as served",
+        raw: true,
+        run: atlas_host_log_raw,
+    },
+    Step {
+        file: "atlas-audit-windows.ndjson",
+        what: "Atlas: host audit log in 1 h windows with a checkpoint",
+        raw: false,
+        run: atlas_audit_windows,
+    },
+    Step {
+        file: "atlas-events.ndjson",
+        what: "Atlas: project events, paged",
+        raw: false,
+        run: atlas_events,
+    },
+    Step {
+        file: "cls-topics.ndjson",
+        what: "Tencent CLS: topics (TC3-signed)",
+        raw: false,
+        run: cls_topics,
+    },
+    Step {
+        file: "cls-export.ndjson",
+        what: "Tencent CLS: export task created, polled, downloaded, decoded, deleted",
+        raw: false,
+        run: cls_export,
+    },
+    Step {
+        file: "c1-exporter.ndjson",
+        what: "ConductorOne: exporter created (Ed25519 JWT assertion → token)",
+        raw: false,
+        run: c1_exporter_create,
+    },
+    Step {
+        file: "c1-exporters.ndjson",
+        what: "ConductorOne: exporters listed",
+        raw: false,
+        run: c1_exporters_list,
+    },
+    Step {
+        file: "c1-events.ndjson",
+        what: "ConductorOne: system log events (OCSF) with a resumable checkpoint",
+        raw: false,
+        run: c1_events,
+    },
+    Step {
+        file: "pull",
+        what: "pull: one source per vendor at once, each with a locked checkpoint (see pull/)",
+        raw: false,
+        run: pull_all,
+    },
+];
+
 /// Runs the tour into `dir`.
 pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
     std::fs::create_dir_all(dir)
@@ -20,155 +96,9 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
         sandboxes: Some(sandboxes),
         done: Vec::new(),
     };
-    let project = atlas_sb::DEMO_PROJECT_ID.to_string();
-
-    tour.step(
-        "atlas-stream-audit.ndjson",
-        "Atlas: stream processing audit log (Digest auth, gzip, decoded)",
-        false,
-        |ctx| {
-            let cmd = atlas::Command::StreamAuditLogs {
-                project: Some(project.clone()),
-                workspace: atlas_sb::DEMO_WORKSPACE.into(),
-                processor: None,
-                window: window("6h", None),
-            };
-            Box::pin(async move { atlas::run(ctx, cmd).await })
-        },
-    )
-    .await?;
-    tour.step(
-        "atlas-mongodb.log.gz",
-        "Atlas: cluster host log, saved raw as served",
-        true,
-        |ctx| {
-            let cmd = atlas::Command::ClusterLogs {
-                project: Some(project.clone()),
-                host: atlas_sb::DEMO_HOST.into(),
-                log_name: atlas::LogArg::Mongodb,
-                window: window("2h", None),
-            };
-            Box::pin(async move { atlas::run(ctx, cmd).await })
-        },
-    )
-    .await?;
-    tour.step(
-        "atlas-audit-windows.ndjson",
-        "Atlas: host audit log in 1 h windows with a checkpoint",
-        false,
-        |ctx| {
-            let cmd = atlas::Command::ClusterLogs {
-                project: Some(project.clone()),
-                host: atlas_sb::DEMO_HOST.into(),
-                log_name: atlas::LogArg::MongodbAuditLog,
-                window: window(
-                    "3h",
-                    Some(
-                        ctx.global
-                            .output
-                            .clone()
-                            .unwrap_or_default()
-                            .with_extension("checkpoint"),
-                    ),
-                ),
-            };
-            Box::pin(async move { atlas::run(ctx, cmd).await })
-        },
-    )
-    .await?;
-    tour.step(
-        "atlas-events.ndjson",
-        "Atlas: project events, paged",
-        false,
-        |ctx| {
-            let cmd = atlas::Command::Events {
-                project: Some(project.clone()),
-                org: None,
-                since: None,
-                until: None,
-                list: Default::default(),
-            };
-            Box::pin(async move { atlas::run(ctx, cmd).await })
-        },
-    )
-    .await?;
-    tour.step(
-        "cls-topics.ndjson",
-        "Tencent CLS: topics (TC3-signed)",
-        false,
-        |ctx| {
-            let cmd = cls::Command::Topics {
-                region: cls_sb::DEMO_REGION.into(),
-                name: None,
-                list: Default::default(),
-            };
-            Box::pin(async move { cls::run(ctx, cmd).await })
-        },
-    )
-    .await?;
-    tour.step(
-        "cls-export.ndjson",
-        "Tencent CLS: export task created, polled, downloaded, decoded, deleted",
-        false,
-        |ctx| {
-            let cmd = cls::Command::Export(cls::ExportArgs::demo(
-                cls_sb::DEMO_REGION,
-                cls_sb::DEMO_TOPIC_ID,
-            ));
-            Box::pin(async move { cls::run(ctx, cmd).await })
-        },
-    )
-    .await?;
-    tour.step(
-        "c1-exporter.ndjson",
-        "ConductorOne: exporter created (Ed25519 JWT assertion → token)",
-        false,
-        |ctx| {
-            let cmd = c1::Command::Exporters {
-                command: c1::Exporters::Create {
-                    name: "tour exporter".into(),
-                    datasource: "ds-tour".into(),
-                    prefix: Some("logexport/".into()),
-                    format: Some(c1::Format::Gzip),
-                },
-            };
-            Box::pin(async move { c1::run(ctx, cmd).await })
-        },
-    )
-    .await?;
-    tour.step(
-        "c1-exporters.ndjson",
-        "ConductorOne: exporters listed",
-        false,
-        |ctx| {
-            let cmd = c1::Command::Exporters {
-                command: c1::Exporters::List(Default::default()),
-            };
-            Box::pin(async move { c1::run(ctx, cmd).await })
-        },
-    )
-    .await?;
-    tour.step(
-        "c1-events.ndjson",
-        "ConductorOne: system log events (OCSF) with a resumable checkpoint",
-        false,
-        |ctx| {
-            let checkpoint = ctx
-                .global
-                .output
-                .clone()
-                .unwrap_or_default()
-                .with_extension("checkpoint");
-            let cmd = c1::Command::Events {
-                exporter: None,
-                since: None,
-                until: None,
-                checkpoint: Some(checkpoint),
-            };
-            Box::pin(async move { c1::run(ctx, cmd).await })
-        },
-    )
-    .await?;
+    for step in STEPS {
+        tour.step(step).await?;
+    }
 
     if ctx.global.json {
         let files: Vec<_> = tour
@@ -193,6 +123,108 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+fn atlas_stream_audit(ctx: &Ctx) -> StepFuture<'_> {
+    let cmd = atlas::Command::StreamAuditLogs {
+        project: Some(atlas_sb::DEMO_PROJECT_ID.into()),
+        workspace: atlas_sb::DEMO_WORKSPACE.into(),
+        processor: None,
+        window: window("6h", None),
+    };
+    Box::pin(atlas::run(ctx, cmd))
+}
+
+fn atlas_host_log_raw(ctx: &Ctx) -> StepFuture<'_> {
+    let cmd = atlas::Command::ClusterLogs {
+        project: Some(atlas_sb::DEMO_PROJECT_ID.into()),
+        host: atlas_sb::DEMO_HOST.into(),
+        log_name: atlas::LogArg::Mongodb,
+        window: window("2h", None),
+    };
+    Box::pin(atlas::run(ctx, cmd))
+}
+
+fn atlas_audit_windows(ctx: &Ctx) -> StepFuture<'_> {
+    let cmd = atlas::Command::ClusterLogs {
+        project: Some(atlas_sb::DEMO_PROJECT_ID.into()),
+        host: atlas_sb::DEMO_HOST.into(),
+        log_name: atlas::LogArg::MongodbAuditLog,
+        window: window("3h", Some(checkpoint_of(ctx))),
+    };
+    Box::pin(atlas::run(ctx, cmd))
+}
+
+fn atlas_events(ctx: &Ctx) -> StepFuture<'_> {
+    let cmd = atlas::Command::Events {
+        project: Some(atlas_sb::DEMO_PROJECT_ID.into()),
+        org: None,
+        since: None,
+        until: None,
+        list: Default::default(),
+    };
+    Box::pin(atlas::run(ctx, cmd))
+}
+
+fn cls_topics(ctx: &Ctx) -> StepFuture<'_> {
+    let cmd = cls::Command::Topics {
+        region: cls_sb::DEMO_REGION.into(),
+        name: None,
+        list: Default::default(),
+    };
+    Box::pin(cls::run(ctx, cmd))
+}
+
+fn cls_export(ctx: &Ctx) -> StepFuture<'_> {
+    let cmd = cls::Command::Export(cls::ExportArgs::demo(
+        cls_sb::DEMO_REGION,
+        cls_sb::DEMO_TOPIC_ID,
+    ));
+    Box::pin(cls::run(ctx, cmd))
+}
+
+fn c1_exporter_create(ctx: &Ctx) -> StepFuture<'_> {
+    let cmd = c1::Command::Exporters {
+        command: c1::Exporters::Create {
+            name: "tour exporter".into(),
+            datasource: "ds-tour".into(),
+            prefix: Some("logexport/".into()),
+            format: Some(c1::Format::Gzip),
+        },
+    };
+    Box::pin(c1::run(ctx, cmd))
+}
+
+fn c1_exporters_list(ctx: &Ctx) -> StepFuture<'_> {
+    let cmd = c1::Command::Exporters {
+        command: c1::Exporters::List(Default::default()),
+    };
+    Box::pin(c1::run(ctx, cmd))
+}
+
+fn c1_events(ctx: &Ctx) -> StepFuture<'_> {
+    let cmd = c1::Command::Events {
+        exporter: None,
+        since: None,
+        until: None,
+        checkpoint: Some(checkpoint_of(ctx)),
+    };
+    Box::pin(c1::run(ctx, cmd))
+}
+
+/// `pull --once --sandbox` with one source per vendor, all writing to
+/// stdout-style wrapped records in the step's file.
+fn pull_all(ctx: &Ctx) -> StepFuture<'_> {
+    Box::pin(crate::pull::tour(ctx))
+}
+
+/// The step's checkpoint: its output with the extension `checkpoint`.
+fn checkpoint_of(ctx: &Ctx) -> PathBuf {
+    ctx.global
+        .output
+        .clone()
+        .unwrap_or_default()
+        .with_extension("checkpoint")
+}
+
 fn window(span: &str, checkpoint: Option<PathBuf>) -> atlas::Window {
     atlas::Window {
         start: Some(span.into()),
@@ -215,13 +247,17 @@ struct Tour {
 
 impl Tour {
     /// Runs one command with `--output <dir>/<file>` and records what it wrote.
-    async fn step<F>(&mut self, file: &str, what: &str, raw: bool, f: F) -> Result<(), Failure>
-    where
-        F: for<'a> FnOnce(&'a Ctx) -> StepFuture<'a>,
-    {
+    async fn step(&mut self, step: &Step) -> Result<(), Failure> {
+        let Step {
+            file,
+            what,
+            raw,
+            run,
+        } = *step;
         let path = self.dir.join(file);
         // A tour is a fresh run: old checkpoints would make steps resume.
         let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_dir_all(&path);
         let _ = std::fs::remove_file(path.with_extension("checkpoint"));
         if !self.global.quiet && !self.global.json {
             eprintln!("→ {what}");
@@ -234,14 +270,25 @@ impl Tour {
         global.json = false;
         global.raw = raw;
         let ctx = Ctx::new(global, self.sandboxes.take());
-        let result = f(&ctx).await;
+        let result = run(&ctx).await;
         self.sandboxes = ctx.sandboxes;
         result.map_err(|e| Failure {
             message: format!("tour step `{what}` failed: {}", e.message),
             ..e
         })?;
-        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let bytes = size(&path);
         self.done.push((file.to_string(), what.to_string(), bytes));
         Ok(())
+    }
+}
+
+/// Bytes in `path`: a file's length, or every file under a directory.
+fn size(path: &Path) -> u64 {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::read_dir(path)
+            .map(|entries| entries.flatten().map(|e| size(&e.path())).sum())
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
     }
 }

@@ -1,0 +1,469 @@
+//! One cycle of one source: lock its checkpoint, undo whatever a crashed
+//! cycle left uncommitted, then pull from where it stopped.
+//!
+//! Windowed sources (Atlas logs and events, CLS exports) walk `step`
+//! windows from the checkpoint (or `start`) up to `lag` before now,
+//! committing each whole window; ConductorOne events resume after the last
+//! stored event uid, committing every page. A stop request (SIGTERM) is
+//! honoured between windows or pages, after the commit.
+
+use super::config::{Source, What};
+use super::sink::{Clock, Out};
+use super::state::Ledger;
+use super::Client;
+use crate::checkpoint::PendingTask;
+use crate::time::parse_time;
+use crate::Failure;
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use logexport::atlas::{self, EventQuery, StreamLogOptions, TimeRange};
+use logexport::conductorone::{event_uid, SortDirection};
+use logexport::tencent_cls::{self, ExportOptions, ExportParams, Order};
+use std::path::Path;
+use tokio::sync::watch;
+
+/// ConductorOne events committed per checkpoint write: one page's worth.
+const COMMIT_EVERY: u64 = 100;
+
+/// What one cycle did.
+#[derive(Debug, Default)]
+pub struct Cycle {
+    /// Records stored.
+    pub records: u64,
+    /// Record bytes stored (before compression).
+    pub bytes: u64,
+    /// Windows stored (windowed sources).
+    pub windows: u64,
+    /// How far the stored data is behind now, when known.
+    pub lag_secs: Option<i64>,
+}
+
+/// Everything a cycle needs besides the source.
+pub struct Env<'a> {
+    /// The state directory.
+    pub state_dir: &'a Path,
+    /// The shared client for the source's vendor and credentials.
+    pub client: &'a Client,
+    /// Set when the run should stop after the current window or page.
+    pub stop: &'a watch::Receiver<bool>,
+    /// The clock for file rotation.
+    pub clock: Clock,
+    /// The source's progress line.
+    pub bar: &'a indicatif::ProgressBar,
+}
+
+/// Runs one cycle. On failure the checkpoint keeps everything committed
+/// before it and the error; `cycle` counts what was stored either way.
+pub async fn run(source: &Source, env: &Env<'_>, cycle: &mut Cycle) -> Result<(), Failure> {
+    let stream = source.what.stream();
+    let mut ledger = Ledger::open(env.state_dir, &source.name, &stream)?;
+    let result = pull(source, env, &mut ledger, cycle).await;
+    ledger.state.last_run = Some(Utc::now().timestamp());
+    match &result {
+        Ok(()) => {
+            ledger.state.last_error = None;
+            ledger.state.failures = 0;
+        }
+        Err(f) => {
+            ledger.state.last_error = Some(f.message.clone());
+            ledger.state.failures = ledger.state.failures.saturating_add(1);
+        }
+    }
+    // The outcome is what matters; a checkpoint that cannot be written
+    // now fails the next cycle loudly.
+    if let Err(e) = ledger.save() {
+        tracing::warn!(
+            source = source.name,
+            error = e.message,
+            "cannot record the cycle"
+        );
+    }
+    result
+}
+
+fn stopping(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow()
+}
+
+async fn pull(
+    source: &Source,
+    env: &Env<'_>,
+    ledger: &mut Ledger,
+    cycle: &mut Cycle,
+) -> Result<(), Failure> {
+    let mut out = Out::open(&source.sink, &source.name, ledger, env.clock.clone())?;
+    let now = Utc::now();
+    let start = parse_time(&source.start, now).map_err(Failure::usage)?;
+    let until = match &source.end {
+        Some(t) => Some(parse_time(t, now).map_err(Failure::usage)?),
+        None => None,
+    };
+    if let (What::C1Events { exporter }, Client::C1(client)) = (&source.what, env.client) {
+        let range = (start, until);
+        return c1_events(
+            client,
+            exporter.as_deref(),
+            range,
+            env,
+            &mut out,
+            ledger,
+            cycle,
+        )
+        .await;
+    }
+    let end = until.map_or(now - source.lag, |u| u.min(now - source.lag));
+    let mut cursor = match ledger.state.position.as_deref() {
+        Some(p) => p
+            .parse()
+            .ok()
+            .and_then(|s| DateTime::from_timestamp(s, 0))
+            .ok_or_else(|| Failure::runtime(format!("checkpoint position `{p}` is not a time")))?,
+        None => start,
+    };
+    loop {
+        cycle.lag_secs = Some((now - cursor).num_seconds().max(0));
+        if stopping(env.stop) {
+            return Ok(());
+        }
+        let to = match &ledger.state.pending {
+            Some(task) => DateTime::from_timestamp(task.end, 0).unwrap_or(end),
+            None if cursor < end => (cursor + source.step).min(end),
+            None => return Ok(()),
+        };
+        env.bar
+            .set_message(format!("{}: {} .. {}", source.name, cursor, to));
+        let mut window = Window {
+            out: &mut out,
+            ledger,
+            records: 0,
+            bytes: 0,
+        };
+        let task = fetch_window(source, env.client, cursor, to, &mut window).await?;
+        let (records, bytes) = (window.records, window.bytes);
+        out.commit(ledger)?;
+        ledger.state.position = Some(to.timestamp().to_string());
+        ledger.state.pending = None;
+        ledger.state.records += records;
+        ledger.state.bytes += bytes;
+        ledger.save()?;
+        cycle.records += records;
+        cycle.bytes += bytes;
+        cycle.windows += 1;
+        cursor = to;
+        if let (Some(id), Client::Cls(client)) = (task, env.client) {
+            if let Err(e) = client.delete_export(&id).await {
+                tracing::warn!(export_id = id, error = %e, "could not delete the export task");
+            }
+        }
+    }
+}
+
+/// The records of one window on their way to the output.
+struct Window<'a> {
+    out: &'a mut Out,
+    ledger: &'a mut Ledger,
+    records: u64,
+    bytes: u64,
+}
+
+impl Window<'_> {
+    fn append(&mut self, line: &str) -> Result<(), Failure> {
+        self.out.append(line, self.ledger)?;
+        self.records += 1;
+        self.bytes += line.len() as u64 + 1;
+        Ok(())
+    }
+}
+
+/// Fetches `[from, to)` into `window`. Returns the CLS task to delete
+/// once the window is stored.
+async fn fetch_window(
+    source: &Source,
+    client: &Client,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    window: &mut Window<'_>,
+) -> Result<Option<String>, Failure> {
+    match (&source.what, client) {
+        (
+            What::AtlasStreamAudit {
+                project,
+                workspaces,
+            },
+            Client::Atlas(client, defaults),
+        ) => {
+            let project = atlas_project(project, defaults)?;
+            let names = named_or(workspaces, || async {
+                client
+                    .stream_workspaces(&project)?
+                    .map_ok(|w| w.name)
+                    .try_collect()
+                    .await
+            })
+            .await?;
+            let range = TimeRange::new(from, to);
+            let opts = StreamLogOptions::default();
+            let fetch = |workspace: String| {
+                let (project, opts) = (project.clone(), opts.clone());
+                async move {
+                    client
+                        .download_stream_audit_logs(&project, &workspace, range, opts)
+                        .await
+                }
+            };
+            each_download(names, fetch, window).await?;
+            Ok(None)
+        }
+        (
+            What::AtlasHostLogs {
+                project,
+                hosts,
+                log,
+            },
+            Client::Atlas(client, defaults),
+        ) => {
+            let project = atlas_project(project, defaults)?;
+            let names = named_or(hosts, || async {
+                client
+                    .processes(&project)?
+                    .map_ok(|p| p.hostname)
+                    .try_collect()
+                    .await
+            })
+            .await?;
+            let range = TimeRange::new(from, to);
+            let fetch = |host: String| {
+                let project = project.clone();
+                async move {
+                    client
+                        .download_cluster_log(&project, &host, *log, range)
+                        .await
+                }
+            };
+            each_download(names, fetch, window).await?;
+            Ok(None)
+        }
+        (What::AtlasEvents { project, org }, Client::Atlas(client, defaults)) => {
+            let query = EventQuery::default().since(from).until(to);
+            let events = match (project, org) {
+                (_, Some(org)) => client.org_events(org, query)?,
+                (project, None) => {
+                    client.project_events(&atlas_project(project, defaults)?, query)?
+                }
+            };
+            copy(
+                events.map(|e| e.map(|e| serde_json::to_string(&e).expect("serialisable"))),
+                window,
+            )
+            .await?;
+            Ok(None)
+        }
+        (What::ClsExport { topic, query, .. }, Client::Cls(client)) => {
+            cls_window(client, topic, query, from, to, window)
+                .await
+                .map(Some)
+        }
+        _ => Err(Failure::runtime(format!(
+            "source `{}`: its client is for another vendor",
+            source.name
+        ))),
+    }
+}
+
+fn atlas_project(
+    project: &Option<String>,
+    defaults: &crate::clients::AtlasDefaults,
+) -> Result<String, Failure> {
+    project.clone().or_else(|| defaults.project.clone()).ok_or_else(|| {
+        Failure::usage(format!(
+            "no project: set `project` in the source, or {} (or project_id in the atlas CLI profile)",
+            atlas::ENV_PROJECT_ID
+        ))
+    })
+}
+
+/// The targets a source names, else those `discover` lists (each once:
+/// a host runs several processes).
+async fn named_or<F, Fut>(named: &Option<Vec<String>>, discover: F) -> Result<Vec<String>, Failure>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = logexport::Result<Vec<String>>>,
+{
+    if let Some(names) = named {
+        return Ok(names.clone());
+    }
+    let mut names = discover().await?;
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Appends every record of each target's download, in turn.
+async fn each_download<F, Fut>(
+    targets: Vec<String>,
+    fetch: F,
+    window: &mut Window<'_>,
+) -> Result<(), Failure>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = logexport::Result<atlas::Download>>,
+{
+    for target in targets {
+        copy(fetch(target).await?.lines(), window).await?;
+    }
+    Ok(())
+}
+
+/// Appends every line of `lines`.
+async fn copy(
+    mut lines: impl futures::Stream<Item = logexport::Result<String>> + Unpin,
+    window: &mut Window<'_>,
+) -> Result<(), Failure> {
+    while let Some(line) = lines.try_next().await? {
+        window.append(&line)?;
+    }
+    Ok(())
+}
+
+/// One CLS window: the task recorded by an interrupted cycle if it still
+/// exists, else a new one, recorded before its records are fetched.
+async fn cls_window(
+    client: &tencent_cls::Client,
+    topic: &str,
+    query: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    window: &mut Window<'_>,
+) -> Result<String, Failure> {
+    let recorded = window.ledger.state.pending.as_ref().map(|t| t.id.clone());
+    let export_id = match recorded {
+        Some(id) if crate::cls::still_there(client, topic, &id).await? => id,
+        _ => {
+            let mut params =
+                ExportParams::new(topic, query, tencent_cls::TimeRange::between(from, to));
+            params.order = Order::Asc;
+            let id = client.create_export(&params).await?;
+            window.ledger.state.pending = Some(PendingTask {
+                id: id.clone(),
+                end: to.timestamp(),
+            });
+            window.ledger.save()?;
+            id
+        }
+    };
+    let options = ExportOptions::default()
+        .order(Order::Asc)
+        .delete_after(false);
+    let mut records = client
+        .resume_export(topic, export_id.as_str(), options)
+        .records();
+    while let Some(record) = records.try_next().await? {
+        window.append(&record.to_string())?;
+    }
+    if window.records >= tencent_cls::MAX_EXPORT_COUNT {
+        // The task stopped at its Count: storing the window would skip the
+        // rest of it for good.
+        return Err(Failure::usage(format!(
+            "the window {from} .. {to} holds at least {} records, the most one export task returns; use a smaller `step`",
+            tencent_cls::MAX_EXPORT_COUNT
+        )));
+    }
+    Ok(export_id)
+}
+
+/// ConductorOne events, oldest first, after the last stored uid.
+async fn c1_events(
+    client: &logexport::conductorone::Client,
+    exporter: Option<&str>,
+    (start, until): (DateTime<Utc>, Option<DateTime<Utc>>),
+    env: &Env<'_>,
+    out: &mut Out,
+    ledger: &mut Ledger,
+    cycle: &mut Cycle,
+) -> Result<(), Failure> {
+    let mut query = match exporter {
+        Some(id) => client.exporter_events(id),
+        None => client.events(),
+    }
+    .sort(SortDirection::Asc);
+    if let Some(until) = until {
+        query = query.until(until);
+    }
+    query = match ledger.state.position.clone() {
+        Some(uid) => query.since_event_uid(uid),
+        None => query.since(start),
+    };
+    let mut stream = query.stream()?;
+    let (mut records, mut bytes) = (0u64, 0u64);
+    let mut last_uid: Option<String> = None;
+    // The newest event's time (OCSF `time`, milliseconds), for the lag.
+    let mut newest: Option<i64> = None;
+    let now = Utc::now().timestamp();
+    cycle.lag_secs = ledger.state.newest.map(|t| (now - t).max(0));
+    let mut commit = |out: &mut Out,
+                      ledger: &mut Ledger,
+                      uid: Option<String>,
+                      newest: Option<i64>,
+                      records: &mut u64,
+                      bytes: &mut u64|
+     -> Result<(), Failure> {
+        out.commit(ledger)?;
+        if uid.is_some() {
+            ledger.state.position = uid;
+            ledger.state.newest = newest.or(ledger.state.newest);
+            cycle.lag_secs = ledger.state.newest.map(|t| (now - t).max(0));
+        }
+        ledger.state.records += *records;
+        ledger.state.bytes += *bytes;
+        ledger.save()?;
+        cycle.records += *records;
+        cycle.bytes += *bytes;
+        (*records, *bytes) = (0, 0);
+        Ok(())
+    };
+    loop {
+        let event = match stream.try_next().await {
+            Ok(Some(event)) => event,
+            Ok(None) => break,
+            Err(e) => {
+                // Whole events already read are kept.
+                commit(
+                    out,
+                    ledger,
+                    last_uid.take(),
+                    newest,
+                    &mut records,
+                    &mut bytes,
+                )?;
+                return Err(e.into());
+            }
+        };
+        let uid = event_uid(&event)
+            .ok_or_else(|| Failure::runtime("an event has no metadata.uid; cannot checkpoint"))?
+            .to_string();
+        let line = event.to_string();
+        out.append(&line, ledger)?;
+        records += 1;
+        bytes += line.len() as u64 + 1;
+        last_uid = Some(uid);
+        if let Some(ms) = event.get("time").and_then(serde_json::Value::as_i64) {
+            newest = Some(ms.div_euclid(1000));
+        }
+        if records == COMMIT_EVERY {
+            commit(
+                out,
+                ledger,
+                last_uid.take(),
+                newest,
+                &mut records,
+                &mut bytes,
+            )?;
+            env.bar
+                .set_message(format!("{}: {} stored", "c1 events", ledger.state.records));
+            if stopping(env.stop) {
+                return Ok(());
+            }
+        }
+    }
+    commit(out, ledger, last_uid, newest, &mut records, &mut bytes)
+}
