@@ -8,7 +8,7 @@
 //! failures that are safe to repeat; no other 4xx is repeated, except that a
 //! Digest 401 challenge is answered once within the same attempt.
 
-use super::auth::{challenge_from, DigestState, Tokens};
+use super::credentials::{challenge_from, DigestState, Tokens};
 use super::generated;
 use super::version::Pins;
 use crate::hooks::carry;
@@ -19,7 +19,6 @@ use crate::http::Guard;
 use crate::retry::RetryPolicy;
 use crate::{Error, ErrorKind, RateLimiter, SecretString, Vendor};
 use http::{header, HeaderValue, StatusCode};
-use progenitor_client::{ClientInfo, OperationInfo};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -313,21 +312,13 @@ fn surface_deprecation(
     }
 }
 
-impl progenitor_client::ClientHooks<Pipeline> for generated::Client {
-    async fn exec(
-        &self,
-        request: reqwest::Request,
-        info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
-        self.inner().execute(request, info.operation_id).await
-    }
-}
+crate::hooks::exec_through_pipeline!();
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::atlas::auth::{service_account_tokens, ServiceAccount};
-    use crate::atlas::transport::tests::FakeTransport;
+    use crate::atlas::credentials::{service_account_tokens, ServiceAccount};
+    use crate::http::transport::tests::FakeTransport;
     use crate::Endpoint;
     use std::time::Duration;
 
@@ -712,7 +703,11 @@ mod tests {
             &endpoint,
             "id".into(),
             "secret".into(),
-            Arc::new(token_endpoint),
+            Core::new(
+                Arc::new(token_endpoint),
+                Guard::default(),
+                Default::default(),
+            ),
         )
         .unwrap();
         service_account_tokens(account, Duration::from_secs(60))

@@ -29,7 +29,6 @@ use crate::retry::RetryPolicy;
 use crate::{Error, ErrorKind, RateLimiter, Vendor};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
-use progenitor_client::{ClientInfo, OperationInfo};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -40,6 +39,17 @@ use tracing::Instrument;
 /// The actions CLS limits to 20 requests/s, which the client paces itself.
 pub(crate) const LIMITED_ACTIONS: &[&str] = &["CreateExport", "DescribeExports"];
 
+/// How the rate-limited actions are paced.
+#[derive(Debug, Clone)]
+pub(crate) enum Pacing {
+    /// A limiter of its own for each action, this many requests a second.
+    PerAction(u32),
+    /// One limiter for all of them, shared with whoever holds a clone.
+    Shared(RateLimiter),
+    /// None (the service still throttles).
+    Off,
+}
+
 /// Settings the builder hands to the pipeline.
 pub(crate) struct Config {
     pub credentials: Arc<dyn ProvideCredentials>,
@@ -47,7 +57,7 @@ pub(crate) struct Config {
     /// `Host` as sent, which is what gets signed.
     pub host: String,
     pub retry: RetryPolicy,
-    pub rate_limit: Option<u32>,
+    pub rate_limit: Pacing,
     /// Deadlines, caps and the redactor.
     pub guard: Guard,
     pub sign_action: bool,
@@ -71,7 +81,7 @@ struct Shared {
     core: Core,
     region: Region,
     language: Option<String>,
-    rate_limit: Option<u32>,
+    rate_limit: Pacing,
     limiters: HashMap<&'static str, RateLimiter>,
 }
 
@@ -287,12 +297,16 @@ impl Tc3 {
 
 impl Pipeline {
     pub(crate) fn new(cfg: Config) -> Self {
-        let limiters = match cfg.rate_limit {
-            Some(n) => LIMITED_ACTIONS
+        let limiters = match &cfg.rate_limit {
+            Pacing::PerAction(n) => LIMITED_ACTIONS
                 .iter()
-                .map(|a| (*a, RateLimiter::new(n, Duration::from_secs(1))))
+                .map(|a| (*a, RateLimiter::new(*n, Duration::from_secs(1))))
                 .collect(),
-            None => HashMap::new(),
+            Pacing::Shared(limiter) => LIMITED_ACTIONS
+                .iter()
+                .map(|a| (*a, limiter.clone()))
+                .collect(),
+            Pacing::Off => HashMap::new(),
         };
         let scheme = Tc3 {
             credentials: cfg.credentials,
@@ -424,15 +438,7 @@ fn wire_target(url: &url::Url) -> crate::Result<(String, url::Url)> {
     Ok((action.to_string(), target))
 }
 
-impl progenitor_client::ClientHooks<Pipeline> for generated::Client {
-    async fn exec(
-        &self,
-        request: reqwest::Request,
-        info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
-        self.inner().execute(request, info.operation_id).await
-    }
-}
+crate::hooks::exec_through_pipeline!();
 
 #[cfg(test)]
 mod tests {
@@ -461,7 +467,7 @@ mod tests {
             region: Region::new("ap-guangzhou").unwrap(),
             host: "127.0.0.1:9".into(),
             retry: RetryPolicy::disabled(),
-            rate_limit: None,
+            rate_limit: Pacing::Off,
             guard: Guard::default(),
             sign_action: true,
             language: None,
@@ -561,7 +567,7 @@ mod tests {
                 .with_max_attempts(3)
                 .with_initial_backoff(Duration::from_secs(2))
                 .without_jitter(),
-            rate_limit: None,
+            rate_limit: Pacing::Off,
             guard: Guard::default(),
             sign_action: true,
             language: None,

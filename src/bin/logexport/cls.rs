@@ -10,8 +10,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use futures::TryStreamExt;
 use logexport::sandbox::prelude::*;
 use logexport::tencent_cls::{
-    self, Export, ExportEvent, ExportOptions, ExportParams, Format, Order, SyntaxRule, TimeRange,
-    Topic, TopicFilter,
+    self, Export, ExportEvent, ExportOptions, ExportParams, Format, Order, SaveMode, SyntaxRule,
+    TimeRange, Topic, TopicFilter,
 };
 use logexport::ErrorKind;
 use serde_json::json;
@@ -185,7 +185,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
         } => {
             let client = client(ctx, &region)?;
             let mut sink = crate::listing::Listing::open(ctx, &list).await?;
-            let mut stream = client.list_exports(topic);
+            let mut stream = client.list_exports(topic)?;
             let mut n = 0u64;
             while let Some(e) = stream.try_next().await? {
                 sink.line(&export_json(&e).to_string()).await?;
@@ -208,7 +208,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                 ..TopicFilter::default()
             };
             let mut sink = crate::listing::Listing::open(ctx, &list).await?;
-            let mut stream = client.list_topics(filter);
+            let mut stream = client.list_topics(filter)?;
             let mut n = 0u64;
             while let Some(t) = stream.try_next().await? {
                 sink.line(&topic_json(&t).to_string()).await?;
@@ -251,7 +251,7 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
     let mut options = base_options(&args).delete_after(!args.keep_task);
     let bar = ctx.progress.spinner("cls export: creating");
     let shown = bar.clone();
-    options = options.on_progress(move |event| match event {
+    options = options.on_event(move |event| match event {
         ExportEvent::Created { export_id } => {
             shown.set_message(format!("cls export {export_id}: created"))
         }
@@ -280,20 +280,21 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
         )),
         _ => {}
     });
-    let job = client.export_logs(
-        args.topic,
-        args.query,
-        TimeRange::between(from, to),
-        options,
-    );
+    let job = client.export_logs(args.topic, args.query, TimeRange::new(from, to), options);
     let summary = match (file_target(ctx.global.output.as_deref()), ctx.global.raw) {
         (Some(path), true) => {
-            let s = job.to_file(path).await.map_err(|e| at_path(e, path))?;
+            let s = job
+                .save(path, SaveMode::Raw)
+                .await
+                .map_err(|e| at_path(e, path))?;
             json!({"command": "cls export", "export_id": s.export_id, "output": s.path.display().to_string(),
                    "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts, "windows": 1})
         }
         (Some(path), false) => {
-            let s = job.to_ndjson(path).await.map_err(|e| at_path(e, path))?;
+            let s = job
+                .save(path, SaveMode::Decoded)
+                .await
+                .map_err(|e| at_path(e, path))?;
             json!({"command": "cls export", "export_id": s.export_id, "output": s.path.display().to_string(),
                    "records": s.records, "replaced": s.replaced, "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts, "windows": 1})
         }
@@ -440,7 +441,7 @@ fn params(args: &ExportArgs, window: &TimeWindow) -> ExportParams {
     let mut params = ExportParams::new(
         args.topic.as_str(),
         args.query.as_str(),
-        TimeRange::between(window.from, window.to),
+        TimeRange::new(window.from, window.to),
     );
     params.count = args.count.unwrap_or(params.count);
     params.format = args.format.into();

@@ -152,6 +152,11 @@ impl VendorErrors for C1Errors {
     }
 }
 
+/// Converts what a generated call returned (see [`crate::hooks::convert`]).
+pub(crate) async fn convert(e: progenitor_client::Error<()>) -> Error {
+    crate::hooks::convert::<C1Errors>(e).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
