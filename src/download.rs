@@ -68,13 +68,6 @@ pub struct Progress {
     pub total: Option<u64>,
 }
 
-impl Progress {
-    /// `bytes` of `total` received.
-    pub fn new(bytes: u64, total: Option<u64>) -> Self {
-        Progress { bytes, total }
-    }
-}
-
 /// A download progress callback, the one type every vendor's downloads
 /// take. Called on the task reading the body: keep it quick.
 pub type ProgressFn = std::sync::Arc<dyn Fn(Progress) + Send + Sync>;
@@ -88,20 +81,6 @@ pub enum SaveMode {
     /// Decoded: decompressed log lines (Atlas), or the records as NDJSON
     /// (Tencent CLS).
     Decoded,
-}
-
-/// Counts the bytes of `body` as they pass and reports them to `progress`
-/// against `total`.
-pub(crate) fn with_progress(
-    body: ByteStream,
-    total: Option<u64>,
-    progress: ProgressFn,
-) -> ByteStream {
-    let mut bytes = 0u64;
-    observe(body, move |n| {
-        bytes += n;
-        progress(Progress { bytes, total });
-    })
 }
 
 /// What [`decode`] found the body to be.

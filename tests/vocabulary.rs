@@ -100,6 +100,21 @@ async fn one_time_range_serves_every_vendor() {
         TimeRange::from_unix_secs(1_772_323_200, 1_772_326_800).unwrap(),
         range
     );
+    // Extremes are held at the representable edge, for the call to reject.
+    let r = TimeRange::from_millis(-5, 1_234);
+    assert_eq!((r.start_ms(), r.end_ms()), (-5, 1_234));
+    let r = TimeRange::from_millis(i64::MIN, i64::MAX);
+    assert_eq!(
+        (r.start, r.end),
+        (
+            chrono::DateTime::<chrono::Utc>::MIN_UTC,
+            chrono::DateTime::<chrono::Utc>::MAX_UTC
+        )
+    );
+    assert_eq!(
+        TimeRange::last(Duration::MAX).start,
+        chrono::DateTime::<chrono::Utc>::MIN_UTC
+    );
 }
 
 #[tokio::test]

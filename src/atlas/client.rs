@@ -209,6 +209,37 @@ impl ClientBuilder {
     }
 }
 
+/// Sends a generated listing request `b` and reads the page it returns.
+macro_rules! read_page {
+    ($operation:expr, $b:expr) => {{
+        let v = AtlasErrors::call($b.send()).await?;
+        let rels = v.links.into_iter().map(|l| l.rel);
+        Page::read($operation, v.results, v.total_count, rels)
+    }};
+}
+
+/// A listing of a project, 100 a page, by the generated operation
+/// `$operation` with further builder calls `$extra`.
+macro_rules! project_listing {
+    ($client:expr, $project:expr, $operation:ident $(. $extra:ident($arg:expr))*) => {{
+        let group = validate::object_id("groupId", $project)?;
+        let client = $client.clone();
+        Ok(paged(stringify!($operation), 100, move |page| {
+            let (client, group) = (client.clone(), group.clone());
+            async move {
+                let b = client
+                    .generated()
+                    .$operation()
+                    .group_id(group.as_str())
+                    .page_num(u64::from(page))
+                    .items_per_page(100u64)
+                    $(.$extra($arg))*;
+                read_page!(stringify!($operation), b)
+            }
+        }))
+    }};
+}
+
 /// `b`, a generated event listing builder, with `filter` applied; `ty` is
 /// its event type.
 macro_rules! with_filter {
@@ -531,13 +562,7 @@ impl Client {
                 if !clusters.is_empty() {
                     b = b.cluster_names(clusters);
                 }
-                let v = AtlasErrors::call(b.send()).await?;
-                Page::read(
-                    "list_project_events",
-                    v.results,
-                    v.total_count,
-                    v.links.into_iter().map(|l| l.rel),
-                )
+                read_page!("list_project_events", b)
             }
         }))
     }
@@ -569,69 +594,24 @@ impl Client {
                     .items_per_page(u64::from(per_page))
                     .include_count(true);
                 b = with_filter!(b, filter, gen::EventTypeForOrg);
-                let v = AtlasErrors::call(b.send()).await?;
-                Page::read(
-                    "list_org_events",
-                    v.results,
-                    v.total_count,
-                    v.links.into_iter().map(|l| l.rel),
-                )
+                read_page!("list_org_events", b)
             }
         }))
     }
 
     /// The MongoDB processes (hosts) of a project, page by page.
     pub fn processes(&self, project: &str) -> Result<BoxStream<'static, Result<Process>>> {
-        let group = validate::object_id("groupId", project)?;
-        let client = self.clone();
-        Ok(paged("list_processes", 100, move |page| {
-            let (client, group) = (client.clone(), group.clone());
-            async move {
-                let b = client
-                    .generated()
-                    .list_processes()
-                    .group_id(group.as_str())
-                    .page_num(u64::from(page))
-                    .items_per_page(100u64)
-                    .include_count(true);
-                let v = AtlasErrors::call(b.send()).await?;
-                Page::read(
-                    "list_processes",
-                    v.results,
-                    v.total_count,
-                    v.links.into_iter().map(|l| l.rel),
-                )
-            }
-        }))
+        project_listing!(self, project, list_processes.include_count(true))
     }
 
-    /// The stream processing workspaces of a project, page by page.
+    /// The stream processing workspaces of a project, page by page. (The
+    /// operation takes no `includeCount`: a `next` link or a full page says
+    /// whether there is more.)
     pub fn stream_workspaces(
         &self,
         project: &str,
     ) -> Result<BoxStream<'static, Result<StreamWorkspace>>> {
-        let group = validate::object_id("groupId", project)?;
-        let client = self.clone();
-        Ok(paged("list_stream_workspaces", 100, move |page| {
-            // The operation takes no `includeCount`: a `next` link or a full
-            // page says whether there is more.
-            let (client, group) = (client.clone(), group.clone());
-            async move {
-                let b = client
-                    .generated()
-                    .list_stream_workspaces()
-                    .group_id(group.as_str())
-                    .page_num(u64::from(page))
-                    .items_per_page(100u64);
-                let v = AtlasErrors::call(b.send()).await?;
-                Page::read(
-                    "list_stream_workspaces",
-                    v.results,
-                    v.total_count,
-                    v.links.into_iter().map(|l| l.rel),
-                )
-            }
-        }))
+        project_listing!(self, project, list_stream_workspaces)
     }
 
     /// One stream processing workspace.
@@ -831,8 +811,8 @@ fn sanitize(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures::TryStreamExt as _;
     use crate::http::transport::tests::FakeTransport;
+    use futures::TryStreamExt as _;
 
     fn client(fake: &FakeTransport) -> Client {
         Client::builder()

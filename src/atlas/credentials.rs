@@ -313,14 +313,6 @@ impl fmt::Debug for ServiceAccount {
     }
 }
 
-/// The OAuth token response.
-#[derive(serde::Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    expires_in: Option<u64>,
-}
-
 impl ServiceAccount {
     pub(crate) fn new(
         endpoint: &Endpoint,
@@ -376,21 +368,7 @@ impl ServiceAccount {
             .bytes()
             .await
             .map_err(|e| Error::from(e).with_vendor(Vendor::Atlas))?;
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-            Error::decode(format!("token response is not an OAuth token: {e}"))
-                .with_vendor(Vendor::Atlas)
-        })?;
-        if parsed.access_token.is_empty() {
-            return Err(
-                Error::decode("the token endpoint returned an empty access token")
-                    .with_vendor(Vendor::Atlas),
-            );
-        }
-        Ok(Token {
-            secret: SecretString::new(parsed.access_token),
-            // Capped by the cache (MAX_TOKEN_LIFE).
-            lifetime: Some(Duration::from_secs(parsed.expires_in.unwrap_or(3600))),
-        })
+        crate::token::parse_token_response(&body).map_err(|e| e.with_vendor(Vendor::Atlas))
     }
 
     async fn revoke(&self, token: &SecretString) -> Result<()> {

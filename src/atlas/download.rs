@@ -20,7 +20,6 @@ use crate::{Error, Result, Vendor};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// What the response head says about a download.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,8 +150,11 @@ impl Download {
     /// Calls `progress` after every chunk with the compressed bytes
     /// received so far and the announced size (`Content-Length`).
     pub fn on_progress(self, progress: impl Fn(Progress) + Send + Sync + 'static) -> Self {
-        let total = self.meta.content_length;
-        let body = download::with_progress(self.body, total, Arc::new(progress));
+        let (total, mut bytes) = (self.meta.content_length, 0);
+        let body = download::observe(self.body, move |n| {
+            bytes += n;
+            progress(Progress { bytes, total });
+        });
         Download {
             meta: self.meta,
             body,

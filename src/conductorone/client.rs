@@ -452,9 +452,9 @@ impl ClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures::StreamExt as _;
     use crate::conductorone::ClientSecret;
     use crate::ErrorKind;
+    use futures::StreamExt as _;
 
     fn secret() -> SecretString {
         ClientSecret::from_seed([4; 32]).to_secret_string()

@@ -497,23 +497,6 @@ impl fmt::Debug for Exchange {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct TokenResponse {
-    access_token: Option<String>,
-    token_type: Option<String>,
-    expires_in: Option<serde_json::Value>,
-}
-
-/// `expires_in` as a number or (int64 over JSON) a string.
-fn parse_lifetime(v: Option<&serde_json::Value>) -> Option<Duration> {
-    let secs = match v? {
-        serde_json::Value::Number(n) => n.as_f64()?,
-        serde_json::Value::String(s) => s.trim().parse::<f64>().ok()?,
-        _ => return None,
-    };
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e9)))
-}
-
 impl Exchange {
     /// One token request, within the client's call deadline.
     async fn exchange(&self) -> Result<Token> {
@@ -562,35 +545,9 @@ impl Exchange {
             return Err(err);
         }
         // A token response is a few hundred bytes.
+        // Capped by the core already; a token response is a few hundred bytes.
         let body = crate::http::body::read_capped(response, 64 * 1024).await?;
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-            Error::decode(format!(
-                "token exchange: response is not a token response ({e})"
-            ))
-            .with_vendor(Vendor::ConductorOne)
-        })?;
-        let access_token = parsed
-            .access_token
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                Error::decode("token exchange: response has no access_token")
-                    .with_vendor(Vendor::ConductorOne)
-            })?;
-        if let Some(tt) = parsed.token_type.as_deref() {
-            if !tt.is_empty() && !tt.eq_ignore_ascii_case("bearer") {
-                return Err(Error::decode(format!(
-                    "token exchange: unsupported token_type `{tt}`"
-                ))
-                .with_vendor(Vendor::ConductorOne));
-            }
-        }
-        Ok(Token {
-            secret: SecretString::new(access_token),
-            // No expires_in: assume C1's usual hour and let a 401 correct us.
-            lifetime: Some(
-                parse_lifetime(parsed.expires_in.as_ref()).unwrap_or(Duration::from_secs(3600)),
-            ),
-        })
+        crate::token::parse_token_response(&body)
     }
 }
 
@@ -841,20 +798,5 @@ mod tests {
             Some("https://ours.example.com")
         );
         assert_eq!(endpoint_from_lookup(env(vec![])), None);
-    }
-
-    #[test]
-    fn lifetimes_parse_leniently() {
-        use serde_json::json;
-        assert_eq!(
-            parse_lifetime(Some(&json!(600))),
-            Some(Duration::from_secs(600))
-        );
-        assert_eq!(
-            parse_lifetime(Some(&json!("3600"))),
-            Some(Duration::from_secs(3600))
-        );
-        assert_eq!(parse_lifetime(Some(&json!(-1))), None);
-        assert_eq!(parse_lifetime(None), None);
     }
 }

@@ -8,18 +8,19 @@
 use super::credentials::{Credentials, EnvironmentCredentials, ProvideCredentials, Region};
 use super::error::{check, ClsErrors};
 use super::generated::{self, types as gen};
-use super::pipeline::{Config, Pacing, Pipeline};
+use super::pipeline::{Config, Pipeline, LIMITED_ACTIONS};
 use super::types::{
     check_topic_id, Export, ExportPage, ExportParams, LogEntry, SearchPage, SearchParams, Topic,
     TopicFilter, TopicPage, MAX_PAGE_LIMIT,
 };
 use crate::builder::{common_setters, Common};
 use crate::hooks::VendorErrors as _;
-use crate::{Endpoint, Error, ErrorKind, Result, RetryPolicy, Vendor};
+use crate::{Endpoint, Error, ErrorKind, RateLimiter, Result, RetryPolicy, Vendor};
 use futures::stream::{BoxStream, TryStreamExt};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The default limit on CreateExport and DescribeExports, per client, in
 /// requests per second (the service's own limit).
@@ -144,17 +145,22 @@ impl ClientBuilder {
         let http = common
             .http_client()
             .map_err(|e| e.with_vendor(Vendor::TencentCls))?;
-        let rate_limit = match common.limiter {
-            Some(limiter) => Pacing::Shared(limiter),
-            None if self.unpaced => Pacing::Off,
-            None => Pacing::PerAction(DEFAULT_RATE_LIMIT),
-        };
+        // A caller's limiter paces every rate-limited action; without one,
+        // each gets its own, as CLS counts them.
+        let limiters = LIMITED_ACTIONS
+            .iter()
+            .filter(|_| common.limiter.is_some() || !self.unpaced)
+            .map(|a| {
+                let own = || RateLimiter::new(DEFAULT_RATE_LIMIT, Duration::from_secs(1));
+                (*a, common.limiter.clone().unwrap_or_else(own))
+            })
+            .collect();
         let pipeline = Pipeline::new(Config {
             credentials,
             region: region.clone(),
             host: endpoint.authority(),
             retry: common.retry.unwrap_or_default(),
-            rate_limit,
+            limiters,
             guard: crate::http::Guard::new(common.limits),
             sign_action: self.sign_action,
             language: self.language,

@@ -360,6 +360,7 @@ pub struct ExportLogs {
     flow: Arc<Flow>,
 }
 
+#[derive(Clone)]
 struct Flow {
     client: Client,
     params: ExportParams,
@@ -382,24 +383,19 @@ impl ExportLogs {
     /// of this attempt received so far and the file size when known, as
     /// every download's `on_progress` does.
     pub fn on_progress(self, progress: impl Fn(Progress) + Send + Sync + 'static) -> Self {
-        let flow = &self.flow;
-        let mut options = flow.options.clone();
-        let events = options.progress.take();
-        options.progress = Some(Arc::new(move |event: &ExportEvent| {
+        let mut flow = Flow::clone(&self.flow);
+        let events = flow.options.progress.take();
+        flow.options.progress = Some(Arc::new(move |event: &ExportEvent| {
             if let ExportEvent::Downloaded { bytes, total_bytes } = event {
-                progress(Progress::new(*bytes, *total_bytes));
+                let (bytes, total) = (*bytes, *total_bytes);
+                progress(Progress { bytes, total });
             }
             if let Some(f) = &events {
                 f(event);
             }
         }));
         ExportLogs {
-            flow: Arc::new(Flow {
-                client: flow.client.clone(),
-                params: flow.params.clone(),
-                options,
-                existing: flow.existing.clone(),
-            }),
+            flow: Arc::new(flow),
         }
     }
 

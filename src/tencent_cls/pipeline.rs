@@ -33,22 +33,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 use tracing::Instrument;
 
 /// The actions CLS limits to 20 requests/s, which the client paces itself.
 pub(crate) const LIMITED_ACTIONS: &[&str] = &["CreateExport", "DescribeExports"];
-
-/// How the rate-limited actions are paced.
-#[derive(Debug, Clone)]
-pub(crate) enum Pacing {
-    /// A limiter of its own for each action, this many requests a second.
-    PerAction(u32),
-    /// One limiter for all of them, shared with whoever holds a clone.
-    Shared(RateLimiter),
-    /// None (the service still throttles).
-    Off,
-}
 
 /// Settings the builder hands to the pipeline.
 pub(crate) struct Config {
@@ -57,7 +46,8 @@ pub(crate) struct Config {
     /// `Host` as sent, which is what gets signed.
     pub host: String,
     pub retry: RetryPolicy,
-    pub rate_limit: Pacing,
+    /// The limiter of each rate-limited action.
+    pub limiters: HashMap<&'static str, RateLimiter>,
     /// Deadlines, caps and the redactor.
     pub guard: Guard,
     pub sign_action: bool,
@@ -81,7 +71,6 @@ struct Shared {
     core: Core,
     region: Region,
     language: Option<String>,
-    rate_limit: Pacing,
     limiters: HashMap<&'static str, RateLimiter>,
 }
 
@@ -114,7 +103,7 @@ impl fmt::Debug for Pipeline {
             .field("region", &shared.region)
             .field("host", &shared.scheme.host)
             .field("retry", shared.core.retry())
-            .field("rate_limit", &shared.rate_limit)
+            .field("rate_limit", &shared.limiters)
             .field("clock_offset_secs", &self.clock_offset())
             .finish_non_exhaustive()
     }
@@ -297,17 +286,6 @@ impl Tc3 {
 
 impl Pipeline {
     pub(crate) fn new(cfg: Config) -> Self {
-        let limiters = match &cfg.rate_limit {
-            Pacing::PerAction(n) => LIMITED_ACTIONS
-                .iter()
-                .map(|a| (*a, RateLimiter::new(*n, Duration::from_secs(1))))
-                .collect(),
-            Pacing::Shared(limiter) => LIMITED_ACTIONS
-                .iter()
-                .map(|a| (*a, limiter.clone()))
-                .collect(),
-            Pacing::Off => HashMap::new(),
-        };
         let scheme = Tc3 {
             credentials: cfg.credentials,
             host: cfg.host,
@@ -321,8 +299,7 @@ impl Pipeline {
                 core: Core::new(cfg.transport, cfg.guard, cfg.retry),
                 region: cfg.region,
                 language: cfg.language,
-                rate_limit: cfg.rate_limit,
-                limiters,
+                limiters: cfg.limiters,
             }),
         }
     }
@@ -443,6 +420,7 @@ crate::hooks::exec_through_pipeline!();
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn generated_paths_become_post_root() {
@@ -467,7 +445,7 @@ mod tests {
             region: Region::new("ap-guangzhou").unwrap(),
             host: "127.0.0.1:9".into(),
             retry: RetryPolicy::disabled(),
-            rate_limit: Pacing::Off,
+            limiters: HashMap::new(),
             guard: Guard::default(),
             sign_action: true,
             language: None,
@@ -567,7 +545,7 @@ mod tests {
                 .with_max_attempts(3)
                 .with_initial_backoff(Duration::from_secs(2))
                 .without_jitter(),
-            rate_limit: Pacing::Off,
+            limiters: HashMap::new(),
             guard: Guard::default(),
             sign_action: true,
             language: None,
