@@ -1,10 +1,6 @@
-//! What every vendor's `ClientBuilder` shares: the transport settings and
-//! their setters, written once so that the three builders take the same
-//! names with the same argument types.
-//!
-//! A builder holds a [`Common`] in a field named `common` and invokes
-//! [`common_setters!`] inside its `impl`; the vendor adds its own setters
-//! (credentials, region, versions) beside them.
+//! What every vendor's `ClientBuilder` shares, written once so that the
+//! three take the same setters with the same argument types: a builder
+//! holds a [`Common`] as `common` and invokes [`common_setters!`].
 
 use crate::http::Limits;
 use crate::{RateLimiter, RetryPolicy};
@@ -12,15 +8,10 @@ use crate::{RateLimiter, RetryPolicy};
 /// The settings behind the shared setters.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Common {
-    /// The API base URL, if overridden.
     pub endpoint: Option<String>,
-    /// The HTTP client for API calls, if the caller brought one.
     pub http: Option<reqwest::Client>,
-    /// The retry policy, if not the default.
     pub retry: Option<RetryPolicy>,
-    /// The client-side rate limit, if any.
     pub limiter: Option<RateLimiter>,
-    /// Deadlines and the slowest acceptable body.
     pub limits: Limits,
 }
 

@@ -1,9 +1,7 @@
-//! Listings as streams: the one pager every vendor's listings share.
-//!
-//! A vendor says how to fetch the page at a cursor and, from what came
-//! back, which cursor comes next (none at the end: each vendor has its own
-//! rule for that). The stream fetches a page only once the previous one is
-//! consumed, and ends at the first error.
+//! Listings as streams: the one pager every vendor's listings share. The
+//! vendor fetches the page at a cursor and names the next cursor (its own
+//! end-of-listing rule); a page is fetched only once the previous one is
+//! consumed, and the first error ends the stream.
 
 use crate::Result;
 use futures::stream::{self, BoxStream, StreamExt as _, TryStreamExt as _};

@@ -1,9 +1,6 @@
-//! The one time window every vendor takes: [`TimeRange`].
-//!
-//! Vendors want the window in different units (Atlas log downloads in Unix
-//! seconds, its access history and Tencent CLS in milliseconds, C1 as RFC
-//! 3339), so the window is held as two instants and each vendor converts
-//! it, and checks it against its own limits, when a call uses it.
+//! The one time window every vendor takes: [`TimeRange`], two instants that
+//! each vendor converts to its units (seconds, milliseconds, RFC 3339) and
+//! checks against its own limits when a call uses it.
 
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};

@@ -240,11 +240,15 @@ macro_rules! project_listing {
     }};
 }
 
-/// `b`, a generated event listing builder, with `filter` applied; `ty` is
-/// its event type.
+/// `b`, a generated event listing builder, for page `page` with `filter`
+/// applied; `ty` is its event type.
 macro_rules! with_filter {
-    ($b:expr, $filter:expr, $ty:path) => {{
-        let (mut b, filter) = ($b, $filter);
+    ($b:expr, $filter:expr, $page:expr, $ty:path) => {{
+        let filter = $filter;
+        let mut b = $b
+            .page_num(u64::from($page))
+            .items_per_page(u64::from(filter.per_page))
+            .include_count(true);
         if !filter.types.is_empty() {
             b = b.event_type(filter.types.into_iter().map($ty).collect::<Vec<_>>());
         }
@@ -542,20 +546,16 @@ impl Client {
                     .map_err(|e| Error::invalid_input("clusterNames", e))
             })
             .collect::<Result<Vec<_>>>()?;
-        let per_page = validate::items_per_page(query.items_per_page)?;
         let client = self.clone();
-        Ok(paged("list_project_events", per_page, move |page| {
+        Ok(paged("list_project_events", filter.per_page, move |page| {
             let (client, group, filter) = (client.clone(), group.clone(), filter.clone());
             let (excluded, clusters) = (excluded.clone(), clusters.clone());
             async move {
                 let mut b = client
                     .generated()
                     .list_project_events()
-                    .group_id(group.as_str())
-                    .page_num(u64::from(page))
-                    .items_per_page(u64::from(per_page))
-                    .include_count(true);
-                b = with_filter!(b, filter, gen::EventTypeForNdsGroup);
+                    .group_id(group.as_str());
+                b = with_filter!(b, filter, page, gen::EventTypeForNdsGroup);
                 if !excluded.is_empty() {
                     b = b.excluded_event_type(excluded);
                 }
@@ -581,20 +581,15 @@ impl Client {
             ));
         }
         let filter = EventFilter::new(&query)?;
-        let per_page = validate::items_per_page(query.items_per_page)?;
         let client = self.clone();
-        Ok(paged("list_org_events", per_page, move |page| {
+        Ok(paged("list_org_events", filter.per_page, move |page| {
             let (client, org, filter) = (client.clone(), org.clone(), filter.clone());
             async move {
-                let mut b = client
-                    .generated()
-                    .list_org_events()
-                    .org_id(org.as_str())
-                    .page_num(u64::from(page))
-                    .items_per_page(u64::from(per_page))
-                    .include_count(true);
-                b = with_filter!(b, filter, gen::EventTypeForOrg);
-                read_page!("list_org_events", b)
+                let b = client.generated().list_org_events().org_id(org.as_str());
+                read_page!(
+                    "list_org_events",
+                    with_filter!(b, filter, page, gen::EventTypeForOrg)
+                )
             }
         }))
     }
@@ -694,6 +689,7 @@ struct EventFilter {
     min_date: Option<chrono::DateTime<chrono::Utc>>,
     max_date: Option<chrono::DateTime<chrono::Utc>>,
     include_raw: bool,
+    per_page: u32,
 }
 
 impl EventFilter {
@@ -715,6 +711,7 @@ impl EventFilter {
             min_date: query.min_date.map(millis),
             max_date: query.max_date.map(millis),
             include_raw: query.include_raw,
+            per_page: validate::items_per_page(query.items_per_page)?,
         })
     }
 }

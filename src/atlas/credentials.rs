@@ -348,7 +348,14 @@ impl ServiceAccount {
     /// POSTs a form to an OAuth endpoint with the account's Basic auth; a
     /// refusal becomes a token error.
     async fn post_form(&self, url: &url::Url, form: &str) -> Result<reqwest::Response> {
-        let request = form_request(url, &self.basic(), form);
+        let mut request = crate::http::attempt::form_post(url, form.to_string());
+        let basic = self
+            .basic()
+            .parse()
+            .expect("base64 is a valid header value");
+        request
+            .headers_mut()
+            .insert(http::header::AUTHORIZATION, basic);
         let response = self
             .core
             .send_once(request)
@@ -422,15 +429,6 @@ fn token_error(err: Error) -> Error {
         e = e.with_request_id(id);
     }
     e
-}
-
-fn form_request(url: &url::Url, basic: &str, body: &str) -> reqwest::Request {
-    let mut request = crate::http::attempt::form_post(url, body.to_string());
-    request.headers_mut().insert(
-        http::header::AUTHORIZATION,
-        basic.parse().expect("base64 is a valid header value"),
-    );
-    request
 }
 
 #[cfg(test)]

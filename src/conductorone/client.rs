@@ -53,19 +53,15 @@ impl fmt::Debug for Client {
     }
 }
 
-fn missing(what: &str) -> Error {
-    Error::decode(format!("response has no {what}")).with_vendor(Vendor::ConductorOne)
+/// The exporter a response must hold.
+fn exporter(e: Option<generated::types::C1ApiSystemlogV1Exporter>) -> Result<Exporter> {
+    e.map(Exporter::from_gen)
+        .ok_or_else(|| Error::decode("response has no exporter").with_vendor(Vendor::ConductorOne))
 }
 
 fn check_page_size(size: u32) -> Result<()> {
-    if PAGE_SIZES.contains(&size) {
-        Ok(())
-    } else {
-        Err(Error::invalid_input(
-            "page_size",
-            format!("{size} is outside 10..=100"),
-        ))
-    }
+    let outside = || Error::invalid_input("page_size", format!("{size} is outside 10..=100"));
+    PAGE_SIZES.contains(&size).then_some(()).ok_or_else(outside)
 }
 
 /// Follows `nextPageToken` from `fetch(None)` until a page has none.
@@ -136,9 +132,7 @@ impl Client {
     pub async fn get_exporter(&self, export_id: &str) -> Result<Exporter> {
         check_id("export_id", export_id)?;
         let r = C1Errors::call(self.api().get_exporter().export_id(export_id).send()).await?;
-        r.exporter
-            .map(Exporter::from_gen)
-            .ok_or_else(|| missing("exporter"))
+        exporter(r.exporter)
     }
 
     /// Creates an exporter. Never re-sent after the server may have acted on
@@ -150,9 +144,7 @@ impl Client {
     pub async fn create_exporter(&self, new: NewExporter) -> Result<Exporter> {
         let body = new.to_gen()?;
         let r = C1Errors::call(self.api().create_exporter().body(body).send()).await?;
-        r.exporter
-            .map(Exporter::from_gen)
-            .ok_or_else(|| missing("exporter"))
+        exporter(r.exporter)
     }
 
     /// Changes the fields set in `update` (and only those: they form the
@@ -175,9 +167,7 @@ impl Client {
         }
         let update = self.api().update_exporter().export_id(export_id);
         let r = C1Errors::call(update.body(body).send()).await?;
-        r.exporter
-            .map(Exporter::from_gen)
-            .ok_or_else(|| missing("exporter"))
+        exporter(r.exporter)
     }
 
     /// Deletes an exporter (C1 keeps it, marked with `deletedAt`, but it is

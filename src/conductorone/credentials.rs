@@ -499,13 +499,6 @@ impl fmt::Debug for Exchange {
 
 impl Exchange {
     /// One token request, within the client's call deadline.
-    async fn exchange(&self) -> Result<Token> {
-        self.exchange_once().await.map_err(|e| {
-            e.with_vendor(Vendor::ConductorOne)
-                .with_operation("token_exchange")
-        })
-    }
-
     async fn exchange_once(&self) -> Result<Token> {
         let claims = Claims::new(
             self.client_id.as_str(),
@@ -553,7 +546,11 @@ impl Exchange {
 
 impl TokenSource for Exchange {
     fn fetch(&self) -> BoxFuture<'_, Result<Token>> {
-        Box::pin(self.exchange())
+        let named = |e: Error| {
+            e.with_vendor(Vendor::ConductorOne)
+                .with_operation("token_exchange")
+        };
+        Box::pin(async move { self.exchange_once().await.map_err(named) })
     }
 }
 

@@ -513,13 +513,12 @@ where
 }
 
 fn check_limit(limit: u32) -> Result<()> {
-    if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
-        return Err(Error::invalid_input(
-            "limit",
-            format!("{limit} is outside 1..={MAX_PAGE_LIMIT}"),
-        ));
-    }
-    Ok(())
+    let outside =
+        || Error::invalid_input("limit", format!("{limit} is outside 1..={MAX_PAGE_LIMIT}"));
+    (1..=MAX_PAGE_LIMIT)
+        .contains(&limit)
+        .then_some(())
+        .ok_or_else(outside)
 }
 
 fn check_export_id(export_id: &str) -> Result<()> {
