@@ -155,6 +155,25 @@ pub(crate) async fn convert<V: VendorErrors>(err: progenitor_client::Error<()>) 
     }
 }
 
+/// Declares a vendor's `generated` module (`generated.rs`, the include)
+/// with the lints generated code cannot meet allowed.
+macro_rules! generated_module {
+    () => {
+        #[allow(
+            missing_docs,
+            clippy::all,
+            clippy::pedantic,
+            rustdoc::all,
+            unused,
+            unreachable_pub,
+            elided_lifetimes_in_paths,
+            mismatched_lifetime_syntaxes
+        )]
+        pub mod generated;
+    };
+}
+pub(crate) use generated_module;
+
 /// The `exec` hook of a vendor's generated client: every request goes
 /// through that vendor's `Pipeline` (in scope with `generated`).
 macro_rules! exec_through_pipeline {

@@ -41,7 +41,7 @@ mod credentials;
 pub mod digest;
 mod download;
 mod error;
-pub mod generated;
+crate::hooks::generated_module!();
 mod pipeline;
 mod types;
 mod validate;

@@ -36,7 +36,7 @@ mod client;
 mod credentials;
 mod error;
 mod events;
-pub mod generated;
+crate::hooks::generated_module!();
 mod pipeline;
 mod types;
 

@@ -38,7 +38,7 @@ mod client;
 mod credentials;
 mod error;
 pub mod export;
-pub mod generated;
+crate::hooks::generated_module!();
 mod pipeline;
 pub(crate) mod records;
 pub mod search;
