@@ -57,6 +57,32 @@ pub type BoxReader = Pin<Box<dyn AsyncBufRead + Send>>;
 /// an unbounded allocation.
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
+/// How far a download has got: what every download's `on_progress`
+/// reports, after every chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Bytes received so far (as served, so compressed for gzip).
+    pub bytes: u64,
+    /// The size the server announced, when it did.
+    pub total: Option<u64>,
+}
+
+/// A download progress callback, the one type every vendor's downloads
+/// take. Called on the task reading the body: keep it quick.
+pub type ProgressFn = std::sync::Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// How a download's `save` writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveMode {
+    /// The file exactly as served (gzip, tar.gz), verified as complete
+    /// gzip on the way.
+    Raw,
+    /// Decoded: decompressed log lines (Atlas), or the records as NDJSON
+    /// (Tencent CLS).
+    Decoded,
+}
+
 /// What [`decode`] found the body to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Layout {

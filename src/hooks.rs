@@ -26,7 +26,20 @@ pub(crate) trait VendorErrors {
     /// The error for a success status whose body did not match the success
     /// schema: often a vendor error envelope, otherwise a decode error.
     fn from_unparsed_success(body: &[u8], err: serde_json::Error) -> Error;
+
+    /// [`call`] with this vendor's reading of errors.
+    fn call<T>(
+        sent: impl std::future::Future<Output = Sent<T>>,
+    ) -> impl std::future::Future<Output = crate::Result<T>>
+    where
+        Self: Sized,
+    {
+        call::<Self, T>(sent)
+    }
 }
+
+/// What a generated operation's `send()` resolves to.
+pub(crate) type Sent<T> = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<()>>;
 
 /// Our own error, riding in a response's extensions through the generated
 /// code. `http::Extensions` needs `Clone`, hence the shared slot.
@@ -109,9 +122,7 @@ pub(crate) async fn response_error<V: VendorErrors>(mut response: reqwest::Respo
 /// returns its value, or its failure as [`Error`]: the one way hand-written
 /// code calls into generated code.
 pub(crate) async fn call<V: VendorErrors, T>(
-    sent: impl std::future::Future<
-        Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<()>>,
-    >,
+    sent: impl std::future::Future<Output = Sent<T>>,
 ) -> crate::Result<T> {
     send::<V, T>(sent)
         .await
@@ -121,9 +132,7 @@ pub(crate) async fn call<V: VendorErrors, T>(
 /// Like [`call`], keeping the response head (a download needs its
 /// headers).
 pub(crate) async fn send<V: VendorErrors, T>(
-    sent: impl std::future::Future<
-        Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<()>>,
-    >,
+    sent: impl std::future::Future<Output = Sent<T>>,
 ) -> crate::Result<progenitor_client::ResponseValue<T>> {
     match Box::pin(sent).await {
         Ok(value) => Ok(value),
@@ -145,6 +154,45 @@ pub(crate) async fn convert<V: VendorErrors>(err: progenitor_client::Error<()>) 
         P::Custom(msg) => Error::new(ErrorKind::Api, msg).with_vendor(V::VENDOR),
     }
 }
+
+/// Declares a vendor's `generated` module (`generated.rs`, the include)
+/// with the lints generated code cannot meet allowed.
+macro_rules! generated_module {
+    () => {
+        #[allow(
+            missing_docs,
+            clippy::all,
+            clippy::pedantic,
+            rustdoc::all,
+            unused,
+            unreachable_pub,
+            elided_lifetimes_in_paths,
+            mismatched_lifetime_syntaxes
+        )]
+        pub mod generated;
+    };
+}
+pub(crate) use generated_module;
+
+/// The `exec` hook of a vendor's generated client: every request goes
+/// through that vendor's `Pipeline` (in scope with `generated`).
+macro_rules! exec_through_pipeline {
+    () => {
+        impl progenitor_client::ClientHooks<Pipeline> for generated::Client {
+            async fn exec(
+                &self,
+                request: reqwest::Request,
+                info: &progenitor_client::OperationInfo,
+            ) -> reqwest::Result<reqwest::Response> {
+                // `execute` names the operation in whatever it returns.
+                progenitor_client::ClientInfo::inner(self)
+                    .execute(request, info.operation_id)
+                    .await
+            }
+        }
+    };
+}
+pub(crate) use exec_through_pipeline;
 
 #[cfg(test)]
 mod tests {

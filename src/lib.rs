@@ -27,16 +27,21 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+#[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
+mod builder;
 pub mod download;
 mod endpoint;
 mod error;
 #[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
 mod hooks;
 pub(crate) mod http;
+#[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
+mod pages;
 mod random;
 mod ratelimit;
 pub mod retry;
 mod secret;
+mod time;
 mod tls;
 #[cfg(any(feature = "atlas", feature = "conductorone"))]
 pub(crate) mod token;
@@ -58,6 +63,7 @@ pub use http::Throughput;
 pub use ratelimit::{RateLimiter, RatePermit};
 pub use retry::RetryPolicy;
 pub use secret::SecretString;
+pub use time::TimeRange;
 
 /// The `User-Agent` every client sends.
 pub const USER_AGENT: &str = concat!("logexport/", env!("CARGO_PKG_VERSION"));

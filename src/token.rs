@@ -210,9 +210,85 @@ impl<S: TokenSource + ?Sized> TokenCache<S> {
     }
 }
 
+/// Reads an OAuth token response (RFC 6749 §5.1), as every vendor's token
+/// endpoint sends it: a non-empty `access_token`, a `token_type` of
+/// `Bearer` if any, and `expires_in` in seconds, a number or (int64 over
+/// JSON) a string; without it, an hour, and a 401 corrects us.
+pub(crate) fn parse_token_response(body: &[u8]) -> Result<Token> {
+    #[derive(serde::Deserialize)]
+    struct TokenResponse {
+        access_token: Option<String>,
+        token_type: Option<String>,
+        expires_in: Option<serde_json::Value>,
+    }
+    let parsed: TokenResponse = serde_json::from_slice(body).map_err(|e| {
+        crate::Error::decode(format!("the token response is not an OAuth token ({e})"))
+    })?;
+    let access_token = parsed
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| crate::Error::decode("the token response has no access_token"))?;
+    if let Some(tt) = parsed.token_type.as_deref() {
+        if !tt.is_empty() && !tt.eq_ignore_ascii_case("bearer") {
+            return Err(crate::Error::decode(format!(
+                "the token response has an unsupported token_type `{tt}`"
+            )));
+        }
+    }
+    Ok(Token {
+        secret: SecretString::new(access_token),
+        lifetime: Some(
+            parse_lifetime(parsed.expires_in.as_ref()).unwrap_or(Duration::from_secs(3600)),
+        ),
+    })
+}
+
+/// `expires_in` as a number or a string of one.
+fn parse_lifetime(v: Option<&serde_json::Value>) -> Option<Duration> {
+    let secs = match v? {
+        serde_json::Value::Number(n) => n.as_f64()?,
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e9)))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn token_responses_parse_leniently() {
+        let lifetime = |body: &str| parse_token_response(body.as_bytes()).map(|t| t.lifetime);
+        let hour = Some(Duration::from_secs(3600));
+        assert_eq!(
+            lifetime(r#"{"access_token":"t","expires_in":600}"#).unwrap(),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(
+            lifetime(r#"{"access_token":"t","expires_in":"3600"}"#).unwrap(),
+            hour
+        );
+        assert_eq!(
+            lifetime(r#"{"access_token":"t","expires_in":-1}"#).unwrap(),
+            hour
+        );
+        assert_eq!(
+            lifetime(r#"{"access_token":"t","token_type":"Bearer"}"#).unwrap(),
+            hour
+        );
+        for bad in [
+            r#"{"access_token":""}"#,
+            r#"{"access_token":"t","token_type":"mac"}"#,
+            "<html>",
+        ] {
+            assert_eq!(
+                lifetime(bad).unwrap_err().kind(),
+                crate::ErrorKind::Decode,
+                "{bad}"
+            );
+        }
+    }
     use std::sync::Arc;
 
     /// A source handing out `tok-1`, `tok-2`, … after a simulated round trip.

@@ -173,7 +173,7 @@ async fn content_disposition_names_the_file_in_a_directory() {
         server_name.ends_with(".log.gz") && server_name.contains(DEMO_HOST),
         "{server_name}"
     );
-    let saved = d.write_raw(dir.path()).await.unwrap();
+    let saved = d.save(dir.path(), SaveMode::Raw).await.unwrap();
     assert_eq!(saved.path, dir.path().join(&server_name));
     let raw = std::fs::read(&saved.path).unwrap();
     assert_eq!(raw.len() as u64, saved.bytes);
@@ -188,7 +188,7 @@ async fn content_disposition_names_the_file_in_a_directory() {
         )
         .await
         .unwrap();
-    let saved = d.write_decoded(dir.path()).await.unwrap();
+    let saved = d.save(dir.path(), SaveMode::Decoded).await.unwrap();
     assert_eq!(
         saved.path,
         dir.path().join(server_name.trim_end_matches(".gz"))
@@ -208,7 +208,7 @@ async fn content_disposition_names_the_file_in_a_directory() {
         .await
         .unwrap();
     let target = dir.path().join("mine.gz");
-    assert_eq!(d.write_raw(&target).await.unwrap().path, target);
+    assert_eq!(d.save(&target, SaveMode::Raw).await.unwrap().path, target);
 }
 
 #[tokio::test]
@@ -282,7 +282,7 @@ async fn progress_reports_every_byte() {
         .download_cluster_log(DEMO_PROJECT_ID, DEMO_HOST, LogName::Mongodb, window())
         .await
         .unwrap()
-        .on_progress(move |total| s.lock().unwrap().push(total));
+        .on_progress(move |p| s.lock().unwrap().push(p.bytes));
     let expected = d.meta().content_length.unwrap();
     let mut raw = d.into_raw_stream();
     let mut n = 0u64;
@@ -449,7 +449,7 @@ async fn large_download_streams_in_bounded_memory() {
     assert!(announced >= 1 << 30, "announced {announced} bytes");
     let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let r = received.clone();
-    let d = d.on_progress(move |total| r.store(total, std::sync::atomic::Ordering::Relaxed));
+    let d = d.on_progress(move |p| r.store(p.bytes, std::sync::atomic::Ordering::Relaxed));
     let mut lines = d.lines();
     let (mut count, mut bytes) = (0u64, 0u64);
     while let Some(line) = lines.try_next().await.unwrap() {

@@ -79,7 +79,7 @@ async fn a_wrong_key_is_an_auth_error_without_retry_or_leak() {
     let sb = sandbox().await;
     let wrong = ClientSecret::generate().to_secret_string();
     let c = Client::builder()
-        .endpoint(&sb.endpoint())
+        .endpoint(sb.endpoint())
         .client_credentials(sb.client_id(), wrong.clone())
         .retry_policy(quick_retries())
         .build()
@@ -103,7 +103,7 @@ async fn a_wrong_key_is_an_auth_error_without_retry_or_leak() {
     let key = ClientSecret::generate();
     sb.register_client("ci@sandbox.conductor.one/ci", key.public_key());
     let c = Client::builder()
-        .endpoint(&sb.endpoint())
+        .endpoint(sb.endpoint())
         .client_credentials("ci@sandbox.conductor.one/ci", key.to_secret_string())
         .build()
         .unwrap();
@@ -191,7 +191,7 @@ async fn a_revoked_token_gets_401_then_refresh_then_success() {
 async fn access_tokens_work_but_cannot_be_refreshed() {
     let sb = sandbox().await;
     let c = Client::builder()
-        .endpoint(&sb.endpoint())
+        .endpoint(sb.endpoint())
         .access_token(sb.issue_access_token())
         .build()
         .unwrap();
@@ -746,7 +746,7 @@ async fn secrets_stay_out_of_debug_and_errors() {
     c.list_exporters().page(None).await.unwrap();
     let token = sb.issue_access_token();
     let tc = Client::builder()
-        .endpoint(&sb.endpoint())
+        .endpoint(sb.endpoint())
         .access_token(token.clone())
         .build()
         .unwrap();
@@ -826,7 +826,7 @@ async fn the_sandbox_checks_every_part_of_the_assertion() {
     assert_eq!(status, 200, "{body}");
     let token = body["access_token"].as_str().unwrap().to_string();
     Client::builder()
-        .endpoint(&sb.endpoint())
+        .endpoint(sb.endpoint())
         .access_token(token)
         .build()
         .unwrap()
@@ -944,7 +944,7 @@ async fn redirects_off_https_are_refused() {
     });
     let server = Server::start(app, 0, RequestLog::default()).await.unwrap();
     let c = Client::builder()
-        .endpoint(&server.url())
+        .endpoint(server.url())
         .client_credentials(
             "bot@acme.conductor.one/x",
             ClientSecret::from_seed([1; 32]).to_secret_string(),

@@ -196,7 +196,7 @@ proptest! {
             })
             .await;
             let client = logexport::conductorone::Client::builder()
-                .endpoint(&server.url())
+                .endpoint(server.url())
                 .access_token("t")
                 .retry_policy(logexport::RetryPolicy::default().with_max_attempts(1))
                 .build()

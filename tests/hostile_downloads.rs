@@ -63,7 +63,7 @@ async fn atlas_server(content_type: &'static str, body: Vec<u8>) -> RawServer {
 
 async fn atlas_download(server: &RawServer) -> logexport::atlas::Download {
     logexport::atlas::Client::builder()
-        .endpoint(&server.url())
+        .endpoint(server.url())
         .api_key("pubkey", "privkey")
         .build()
         .unwrap()
@@ -274,7 +274,7 @@ fn file_gets(server: &RawServer) -> usize {
         .count()
 }
 
-/// `to_ndjson`, `records` and (unless `raw_ok`) `to_file` all fail with a
+/// `save` (decoded), `records` and (unless `raw_ok`) `save` (raw) all fail with a
 /// Decode error after one download, leaving no file.
 async fn cls_fails_everywhere(content_type: &'static str, file: Vec<u8>, raw_ok: bool) -> Error {
     let server = cls_server(content_type, file).await;
@@ -282,7 +282,7 @@ async fn cls_fails_everywhere(content_type: &'static str, file: Vec<u8>, raw_ok:
     let dir = tempfile::tempdir().unwrap();
     let err = client
         .resume_export(TOPIC, EXPORT, cls_options())
-        .to_ndjson(dir.path().join("out.ndjson"))
+        .save(dir.path().join("out.ndjson"), SaveMode::Decoded)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
@@ -302,7 +302,7 @@ async fn cls_fails_everywhere(content_type: &'static str, file: Vec<u8>, raw_ok:
     assert_eq!(file_gets(&server), 2);
     let raw = client
         .resume_export(TOPIC, EXPORT, cls_options())
-        .to_file(dir.path().join("out.tar.gz"))
+        .save(dir.path().join("out.tar.gz"), SaveMode::Raw)
         .await;
     if raw_ok {
         raw.unwrap();
@@ -325,7 +325,7 @@ async fn cls_good_archive_decodes() {
     let dir = tempfile::tempdir().unwrap();
     let summary = cls_client(&server)
         .resume_export(TOPIC, EXPORT, cls_options())
-        .to_ndjson(dir.path().join("out.ndjson"))
+        .save(dir.path().join("out.ndjson"), SaveMode::Decoded)
         .await
         .unwrap();
     assert_eq!((summary.records, summary.replaced), (Some(2), 0));
@@ -347,7 +347,7 @@ async fn cls_tar_gz_without_its_trailer_fails() {
     let dir = tempfile::tempdir().unwrap();
     let err = cls_client(&server)
         .resume_export(TOPIC, EXPORT, cls_options())
-        .to_ndjson(dir.path().join("out.ndjson"))
+        .save(dir.path().join("out.ndjson"), SaveMode::Decoded)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
@@ -358,7 +358,7 @@ async fn cls_tar_gz_without_its_trailer_fails() {
 async fn cls_tar_with_a_bad_header_checksum_fails() {
     let mut archive = tar(&[("a.json", b"{\"a\":1}\n")]);
     archive[0] ^= 0x01; // the name changes, the checksum does not
-                        // The gzip is intact, so the file as served is kept by to_file.
+                        // The gzip is intact, so the file as served is kept by a raw save.
     let err = cls_fails_everywhere("application/octet-stream", gzip(&archive), true).await;
     assert!(err.to_string().contains("checksum"), "{err}");
 }
@@ -386,7 +386,7 @@ async fn cls_a_non_utf8_record_is_replaced_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let summary = cls_client(&server)
         .resume_export(TOPIC, EXPORT, cls_options())
-        .to_ndjson(dir.path().join("out.ndjson"))
+        .save(dir.path().join("out.ndjson"), SaveMode::Decoded)
         .await
         .unwrap();
     assert_eq!((summary.records, summary.replaced), (Some(1), 1));
@@ -399,7 +399,7 @@ async fn cls_a_non_utf8_record_is_replaced_and_counted() {
 async fn c1_events(page: Vec<u8>) -> (Vec<serde_json::Value>, u64) {
     let server = RawServer::start(move |_| RawResponse::ok("application/json", page.clone())).await;
     let client = logexport::conductorone::Client::builder()
-        .endpoint(&server.url())
+        .endpoint(server.url())
         .access_token("test-token")
         .build()
         .unwrap();

@@ -13,7 +13,7 @@ use logexport::sandbox::tencent_cls::{
 use logexport::sandbox::{Fault, FaultTarget};
 use logexport::tencent_cls::{
     sign, Client, ClientBuilder, Credentials, ExportEvent, ExportOptions, ExportParams,
-    ExportStatus, Format, Order, SearchParams, TimeRange, TopicFilter,
+    ExportStatus, Format, Order, SaveMode, SearchParams, TimeRange, TopicFilter,
 };
 use logexport::{ErrorKind, RetryPolicy};
 use serde_json::Value;
@@ -79,6 +79,7 @@ async fn every_action_end_to_end() {
     // DescribeTopics: all, by name, by id, paged.
     let all: Vec<_> = client
         .list_topics(TopicFilter::default())
+        .unwrap()
         .try_collect()
         .await
         .unwrap();
@@ -155,6 +156,7 @@ async fn every_action_end_to_end() {
     );
     let listed: Vec<_> = client
         .list_exports(DEMO_TOPIC_ID)
+        .unwrap()
         .try_collect()
         .await
         .unwrap();
@@ -212,6 +214,7 @@ async fn every_action_end_to_end() {
     assert!(!first_page.list_over && first_page.context.is_some());
     let got: Vec<Value> = client
         .search_logs(search.clone())
+        .unwrap()
         .map_ok(|e| e.fields)
         .try_collect()
         .await
@@ -266,7 +269,7 @@ async fn export_logs_json_records_match_what_the_sandbox_generated() {
         .count(1_500)
         .order(Order::Asc)
         .delete_after(true)
-        .on_progress(move |e| sink.lock().unwrap().push(e.clone()));
+        .on_event(move |e| sink.lock().unwrap().push(e.clone()));
     let got: Vec<Value> = client
         .export_logs(DEMO_TOPIC_ID, "level:ERROR", range(3_600_000), opts)
         .records()
@@ -337,7 +340,7 @@ async fn export_logs_csv_to_ndjson_matches_what_the_sandbox_generated() {
     let opts = options().format(Format::Csv).count(25_000);
     let summary = client
         .export_logs(DEMO_TOPIC_ID, "region:ap-guangzhou", range(3_600_000), opts)
-        .to_ndjson(dir.path())
+        .save(dir.path(), SaveMode::Decoded)
         .await
         .unwrap();
     let mut p = params(25_000, Format::Csv, Order::Desc);
@@ -381,7 +384,7 @@ async fn export_logs_raw_file_is_the_served_archive() {
     let p = params(300, Format::Json, Order::Desc);
     let summary = client
         .export_logs(DEMO_TOPIC_ID, "*", p.range, options().count(300))
-        .to_file(dir.path())
+        .save(dir.path(), SaveMode::Raw)
         .await
         .unwrap();
     let export = client
@@ -421,7 +424,7 @@ async fn failed_and_expired_exports_are_typed_errors() {
     assert!(sb.fail_export(&id));
     let err = client
         .resume_export(DEMO_TOPIC_ID, &id, options())
-        .to_file(dir.path())
+        .save(dir.path(), SaveMode::Raw)
         .await
         .unwrap_err();
     assert_eq!(
@@ -545,6 +548,7 @@ async fn temporary_credentials_need_their_session_token() {
         .unwrap();
     assert_eq!(
         good.list_topics(TopicFilter::default())
+            .unwrap()
             .try_collect::<Vec<_>>()
             .await
             .unwrap()
@@ -915,7 +919,7 @@ async fn bad_input_is_rejected_before_any_request() {
         let opts = options().count(p.count);
         let err = client
             .export_logs(p.topic_id.clone(), "*", p.range, opts)
-            .to_file(dir.path())
+            .save(dir.path(), SaveMode::Raw)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{field}");
@@ -1008,7 +1012,7 @@ async fn a_reset_or_truncated_download_leaves_no_file() {
         let opts = options().download_attempts(attempts);
         let err = client
             .resume_export(DEMO_TOPIC_ID, &id, opts.clone())
-            .to_file(&dest)
+            .save(&dest, SaveMode::Raw)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Network, "{err:?}");
@@ -1019,7 +1023,7 @@ async fn a_reset_or_truncated_download_leaves_no_file() {
         );
         let err = client
             .resume_export(DEMO_TOPIC_ID, &id, opts.clone())
-            .to_file(&dest)
+            .save(&dest, SaveMode::Raw)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Decode, "{err:?}");
@@ -1030,7 +1034,7 @@ async fn a_reset_or_truncated_download_leaves_no_file() {
         );
         let err = client
             .resume_export(DEMO_TOPIC_ID, &id, opts)
-            .to_ndjson(&ndjson)
+            .save(&ndjson, SaveMode::Decoded)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Decode, "{err:?}");
@@ -1065,7 +1069,7 @@ async fn a_download_that_fails_midway_is_restarted_from_the_beginning() {
     );
     let summary = client
         .resume_export(DEMO_TOPIC_ID, &id, options())
-        .to_ndjson(dir.path())
+        .save(dir.path(), SaveMode::Decoded)
         .await
         .unwrap();
     assert_eq!(summary.attempts, 2);
@@ -1081,7 +1085,7 @@ async fn a_download_that_fails_midway_is_restarted_from_the_beginning() {
     let consumed = Arc::new(Mutex::new(0usize));
     let at_failure = Arc::new(Mutex::new(None));
     let (c, f) = (consumed.clone(), at_failure.clone());
-    let opts = options().on_progress(move |e| {
+    let opts = options().on_event(move |e| {
         if let ExportEvent::DownloadRetry { reason, .. } = e {
             assert!(
                 !reason.contains("sign="),
@@ -1306,12 +1310,16 @@ fn clients_and_their_futures_are_send_and_sync() {
     send(&client.create_export(&p));
     send(&client.describe_exports(DEMO_TOPIC_ID, 0, 1));
     send(&client.delete_export("x"));
-    send(&client.list_exports(DEMO_TOPIC_ID));
-    send(&client.list_topics(TopicFilter::default()));
-    send(&client.search_logs(SearchParams::new(DEMO_TOPIC_ID, "*", range(1))));
+    send(&client.list_exports(DEMO_TOPIC_ID).unwrap());
+    send(&client.list_topics(TopicFilter::default()).unwrap());
+    send(
+        &client
+            .search_logs(SearchParams::new(DEMO_TOPIC_ID, "*", range(1)))
+            .unwrap(),
+    );
     let job = client.export_logs(DEMO_TOPIC_ID, "*", range(1), options());
-    send(&job.clone().to_file("x"));
-    send(&job.clone().to_ndjson("x"));
+    send(&job.clone().save("x", SaveMode::Raw));
+    send(&job.clone().save("x", SaveMode::Decoded));
     send(&job.records());
 }
 
@@ -1346,7 +1354,7 @@ async fn one_gib_export_streams_in_bounded_memory() {
     let opts = ExportOptions::default()
         .count(p.count)
         .poll_interval(Duration::from_millis(100), Duration::from_millis(500))
-        .on_progress(move |e| {
+        .on_event(move |e| {
             if let ExportEvent::Downloaded { bytes, .. } = e {
                 *d.lock().unwrap() = *bytes;
             }
@@ -1439,6 +1447,7 @@ async fn malformed_pages_neither_shift_paging_nor_loop_forever() {
     // The entry without an id is skipped, but still counts for the offset.
     let listed: Vec<_> = client
         .list_exports(DEMO_TOPIC_ID)
+        .unwrap()
         .try_collect()
         .await
         .unwrap();
@@ -1453,7 +1462,7 @@ async fn malformed_pages_neither_shift_paging_nor_loop_forever() {
     let search = SearchParams::new(DEMO_TOPIC_ID, "*", range(1000));
     let got = tokio::time::timeout(
         Duration::from_secs(10),
-        client.search_logs(search).try_collect::<Vec<_>>(),
+        client.search_logs(search).unwrap().try_collect::<Vec<_>>(),
     )
     .await
     .expect("the listing ends");

@@ -50,6 +50,7 @@ async fn every_log_exactly_once_past_the_context_cap() {
         params.limit = 1000;
         let got: Vec<Value> = client
             .search_logs(params)
+            .unwrap()
             .map_ok(|e| e.fields)
             .try_collect()
             .await
@@ -68,7 +69,7 @@ async fn an_expired_context_is_continued_not_lost() {
     let mut params = SearchParams::new(DEMO_TOPIC_ID, "*", range);
     params.order = Order::Asc;
     params.limit = 500;
-    let mut stream = client.search_logs(params);
+    let mut stream = client.search_logs(params).unwrap();
     let mut got = Vec::new();
     for _ in 0..700 {
         got.push(stream.next().await.unwrap().unwrap().fields);

@@ -1,18 +1,22 @@
 //! The Atlas client: construction, log downloads, and paged listings.
 
-use super::auth::{self, Credentials, DigestState, ServiceAccount};
+use super::credentials::{self, Credentials, DigestState, ServiceAccount};
 use super::download::Download;
 use super::error::AtlasErrors;
+use super::generated::{self, types as gen};
 use super::pipeline::{Auth, Pipeline};
-use super::transport::{Reqwest, Transport};
 use super::types::{
     AccessHistoryQuery, AccessLogEntry, Event, EventQuery, LogName, Process, StreamLogOptions,
     StreamWorkspace, TimeRange,
 };
-use super::{error, generated, validate};
-use crate::{Endpoint, Error, ErrorKind, RateLimiter, Result, RetryPolicy, Vendor};
+use super::validate;
+use crate::builder::{common_setters, Common};
+use crate::hooks::VendorErrors as _;
+use crate::http::attempt::Core;
+use crate::http::transport::{Reqwest, Transport};
+use crate::{Endpoint, Error, ErrorKind, Result, Vendor};
 use futures::stream::BoxStream;
-use futures::{StreamExt, TryStreamExt};
+
 use progenitor_client::ClientInfo;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -69,36 +73,28 @@ impl fmt::Debug for Client {
 
 /// Builds a [`Client`].
 #[derive(Default)]
+#[must_use]
 pub struct ClientBuilder {
-    endpoint: Option<String>,
+    common: Common,
     credentials: Option<Credentials>,
-    http: Option<reqwest::Client>,
-    retry: Option<RetryPolicy>,
-    limiter: Option<RateLimiter>,
     versions: Vec<(String, String)>,
     token_refresh_margin: Option<Duration>,
     transport: Option<Arc<dyn Transport>>,
-    limits: crate::http::Limits,
 }
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &self.common.endpoint)
             .field("credentials", &self.credentials)
-            .field("retry", &self.retry)
+            .field("retry", &self.common.retry)
             .field("versions", &self.versions)
             .finish_non_exhaustive()
     }
 }
 
 impl ClientBuilder {
-    /// The base URL (default [`DEFAULT_ENDPOINT`]). HTTPS, or plain HTTP on
-    /// loopback (the sandbox).
-    pub fn endpoint(mut self, url: &str) -> Self {
-        self.endpoint = Some(url.to_string());
-        self
-    }
+    common_setters!();
 
     /// The credentials to use.
     pub fn credentials(mut self, credentials: Credentials) -> Self {
@@ -122,53 +118,6 @@ impl ClientBuilder {
         client_secret: impl Into<crate::SecretString>,
     ) -> Self {
         self.credentials(Credentials::service_account(client_id, client_secret))
-    }
-
-    /// The `reqwest::Client` to send with (default: crate user agent, 10 s
-    /// connect timeout, no redirects). Build it with
-    /// `redirect(reqwest::redirect::Policy::none())`: the client refuses any
-    /// redirect it sees, but one reqwest already followed has carried the
-    /// request to the other origin.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
-        self
-    }
-
-    /// The total deadline of one JSON call (an API page, a token request),
-    /// from sending to the last byte of the answer; for a log download, of
-    /// the wait for the response head (default 60 s). A call past it is a
-    /// retryable network error.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.limits.timeout = timeout;
-        self
-    }
-
-    /// The deadline of one operation, all its retries and waits included
-    /// (default 300 s). A download's body is not part of it: see
-    /// [`min_throughput`](Self::min_throughput).
-    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.operation_timeout = Some(timeout);
-        self
-    }
-
-    /// The slowest acceptable log download (default 1 KiB/s averaged over
-    /// 60 s); a slower body fails with a retryable network error.
-    pub fn min_throughput(mut self, throughput: crate::Throughput) -> Self {
-        self.limits.throughput = throughput;
-        self
-    }
-
-    /// How to retry 429, 503 and transient network failures.
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = Some(policy);
-        self
-    }
-
-    /// A client-side limit on request rate (none by default). Clones of the
-    /// limiter share one window, so several clients can share a budget.
-    pub fn rate_limit(mut self, limiter: RateLimiter) -> Self {
-        self.limiter = Some(limiter);
-        self
     }
 
     /// Sends another resource version for `operation` (an operation id such
@@ -196,24 +145,20 @@ impl ClientBuilder {
 
     /// Validates the configuration and builds the client. Nothing is sent.
     pub fn build(self) -> Result<Client> {
-        let endpoint = Endpoint::parse(self.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT))?;
+        let common = self.common;
+        let endpoint = Endpoint::parse(common.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT))?;
         let credentials = self.credentials.ok_or_else(|| {
             Error::credentials("no Atlas credentials configured; use `api_key`, `service_account` or `Client::from_env`")
                 .with_vendor(Vendor::Atlas)
         })?;
         credentials.check()?;
-        let http = match self.http {
-            Some(h) => h,
-            None => crate::http::redirect::api_client_builder()
-                .build()
-                .map_err(|e| {
-                    Error::new(
-                        ErrorKind::Network,
-                        format!("cannot build the HTTP client: {e}"),
-                    )
-                })?,
-        };
-        let guard = crate::http::Guard::new(self.limits);
+        let http = common.http_client().map_err(|e| {
+            Error::new(
+                ErrorKind::Network,
+                format!("cannot build the HTTP client: {}", e.message()),
+            )
+        })?;
+        let guard = crate::http::Guard::new(common.limits);
         match &credentials {
             Credentials::ApiKey { private_key, .. } => guard.redactor.add(private_key.expose()),
             Credentials::ServiceAccount {
@@ -230,11 +175,9 @@ impl ClientBuilder {
         let raw = self
             .transport
             .unwrap_or_else(|| Arc::new(Reqwest(http.clone())));
-        // Token requests are held to the same guard as the API's.
-        let transport: Arc<dyn Transport> = Arc::new(super::transport::Guarded {
-            inner: raw.clone(),
-            guard: guard.clone(),
-        });
+        let retry = common.retry.unwrap_or_default();
+        // Token requests are held to the same core rules as the API's.
+        let token_core = Core::new(raw.clone(), guard.clone(), retry.clone());
         let auth = match credentials {
             Credentials::ApiKey {
                 public_key,
@@ -247,13 +190,12 @@ impl ClientBuilder {
             Credentials::ServiceAccount {
                 client_id,
                 client_secret,
-            } => Auth::Bearer(auth::service_account_tokens(
-                ServiceAccount::new(&endpoint, client_id, client_secret, transport.clone())?,
+            } => Auth::Bearer(credentials::service_account_tokens(
+                ServiceAccount::new(&endpoint, client_id, client_secret, token_core)?,
                 self.token_refresh_margin.unwrap_or(Duration::from_secs(60)),
             )),
         };
-        let mut pipeline = Pipeline::new(raw, auth, self.retry.unwrap_or_default(), self.limiter)
-            .with_guard(guard);
+        let mut pipeline = Pipeline::new(raw, auth, retry, common.limiter).with_guard(guard);
         for (op, v) in &self.versions {
             pipeline = pipeline.with_pins(pipeline.pins().with(op, v)?);
         }
@@ -267,27 +209,60 @@ impl ClientBuilder {
     }
 }
 
-/// One page of a listing.
-#[derive(serde::Deserialize)]
-struct Page<T> {
-    #[serde(default = "Vec::new")]
-    results: Vec<T>,
-    #[serde(rename = "totalCount", default)]
-    total_count: Option<u64>,
-    #[serde(default)]
-    links: Vec<Link>,
+/// Sends a generated listing request `b` and reads the page it returns.
+macro_rules! read_page {
+    ($operation:expr, $b:expr) => {{
+        let v = AtlasErrors::call($b.send()).await?;
+        let rels = v.links.into_iter().map(|l| l.rel);
+        Page::read($operation, v.results, v.total_count, rels)
+    }};
 }
 
-#[derive(serde::Deserialize)]
-struct Link {
-    #[serde(default)]
-    rel: String,
+/// A listing of a project, 100 a page, by the generated operation
+/// `$operation` with further builder calls `$extra`.
+macro_rules! project_listing {
+    ($client:expr, $project:expr, $operation:ident $(. $extra:ident($arg:expr))*) => {{
+        let group = validate::object_id("groupId", $project)?;
+        let client = $client.clone();
+        Ok(paged(stringify!($operation), 100, move |page| {
+            let (client, group) = (client.clone(), group.clone());
+            async move {
+                let b = client
+                    .generated()
+                    .$operation()
+                    .group_id(group.as_str())
+                    .page_num(u64::from(page))
+                    .items_per_page(100u64)
+                    $(.$extra($arg))*;
+                read_page!(stringify!($operation), b)
+            }
+        }))
+    }};
 }
 
-#[derive(serde::Deserialize)]
-struct AccessLogs {
-    #[serde(rename = "accessLogs", default)]
-    access_logs: Vec<AccessLogEntry>,
+/// `b`, a generated event listing builder, for page `page` with `filter`
+/// applied; `ty` is its event type.
+macro_rules! with_filter {
+    ($b:expr, $filter:expr, $page:expr, $ty:path) => {{
+        let filter = $filter;
+        let mut b = $b
+            .page_num(u64::from($page))
+            .items_per_page(u64::from(filter.per_page))
+            .include_count(true);
+        if !filter.types.is_empty() {
+            b = b.event_type(filter.types.into_iter().map($ty).collect::<Vec<_>>());
+        }
+        if let Some(t) = filter.min_date {
+            b = b.min_date(t);
+        }
+        if let Some(t) = filter.max_date {
+            b = b.max_date(t);
+        }
+        if filter.include_raw {
+            b = b.include_raw(true);
+        }
+        b
+    }};
 }
 
 impl Client {
@@ -301,7 +276,7 @@ impl Client {
     /// `MONGODB_ATLAS_BASE_URL` or `MONGODB_ATLAS_OPS_MANAGER_URL` if set.
     pub fn from_env() -> Result<Client> {
         let mut b = Client::builder().credentials(Credentials::from_env()?);
-        if let Some(url) = auth::EnvSettings::from_env().base_url {
+        if let Some(url) = credentials::EnvSettings::from_env().base_url {
             b = b.endpoint(&url);
         }
         b.build()
@@ -377,7 +352,7 @@ impl Client {
     #[tracing::instrument(skip_all, fields(vendor = "atlas", operation = "revoke_token"))]
     pub async fn revoke_token(&self) -> Result<bool> {
         match self.pipeline().tokens() {
-            Some(t) => auth::revoke(t).await,
+            Some(t) => credentials::revoke(t).await,
             None => Ok(false),
         }
     }
@@ -489,29 +464,25 @@ impl Client {
         }
         let (start, end) = validate::window_secs(&range)?;
         let media_type = self.media_type(operation).unwrap_or_default();
+        // The two operations take the same parameters.
+        macro_rules! send {
+            ($builder:expr) => {{
+                let mut b = $builder
+                    .group_id(group.as_str())
+                    .tenant_name(workspace)
+                    .start_date(start)
+                    .end_date(end);
+                if let Some(p) = &options.processor {
+                    b = b.sp_name(p.as_str());
+                }
+                crate::hooks::send::<AtlasErrors, _>(b.send()).await
+            }};
+        }
         let g = self.generated();
         let sent = if operation == "download_stream_audit_logs" {
-            let mut b = g
-                .download_stream_audit_logs()
-                .group_id(group.as_str())
-                .tenant_name(workspace)
-                .start_date(start)
-                .end_date(end);
-            if let Some(p) = &options.processor {
-                b = b.sp_name(p.as_str());
-            }
-            crate::hooks::send::<AtlasErrors, _>(b.send()).await
+            send!(g.download_stream_audit_logs())
         } else {
-            let mut b = g
-                .download_stream_operational_logs()
-                .group_id(group.as_str())
-                .tenant_name(workspace)
-                .start_date(start)
-                .end_date(end);
-            if let Some(p) = &options.processor {
-                b = b.sp_name(p.as_str());
-            }
-            crate::hooks::send::<AtlasErrors, _>(b.send()).await
+            send!(g.download_stream_operational_logs())
         };
         let rv = sent?;
         let fallback = format!("{kind}_{}_{start}_{end}.gz", sanitize(workspace));
@@ -561,26 +532,39 @@ impl Client {
         query: EventQuery,
     ) -> Result<BoxStream<'static, Result<Event>>> {
         let group = validate::object_id("groupId", project)?;
-        let mut params = event_params(&query)?;
-        for t in &query.excluded_event_types {
-            params.push((
-                "excludedEventType".into(),
-                validate::event_type(t)?.to_string(),
-            ));
-        }
-        for c in &query.cluster_names {
-            params.push((
-                "clusterNames".into(),
-                validate::cluster_name(c)?.to_string(),
-            ));
-        }
-        let per_page = validate::items_per_page(query.items_per_page)?;
-        Ok(self.paged(
-            "list_project_events",
-            format!("/api/atlas/v2/groups/{group}/events"),
-            params,
-            per_page,
-        ))
+        let filter = EventFilter::new(&query)?;
+        let excluded = query
+            .excluded_event_types
+            .iter()
+            .map(|t| validate::event_type(t).map(|t| gen::EventTypeForNdsGroup(t.to_string())))
+            .collect::<Result<Vec<_>>>()?;
+        let clusters = query
+            .cluster_names
+            .iter()
+            .map(|c| {
+                gen::ListProjectEventsClusterNamesItem::try_from(validate::cluster_name(c)?)
+                    .map_err(|e| Error::invalid_input("clusterNames", e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let client = self.clone();
+        Ok(paged("list_project_events", filter.per_page, move |page| {
+            let (client, group, filter) = (client.clone(), group.clone(), filter.clone());
+            let (excluded, clusters) = (excluded.clone(), clusters.clone());
+            async move {
+                let mut b = client
+                    .generated()
+                    .list_project_events()
+                    .group_id(group.as_str());
+                b = with_filter!(b, filter, page, gen::EventTypeForNdsGroup);
+                if !excluded.is_empty() {
+                    b = b.excluded_event_type(excluded);
+                }
+                if !clusters.is_empty() {
+                    b = b.cluster_names(clusters);
+                }
+                read_page!("list_project_events", b)
+            }
+        }))
     }
 
     /// The events of an organization, newest first, page by page.
@@ -596,39 +580,33 @@ impl Client {
                 "excluded event types and cluster names apply to project events only",
             ));
         }
-        let params = event_params(&query)?;
-        let per_page = validate::items_per_page(query.items_per_page)?;
-        Ok(self.paged(
-            "list_org_events",
-            format!("/api/atlas/v2/orgs/{org}/events"),
-            params,
-            per_page,
-        ))
+        let filter = EventFilter::new(&query)?;
+        let client = self.clone();
+        Ok(paged("list_org_events", filter.per_page, move |page| {
+            let (client, org, filter) = (client.clone(), org.clone(), filter.clone());
+            async move {
+                let b = client.generated().list_org_events().org_id(org.as_str());
+                read_page!(
+                    "list_org_events",
+                    with_filter!(b, filter, page, gen::EventTypeForOrg)
+                )
+            }
+        }))
     }
 
     /// The MongoDB processes (hosts) of a project, page by page.
     pub fn processes(&self, project: &str) -> Result<BoxStream<'static, Result<Process>>> {
-        let group = validate::object_id("groupId", project)?;
-        Ok(self.paged(
-            "list_processes",
-            format!("/api/atlas/v2/groups/{group}/processes"),
-            Vec::new(),
-            100,
-        ))
+        project_listing!(self, project, list_processes.include_count(true))
     }
 
-    /// The stream processing workspaces of a project, page by page.
+    /// The stream processing workspaces of a project, page by page. (The
+    /// operation takes no `includeCount`: a `next` link or a full page says
+    /// whether there is more.)
     pub fn stream_workspaces(
         &self,
         project: &str,
     ) -> Result<BoxStream<'static, Result<StreamWorkspace>>> {
-        let group = validate::object_id("groupId", project)?;
-        Ok(self.paged(
-            "list_stream_workspaces",
-            format!("/api/atlas/v2/groups/{group}/streams"),
-            Vec::new(),
-            100,
-        ))
+        project_listing!(self, project, list_stream_workspaces)
     }
 
     /// One stream processing workspace.
@@ -636,11 +614,16 @@ impl Client {
     pub async fn stream_workspace(&self, project: &str, name: &str) -> Result<StreamWorkspace> {
         let group = validate::object_id("groupId", project)?;
         let name = validate::plain_name("tenantName", name)?;
-        let path = format!(
-            "/api/atlas/v2/groups/{group}/streams/{}",
-            encode_segment(name)
-        );
-        self.get_json("get_stream_workspace", &path, &[]).await
+        let sent = self
+            .generated()
+            .get_stream_workspace()
+            .group_id(group.as_str())
+            .tenant_name(name)
+            .send();
+        from_object(
+            "get_stream_workspace",
+            AtlasErrors::call(sent).await?.into(),
+        )
     }
 
     /// The database access (authentication) history of a cluster. The window
@@ -657,156 +640,156 @@ impl Client {
     ) -> Result<Vec<AccessLogEntry>> {
         let group = validate::object_id("groupId", project)?;
         let cluster = validate::cluster_name(cluster)?;
-        let mut params: Vec<(String, String)> = Vec::new();
+        let mut b = self
+            .generated()
+            .get_db_access_history_cluster()
+            .group_id(group.as_str())
+            .cluster_name(cluster);
         if let Some(range) = &query.range {
             let (start, end) = validate::window_millis(range)?;
-            params.push(("start".into(), start.to_string()));
-            params.push(("end".into(), end.to_string()));
+            b = b.start(start).end(end);
         }
         if let Some(n) = query.n_logs {
-            params.push(("nLogs".into(), validate::n_logs(n)?.to_string()));
+            b = b.n_logs(validate::n_logs(n)? as i32);
         }
         if let Some(ok) = query.auth_result {
-            params.push(("authResult".into(), ok.to_string()));
+            b = b.auth_result(ok);
         }
         if let Some(ip) = &query.ip_address {
-            params.push(("ipAddress".into(), validate::ip_address(ip)?.to_string()));
+            b = b.ip_address(ip_param(validate::ip_address(ip)?));
         }
-        let path = format!("/api/atlas/v2/groups/{group}/dbAccessHistory/clusters/{cluster}");
-        let logs: AccessLogs = self
-            .get_json("get_db_access_history_cluster", &path, &params)
-            .await?;
-        Ok(logs.access_logs)
+        AtlasErrors::call(b.send())
+            .await?
+            .access_logs
+            .into_iter()
+            .map(|entry| from_object("get_db_access_history_cluster", entry.into()))
+            .collect()
     }
+}
 
-    /// GETs `path` through the pipeline and parses the JSON answer.
-    async fn get_json<T: DeserializeOwned>(
-        &self,
-        operation: &'static str,
-        path: &str,
-        params: &[(String, String)],
-    ) -> Result<T> {
-        let mut url = url::Url::parse(&format!("{}{path}", self.inner.endpoint.as_str()))
-            .map_err(|e| Error::invalid_input("path", e))?;
-        if !params.is_empty() {
-            url.query_pairs_mut().extend_pairs(params.iter());
+/// A free-form JSON object of a generated response as one of the hand
+/// types, which keep the fields they do not name.
+fn from_object<T: DeserializeOwned>(
+    operation: &'static str,
+    object: serde_json::Map<String, serde_json::Value>,
+) -> Result<T> {
+    serde_json::from_value(serde_json::Value::Object(object)).map_err(|e| {
+        Error::decode(format!(
+            "{operation}: the response is not the expected JSON: {e}"
+        ))
+        .with_vendor(Vendor::Atlas)
+        .with_operation(operation)
+    })
+}
+
+/// The checked filters both event listings share.
+#[derive(Clone)]
+struct EventFilter {
+    types: Vec<String>,
+    min_date: Option<chrono::DateTime<chrono::Utc>>,
+    max_date: Option<chrono::DateTime<chrono::Utc>>,
+    include_raw: bool,
+    per_page: u32,
+}
+
+impl EventFilter {
+    fn new(query: &EventQuery) -> Result<Self> {
+        let types = query
+            .event_types
+            .iter()
+            .map(|t| validate::event_type(t).map(str::to_string))
+            .collect::<Result<Vec<_>>>()?;
+        if let (Some(a), Some(b)) = (query.min_date, query.max_date) {
+            if a >= b {
+                return Err(Error::invalid_input("minDate", "must be before maxDate"));
+            }
         }
-        let request = reqwest::Request::new(reqwest::Method::GET, url);
-        let response = self
-            .pipeline()
-            .execute(request, operation)
-            .await
-            .map_err(|e| Error::from(e).with_vendor(Vendor::Atlas))?;
-        if !response.status().is_success() {
-            return Err(error::from_response(response).await);
-        }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Error::from(e).with_vendor(Vendor::Atlas))?;
-        serde_json::from_slice(&body).map_err(|e| {
-            Error::decode(format!(
-                "{operation}: the response is not the expected JSON: {e}"
-            ))
-            .with_vendor(Vendor::Atlas)
+        // Millisecond precision, as the API documents its dates.
+        let millis = |t: chrono::DateTime<chrono::Utc>| chrono::SubsecRound::trunc_subsecs(t, 3);
+        Ok(EventFilter {
+            types,
+            min_date: query.min_date.map(millis),
+            max_date: query.max_date.map(millis),
+            include_raw: query.include_raw,
+            per_page: validate::items_per_page(query.items_per_page)?,
         })
     }
+}
 
-    fn paged<T: DeserializeOwned + Send + 'static>(
-        &self,
+/// An IP address as the spec's pattern wants it: IPv6 written out in full.
+fn ip_param(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => v6
+            .segments()
+            .iter()
+            .map(|s| format!("{s:x}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+        _ => ip.to_string(),
+    }
+}
+
+/// One page of a listing, read from whichever generated page type it came
+/// in.
+struct Page<T> {
+    results: Vec<T>,
+    total_count: Option<u64>,
+    /// Whether the page links to a next one; `None` without any links.
+    next_link: Option<bool>,
+}
+
+impl<T: DeserializeOwned> Page<T> {
+    fn read<R: Into<serde_json::Map<String, serde_json::Value>>>(
         operation: &'static str,
-        path: String,
-        params: Vec<(String, String)>,
-        per_page: u32,
-    ) -> BoxStream<'static, Result<T>> {
-        struct State {
-            page: u32,
-            seen: u64,
-            done: bool,
+        results: Vec<R>,
+        total_count: Option<i32>,
+        rels: impl Iterator<Item = Option<String>>,
+    ) -> Result<Self> {
+        let mut next_link = None;
+        for rel in rels {
+            *next_link.get_or_insert(false) |= rel.as_deref() == Some("next");
         }
-        let client = self.clone();
-        let span = tracing::info_span!("atlas_pages", vendor = "atlas", operation);
-        futures::stream::try_unfold(
-            State {
-                page: 1,
-                seen: 0,
-                done: false,
-            },
-            move |st| {
-                let client = client.clone();
-                let path = path.clone();
-                let mut params = params.clone();
-                async move {
-                    if st.done {
-                        return Ok::<_, Error>(None);
-                    }
-                    params.push(("pageNum".into(), st.page.to_string()));
-                    params.push(("itemsPerPage".into(), per_page.to_string()));
-                    params.push(("includeCount".into(), "true".into()));
-                    let page: Page<T> = client.get_json(operation, &path, &params).await?;
-                    let n = page.results.len() as u64;
-                    let seen = st.seen + n;
-                    // `includeCount=true` makes `totalCount` exact, so it
-                    // decides; a `next` link alone could keep a confused
-                    // server's listing going forever. Without either, only
-                    // a full page suggests there is more.
-                    let more = n > 0
-                        && match page.total_count {
-                            Some(total) => seen < total,
-                            None if !page.links.is_empty() => {
-                                page.links.iter().any(|l| l.rel == "next")
-                            }
-                            None => n == u64::from(per_page),
-                        };
-                    let next = State {
-                        page: st.page + 1,
-                        seen,
-                        done: !more,
-                    };
-                    Ok(Some((
-                        futures::stream::iter(page.results.into_iter().map(Ok)),
-                        next,
-                    )))
-                }
-                .instrument(span.clone())
-            },
-        )
-        .try_flatten()
-        .boxed()
+        Ok(Page {
+            results: results
+                .into_iter()
+                .map(|r| from_object(operation, r.into()))
+                .collect::<Result<_>>()?,
+            total_count: total_count.and_then(|n| u64::try_from(n).ok()),
+            next_link,
+        })
     }
 }
 
-fn event_params(query: &EventQuery) -> Result<Vec<(String, String)>> {
-    let mut params = Vec::new();
-    for t in &query.event_types {
-        params.push((
-            "eventType".to_string(),
-            validate::event_type(t)?.to_string(),
-        ));
-    }
-    if let (Some(a), Some(b)) = (query.min_date, query.max_date) {
-        if a >= b {
-            return Err(Error::invalid_input("minDate", "must be before maxDate"));
+/// Pages through a listing from page 1: `fetch(n)` gets page `n`.
+/// `includeCount=true` makes `totalCount` exact, so it decides; a `next`
+/// link alone could keep a confused server's listing going forever. Without
+/// either, only a full page suggests there is more.
+fn paged<T, F, Fut>(
+    operation: &'static str,
+    per_page: u32,
+    fetch: F,
+) -> BoxStream<'static, Result<T>>
+where
+    T: Send + 'static,
+    F: Fn(u32) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Page<T>>> + Send + 'static,
+{
+    let span = tracing::info_span!("atlas_pages", vendor = "atlas", operation);
+    crate::pages::pages((1u32, 0u64), move |(page, seen)| {
+        let next_page = fetch(page).instrument(span.clone());
+        async move {
+            let next_page = next_page.await?;
+            let n = next_page.results.len() as u64;
+            let seen = seen + n;
+            let more = n > 0
+                && match (next_page.total_count, next_page.next_link) {
+                    (Some(total), _) => seen < total,
+                    (None, Some(next)) => next,
+                    (None, None) => n == u64::from(per_page),
+                };
+            Ok((next_page.results, more.then_some((page + 1, seen))))
         }
-    }
-    let iso =
-        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    if let Some(t) = query.min_date {
-        params.push(("minDate".into(), iso(t)));
-    }
-    if let Some(t) = query.max_date {
-        params.push(("maxDate".into(), iso(t)));
-    }
-    if query.include_raw {
-        params.push(("includeRaw".into(), "true".into()));
-    }
-    Ok(params)
-}
-
-fn encode_segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
+    })
 }
 
 /// Makes a request parameter safe as part of a file name.
@@ -825,14 +808,15 @@ fn sanitize(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::atlas::transport::tests::FakeTransport;
+    use crate::http::transport::tests::FakeTransport;
+    use futures::TryStreamExt as _;
 
     fn client(fake: &FakeTransport) -> Client {
         Client::builder()
             .endpoint("http://127.0.0.1:9")
             .api_key("pub", "priv")
             .transport(Arc::new(fake.clone()))
-            .retry_policy(RetryPolicy::disabled())
+            .retry_policy(crate::RetryPolicy::disabled())
             .build()
             .unwrap()
     }
@@ -976,6 +960,12 @@ mod tests {
     #[test]
     fn file_name_parts_are_sanitised() {
         assert_eq!(sanitize("a/b c"), "a_b_c");
-        assert_eq!(encode_segment("my ws"), "my%20ws");
+    }
+
+    #[test]
+    fn ipv6_addresses_are_written_out_for_the_spec_pattern() {
+        assert_eq!(ip_param("::1"), "0:0:0:0:0:0:0:1");
+        assert_eq!(ip_param("2001:DB8::8"), "2001:db8:0:0:0:0:0:8");
+        assert_eq!(ip_param("10.0.0.1"), "10.0.0.1");
     }
 }

@@ -13,13 +13,13 @@
 //! the crate's [text policy](crate::download): invalid UTF-8 becomes U+FFFD
 //! and is counted in [`Download::replacements`].
 
-use crate::download::{self, BoxReader, ByteStream, DecodeOptions, Replacements};
+use crate::download::{
+    self, BoxReader, ByteStream, DecodeOptions, Progress, Replacements, SaveMode,
+};
 use crate::{Error, Result, Vendor};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 /// What the response head says about a download.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,15 +74,6 @@ fn http_date(v: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     httpdate::parse_http_date(v)
         .ok()
         .map(chrono::DateTime::<chrono::Utc>::from)
-}
-
-/// How [`Download::save`] writes the body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SaveMode {
-    /// The `.gz` exactly as served, verified as complete gzip on the way.
-    Raw,
-    /// Decompressed.
-    Decoded,
 }
 
 /// Where a saved download landed.
@@ -156,12 +147,13 @@ impl Download {
         &self.meta
     }
 
-    /// Calls `progress` with the total compressed bytes received so far,
-    /// after every chunk.
-    pub fn on_progress(self, mut progress: impl FnMut(u64) + Send + 'static) -> Self {
-        let total = Arc::new(AtomicU64::new(0));
+    /// Calls `progress` after every chunk with the compressed bytes
+    /// received so far and the announced size (`Content-Length`).
+    pub fn on_progress(self, progress: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        let (total, mut bytes) = (self.meta.content_length, 0);
         let body = download::observe(self.body, move |n| {
-            progress(total.fetch_add(n, Ordering::Relaxed) + n);
+            bytes += n;
+            progress(Progress { bytes, total });
         });
         Download {
             meta: self.meta,
@@ -252,16 +244,6 @@ impl Download {
             }
         };
         Ok(Saved { path, bytes })
-    }
-
-    /// [`save`](Self::save) in [`SaveMode::Raw`].
-    pub async fn write_raw(self, target: impl AsRef<Path>) -> Result<Saved> {
-        self.save(target, SaveMode::Raw).await
-    }
-
-    /// [`save`](Self::save) in [`SaveMode::Decoded`].
-    pub async fn write_decoded(self, target: impl AsRef<Path>) -> Result<Saved> {
-        self.save(target, SaveMode::Decoded).await
     }
 }
 

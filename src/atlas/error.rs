@@ -222,15 +222,5 @@ mod tests {
         assert_eq!(back.message(), "token request refused");
     }
 
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
-
-        #[test]
-        fn error_bodies_never_panic(
-            status in 100u16..600,
-            body in crate::http::proptests::bodies(),
-        ) {
-            crate::http::proptests::check::<AtlasErrors>(status, &body);
-        }
-    }
+    crate::http::proptests::error_bodies_never_panic!(AtlasErrors);
 }

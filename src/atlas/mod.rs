@@ -36,23 +36,24 @@
 //! # Ok(()) }
 //! ```
 
-mod auth;
 mod client;
+mod credentials;
 pub mod digest;
 mod download;
 mod error;
+crate::hooks::generated_module!();
 mod pipeline;
-mod transport;
 mod types;
 mod validate;
 mod version;
 
-pub use auth::{
+pub use crate::download::{Progress, ProgressFn, SaveMode};
+pub use client::{Client, ClientBuilder, DEFAULT_ENDPOINT};
+pub use credentials::{
     Credentials, EnvSettings, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_OPS_MANAGER_URL,
     ENV_ORG_ID, ENV_PRIVATE_KEY, ENV_PROJECT_ID, ENV_PUBLIC_KEY,
 };
-pub use client::{Client, ClientBuilder, DEFAULT_ENDPOINT};
-pub use download::{Download, DownloadMeta, SaveMode, Saved};
+pub use download::{Download, DownloadMeta, Saved};
 #[doc(hidden)]
 pub use pipeline::Pipeline;
 pub use types::{
@@ -60,20 +61,3 @@ pub use types::{
     StreamWorkspace, TimeRange,
 };
 pub use version::{operations, versions, ApiVersion};
-
-/// The client generated from `specs/atlas.yaml`, for operations the layer
-/// above does not wrap. Obtain one that shares a [`Client`]'s auth and
-/// retries with [`Client::generated`].
-pub mod generated {
-    #![allow(
-        missing_docs,
-        clippy::all,
-        clippy::pedantic,
-        rustdoc::all,
-        unused,
-        unreachable_pub,
-        elided_lifetimes_in_paths,
-        mismatched_lifetime_syntaxes
-    )]
-    include!(concat!(env!("OUT_DIR"), "/atlas.rs"));
-}

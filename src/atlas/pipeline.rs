@@ -8,7 +8,7 @@
 //! failures that are safe to repeat; no other 4xx is repeated, except that a
 //! Digest 401 challenge is answered once within the same attempt.
 
-use super::auth::{challenge_from, DigestState, Tokens};
+use super::credentials::{challenge_from, DigestState, Tokens};
 use super::generated;
 use super::version::Pins;
 use crate::hooks::carry;
@@ -19,7 +19,6 @@ use crate::http::Guard;
 use crate::retry::RetryPolicy;
 use crate::{Error, ErrorKind, RateLimiter, SecretString, Vendor};
 use http::{header, HeaderValue, StatusCode};
-use progenitor_client::{ClientInfo, OperationInfo};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -313,21 +312,13 @@ fn surface_deprecation(
     }
 }
 
-impl progenitor_client::ClientHooks<Pipeline> for generated::Client {
-    async fn exec(
-        &self,
-        request: reqwest::Request,
-        info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
-        self.inner().execute(request, info.operation_id).await
-    }
-}
+crate::hooks::exec_through_pipeline!();
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::atlas::auth::{service_account_tokens, ServiceAccount};
-    use crate::atlas::transport::tests::FakeTransport;
+    use crate::atlas::credentials::{service_account_tokens, ServiceAccount};
+    use crate::http::transport::tests::FakeTransport;
     use crate::Endpoint;
     use std::time::Duration;
 
@@ -637,30 +628,36 @@ mod tests {
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_silent_server_costs_one_operation_deadline_not_attempts_times_timeouts() {
+    /// Runs `list_processes` against a server that never answers, with a
+    /// 60 s call timeout; returns the error, the time it took and the
+    /// attempts made.
+    async fn silent_server(operation_timeout: Option<u64>, attempts: u32) -> (Error, u64, usize) {
         let fake = FakeTransport::new(|_, _| (200, vec![], "{}".into()))
             .with_latency(Duration::from_secs(3600));
         let guard = Guard::new(crate::http::Limits {
             timeout: Duration::from_secs(60),
-            operation_timeout: Some(Duration::from_secs(150)),
+            operation_timeout: operation_timeout.map(Duration::from_secs),
             throughput: Default::default(),
         });
-        let transport = Arc::new(fake.clone());
         let policy = RetryPolicy::default()
-            .with_max_attempts(4)
+            .with_max_attempts(attempts)
             .with_initial_backoff(Duration::from_secs(1))
             .without_jitter();
-        let p = Pipeline::new(transport, Auth::Bearer(fixed_token_source()), policy, None)
-            .with_guard(guard);
+        let auth = Auth::Bearer(fixed_token_source());
+        let p = Pipeline::new(Arc::new(fake.clone()), auth, policy, None).with_guard(guard);
         prime_token(&p).await;
         let start = tokio::time::Instant::now();
         let r = p.execute(get("/x"), "list_processes").await.unwrap();
         let err = crate::atlas::error::from_response(r).await;
+        (err, start.elapsed().as_secs(), fake.calls())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_server_costs_one_operation_deadline_not_attempts_times_timeouts() {
         // 60 s, 1 s backoff, 60 s, 2 s backoff, then the third attempt is
         // cut by the operation deadline at 150 s.
-        assert_eq!(start.elapsed(), Duration::from_secs(150));
-        assert_eq!(fake.calls(), 3);
+        let (err, took, calls) = silent_server(Some(150), 4).await;
+        assert_eq!((took, calls), (150, 3));
         assert!(err.message().contains("operation deadline"), "{err}");
         assert_eq!(
             (err.vendor(), err.operation()),
@@ -671,26 +668,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_timed_out_call_is_retried_and_reported() {
-        let fake = FakeTransport::new(|_, _| (200, vec![], "{}".into()))
-            .with_latency(Duration::from_secs(3600));
-        let guard = Guard::new(crate::http::Limits {
-            timeout: Duration::from_secs(60),
-            operation_timeout: None,
-            throughput: Default::default(),
-        });
-        let transport = Arc::new(fake.clone());
-        let policy = RetryPolicy::default()
-            .with_max_attempts(2)
-            .with_initial_backoff(Duration::from_secs(1))
-            .without_jitter();
-        let p = Pipeline::new(transport, Auth::Bearer(fixed_token_source()), policy, None)
-            .with_guard(guard);
-        prime_token(&p).await;
-        let start = tokio::time::Instant::now();
-        let r = p.execute(get("/x"), "list_processes").await.unwrap();
-        let err = crate::atlas::error::from_response(r).await;
-        assert_eq!(start.elapsed(), Duration::from_secs(121));
-        assert_eq!(fake.calls(), 2);
+        let (err, took, calls) = silent_server(None, 2).await;
+        assert_eq!((took, calls), (121, 2));
         assert_eq!(
             err.to_string(),
             "Atlas list_processes: timed out after 60 s"
@@ -712,7 +691,11 @@ mod tests {
             &endpoint,
             "id".into(),
             "secret".into(),
-            Arc::new(token_endpoint),
+            Core::new(
+                Arc::new(token_endpoint),
+                Guard::default(),
+                Default::default(),
+            ),
         )
         .unwrap();
         service_account_tokens(account, Duration::from_secs(60))

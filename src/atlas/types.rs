@@ -4,59 +4,12 @@
 //! struct keeps the fields it does not name in `extra`, and nothing is a
 //! closed enum that a new server value could break.
 
+pub use crate::TimeRange;
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
-
-/// A half-open time window `[start, end)`.
-///
-/// Construction never fails; the window is checked when a call uses it
-/// (start before end, not before 2008, not far in the future), so a bad one
-/// is reported as `InvalidInput` before any request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeRange {
-    /// Inclusive start.
-    pub start: DateTime<Utc>,
-    /// Exclusive end.
-    pub end: DateTime<Utc>,
-}
-
-impl TimeRange {
-    /// The window `[start, end)`.
-    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
-        TimeRange { start, end }
-    }
-
-    /// The window that ends now and lasts `duration`.
-    ///
-    /// A duration reaching back past the representable range starts at the
-    /// earliest representable time, which the call using the window then
-    /// rejects as `InvalidInput` (rather than this constructor panicking or
-    /// quietly shortening the window).
-    pub fn last(duration: std::time::Duration) -> Self {
-        let end = Utc::now();
-        let start = chrono::Duration::from_std(duration)
-            .ok()
-            .and_then(|d| end.checked_sub_signed(d))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        TimeRange { start, end }
-    }
-
-    /// A window from Unix seconds.
-    pub fn from_unix_secs(start: i64, end: i64) -> Result<Self> {
-        let t = |v: i64, f: &str| {
-            DateTime::from_timestamp(v, 0).ok_or_else(|| {
-                Error::invalid_input(f, format!("{v} is not a representable Unix time"))
-            })
-        };
-        Ok(TimeRange {
-            start: t(start, "start")?,
-            end: t(end, "end")?,
-        })
-    }
-}
 
 /// Which log of a cluster host to download (`logName`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -173,6 +126,12 @@ impl EventQuery {
     pub fn cluster_name(mut self, name: impl Into<String>) -> Self {
         self.cluster_names.push(name.into());
         self
+    }
+
+    /// Events created in `range`: [`since`](Self::since) its start and
+    /// [`until`](Self::until) its end.
+    pub fn range(self, range: TimeRange) -> Self {
+        self.since(range.start).until(range.end)
     }
 
     /// Events created at or after `t` (`minDate`).

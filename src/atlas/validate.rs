@@ -4,7 +4,7 @@
 //! some mistakes it would not reject at all: a window in milliseconds where
 //! seconds are expected just asks for logs from the year 50000.
 
-use super::types::TimeRange;
+use crate::TimeRange;
 use crate::{Error, Result, Vendor};
 use chrono::{DateTime, Utc};
 

@@ -1,15 +1,19 @@
 //! The C1 client: construction, and the exporter operations.
 
 use super::credentials::Credentials;
-use super::errors::C1Errors;
-use super::events::{EventQuery, PAGE_SIZES};
+use super::credentials::{Exchange, StaticToken, REFRESH_MARGIN};
+use super::error::C1Errors;
+use super::events::EventQuery;
 use super::generated;
 use super::pipeline::Pipeline;
-use super::token::{Exchange, StaticToken, REFRESH_MARGIN};
-use super::types::{check_id, Exporter, ExporterUpdate, NewExporter, Page, PageCursor};
+use super::types::{check_id, Exporter, ExporterUpdate, NewExporter, Page, PageCursor, PAGE_SIZES};
+use crate::builder::{common_setters, Common};
+use crate::hooks::VendorErrors as _;
+use crate::http::attempt::Core;
+use crate::http::transport::{Reqwest, Transport};
 use crate::token::{TokenCache, TokenSource};
 use crate::{Endpoint, Error, Result, RetryPolicy, SecretString, Vendor};
-use futures::stream::{self, BoxStream, StreamExt as _, TryStreamExt as _};
+use futures::stream::BoxStream;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -49,62 +53,32 @@ impl fmt::Debug for Client {
     }
 }
 
-/// Converts the generated client's error (see [`super::errors`]).
-pub(crate) async fn convert(e: progenitor_client::Error<()>) -> Error {
-    crate::hooks::convert::<C1Errors>(e).await
-}
-
-/// Calls a generated operation (see [`crate::hooks::call`]).
-fn call<T>(
-    sent: impl Future<
-        Output = std::result::Result<
-            progenitor_client::ResponseValue<T>,
-            progenitor_client::Error<()>,
-        >,
-    >,
-) -> impl Future<Output = Result<T>> {
-    crate::hooks::call::<C1Errors, T>(sent)
-}
-
-fn missing(what: &str) -> Error {
-    Error::decode(format!("response has no {what}")).with_vendor(Vendor::ConductorOne)
+/// The exporter a response must hold.
+fn exporter(e: Option<generated::types::C1ApiSystemlogV1Exporter>) -> Result<Exporter> {
+    e.map(Exporter::from_gen)
+        .ok_or_else(|| Error::decode("response has no exporter").with_vendor(Vendor::ConductorOne))
 }
 
 fn check_page_size(size: u32) -> Result<()> {
-    if PAGE_SIZES.contains(&size) {
-        Ok(())
-    } else {
-        Err(Error::invalid_input(
-            "page_size",
-            format!("{size} is outside 10..=100"),
-        ))
-    }
+    let outside = || Error::invalid_input("page_size", format!("{size} is outside 10..=100"));
+    PAGE_SIZES.contains(&size).then_some(()).ok_or_else(outside)
 }
 
 /// Follows `nextPageToken` from `fetch(None)` until a page has none.
 fn paginate<T, F, Fut>(fetch: F) -> BoxStream<'static, Result<T>>
 where
     T: Send + 'static,
-    F: Fn(Option<String>) -> Fut + Send + Sync + 'static,
+    F: Fn(Option<String>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Page<T>>> + Send + 'static,
 {
-    let fetch = Arc::new(fetch);
-    // State: Some(token) = fetch that page next; None = finished.
-    let start = (Some(None::<String>), PageCursor::default());
-    stream::try_unfold(start, move |(state, mut cursor)| {
-        let fetch = fetch.clone();
+    crate::pages::pages((None, PageCursor::default()), move |(token, mut seen)| {
+        let page = fetch(token);
         async move {
-            let Some(token) = state else {
-                return Ok::<_, Error>(None);
-            };
-            let page = fetch(token).await?;
-            let next = cursor.advance(page.items.len(), page.next_page_token.as_deref())?;
-            Ok(Some((page.items, (next.map(Some), cursor))))
+            let page = page.await?;
+            let next = seen.advance(page.items.len(), page.next_page_token.as_deref())?;
+            Ok((page.items, next.map(|t| (Some(t), seen))))
         }
     })
-    .map_ok(|items| stream::iter(items.into_iter().map(Ok)))
-    .try_flatten()
-    .boxed()
 }
 
 impl Client {
@@ -157,10 +131,8 @@ impl Client {
     #[tracing::instrument(skip_all, fields(vendor = "conductorone", operation = "get_exporter"))]
     pub async fn get_exporter(&self, export_id: &str) -> Result<Exporter> {
         check_id("export_id", export_id)?;
-        let r = call(self.api().get_exporter().export_id(export_id).send()).await?;
-        r.exporter
-            .map(Exporter::from_gen)
-            .ok_or_else(|| missing("exporter"))
+        let r = C1Errors::call(self.api().get_exporter().export_id(export_id).send()).await?;
+        exporter(r.exporter)
     }
 
     /// Creates an exporter. Never re-sent after the server may have acted on
@@ -171,10 +143,8 @@ impl Client {
     )]
     pub async fn create_exporter(&self, new: NewExporter) -> Result<Exporter> {
         let body = new.to_gen()?;
-        let r = call(self.api().create_exporter().body(body).send()).await?;
-        r.exporter
-            .map(Exporter::from_gen)
-            .ok_or_else(|| missing("exporter"))
+        let r = C1Errors::call(self.api().create_exporter().body(body).send()).await?;
+        exporter(r.exporter)
     }
 
     /// Changes the fields set in `update` (and only those: they form the
@@ -196,10 +166,8 @@ impl Client {
             e.export_id = Some(export_id.to_string());
         }
         let update = self.api().update_exporter().export_id(export_id);
-        let r = call(update.body(body).send()).await?;
-        r.exporter
-            .map(Exporter::from_gen)
-            .ok_or_else(|| missing("exporter"))
+        let r = C1Errors::call(update.body(body).send()).await?;
+        exporter(r.exporter)
     }
 
     /// Deletes an exporter (C1 keeps it, marked with `deletedAt`, but it is
@@ -213,17 +181,17 @@ impl Client {
         let body =
             generated::types::C1ApiSystemlogV1ExportServiceDeleteRequestInput(Default::default());
         let delete = self.api().delete_exporter().export_id(export_id);
-        call(delete.body(body).send()).await.map(drop)
+        C1Errors::call(delete.body(body).send()).await.map(drop)
     }
 
     /// A query over the tenant's system log events.
     pub fn events(&self) -> EventQuery {
-        EventQuery::new(self.clone())
+        EventQuery::new(self.inner.api.clone())
     }
 
     /// A query over the events of one exporter (those after its watermark).
     pub fn exporter_events(&self, export_id: impl Into<String>) -> EventQuery {
-        EventQuery::new(self.clone()).exporter(export_id)
+        EventQuery::new(self.inner.api.clone()).exporter(export_id)
     }
 }
 
@@ -257,7 +225,7 @@ impl ListExporters {
         if let Some(t) = page_token {
             req = req.page_token(t);
         }
-        let r = call(req.send()).await?;
+        let r = C1Errors::call(req.send()).await?;
         Ok(Page::of_exporters(r.list, r.next_page_token))
     }
 
@@ -340,7 +308,7 @@ impl SearchExporters {
                     .collect()
             }),
         };
-        let r = call(self.client.api().search_exporters().body(body).send()).await?;
+        let r = C1Errors::call(self.client.api().search_exporters().body(body).send()).await?;
         Ok(Page::of_exporters(r.list, r.next_page_token))
     }
 
@@ -363,15 +331,14 @@ impl SearchExporters {
 #[derive(Debug, Default)]
 #[must_use]
 pub struct ClientBuilder {
+    common: Common,
     credentials: Option<Result<Credentials>>,
-    endpoint: Option<String>,
     env_endpoint: Option<String>,
-    http: Option<reqwest::Client>,
-    retry: Option<RetryPolicy>,
-    limits: crate::http::Limits,
 }
 
 impl ClientBuilder {
+    common_setters!();
+
     /// Authenticates with a client id and secret (parsed in
     /// [`build`](ClientBuilder::build)).
     pub fn client_credentials(
@@ -408,42 +375,6 @@ impl ClientBuilder {
         self
     }
 
-    /// Overrides the API base URL (https, or http on loopback).
-    pub fn endpoint(mut self, url: &str) -> Self {
-        self.endpoint = Some(url.to_string());
-        self
-    }
-
-    /// Uses this HTTP client (for proxies, TLS roots). Build it with
-    /// `redirect(reqwest::redirect::Policy::none())`: the client refuses any
-    /// redirect it sees, but one that reqwest already followed has carried
-    /// the request (and its assertion) to the other origin.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
-        self
-    }
-
-    /// The total deadline of one call, token exchanges included, from
-    /// sending to the last byte of the answer (default 60 s). A call past
-    /// it is a retryable network error.
-    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.limits.timeout = timeout;
-        self
-    }
-
-    /// The deadline of one operation, all its retries and waits included
-    /// (default 300 s).
-    pub fn operation_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.limits.operation_timeout = Some(timeout);
-        self
-    }
-
-    /// Replaces the default retry policy.
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = Some(policy);
-        self
-    }
-
     /// Validates everything and builds the client. No request is sent.
     pub fn build(self) -> Result<Client> {
         let credentials = self.credentials.ok_or_else(|| {
@@ -452,7 +383,11 @@ impl ClientBuilder {
             )
             .with_vendor(Vendor::ConductorOne)
         })??;
-        let base = match (self.endpoint.or(self.env_endpoint), credentials.host()) {
+        let common = self.common;
+        let base = match (
+            common.endpoint.clone().or(self.env_endpoint),
+            credentials.host(),
+        ) {
             (Some(e), _) => e,
             (None, Some(host)) => format!("https://{host}"),
             (None, None) => {
@@ -463,13 +398,11 @@ impl ClientBuilder {
             }
         };
         let endpoint = Endpoint::parse(&base)?;
-        let http = match self.http {
-            Some(c) => c,
-            None => crate::http::redirect::api_client_builder()
-                .build()
-                .map_err(|e| Error::from(e).with_vendor(Vendor::ConductorOne))?,
-        };
-        let guard = crate::http::Guard::new(self.limits);
+        let http = common
+            .http_client()
+            .map_err(|e| e.with_vendor(Vendor::ConductorOne))?;
+        let guard = crate::http::Guard::new(common.limits);
+        let transport: Arc<dyn Transport> = Arc::new(Reqwest(http.clone()));
         let source: Box<dyn TokenSource> = match credentials {
             Credentials::ClientCredentials { client_id, secret } => {
                 let text = secret.to_secret_string();
@@ -480,12 +413,11 @@ impl ClientBuilder {
                 let token_url = url::Url::parse(&format!("{}/auth/v1/token", endpoint.as_str()))
                     .map_err(|e| Error::invalid_input("endpoint", e))?;
                 Box::new(Exchange {
-                    http: http.clone(),
+                    core: Core::new(transport.clone(), guard.clone(), RetryPolicy::default()),
                     token_url,
                     audience: endpoint.host().to_string(),
                     client_id,
                     secret,
-                    guard: guard.clone(),
                 })
             }
             Credentials::AccessToken(t) => {
@@ -495,10 +427,11 @@ impl ClientBuilder {
         };
         let pipeline = Pipeline::new(
             TokenCache::new(source, REFRESH_MARGIN),
-            self.retry.unwrap_or_default(),
-            Arc::new(crate::http::transport::Reqwest(http.clone())),
+            common.retry.unwrap_or_default(),
+            transport,
             guard,
-        );
+        )
+        .with_limiter(common.limiter);
         let api = generated::Client::new_with_client(endpoint.as_str(), http, pipeline);
         Ok(Client {
             inner: Arc::new(Inner { api, endpoint }),
@@ -511,6 +444,7 @@ mod tests {
     use super::*;
     use crate::conductorone::ClientSecret;
     use crate::ErrorKind;
+    use futures::StreamExt as _;
 
     fn secret() -> SecretString {
         ClientSecret::from_seed([4; 32]).to_secret_string()

@@ -1,4 +1,5 @@
-//! ConductorOne credentials: client ids, Ed25519 client secrets, bearer tokens.
+//! ConductorOne credentials: client ids, Ed25519 client secrets, bearer
+//! tokens, and the client-credentials exchange that turns them into one.
 //!
 //! A C1 API client is `name@<tenant>.conductor.one/<use>` plus a secret
 //! `secret-token:conductorone.com:v1:<base64url JWK>` holding an Ed25519
@@ -6,12 +7,16 @@
 //! input: users paste secrets into the wrong variable often enough that even
 //! the client id is not repeated back.
 
+use super::assertion::{build_assertion, new_nonce, Claims};
+use super::error::{error_of_kind, kind_for_status};
+use crate::token::{BoxFuture, Token, TokenSource};
 use crate::{Error, Result, SecretString, Vendor};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine as _};
 use ed25519_dalek::SigningKey;
 use std::fmt;
+use std::time::Duration;
 
 /// The prefix of every v1 client secret.
 pub const SECRET_PREFIX: &str = "secret-token:conductorone.com:v1:";
@@ -435,6 +440,117 @@ impl fmt::Debug for Credentials {
                 .finish(),
             Credentials::AccessToken(_) => f.write_str("AccessToken(***)"),
         }
+    }
+}
+
+// The client-credentials exchange is how C1 credentials become the bearer
+// token every call sends: obtaining credentials, so it lives here. Caching,
+// single-flight refresh and replace-after-401 are the shared
+// [`crate::token`] cache's.
+/// How long before expiry a token is replaced (C1's Go SDK uses 10 s).
+pub(crate) const REFRESH_MARGIN: Duration = Duration::from_secs(10);
+
+/// A user-supplied bearer token.
+pub(crate) struct StaticToken(pub SecretString);
+
+impl fmt::Debug for StaticToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StaticToken(***)")
+    }
+}
+
+impl TokenSource for StaticToken {
+    fn fetch(&self) -> BoxFuture<'_, Result<Token>> {
+        let secret = self.0.clone();
+        Box::pin(async move {
+            Ok(Token {
+                secret,
+                lifetime: None,
+            })
+        })
+    }
+    fn can_refresh(&self) -> bool {
+        false
+    }
+}
+
+/// The client-credentials exchange at `<endpoint>/auth/v1/token`.
+pub(crate) struct Exchange {
+    /// The client's transport and rules (redirects, caps, deadline,
+    /// redaction), held outside the attempt loop: the cache retries.
+    pub core: crate::http::attempt::Core,
+    pub token_url: url::Url,
+    /// The `aud` claim: the host we talk to, without port.
+    pub audience: String,
+    pub client_id: ClientId,
+    pub secret: ClientSecret,
+}
+
+impl fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Exchange")
+            .field("token_url", &self.token_url.as_str())
+            .field("audience", &self.audience)
+            .field("client_id", &self.client_id)
+            .field("secret", &"***")
+            .finish()
+    }
+}
+
+impl Exchange {
+    /// One token request, within the client's call deadline.
+    async fn exchange_once(&self) -> Result<Token> {
+        let claims = Claims::new(
+            self.client_id.as_str(),
+            &self.audience,
+            std::time::SystemTime::now(),
+        );
+        let assertion = build_assertion(&claims, &self.secret, &new_nonce());
+        // A server or proxy that echoes the form must not show it.
+        self.core.guard().redactor.add(assertion.as_str());
+        let form = serde_urlencoded::to_string([
+            ("grant_type", "client_credentials"),
+            ("client_id", self.client_id.as_str()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion.as_str()),
+        ])
+        .map_err(|e| Error::invalid_input("client_id", e))?;
+        // The core refuses redirects: the assertion must not be re-POSTed
+        // anywhere else.
+        let request = crate::http::attempt::form_post(&self.token_url, form);
+        let response = self.core.send_once(request).await?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            let headers = response.headers().clone();
+            // Already capped and redacted by the core.
+            let body = crate::http::body::read_error_body(response).await;
+            // A 400 here means the server judged the assertion (OAuth's
+            // `invalid_client`/`invalid_grant`): an authentication failure.
+            let kind = if status == 400 {
+                crate::ErrorKind::Auth
+            } else {
+                kind_for_status(status)
+            };
+            let err = error_of_kind(kind, status, &headers, &body, Some("token exchange failed"));
+            return Err(err);
+        }
+        // A token response is a few hundred bytes.
+        // Capped by the core already; a token response is a few hundred bytes.
+        let body = crate::http::body::read_capped(response, 64 * 1024).await?;
+        crate::token::parse_token_response(&body)
+    }
+}
+
+impl TokenSource for Exchange {
+    fn fetch(&self) -> BoxFuture<'_, Result<Token>> {
+        let named = |e: Error| {
+            e.with_vendor(Vendor::ConductorOne)
+                .with_operation("token_exchange")
+        };
+        Box::pin(async move { self.exchange_once().await.map_err(named) })
     }
 }
 

@@ -12,8 +12,9 @@
 //! [text policy](crate::download) each such sequence becomes U+FFFD, is
 //! counted ([`EventStream::replaced`]) and logged as a warning.
 
-use super::client::{convert, Client};
-use super::types::{check_id, next_token, Page, PageCursor, SortDirection};
+use super::error::convert;
+use super::generated::Client;
+use super::types::{check_id, next_token, Page, PageCursor, SortDirection, PAGE_SIZES};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use futures::Stream;
@@ -22,9 +23,6 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tracing::Instrument as _;
-
-/// The page sizes C1 accepts.
-pub const PAGE_SIZES: std::ops::RangeInclusive<u32> = 10..=100;
 
 /// The page size used unless one is set: the largest, for fewest round trips.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -93,6 +91,12 @@ impl EventQuery {
     pub fn exporter(mut self, export_id: impl Into<String>) -> Self {
         self.exporter = Some(export_id.into());
         self
+    }
+
+    /// Only events in `range`: [`since`](Self::since) its start and
+    /// [`until`](Self::until) its end.
+    pub fn range(self, range: crate::TimeRange) -> Self {
+        self.since(range.start).until(range.end)
     }
 
     /// Only events at or after this time.
@@ -190,7 +194,7 @@ impl EventQuery {
     /// One page, and the number of invalid sequences replaced in it.
     async fn fetch(&self, page_token: Option<&str>) -> Result<(Page<Value>, u64)> {
         let mut replaced = 0u64;
-        let api = self.client.api();
+        let api = &self.client;
         let page_size = Some(self.page_size as i32);
         let page_token = page_token.map(str::to_string);
         let (list, next) = match &self.exporter {

@@ -34,26 +34,13 @@
 pub mod assertion;
 mod client;
 mod credentials;
-mod errors;
+mod error;
 mod events;
+crate::hooks::generated_module!();
 mod pipeline;
-mod token;
 mod types;
 
-/// The client generated from `specs/conductorone.yaml`. Its requests go
-/// through the same authentication and retries as [`Client`].
-pub mod generated {
-    #![allow(
-        missing_docs,
-        clippy::all,
-        clippy::pedantic,
-        rustdoc::all,
-        unused,
-        unreachable_pub
-    )]
-    include!(concat!(env!("OUT_DIR"), "/conductorone.rs"));
-}
-
+pub use crate::TimeRange;
 pub use client::{
     Client, ClientBuilder, ListExporters, SearchExporters, DEFAULT_EXPORTER_PAGE_SIZE,
 };
@@ -62,10 +49,10 @@ pub use credentials::{
     ENV_ACCESS_TOKEN_NAMES, ENV_CLIENT_ID, ENV_CLIENT_ID_NAMES, ENV_CLIENT_SECRET,
     ENV_CLIENT_SECRET_NAMES, ENV_ENDPOINT, ENV_ENDPOINT_NAMES, SECRET_PREFIX,
 };
-pub use events::{event_time, event_uid, EventQuery, EventStream, DEFAULT_PAGE_SIZE, PAGE_SIZES};
+pub use events::{event_time, event_uid, EventQuery, EventStream, DEFAULT_PAGE_SIZE};
 #[doc(hidden)]
 pub use pipeline::Pipeline;
 pub use types::{
     Datasource, ExportFormat, ExportState, Exporter, ExporterUpdate, NewExporter, Page,
-    SortDirection,
+    SortDirection, PAGE_SIZES,
 };

@@ -17,7 +17,7 @@ use crate::http::transport::Transport;
 use crate::http::Guard;
 use crate::retry::RetryPolicy;
 use crate::token::TokenCache;
-use crate::{Result, Vendor};
+use crate::{RateLimiter, Result, Vendor};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -36,6 +36,7 @@ pub struct Pipeline {
 struct Inner {
     scheme: Bearer,
     core: Core,
+    limiter: Option<RateLimiter>,
 }
 
 /// OAuth bearer tokens, refreshed once per call on a 401.
@@ -105,8 +106,18 @@ impl Pipeline {
             inner: Arc::new(Inner {
                 scheme,
                 core: Core::new(transport, guard, retry),
+                limiter: None,
             }),
         }
+    }
+
+    /// Paces every request through `limiter`. Only on a pipeline not yet
+    /// cloned.
+    pub(crate) fn with_limiter(mut self, limiter: Option<RateLimiter>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.limiter = limiter;
+        }
+        self
     }
 
     #[cfg_attr(not(test), allow(dead_code))]
@@ -124,27 +135,25 @@ impl Pipeline {
         let inner = &self.inner;
         inner
             .core
-            .execute(&inner.scheme, request, operation, idempotent, None)
+            .execute(
+                &inner.scheme,
+                request,
+                operation,
+                idempotent,
+                inner.limiter.as_ref(),
+            )
             .await
     }
 }
 
-impl progenitor_client::ClientHooks<Pipeline> for generated::Client {
-    async fn exec(
-        &self,
-        request: reqwest::Request,
-        info: &progenitor_client::OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
-        // `execute` already names the operation in whatever it returns.
-        self.inner.execute(request, info.operation_id).await
-    }
-}
+crate::hooks::exec_through_pipeline!();
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::conductorone::errors::C1Errors;
-    use crate::conductorone::token::REFRESH_MARGIN;
+    use crate::conductorone::credentials::REFRESH_MARGIN;
+    use crate::conductorone::error::C1Errors;
+    use crate::hooks::VendorErrors as _;
     use crate::http::transport::tests::FakeTransport;
     use crate::token::tests::FakeSource;
     use crate::{Error, ErrorKind};
@@ -192,26 +201,17 @@ pub(crate) mod tests {
         )
     }
 
-    async fn call<T>(
-        sent: impl std::future::Future<
-            Output = std::result::Result<
-                progenitor_client::ResponseValue<T>,
-                progenitor_client::Error<()>,
-            >,
-        >,
-    ) -> Result<T, Error> {
-        crate::hooks::call::<C1Errors, T>(sent).await
-    }
-
     async fn get(
         c: &generated::Client,
     ) -> Result<generated::types::C1ApiSystemlogV1ExportServiceGetResponse, Error> {
-        call(c.get_exporter().export_id("e1").send()).await
+        C1Errors::call(c.get_exporter().export_id("e1").send()).await
     }
 
     async fn create(c: &generated::Client) -> Result<(), Error> {
         let body = generated::types::C1ApiSystemlogV1ExportServiceCreateRequest::default();
-        call(c.create_exporter().body(body).send()).await.map(drop)
+        C1Errors::call(c.create_exporter().body(body).send())
+            .await
+            .map(drop)
     }
 
     #[tokio::test(start_paused = true)]

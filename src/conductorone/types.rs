@@ -254,6 +254,9 @@ impl Exporter {
     }
 }
 
+/// The page sizes C1 accepts.
+pub const PAGE_SIZES: std::ops::RangeInclusive<u32> = 10..=100;
+
 pub(crate) fn check_id(field: &str, id: &str) -> Result<()> {
     if id.trim().is_empty() {
         return Err(Error::invalid_input(field, "must not be empty"));

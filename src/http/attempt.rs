@@ -163,6 +163,11 @@ impl Core {
         }
     }
 
+    /// The rules every response of this core is held to.
+    pub(crate) fn guard(&self) -> &Guard {
+        &self.guard
+    }
+
     pub(crate) fn retry(&self) -> &RetryPolicy {
         &self.retry
     }
@@ -261,6 +266,17 @@ impl Core {
 
     /// Sends and reads the answer through the guard, the head (and a JSON
     /// body) within the call deadline.
+    /// One request under the same rules as an attempt (the guard, the call
+    /// deadline) but outside the attempt loop: for token endpoints, whose
+    /// cache decides when to ask again.
+    pub(crate) async fn send_once(&self, request: reqwest::Request) -> Result<reqwest::Response> {
+        match self.exchange(request).await {
+            Ok(answer) => Ok(answer.into_response()),
+            Err(Failure::Network(e)) => Err(Error::from(e)),
+            Err(Failure::Local(e)) => Err(e),
+        }
+    }
+
     async fn exchange(&self, request: reqwest::Request) -> Outcome {
         let asked = request.url().clone();
         // JSON answers are read whole within the call deadline; downloads
@@ -313,6 +329,25 @@ fn unsent(e: Error) -> Verdict<Outcome> {
 /// A send that produced no answer: a refused connection may always be
 /// retried; a failure after the request may have arrived (a body cut
 /// short, a call past its deadline) only if the request is safe to repeat.
+/// A form POST to an OAuth token endpoint, as every vendor sends it:
+/// form-encoded `body`, JSON asked for, our `User-Agent`.
+pub(crate) fn form_post(url: &url::Url, body: String) -> reqwest::Request {
+    use http::{header, HeaderValue};
+    let mut request = reqwest::Request::new(reqwest::Method::POST, url.clone());
+    let h = request.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
+    h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::USER_AGENT,
+        HeaderValue::from_static(crate::USER_AGENT),
+    );
+    *request.body_mut() = Some(reqwest::Body::from(body));
+    request
+}
+
 fn failed(failure: Failure, idempotent: bool) -> Verdict<Outcome> {
     let again = match &failure {
         Failure::Network(e) => network_error_is_safe_to_retry(e, idempotent),

@@ -55,6 +55,27 @@ pub(crate) fn check<V: VendorErrors>(status: u16, body: &[u8]) {
     let _ = e.to_string();
 }
 
+/// The property every vendor's reading of errors has: no status and body,
+/// however hostile, makes it panic or lose the vendor; `extra` (a parser of
+/// the vendor's own) is run on the body too.
+macro_rules! error_bodies_never_panic {
+    ($vendor:ty $(, $extra:path)?) => {
+        proptest::proptest! {
+            #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn error_bodies_never_panic(
+                status in 100u16..600,
+                body in crate::http::proptests::bodies(),
+            ) {
+                crate::http::proptests::check::<$vendor>(status, &body);
+                $(let _ = $extra(&body);)?
+            }
+        }
+    };
+}
+pub(crate) use error_bodies_never_panic;
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 

@@ -55,13 +55,13 @@ impl AtlasSandboxExt for AtlasSandbox {
 
     fn client_builder(&self) -> ClientBuilder {
         Client::builder()
-            .endpoint(&self.endpoint())
+            .endpoint(self.endpoint())
             .credentials(self.demo_api_key())
     }
 
     fn service_account_client_builder(&self) -> ClientBuilder {
         Client::builder()
-            .endpoint(&self.endpoint())
+            .endpoint(self.endpoint())
             .credentials(self.demo_service_account())
     }
 

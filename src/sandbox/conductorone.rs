@@ -45,7 +45,7 @@ impl ConductorOneSandboxExt for ConductorOneSandbox {
 
     fn client_builder(&self) -> ClientBuilder {
         Client::builder()
-            .endpoint(&self.endpoint())
+            .endpoint(self.endpoint())
             .client_credentials(DEMO_CLIENT_ID, self.client_secret())
     }
 

@@ -39,8 +39,8 @@ fn order(o: Order) -> sb::Order {
 
 fn range(r: TimeRange) -> sb::TimeRange {
     sb::TimeRange {
-        from_ms: r.from_ms,
-        to_ms: r.to_ms,
+        from_ms: r.start_ms(),
+        to_ms: r.end_ms(),
     }
 }
 

@@ -6,15 +6,17 @@
 //! typed [`Error`].
 
 use super::credentials::{Credentials, EnvironmentCredentials, ProvideCredentials, Region};
-use super::error::check;
+use super::error::{check, ClsErrors};
 use super::generated::{self, types as gen};
-use super::pipeline::{Config, Pipeline};
+use super::pipeline::{Config, Pipeline, LIMITED_ACTIONS};
 use super::types::{
     check_topic_id, Export, ExportPage, ExportParams, LogEntry, SearchPage, SearchParams, Topic,
     TopicFilter, TopicPage, MAX_PAGE_LIMIT,
 };
-use crate::{Endpoint, Error, ErrorKind, Result, RetryPolicy, Vendor};
-use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use crate::builder::{common_setters, Common};
+use crate::hooks::VendorErrors as _;
+use crate::{Endpoint, Error, ErrorKind, RateLimiter, Result, RetryPolicy, Vendor};
+use futures::stream::{BoxStream, TryStreamExt};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -38,13 +40,11 @@ pub const DEFAULT_RATE_LIMIT: u32 = 20;
 /// ```
 #[must_use]
 pub struct ClientBuilder {
+    common: Common,
     credentials: Option<Arc<dyn ProvideCredentials>>,
     region: Option<String>,
-    endpoint: Option<String>,
-    http_client: Option<reqwest::Client>,
-    retry: RetryPolicy,
-    rate_limit: Option<u32>,
-    limits: crate::http::Limits,
+    /// Set by `no_rate_limit`: no pacing unless a limiter is set after it.
+    unpaced: bool,
     sign_action: bool,
     language: Option<String>,
 }
@@ -52,13 +52,10 @@ pub struct ClientBuilder {
 impl Default for ClientBuilder {
     fn default() -> Self {
         ClientBuilder {
+            common: Common::default(),
             credentials: None,
             region: None,
-            endpoint: None,
-            http_client: None,
-            retry: RetryPolicy::default(),
-            rate_limit: Some(DEFAULT_RATE_LIMIT),
-            limits: crate::http::Limits::default(),
+            unpaced: false,
             sign_action: true,
             language: None,
         }
@@ -70,15 +67,21 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("credentials", &self.credentials)
             .field("region", &self.region)
-            .field("endpoint", &self.endpoint)
-            .field("retry", &self.retry)
-            .field("rate_limit", &self.rate_limit)
-            .field("limits", &self.limits)
+            .field("endpoint", &self.common.endpoint)
+            .field("retry", &self.common.retry)
+            .field("rate_limit", &self.common.limiter)
+            .field("limits", &self.common.limits)
             .finish_non_exhaustive()
     }
 }
 
 impl ClientBuilder {
+    // `endpoint`: a proxy must forward to `/` unchanged, since the signature
+    // covers the `Host` sent and the path `/`. `rate_limit`: paces
+    // CreateExport and DescribeExports (the rate-limited actions); without
+    // one each gets [`DEFAULT_RATE_LIMIT`] per second of its own.
+    common_setters!();
+
     /// Fixed credentials.
     pub fn credentials(mut self, credentials: Credentials) -> Self {
         self.credentials = Some(Arc::new(credentials));
@@ -99,65 +102,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Overrides the base URL (the sandbox, a proxy). HTTPS, or plain HTTP
-    /// on loopback only. A proxy must forward to `/` unchanged: the
-    /// signature covers the `Host` sent here and the path `/`.
-    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
-        self.endpoint = Some(url.into());
-        self
-    }
-
-    /// Uses this HTTP client for API calls (proxies, TLS roots). Build it
-    /// with `redirect(reqwest::redirect::Policy::none())`: the client
-    /// refuses any redirect it sees, but one reqwest already followed has
-    /// carried the signed request and `X-TC-Token` to the other origin.
-    /// Export downloads use a client of their own, which sends no
-    /// credential.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
-        self
-    }
-
-    /// How often and how patiently to retry.
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// Paces CreateExport and DescribeExports to `per_second` requests per
-    /// second each, shared by all clones of the client. Default
-    /// [`DEFAULT_RATE_LIMIT`].
-    pub fn rate_limit(mut self, per_second: u32) -> Self {
-        self.rate_limit = Some(per_second.max(1));
-        self
-    }
-
     /// Turns client-side pacing off (the service still throttles).
     pub fn no_rate_limit(mut self) -> Self {
-        self.rate_limit = None;
-        self
-    }
-
-    /// The total deadline of one API call, from sending to the last byte
-    /// of the answer (default 60 s); for an export download, of the wait
-    /// for the response head. A call past it is a retryable network error.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.limits.timeout = timeout;
-        self
-    }
-
-    /// The deadline of one API operation, all its retries and waits
-    /// included (default 300 s). Waiting for an export to complete has its
-    /// own bound (`ExportOptions::timeout`).
-    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.operation_timeout = Some(timeout);
-        self
-    }
-
-    /// The slowest acceptable export download (default 1 KiB/s averaged
-    /// over 60 s); a slower body fails with a retryable network error.
-    pub fn min_throughput(mut self, throughput: crate::Throughput) -> Self {
-        self.limits.throughput = throughput;
+        self.common.limiter = None;
+        self.unpaced = true;
         self
     }
 
@@ -192,26 +140,34 @@ impl ClientBuilder {
         let credentials = self.credentials.ok_or_else(|| {
             Error::credentials("no Tencent Cloud credentials configured (TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY)")
         })?;
-        let endpoint = Endpoint::parse(self.endpoint.as_deref().unwrap_or(&region.endpoint()))?;
-        let http = match self.http_client {
-            Some(c) => c,
-            None => crate::http::redirect::api_client_builder()
-                .build()
-                .map_err(|e| Error::from(e).with_vendor(Vendor::TencentCls))?,
-        };
+        let common = self.common;
+        let endpoint = Endpoint::parse(common.endpoint.as_deref().unwrap_or(&region.endpoint()))?;
+        let http = common
+            .http_client()
+            .map_err(|e| e.with_vendor(Vendor::TencentCls))?;
+        // A caller's limiter paces every rate-limited action; without one,
+        // each gets its own, as CLS counts them.
+        let limiters = LIMITED_ACTIONS
+            .iter()
+            .filter(|_| common.limiter.is_some() || !self.unpaced)
+            .map(|a| {
+                let own = || RateLimiter::new(DEFAULT_RATE_LIMIT, Duration::from_secs(1));
+                (*a, common.limiter.clone().unwrap_or_else(own))
+            })
+            .collect();
         let pipeline = Pipeline::new(Config {
             credentials,
             region: region.clone(),
             host: endpoint.authority(),
-            retry: self.retry,
-            rate_limit: self.rate_limit,
-            guard: crate::http::Guard::new(self.limits),
+            retry: common.retry.unwrap_or_default(),
+            limiters,
+            guard: crate::http::Guard::new(common.limits),
             sign_action: self.sign_action,
             language: self.language,
             transport: Arc::new(crate::http::transport::Reqwest(http.clone())),
         });
         let api = generated::Client::new_with_client(endpoint.as_str(), http, pipeline);
-        let download = crate::http::Downloader::new(&self.limits)
+        let download = crate::http::Downloader::new(&common.limits)
             .map_err(|e| e.with_vendor(Vendor::TencentCls))?;
         Ok(Client {
             inner: Arc::new(Inner {
@@ -233,7 +189,7 @@ impl ClientBuilder {
 /// use futures::TryStreamExt;
 ///
 /// let client = Client::from_env()?;
-/// let topics: Vec<_> = client.list_topics(TopicFilter::default()).try_collect().await?;
+/// let topics: Vec<_> = client.list_topics(TopicFilter::default())?.try_collect().await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -259,18 +215,6 @@ impl fmt::Debug for Client {
 }
 
 use progenitor_client::ClientInfo as _;
-
-/// Calls a generated operation (see [`crate::hooks::call`]).
-fn call<T>(
-    sent: impl Future<
-        Output = std::result::Result<
-            progenitor_client::ResponseValue<T>,
-            progenitor_client::Error<()>,
-        >,
-    >,
-) -> impl Future<Output = Result<T>> {
-    crate::hooks::call::<super::error::ClsErrors, T>(sent)
-}
 
 impl Client {
     /// A builder with defaults.
@@ -326,7 +270,7 @@ impl Client {
     #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "CreateExport"))]
     pub async fn create_export(&self, params: &ExportParams) -> Result<String> {
         params.validate()?;
-        let r = call(
+        let r = ClsErrors::call(
             self.inner
                 .api
                 .create_export()
@@ -375,7 +319,7 @@ impl Client {
             ),
             topic_id: topic_id.to_string(),
         };
-        let r = call(self.inner.api.describe_exports().body(body).send())
+        let r = ClsErrors::call(self.inner.api.describe_exports().body(body).send())
             .await?
             .response;
         check(r.error.as_ref(), r.request_id.as_deref())?;
@@ -388,30 +332,24 @@ impl Client {
         Ok((page, sent))
     }
 
-    /// Every export task of a topic, newest first, paging as needed.
-    pub fn list_exports(&self, topic_id: impl Into<String>) -> BoxStream<'static, Result<Export>> {
-        let client = self.clone();
+    /// Every export task of a topic, newest first, paging as needed. A bad
+    /// topic id is reported here, before any request.
+    pub fn list_exports(
+        &self,
+        topic_id: impl Into<String>,
+    ) -> Result<BoxStream<'static, Result<Export>>> {
         let topic_id = topic_id.into();
-        stream::try_unfold(Some(0u64), move |offset| {
-            let client = client.clone();
-            let topic_id = topic_id.clone();
+        super::types::check_topic_id(&topic_id)?;
+        let client = self.clone();
+        Ok(offset_paged(move |offset| {
+            let (client, topic_id) = (client.clone(), topic_id.clone());
             async move {
-                let Some(offset) = offset else {
-                    return Ok::<_, Error>(None);
-                };
                 let (page, sent) = client
                     .export_page(&topic_id, offset, MAX_PAGE_LIMIT)
                     .await?;
-                let next = offset + sent;
-                let more = sent > 0 && next < page.total_count;
-                Ok(Some((
-                    stream::iter(page.exports.into_iter().map(Ok)),
-                    more.then_some(next),
-                )))
+                Ok((page.exports, sent, page.total_count))
             }
-        })
-        .try_flatten()
-        .boxed()
+        }))
     }
 
     /// One export task by id. DescribeExports cannot filter by id, so this
@@ -419,7 +357,7 @@ impl Client {
     #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "FindExport"))]
     pub async fn find_export(&self, topic_id: &str, export_id: &str) -> Result<Export> {
         check_export_id(export_id)?;
-        let mut all = self.list_exports(topic_id);
+        let mut all = self.list_exports(topic_id)?;
         while let Some(export) = all.try_next().await? {
             if export.export_id == export_id {
                 return Ok(export);
@@ -440,7 +378,7 @@ impl Client {
         let body = gen::DeleteExportRequest {
             export_id: export_id.to_string(),
         };
-        let r = call(self.inner.api.delete_export().body(body).send())
+        let r = ClsErrors::call(self.inner.api.delete_export().body(body).send())
             .await?
             .response;
         check(r.error.as_ref(), r.request_id.as_deref())
@@ -476,7 +414,7 @@ impl Client {
             ),
             precise_search: filter.precise.then_some(1),
         };
-        let r = call(self.inner.api.describe_topics().body(body).send())
+        let r = ClsErrors::call(self.inner.api.describe_topics().body(body).send())
             .await?
             .response;
         check(r.error.as_ref(), r.request_id.as_deref())?;
@@ -490,33 +428,22 @@ impl Client {
     }
 
     /// Every topic matching `filter`, paging as needed.
-    pub fn list_topics(&self, filter: TopicFilter) -> BoxStream<'static, Result<Topic>> {
+    pub fn list_topics(&self, filter: TopicFilter) -> Result<BoxStream<'static, Result<Topic>>> {
         let client = self.clone();
-        stream::try_unfold(Some(0u64), move |offset| {
-            let client = client.clone();
-            let filter = filter.clone();
+        Ok(offset_paged(move |offset| {
+            let (client, filter) = (client.clone(), filter.clone());
             async move {
-                let Some(offset) = offset else {
-                    return Ok::<_, Error>(None);
-                };
                 let (page, sent) = client.topic_page(&filter, offset, MAX_PAGE_LIMIT).await?;
-                let next = offset + sent;
-                let more = sent > 0 && next < page.total_count;
-                Ok(Some((
-                    stream::iter(page.topics.into_iter().map(Ok)),
-                    more.then_some(next),
-                )))
+                Ok((page.topics, sent, page.total_count))
             }
-        })
-        .try_flatten()
-        .boxed()
+        }))
     }
 
     /// One page of search results (SearchLog).
     #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "SearchLog"))]
     pub async fn search_log(&self, params: &SearchParams) -> Result<SearchPage> {
         params.validate()?;
-        let r = call(self.inner.api.search_log().body(params.to_request()).send())
+        let r = ClsErrors::call(self.inner.api.search_log().body(params.to_request()).send())
             .await?
             .response;
         check(r.error.as_ref(), r.request_id.as_deref())?;
@@ -541,40 +468,57 @@ impl Client {
     /// expires after an hour; this listing continues past both by starting a
     /// new chain at the last timestamp it returned (see [`super::search`]).
     /// More logs in one millisecond than a chain can hold is an error, never
-    /// a silent gap.
-    pub fn search_logs(&self, params: SearchParams) -> BoxStream<'static, Result<LogEntry>> {
+    /// a silent gap. Bad parameters are reported here, before any request.
+    pub fn search_logs(
+        &self,
+        params: SearchParams,
+    ) -> Result<BoxStream<'static, Result<LogEntry>>> {
+        params.validate()?;
         let client = self.clone();
         let cursor = super::search::Cursor::new(params);
-        stream::try_unfold(cursor, move |mut cursor| {
+        Ok(crate::pages::pages(cursor, move |mut cursor| {
             let client = client.clone();
             async move {
                 loop {
                     let Some(params) = cursor.request() else {
-                        return Ok::<_, Error>(None);
+                        return Ok((Vec::new(), None));
                     };
                     match client.search_log(params).await {
-                        Ok(page) => {
-                            let fresh = cursor.accept(page)?;
-                            return Ok(Some((stream::iter(fresh.into_iter().map(Ok)), cursor)));
-                        }
+                        Ok(page) => return Ok((cursor.accept(page)?, Some(cursor))),
                         Err(e) => cursor.recover(e)?,
                     }
                 }
             }
-        })
-        .try_flatten()
-        .boxed()
+        }))
     }
 }
 
+/// A listing paged by offset: `fetch(offset)` gives a page's items, how
+/// many entries the service sent (some may not parse) and the total; the
+/// listing ends when the total is reached or a page is empty.
+fn offset_paged<T, F, Fut>(fetch: F) -> BoxStream<'static, Result<T>>
+where
+    T: Send + 'static,
+    F: Fn(u64) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(Vec<T>, u64, u64)>> + Send + 'static,
+{
+    crate::pages::pages(0u64, move |offset| {
+        let page = fetch(offset);
+        async move {
+            let (items, sent, total) = page.await?;
+            let next = offset + sent;
+            Ok((items, (sent > 0 && next < total).then_some(next)))
+        }
+    })
+}
+
 fn check_limit(limit: u32) -> Result<()> {
-    if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
-        return Err(Error::invalid_input(
-            "limit",
-            format!("{limit} is outside 1..={MAX_PAGE_LIMIT}"),
-        ));
-    }
-    Ok(())
+    let outside =
+        || Error::invalid_input("limit", format!("{limit} is outside 1..={MAX_PAGE_LIMIT}"));
+    (1..=MAX_PAGE_LIMIT)
+        .contains(&limit)
+        .then_some(())
+        .ok_or_else(outside)
 }
 
 fn check_export_id(export_id: &str) -> Result<()> {

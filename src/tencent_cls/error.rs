@@ -208,16 +208,5 @@ mod tests {
         assert!(e.is_retryable());
     }
 
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
-
-        #[test]
-        fn envelopes_never_panic(
-            status in 100u16..600,
-            body in crate::http::proptests::bodies(),
-        ) {
-            crate::http::proptests::check::<ClsErrors>(status, &body);
-            let _ = envelope_error_code(&body);
-        }
-    }
+    crate::http::proptests::error_bodies_never_panic!(ClsErrors, envelope_error_code);
 }

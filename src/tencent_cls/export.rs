@@ -4,9 +4,10 @@
 //! when it is consumed in one of three ways:
 //! - [`ExportLogs::records`]: a `Stream` of parsed records (JSON lines as
 //!   they are; CSV rows as objects keyed by the header);
-//! - [`ExportLogs::to_file`]: the file exactly as served (`.tar.gz`),
+//! - [`ExportLogs::save`] in [`SaveMode::Raw`]: the file exactly as served (`.tar.gz`),
 //!   written atomically after its gzip stream is verified;
-//! - [`ExportLogs::to_ndjson`]: the decoded records as NDJSON, atomically.
+//! - [`ExportLogs::save`] in [`SaveMode::Decoded`]: the decoded records as NDJSON,
+//!   atomically.
 //!
 //! The steps: CreateExport (with `SyntaxRule` always sent), then
 //! DescribeExports with backoff until the task is `Completed` (`Failed` and
@@ -31,7 +32,9 @@
 use super::client::Client;
 use super::records::RecordParser;
 use super::types::{Export, ExportParams, ExportStatus, Format, Order, SyntaxRule, TimeRange};
-use crate::download::{self, AtomicFile, ByteStream, DecodeOptions, Replacements};
+use crate::download::{
+    self, AtomicFile, ByteStream, DecodeOptions, Progress, Replacements, SaveMode,
+};
 use crate::{Error, ErrorKind, Result, Vendor};
 use futures::stream::{BoxStream, Stream, StreamExt};
 use serde_json::Value;
@@ -43,8 +46,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-/// A progress callback. Called from the task driving the export; keep it quick.
-pub type ProgressFn = Arc<dyn Fn(&ExportEvent) + Send + Sync>;
+/// An export event callback. Called from the task driving the export; keep
+/// it quick. (Download progress alone, in the type every download uses:
+/// [`ExportLogs::on_progress`].)
+pub type EventFn = Arc<dyn Fn(&ExportEvent) + Send + Sync>;
 
 /// Something that happened during an export, for progress displays.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +118,7 @@ pub enum ExportEvent {
 ///     .count(100_000)
 ///     .poll_interval(Duration::from_millis(500), Duration::from_secs(10))
 ///     .delete_after(true)
-///     .on_progress(|event| eprintln!("{event:?}"));
+///     .on_event(|event| eprintln!("{event:?}"));
 /// ```
 #[derive(Clone)]
 pub struct ExportOptions {
@@ -127,7 +132,7 @@ pub struct ExportOptions {
     wait_timeout: Duration,
     download_attempts: u32,
     delete_after: bool,
-    progress: Option<ProgressFn>,
+    progress: Option<EventFn>,
 }
 
 impl Default for ExportOptions {
@@ -227,8 +232,9 @@ impl ExportOptions {
         self
     }
 
-    /// Report progress to `f`.
-    pub fn on_progress(mut self, f: impl Fn(&ExportEvent) + Send + Sync + 'static) -> Self {
+    /// Reports every [`ExportEvent`] (status changes, downloads, retries)
+    /// to `f`.
+    pub fn on_event(mut self, f: impl Fn(&ExportEvent) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(f));
         self
     }
@@ -348,12 +354,13 @@ impl Client {
 }
 
 /// An export ready to run; choose the output to start it.
-#[must_use = "an export does nothing until consumed with records(), to_file() or to_ndjson()"]
+#[must_use = "an export does nothing until consumed with records() or save()"]
 #[derive(Debug, Clone)]
 pub struct ExportLogs {
     flow: Arc<Flow>,
 }
 
+#[derive(Clone)]
 struct Flow {
     client: Client,
     params: ExportParams,
@@ -372,6 +379,38 @@ impl fmt::Debug for Flow {
 }
 
 impl ExportLogs {
+    /// Calls `progress` after every chunk of the download with the bytes
+    /// of this attempt received so far and the file size when known, as
+    /// every download's `on_progress` does.
+    pub fn on_progress(self, progress: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        let mut flow = Flow::clone(&self.flow);
+        let events = flow.options.progress.take();
+        flow.options.progress = Some(Arc::new(move |event: &ExportEvent| {
+            if let ExportEvent::Downloaded { bytes, total_bytes } = event {
+                let (bytes, total) = (*bytes, *total_bytes);
+                progress(Progress { bytes, total });
+            }
+            if let Some(f) = &events {
+                f(event);
+            }
+        }));
+        ExportLogs {
+            flow: Arc::new(flow),
+        }
+    }
+
+    /// Runs the export into `path`: in [`SaveMode::Raw`] the file exactly
+    /// as served (`.tar.gz`; a directory gets the service's file name), its
+    /// gzip stream verified before the file appears; in
+    /// [`SaveMode::Decoded`] the records as NDJSON (a directory gets
+    /// `<export id>.ndjson`). Atomic: on failure nothing is left behind.
+    pub async fn save(self, path: impl AsRef<Path>, mode: SaveMode) -> Result<ExportSummary> {
+        match mode {
+            SaveMode::Raw => self.save_raw(path).await,
+            SaveMode::Decoded => self.save_ndjson(path).await,
+        }
+    }
+
     /// The records, parsed, as a stream. Errors end the stream.
     pub fn records(self) -> Records {
         let replacements = Replacements::new();
@@ -416,7 +455,7 @@ impl ExportLogs {
     /// directory, to the service's file name inside it). The gzip stream is
     /// verified before the file appears; on failure nothing is left behind.
     #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "export_logs"))]
-    pub async fn to_file(self, path: impl AsRef<Path>) -> Result<ExportSummary> {
+    async fn save_raw(self, path: impl AsRef<Path>) -> Result<ExportSummary> {
         let flow = &self.flow;
         let export_id = flow.prepare().await?;
         let mut attempt = 0;
@@ -453,7 +492,7 @@ impl ExportLogs {
     /// Writes the decoded records to `path` as NDJSON (or, if `path` is a
     /// directory, to `<export id>.ndjson` inside it), atomically.
     #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "export_logs"))]
-    pub async fn to_ndjson(self, path: impl AsRef<Path>) -> Result<ExportSummary> {
+    async fn save_ndjson(self, path: impl AsRef<Path>) -> Result<ExportSummary> {
         let flow = &self.flow;
         let export_id = flow.prepare().await?;
         let dest = download::resolve_output(path.as_ref(), &format!("{export_id}.ndjson"));

@@ -22,13 +22,13 @@
 //!
 //! ```no_run
 //! # async fn demo() -> logexport::Result<()> {
-//! use logexport::tencent_cls::{Client, ExportOptions, TimeRange};
+//! use logexport::tencent_cls::{Client, ExportOptions, SaveMode, TimeRange};
 //! use std::time::Duration;
 //!
 //! let client = Client::from_env()?; // TENCENTCLOUD_SECRET_ID, _SECRET_KEY, _REGION
 //! let summary = client
 //!     .export_logs("topic-id", "*", TimeRange::last(Duration::from_secs(3600)), ExportOptions::default())
-//!     .to_ndjson("logs.ndjson")
+//!     .save("logs.ndjson", SaveMode::Decoded)
 //!     .await?;
 //! println!("{} records", summary.records.unwrap_or(0));
 //! # Ok(()) }
@@ -38,33 +38,21 @@ mod client;
 mod credentials;
 mod error;
 pub mod export;
+crate::hooks::generated_module!();
 mod pipeline;
 pub(crate) mod records;
 pub mod search;
 pub mod sign;
 mod types;
 
-/// The client generated from `specs/tencent-cls.yaml`. Its requests go
-/// through the same signing and retry hook as the hand-written methods.
-pub mod generated {
-    #![allow(
-        missing_docs,
-        clippy::all,
-        clippy::pedantic,
-        rustdoc::all,
-        unused,
-        unreachable_pub
-    )]
-    include!(concat!(env!("OUT_DIR"), "/tencent_cls.rs"));
-}
-
+pub use crate::download::{Progress, ProgressFn, SaveMode};
 pub use client::{Client, ClientBuilder, DEFAULT_RATE_LIMIT};
 pub use credentials::{
     Credentials, EnvironmentCredentials, ProvideCredentials, Region, ENV_REGION, ENV_SECRET_ID,
     ENV_SECRET_KEY, ENV_SESSION_TOKEN, ENV_SESSION_TOKEN_ALIASES,
 };
 pub use error::kind_for_code;
-pub use export::{ExportEvent, ExportLogs, ExportOptions, ExportSummary, ProgressFn, Records};
+pub use export::{EventFn, ExportEvent, ExportLogs, ExportOptions, ExportSummary, Records};
 #[doc(hidden)]
 pub use pipeline::Pipeline;
 pub use search::MAX_RESULTS_PER_CONTEXT;

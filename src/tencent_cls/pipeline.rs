@@ -29,12 +29,11 @@ use crate::retry::RetryPolicy;
 use crate::{Error, ErrorKind, RateLimiter, Vendor};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
-use progenitor_client::{ClientInfo, OperationInfo};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 use tracing::Instrument;
 
 /// The actions CLS limits to 20 requests/s, which the client paces itself.
@@ -47,7 +46,8 @@ pub(crate) struct Config {
     /// `Host` as sent, which is what gets signed.
     pub host: String,
     pub retry: RetryPolicy,
-    pub rate_limit: Option<u32>,
+    /// The limiter of each rate-limited action.
+    pub limiters: HashMap<&'static str, RateLimiter>,
     /// Deadlines, caps and the redactor.
     pub guard: Guard,
     pub sign_action: bool,
@@ -71,7 +71,6 @@ struct Shared {
     core: Core,
     region: Region,
     language: Option<String>,
-    rate_limit: Option<u32>,
     limiters: HashMap<&'static str, RateLimiter>,
 }
 
@@ -104,7 +103,7 @@ impl fmt::Debug for Pipeline {
             .field("region", &shared.region)
             .field("host", &shared.scheme.host)
             .field("retry", shared.core.retry())
-            .field("rate_limit", &shared.rate_limit)
+            .field("rate_limit", &shared.limiters)
             .field("clock_offset_secs", &self.clock_offset())
             .finish_non_exhaustive()
     }
@@ -287,13 +286,6 @@ impl Tc3 {
 
 impl Pipeline {
     pub(crate) fn new(cfg: Config) -> Self {
-        let limiters = match cfg.rate_limit {
-            Some(n) => LIMITED_ACTIONS
-                .iter()
-                .map(|a| (*a, RateLimiter::new(n, Duration::from_secs(1))))
-                .collect(),
-            None => HashMap::new(),
-        };
         let scheme = Tc3 {
             credentials: cfg.credentials,
             host: cfg.host,
@@ -307,8 +299,7 @@ impl Pipeline {
                 core: Core::new(cfg.transport, cfg.guard, cfg.retry),
                 region: cfg.region,
                 language: cfg.language,
-                rate_limit: cfg.rate_limit,
-                limiters,
+                limiters: cfg.limiters,
             }),
         }
     }
@@ -424,19 +415,12 @@ fn wire_target(url: &url::Url) -> crate::Result<(String, url::Url)> {
     Ok((action.to_string(), target))
 }
 
-impl progenitor_client::ClientHooks<Pipeline> for generated::Client {
-    async fn exec(
-        &self,
-        request: reqwest::Request,
-        info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
-        self.inner().execute(request, info.operation_id).await
-    }
-}
+crate::hooks::exec_through_pipeline!();
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn generated_paths_become_post_root() {
@@ -461,7 +445,7 @@ mod tests {
             region: Region::new("ap-guangzhou").unwrap(),
             host: "127.0.0.1:9".into(),
             retry: RetryPolicy::disabled(),
-            rate_limit: None,
+            limiters: HashMap::new(),
             guard: Guard::default(),
             sign_action: true,
             language: None,
@@ -561,7 +545,7 @@ mod tests {
                 .with_max_attempts(3)
                 .with_initial_backoff(Duration::from_secs(2))
                 .without_jitter(),
-            rate_limit: None,
+            limiters: HashMap::new(),
             guard: Guard::default(),
             sign_action: true,
             language: None,

@@ -161,9 +161,11 @@ impl Cursor {
             "SearchLog context {why}; continuing from the last timestamp"
         );
         match self.params.order {
-            Order::Asc => self.params.range.from_ms = edge.time_ms,
+            Order::Asc => self.params.range.start = crate::time::instant_ms(edge.time_ms),
             // The range's end is exclusive.
-            Order::Desc => self.params.range.to_ms = edge.time_ms.saturating_add(1),
+            Order::Desc => {
+                self.params.range.end = crate::time::instant_ms(edge.time_ms.saturating_add(1))
+            }
         }
         self.params.context = None;
         self.in_chain = 0;
@@ -241,7 +243,7 @@ mod tests {
     fn serve(logs: &[LogEntry], params: &SearchParams, per_page: usize) -> SearchPage {
         let matching: Vec<&LogEntry> = logs
             .iter()
-            .filter(|e| (params.range.from_ms..params.range.to_ms).contains(&e.time_ms))
+            .filter(|e| (params.range.start_ms()..params.range.end_ms()).contains(&e.time_ms))
             .collect();
         let mut ordered = matching;
         ordered.sort_by_key(|e| e.time_ms);
@@ -329,7 +331,7 @@ mod tests {
             .with_vendor(Vendor::TencentCls);
         cursor.recover(expired).unwrap();
         let p = cursor.request().unwrap();
-        assert_eq!((p.context.as_deref(), p.range.from_ms), (None, 4));
+        assert_eq!((p.context.as_deref(), p.range.start_ms()), (None, 4));
         while let Some(p) = cursor.request() {
             let page = serve(&logs, p, 9);
             out.extend(cursor.accept(page).unwrap());

@@ -7,6 +7,7 @@
 //! trip ([`ExportParams::validate`]).
 
 use super::generated::types as gen;
+pub use crate::TimeRange;
 use crate::{Error, Result};
 use std::fmt;
 
@@ -134,55 +135,20 @@ impl SyntaxRule {
     }
 }
 
-/// A time range in milliseconds since the Unix epoch, `[from, to)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TimeRange {
-    /// Start, inclusive (ms).
-    pub from_ms: i64,
-    /// End, exclusive (ms).
-    pub to_ms: i64,
-}
-
-impl TimeRange {
-    /// A range from millisecond timestamps. Checked when used, so a bad one
-    /// is reported as an input error of the call.
-    pub fn from_millis(from_ms: i64, to_ms: i64) -> Self {
-        TimeRange { from_ms, to_ms }
+/// Checks a window as CLS wants it (`from < to`, both after the epoch) and
+/// returns it in milliseconds.
+pub(crate) fn range_ms(range: &TimeRange) -> Result<(i64, i64)> {
+    let (from_ms, to_ms) = (range.start_ms(), range.end_ms());
+    if from_ms < 0 {
+        return Err(Error::invalid_input("from", "must not be before 1970"));
     }
-
-    /// A range between two instants.
-    pub fn between(from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>) -> Self {
-        TimeRange {
-            from_ms: from.timestamp_millis(),
-            to_ms: to.timestamp_millis(),
-        }
+    if from_ms >= to_ms {
+        return Err(Error::invalid_input(
+            "from",
+            format!("must be before `to` (from {from_ms} ms, to {to_ms} ms)"),
+        ));
     }
-
-    /// The `span` up to now.
-    pub fn last(span: std::time::Duration) -> Self {
-        let to = chrono::Utc::now().timestamp_millis();
-        TimeRange {
-            from_ms: to.saturating_sub(i64::try_from(span.as_millis()).unwrap_or(i64::MAX)),
-            to_ms: to,
-        }
-    }
-
-    /// Checks `from < to` and that both are after the epoch.
-    pub fn validate(&self) -> Result<()> {
-        if self.from_ms < 0 {
-            return Err(Error::invalid_input("from", "must not be before 1970"));
-        }
-        if self.from_ms >= self.to_ms {
-            return Err(Error::invalid_input(
-                "from",
-                format!(
-                    "must be before `to` (from {} ms, to {} ms)",
-                    self.from_ms, self.to_ms
-                ),
-            ));
-        }
-        Ok(())
-    }
+    Ok((from_ms, to_ms))
 }
 
 /// What to export: everything CreateExport takes.
@@ -231,7 +197,7 @@ impl ExportParams {
                 "is empty; use `*` to export everything",
             ));
         }
-        self.range.validate()?;
+        range_ms(&self.range)?;
         if !(1..=MAX_EXPORT_COUNT).contains(&self.count) {
             return Err(Error::invalid_input(
                 "count",
@@ -246,12 +212,12 @@ impl ExportParams {
             count: self.count,
             derived_fields: self.derived_fields.clone(),
             format: Some(self.format.to_gen()),
-            from: self.range.from_ms,
+            from: self.range.start_ms(),
             order: Some(self.order.to_gen()),
             query: self.query.clone(),
             // Always sent: the documented defaults disagree.
             syntax_rule: Some(self.syntax_rule.as_u64()),
-            to: self.range.to_ms,
+            to: self.range.end_ms(),
             topic_id: self.topic_id.clone(),
         }
     }
@@ -585,7 +551,7 @@ impl SearchParams {
     /// Checks everything SearchLog would reject.
     pub fn validate(&self) -> Result<()> {
         check_topic_id(&self.topic_id)?;
-        self.range.validate()?;
+        range_ms(&self.range)?;
         if !(1..=MAX_SEARCH_LIMIT).contains(&self.limit) {
             return Err(Error::invalid_input(
                 "limit",
@@ -598,7 +564,7 @@ impl SearchParams {
     pub(crate) fn to_request(&self) -> gen::SearchLogRequest {
         gen::SearchLogRequest {
             context: self.context.clone(),
-            from: self.range.from_ms,
+            from: self.range.start_ms(),
             high_light: None,
             limit: Some(i64::from(self.limit)),
             offset: None,
@@ -606,7 +572,7 @@ impl SearchParams {
             query_syntax: Some(self.syntax_rule.as_u64()),
             sampling_rate: None,
             sort: Some(self.order.as_str().to_string()),
-            to: self.range.to_ms,
+            to: self.range.end_ms(),
             topic_id: Some(self.topic_id.clone()),
             topics: Vec::new(),
             use_new_analysis: None,

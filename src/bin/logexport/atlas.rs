@@ -372,7 +372,7 @@ where
     ctx.count_replacements(dl.replacements());
     let bar = ctx.progress.bytes(command, dl.meta().content_length);
     let counter = bar.clone();
-    let dl = dl.on_progress(move |received| counter.set_position(received));
+    let dl = dl.on_progress(move |p| counter.set_position(p.bytes));
     let result = match (file_target(ctx.global.output.as_deref()), ctx.global.raw) {
         (Some(target), raw) => {
             let mode = if raw {

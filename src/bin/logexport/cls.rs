@@ -9,7 +9,7 @@ use chrono::{Duration, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use futures::TryStreamExt;
 use logexport::tencent_cls::{
-    self, ExportEvent, ExportOptions, ExportParams, Format, Order, SyntaxRule, TimeRange,
+    self, ExportEvent, ExportOptions, ExportParams, Format, Order, SaveMode, SyntaxRule, TimeRange,
     TopicFilter,
 };
 use logexport::ErrorKind;
@@ -177,7 +177,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
         } => {
             let client = client(ctx, &region)?;
             let mut sink = crate::listing::Listing::open(ctx, &list).await?;
-            let mut stream = client.list_exports(topic);
+            let mut stream = client.list_exports(topic)?;
             let mut n = 0u64;
             while let Some(e) = stream.try_next().await? {
                 sink.line(&to_json(&e)?).await?;
@@ -200,7 +200,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                 ..TopicFilter::default()
             };
             let mut sink = crate::listing::Listing::open(ctx, &list).await?;
-            let mut stream = client.list_topics(filter);
+            let mut stream = client.list_topics(filter)?;
             let mut n = 0u64;
             while let Some(t) = stream.try_next().await? {
                 sink.line(&to_json(&t)?).await?;
@@ -243,7 +243,7 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
     let mut options = base_options(&args).delete_after(!args.keep_task);
     let bar = ctx.progress.spinner("cls export: creating");
     let shown = bar.clone();
-    options = options.on_progress(move |event| match event {
+    options = options.on_event(move |event| match event {
         ExportEvent::Created { export_id } => {
             shown.set_message(format!("cls export {export_id}: created"))
         }
@@ -272,20 +272,21 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
         )),
         _ => {}
     });
-    let job = client.export_logs(
-        args.topic,
-        args.query,
-        TimeRange::between(from, to),
-        options,
-    );
+    let job = client.export_logs(args.topic, args.query, TimeRange::new(from, to), options);
     let summary = match (file_target(ctx.global.output.as_deref()), ctx.global.raw) {
         (Some(path), true) => {
-            let s = job.to_file(path).await.map_err(|e| at_path(e, path))?;
+            let s = job
+                .save(path, SaveMode::Raw)
+                .await
+                .map_err(|e| at_path(e, path))?;
             json!({"command": "cls export", "export_id": s.export_id, "output": s.path.display().to_string(),
                    "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts, "windows": 1})
         }
         (Some(path), false) => {
-            let s = job.to_ndjson(path).await.map_err(|e| at_path(e, path))?;
+            let s = job
+                .save(path, SaveMode::Decoded)
+                .await
+                .map_err(|e| at_path(e, path))?;
             json!({"command": "cls export", "export_id": s.export_id, "output": s.path.display().to_string(),
                    "records": s.records, "replaced": s.replaced, "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts, "windows": 1})
         }
@@ -432,7 +433,7 @@ fn params(args: &ExportArgs, window: &TimeWindow) -> ExportParams {
     let mut params = ExportParams::new(
         args.topic.as_str(),
         args.query.as_str(),
-        TimeRange::between(window.from, window.to),
+        TimeRange::new(window.from, window.to),
     );
     params.count = args.count.unwrap_or(params.count);
     params.format = args.format.into();

@@ -74,7 +74,7 @@ async fn probe(what: &What, client: &Client) -> Result<(), Failure> {
                 topic_id: Some(topic.clone()),
                 ..TopicFilter::default()
             };
-            c.list_topics(filter).try_next().await?;
+            c.list_topics(filter)?.try_next().await?;
         }
         (What::C1Events { .. }, Client::C1(c)) => {
             c.list_exporters().stream()?.try_next().await?;

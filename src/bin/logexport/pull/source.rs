@@ -339,8 +339,7 @@ async fn cls_window(
     let export_id = match recorded {
         Some(id) if crate::cls::still_there(client, topic, &id).await? => id,
         _ => {
-            let mut params =
-                ExportParams::new(topic, query, tencent_cls::TimeRange::between(from, to));
+            let mut params = ExportParams::new(topic, query, tencent_cls::TimeRange::new(from, to));
             params.order = Order::Asc;
             let id = client.create_export(&params).await?;
             window.ledger.state.pending = Some(PendingTask {

@@ -152,6 +152,11 @@ impl VendorErrors for C1Errors {
     }
 }
 
+/// Converts what a generated call returned (see [`crate::hooks::convert`]).
+pub(crate) async fn convert(e: progenitor_client::Error<()>) -> Error {
+    crate::hooks::convert::<C1Errors>(e).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,16 +212,5 @@ mod tests {
         assert!(e.is_retryable());
     }
 
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
-
-        #[test]
-        fn error_bodies_never_panic(
-            status in 100u16..600,
-            body in crate::http::proptests::bodies(),
-        ) {
-            crate::http::proptests::check::<C1Errors>(status, &body);
-            let _ = parse_error_body(&body);
-        }
-    }
+    crate::http::proptests::error_bodies_never_panic!(C1Errors, parse_error_body);
 }

@@ -10,7 +10,7 @@
 //!   replacement; [`ServiceAccount`] is how it fetches and revokes them.
 
 use super::digest::{Authorization, Challenge};
-use super::transport::Transport;
+use crate::http::attempt::Core;
 use crate::token::{BoxFuture, Token, TokenCache, TokenSource};
 use crate::{Endpoint, Error, ErrorKind, Result, SecretString, Vendor};
 use base64::Engine as _;
@@ -299,8 +299,9 @@ pub(crate) struct ServiceAccount {
     token_url: url::Url,
     revoke_url: url::Url,
     // The source is called from inside the cache, which knows nothing of
-    // transports, so it carries the client's own.
-    transport: Arc<dyn Transport>,
+    // transports, so it carries the client's own core: the same transport,
+    // redirect rule, caps, deadline and redaction as API calls.
+    core: Core,
 }
 
 impl fmt::Debug for ServiceAccount {
@@ -312,20 +313,12 @@ impl fmt::Debug for ServiceAccount {
     }
 }
 
-/// The OAuth token response.
-#[derive(serde::Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    expires_in: Option<u64>,
-}
-
 impl ServiceAccount {
     pub(crate) fn new(
         endpoint: &Endpoint,
         client_id: String,
         client_secret: SecretString,
-        transport: Arc<dyn Transport>,
+        core: Core,
     ) -> Result<Self> {
         let join = |p: &str| {
             url::Url::parse(&format!("{}{p}", endpoint.as_str()))
@@ -336,7 +329,7 @@ impl ServiceAccount {
             client_secret,
             token_url: join("/api/oauth/token")?,
             revoke_url: join("/api/oauth/revoke")?,
-            transport,
+            core,
         })
     }
 
@@ -355,12 +348,19 @@ impl ServiceAccount {
     /// POSTs a form to an OAuth endpoint with the account's Basic auth; a
     /// refusal becomes a token error.
     async fn post_form(&self, url: &url::Url, form: &str) -> Result<reqwest::Response> {
-        let request = form_request(url, &self.basic(), form);
+        let mut request = crate::http::attempt::form_post(url, form.to_string());
+        let basic = self
+            .basic()
+            .parse()
+            .expect("base64 is a valid header value");
+        request
+            .headers_mut()
+            .insert(http::header::AUTHORIZATION, basic);
         let response = self
-            .transport
-            .send(request)
+            .core
+            .send_once(request)
             .await
-            .map_err(|e| Error::from(e).with_vendor(Vendor::Atlas))?;
+            .map_err(|e| e.with_vendor(Vendor::Atlas))?;
         if !response.status().is_success() {
             return Err(token_error(super::error::from_response(response).await));
         }
@@ -375,21 +375,7 @@ impl ServiceAccount {
             .bytes()
             .await
             .map_err(|e| Error::from(e).with_vendor(Vendor::Atlas))?;
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-            Error::decode(format!("token response is not an OAuth token: {e}"))
-                .with_vendor(Vendor::Atlas)
-        })?;
-        if parsed.access_token.is_empty() {
-            return Err(
-                Error::decode("the token endpoint returned an empty access token")
-                    .with_vendor(Vendor::Atlas),
-            );
-        }
-        Ok(Token {
-            secret: SecretString::new(parsed.access_token),
-            // Capped by the cache (MAX_TOKEN_LIFE).
-            lifetime: Some(Duration::from_secs(parsed.expires_in.unwrap_or(3600))),
-        })
+        crate::token::parse_token_response(&body).map_err(|e| e.with_vendor(Vendor::Atlas))
     }
 
     async fn revoke(&self, token: &SecretString) -> Result<()> {
@@ -445,33 +431,10 @@ fn token_error(err: Error) -> Error {
     e
 }
 
-fn form_request(url: &url::Url, basic: &str, body: &str) -> reqwest::Request {
-    let mut request = reqwest::Request::new(reqwest::Method::POST, url.clone());
-    let h = request.headers_mut();
-    h.insert(
-        http::header::AUTHORIZATION,
-        basic.parse().expect("base64 is a valid header value"),
-    );
-    h.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/x-www-form-urlencoded"),
-    );
-    h.insert(
-        http::header::ACCEPT,
-        http::HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        http::header::USER_AGENT,
-        http::HeaderValue::from_static(crate::USER_AGENT),
-    );
-    *request.body_mut() = Some(reqwest::Body::from(body.to_string()));
-    request
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::atlas::transport::tests::FakeTransport;
+    use crate::http::transport::tests::FakeTransport;
 
     #[test]
     fn env_lookup_prefers_service_accounts_and_rejects_half_pairs() {
@@ -535,7 +498,11 @@ mod tests {
             &endpoint,
             "id".into(),
             secret.into(),
-            Arc::new(fake.clone()),
+            Core::new(
+                Arc::new(fake.clone()),
+                Default::default(),
+                Default::default(),
+            ),
         )
         .unwrap()
     }
