@@ -101,7 +101,7 @@ fn too_long() -> Error {
 
 /// Whether a line is only whitespace, as `str::trim` sees it. Decided on
 /// the first byte in the usual case; Unicode spaces need the slow path.
-fn is_blank(line: &[u8]) -> bool {
+pub(crate) fn is_blank(line: &[u8]) -> bool {
     match line.iter().position(|b| !b.is_ascii_whitespace()) {
         None => true,
         Some(i) if line[i] < 0x80 => false,

@@ -29,9 +29,9 @@
 //! [`ExportSummary::replaced`] / [`Records::replacements`].
 
 use super::client::Client;
-use super::records::RecordParser;
+use super::records::NdjsonConverter;
 use super::types::{Export, ExportParams, ExportStatus, Format, Order, SyntaxRule, TimeRange};
-use crate::download::{self, AtomicFile, ByteStream, DecodeOptions, Replacements};
+use crate::download::{self, AtomicFile, BoxReader, ByteStream, DecodeOptions, Replacements};
 use crate::{Error, ErrorKind, Result, Vendor};
 use futures::stream::{BoxStream, Stream, StreamExt};
 use serde_json::Value;
@@ -42,6 +42,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::AsyncBufReadExt;
 
 /// A progress callback. Called from the task driving the export; keep it quick.
 pub type ProgressFn = Arc<dyn Fn(&ExportEvent) + Send + Sync>;
@@ -379,9 +380,7 @@ impl ExportLogs {
             replacements: replacements.clone(),
             flow: self.flow,
             export_id: None,
-            format: Format::Json,
             lines: None,
-            parser: RecordParser::new(Format::Json),
             yielded: 0,
             seen: 0,
             attempt: 0,
@@ -463,27 +462,9 @@ impl ExportLogs {
             attempt += 1;
             let result = async {
                 let (body, export) = flow.open_download(&export_id, attempt).await?;
-                let format = flow.format_of(&export);
-                let (reader, _) = download::decode_with(body, gzip_only(), &replacements).await?;
-                let mut lines = download::exact_lines(reader);
-                let mut parser = RecordParser::new(format);
+                let reader = flow.decode_records(body, &export, &replacements).await?;
                 let mut out = AtomicFile::create(&dest).await?;
-                let mut buf = Vec::with_capacity(WRITE_BUFFER + 4096);
-                let mut records = 0u64;
-                while let Some(line) = lines.next().await {
-                    if let Some(record) = parser.push(line?)? {
-                        serde_json::to_writer(&mut buf, &record)
-                            .map_err(|e| Error::decode(e.to_string()))?;
-                        buf.push(b'\n');
-                        records += 1;
-                        if buf.len() >= WRITE_BUFFER {
-                            out.write_all(&buf).await?;
-                            buf.clear();
-                        }
-                    }
-                }
-                parser.finish()?;
-                out.write_all(&buf).await?;
+                let records = write_records(reader, &mut out).await?;
                 let bytes = out.commit().await?;
                 Ok::<_, Error>((bytes, records, export))
             }
@@ -511,8 +492,38 @@ impl ExportLogs {
 /// The shortest wait between status polls.
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
-/// Output is written in blocks of this size rather than per record.
-const WRITE_BUFFER: usize = 256 * 1024;
+/// Copies the converter's NDJSON to `out` in the decoder's chunks, counting
+/// records: each is one line, and JSON has no raw newline inside a value.
+async fn write_records(mut reader: BoxReader, out: &mut AtomicFile) -> Result<u64> {
+    let mut records = 0u64;
+    loop {
+        let chunk = reader.fill_buf().await?;
+        if chunk.is_empty() {
+            return Ok(records);
+        }
+        records += memchr::memchr_iter(b'\n', chunk).count() as u64;
+        let n = chunk.len();
+        out.write_all(chunk).await?;
+        reader.as_mut().consume(n);
+    }
+}
+
+/// The records of the converter's NDJSON, one value per line.
+fn values(reader: BoxReader) -> BoxStream<'static, Result<Value>> {
+    let codec = tokio_util::codec::AnyDelimiterCodec::new_with_max_length(
+        b"\n".to_vec(),
+        Vec::new(),
+        usize::MAX,
+    );
+    tokio_util::codec::FramedRead::new(reader, codec)
+        .map(|line| match line {
+            Ok(line) => serde_json::from_slice(&line)
+                .map_err(|e| Error::decode(format!("an exported record is not JSON: {e}"))),
+            Err(tokio_util::codec::AnyDelimiterCodecError::Io(e)) => Err(Error::from(e)),
+            Err(e) => Err(Error::decode(e.to_string())),
+        })
+        .boxed()
+}
 
 impl Flow {
     fn emit(&self, event: ExportEvent) {
@@ -588,6 +599,22 @@ impl Flow {
 
     fn format_of(&self, export: &Export) -> Format {
         export.file_format().unwrap_or(self.params.format)
+    }
+
+    /// Decodes a download and converts its records to NDJSON, both on the
+    /// decoding thread.
+    async fn decode_records(
+        &self,
+        body: ByteStream,
+        export: &Export,
+        replacements: &Replacements,
+    ) -> Result<BoxReader> {
+        let converter = NdjsonConverter::new(self.format_of(export), replacements.clone());
+        let (reader, layout) =
+            download::decode_transformed(body, gzip_only(), replacements, Box::new(converter))
+                .await?;
+        tracing::debug!(gzip = layout.gzip, tar = layout.tar, "export file layout");
+        Ok(reader)
     }
 
     /// Describes the task again (the download URL lasts an hour, so take a
@@ -787,9 +814,7 @@ struct RecordsState {
     flow: Arc<Flow>,
     replacements: Replacements,
     export_id: Option<String>,
-    format: Format,
-    lines: Option<BoxStream<'static, Result<String>>>,
-    parser: RecordParser,
+    lines: Option<BoxStream<'static, Result<Value>>>,
     /// Records handed out so far, across attempts.
     yielded: u64,
     /// Records parsed in the current attempt (the first `yielded` are skipped).
@@ -815,7 +840,6 @@ impl RecordsState {
                 match self.open(&export_id).await {
                     Ok(lines) => {
                         self.lines = Some(lines);
-                        self.parser = RecordParser::new(self.format);
                         self.seen = 0;
                     }
                     Err(e) => {
@@ -826,24 +850,21 @@ impl RecordsState {
             }
             let lines = self.lines.as_mut().expect("opened above");
             match lines.next().await {
-                Some(Ok(line)) => {
-                    if let Some(record) = self.parser.push(line)? {
-                        self.seen += 1;
-                        // After a restart, the file is the same: skip what
-                        // the consumer already has.
-                        if self.seen <= self.yielded {
-                            continue;
-                        }
-                        self.yielded += 1;
-                        return Ok(Some(record));
+                Some(Ok(record)) => {
+                    self.seen += 1;
+                    // After a restart, the file is the same: skip what
+                    // the consumer already has.
+                    if self.seen <= self.yielded {
+                        continue;
                     }
+                    self.yielded += 1;
+                    return Ok(Some(record));
                 }
                 Some(Err(e)) => {
                     self.lines = None;
                     self.flow.after_failed_attempt(e, self.attempt).await?;
                 }
                 None => {
-                    self.parser.finish()?;
                     self.lines = None;
                     let bytes = self.received.load(Ordering::Relaxed);
                     self.flow
@@ -855,17 +876,18 @@ impl RecordsState {
         }
     }
 
-    async fn open(&mut self, export_id: &str) -> Result<BoxStream<'static, Result<String>>> {
+    async fn open(&mut self, export_id: &str) -> Result<BoxStream<'static, Result<Value>>> {
         let (body, export) = self.flow.open_download(export_id, self.attempt).await?;
-        self.format = self.flow.format_of(&export);
         let received = self.received.clone();
         received.store(0, Ordering::Relaxed);
         let body = download::observe(body, move |n| {
             received.fetch_add(n, Ordering::Relaxed);
         });
-        let (reader, layout) = download::decode_with(body, gzip_only(), &self.replacements).await?;
-        tracing::debug!(gzip = layout.gzip, tar = layout.tar, "export file layout");
-        Ok(download::exact_lines(reader).boxed())
+        let reader = self
+            .flow
+            .decode_records(body, &export, &self.replacements)
+            .await?;
+        Ok(values(reader))
     }
 }
 

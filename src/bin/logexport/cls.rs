@@ -308,7 +308,7 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
             ctx.count_replacements(records.replacements());
             let mut n = 0u64;
             while let Some(record) = records.try_next().await? {
-                sink.line(&record.to_string()).await?;
+                sink.json(&record).await?;
                 n += 1;
             }
             sink.finish().await?;
@@ -387,7 +387,10 @@ async fn export_windows(
         ctx.count_replacements(records.replacements());
         let mut n = 0u64;
         while let Some(record) = records.try_next().await? {
-            windows.append(&record.to_string())?;
+            windows
+                .output()
+                .append_json(&record)
+                .map_err(Failure::runtime)?;
             n += 1;
         }
         let cap = args.count.unwrap_or(tencent_cls::MAX_EXPORT_COUNT);

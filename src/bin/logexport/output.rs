@@ -59,6 +59,26 @@ impl Sink {
         Ok(())
     }
 
+    /// Writes one JSON record followed by a newline, serialised straight
+    /// into the write buffer: no `String` per record.
+    pub async fn json(&mut self, record: &serde_json::Value) -> logexport::Result<()> {
+        fn put(buf: &mut Vec<u8>, record: &serde_json::Value) {
+            serde_json::to_writer(&mut *buf, record).expect("a JSON value serialises");
+            buf.push(b'\n');
+        }
+        match self {
+            Sink::Stdout(w) => {
+                put(w.buffer(), record);
+                w.send_if_full().await?;
+            }
+            Sink::File(f, p) => {
+                put(f.buffer(), record);
+                f.send_if_full().await.map_err(|e| at_path(e, p))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes bytes as they are (a raw download).
     pub async fn bytes(&mut self, data: &[u8]) -> logexport::Result<()> {
         match self {
