@@ -58,16 +58,16 @@ fn csv_file(records: usize, seed: usize) -> Vec<u8> {
             // A stack trace: a quoted field over many lines, with quotes.
             out.extend_from_slice(b"\"panic: \"\"index out of range\"\"");
             for f in 0..24 {
-                write!(out, "\n    at app::handler::step_{f} (src/handler.rs:{})", 100 + f).unwrap();
+                write!(
+                    out,
+                    "\n    at app::handler::step_{f} (src/handler.rs:{})",
+                    100 + f
+                )
+                .unwrap();
             }
             out.extend_from_slice(b"\",ERROR\r\n");
         } else {
-            writeln!(
-                out,
-                "\"GET /api/v1/items/{i}, page {}\",INFO\r",
-                i % 17
-            )
-            .unwrap();
+            writeln!(out, "\"GET /api/v1/items/{i}, page {}\",INFO\r", i % 17).unwrap();
         }
     }
     out
@@ -135,7 +135,10 @@ async fn serve(format: Format, file: bytes::Bytes) -> String {
                         "TotalCount": 1, "RequestId": "req-1"}}),
                     _ => serde_json::json!({"Response": {"RequestId": "req-2"}}),
                 };
-                ([(header::CONTENT_TYPE, "application/json")], body.to_string())
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    body.to_string(),
+                )
             }
         });
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -304,7 +307,9 @@ fn main() {
             plain as f64 / 1048576.0,
             gz.len() as f64 / 1048576.0
         );
-        let (base, want) = best_of(rounds, || baseline(format, &gz, &dir.path().join("b.ndjson")));
+        let (base, want) = best_of(rounds, || {
+            baseline(format, &gz, &dir.path().join("b.ndjson"))
+        });
         let (ours, got) = best_of(rounds, || run_ours(&rt, &url, &dir.path().join("o.ndjson")));
         assert_eq!(want, got, "both paths must see the same records");
         let (recs, got) = best_of(rounds, || run_records(&rt, &url));

@@ -37,13 +37,16 @@ use writer::WriteBack;
 #[cfg(feature = "atlas")]
 pub(crate) use pipeline::not_gzip;
 pub use pipeline::DecodeOptions;
-#[cfg(feature = "tencent-cls")]
-pub(crate) use {lines::is_blank, pipeline::Transform};
-pub use text::Replacements;
 #[cfg(any(feature = "conductorone", feature = "tencent-cls"))]
 pub(crate) use text::repair_json_surrogates;
 #[cfg(feature = "conductorone")]
 pub(crate) use text::repair_str;
+pub use text::Replacements;
+#[cfg(feature = "tencent-cls")]
+pub(crate) use {
+    lines::{is_blank, Carry},
+    pipeline::Transform,
+};
 
 use crate::error::{Error, Result};
 use bytes::Bytes;

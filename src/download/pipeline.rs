@@ -184,7 +184,14 @@ pub(crate) async fn decode(
     let (out_tx, mut out_rx) = mpsc::channel::<io::Result<Bytes>>(OUT_FLIGHT);
     tokio::task::spawn_blocking(move || {
         let mut layout_tx = Some(layout_tx);
-        let run = run(src, options, &replacements, transform, &mut layout_tx, &out_tx);
+        let run = run(
+            src,
+            options,
+            &replacements,
+            transform,
+            &mut layout_tx,
+            &out_tx,
+        );
         if let Err(e) = run {
             let err = classify(e, &failure);
             match layout_tx.take() {

@@ -284,4 +284,22 @@ mod tests {
         };
         assert_eq!(err.kind(), io::ErrorKind::StorageFull);
     }
+
+    #[test]
+    fn write_back_follows_the_file_as_it_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut w = WriteBack::new(std::fs::File::create(&path).unwrap());
+        let block = vec![7u8; 1 << 20];
+        for _ in 0..40 {
+            w.write_all(&block).unwrap();
+        }
+        // Started for the first 32 MiB, waited for on the first 16 MiB;
+        // the last 8 MiB are left to the final fsync.
+        assert_eq!((w.waited, w.started), (16 << 20, 32 << 20));
+        w.flush().unwrap();
+        let file = w.into_inner();
+        file.sync_all().unwrap();
+        assert_eq!(file.metadata().unwrap().len(), 40 << 20);
+    }
 }

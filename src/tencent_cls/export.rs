@@ -33,6 +33,7 @@ use super::records::NdjsonConverter;
 use super::types::{Export, ExportParams, ExportStatus, Format, Order, SyntaxRule, TimeRange};
 use crate::download::{self, AtomicFile, BoxReader, ByteStream, DecodeOptions, Replacements};
 use crate::{Error, ErrorKind, Result, Vendor};
+use bytes::Bytes;
 use futures::stream::{BoxStream, Stream, StreamExt};
 use serde_json::Value;
 use std::fmt;
@@ -375,12 +376,29 @@ impl fmt::Debug for Flow {
 impl ExportLogs {
     /// The records, parsed, as a stream. Errors end the stream.
     pub fn records(self) -> Records {
+        self.stream(values)
+    }
+
+    /// The records as [`to_ndjson`](Self::to_ndjson) writes them: each item
+    /// is one record's JSON text, without the newline (JSON lines exactly
+    /// as exported; CSV rows as objects in header order). For writers that
+    /// pass records on: nothing is parsed or allocated per record. Errors
+    /// end the stream.
+    pub fn record_lines(self) -> Records<Bytes> {
+        self.stream(lines)
+    }
+
+    fn stream<T: Send + 'static>(
+        self,
+        read: fn(BoxReader) -> BoxStream<'static, Result<T>>,
+    ) -> Records<T> {
         let replacements = Replacements::new();
         let state = RecordsState {
             replacements: replacements.clone(),
             flow: self.flow,
             export_id: None,
             lines: None,
+            read,
             yielded: 0,
             seen: 0,
             attempt: 0,
@@ -508,8 +526,9 @@ async fn write_records(mut reader: BoxReader, out: &mut AtomicFile) -> Result<u6
     }
 }
 
-/// The records of the converter's NDJSON, one value per line.
-fn values(reader: BoxReader) -> BoxStream<'static, Result<Value>> {
+/// The records of the converter's NDJSON, one line each (without the
+/// newline).
+fn lines(reader: BoxReader) -> BoxStream<'static, Result<Bytes>> {
     let codec = tokio_util::codec::AnyDelimiterCodec::new_with_max_length(
         b"\n".to_vec(),
         Vec::new(),
@@ -517,10 +536,19 @@ fn values(reader: BoxReader) -> BoxStream<'static, Result<Value>> {
     );
     tokio_util::codec::FramedRead::new(reader, codec)
         .map(|line| match line {
-            Ok(line) => serde_json::from_slice(&line)
-                .map_err(|e| Error::decode(format!("an exported record is not JSON: {e}"))),
+            Ok(line) => Ok(line),
             Err(tokio_util::codec::AnyDelimiterCodecError::Io(e)) => Err(Error::from(e)),
             Err(e) => Err(Error::decode(e.to_string())),
+        })
+        .boxed()
+}
+
+/// The records of the converter's NDJSON, one value per line.
+fn values(reader: BoxReader) -> BoxStream<'static, Result<Value>> {
+    lines(reader)
+        .map(|line| {
+            serde_json::from_slice(&line?)
+                .map_err(|e| Error::decode(format!("an exported record is not JSON: {e}")))
         })
         .boxed()
 }
@@ -780,20 +808,22 @@ fn safe_file_name(suggested: Option<&str>, fallback: &str) -> String {
         .unwrap_or_else(|| fallback.to_string())
 }
 
-/// The records of an export, as a `Stream` of JSON values.
-pub struct Records {
+/// The records of an export, as a `Stream` of JSON values
+/// ([`ExportLogs::records`]) or of each record's NDJSON line
+/// ([`ExportLogs::record_lines`]).
+pub struct Records<T = Value> {
     replacements: Replacements,
-    inner: BoxStream<'static, Result<Value>>,
+    inner: BoxStream<'static, Result<T>>,
     span: tracing::Span,
 }
 
-impl fmt::Debug for Records {
+impl<T> fmt::Debug for Records<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Records")
     }
 }
 
-impl Records {
+impl<T> Records<T> {
     /// A handle on the count of invalid UTF-8 sequences replaced with
     /// U+FFFD in the records so far (see the [text policy](crate::download)).
     pub fn replacements(&self) -> Replacements {
@@ -801,8 +831,8 @@ impl Records {
     }
 }
 
-impl Stream for Records {
-    type Item = Result<Value>;
+impl<T> Stream for Records<T> {
+    type Item = Result<T>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         let _entered = this.span.enter();
@@ -810,11 +840,13 @@ impl Stream for Records {
     }
 }
 
-struct RecordsState {
+struct RecordsState<T> {
     flow: Arc<Flow>,
     replacements: Replacements,
     export_id: Option<String>,
-    lines: Option<BoxStream<'static, Result<Value>>>,
+    lines: Option<BoxStream<'static, Result<T>>>,
+    /// Reads the records of a converted download.
+    read: fn(BoxReader) -> BoxStream<'static, Result<T>>,
     /// Records handed out so far, across attempts.
     yielded: u64,
     /// Records parsed in the current attempt (the first `yielded` are skipped).
@@ -824,8 +856,8 @@ struct RecordsState {
     done: bool,
 }
 
-impl RecordsState {
-    async fn next(&mut self) -> Result<Option<Value>> {
+impl<T: Send + 'static> RecordsState<T> {
+    async fn next(&mut self) -> Result<Option<T>> {
         let export_id = match &self.export_id {
             Some(id) => id.clone(),
             None => {
@@ -876,7 +908,7 @@ impl RecordsState {
         }
     }
 
-    async fn open(&mut self, export_id: &str) -> Result<BoxStream<'static, Result<Value>>> {
+    async fn open(&mut self, export_id: &str) -> Result<BoxStream<'static, Result<T>>> {
         let (body, export) = self.flow.open_download(export_id, self.attempt).await?;
         let received = self.received.clone();
         received.store(0, Ordering::Relaxed);
@@ -887,7 +919,7 @@ impl RecordsState {
             .flow
             .decode_records(body, &export, &self.replacements)
             .await?;
-        Ok(values(reader))
+        Ok((self.read)(reader))
     }
 }
 

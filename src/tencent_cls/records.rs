@@ -18,7 +18,7 @@
 //! Every record is written as one line ending in `\n`.
 
 use super::types::Format;
-use crate::download::{Replacements, Transform, MAX_LINE_BYTES};
+use crate::download::{Carry, Replacements, Transform, MAX_LINE_BYTES};
 use crate::{Error, Result};
 
 /// Turns the decoded text of an export file into NDJSON records.
@@ -26,7 +26,7 @@ use crate::{Error, Result};
 pub(crate) struct NdjsonConverter {
     format: Format,
     /// JSON: the start of a line cut by the chunk boundary.
-    partial: Vec<u8>,
+    partial: Carry,
     /// JSON: lines seen so far, for error messages.
     line_no: u64,
     csv: CsvRows,
@@ -39,7 +39,7 @@ impl NdjsonConverter {
     pub(crate) fn new(format: Format, replacements: Replacements) -> Self {
         NdjsonConverter {
             format,
-            partial: Vec::new(),
+            partial: Carry::default(),
             line_no: 0,
             csv: CsvRows::default(),
             replacements,
@@ -47,36 +47,18 @@ impl NdjsonConverter {
     }
 
     fn push_json(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<()> {
-        let mut rest = chunk;
-        if !self.partial.is_empty() {
-            let Some(nl) = memchr::memchr(b'\n', rest) else {
-                return self.keep(rest);
-            };
-            self.keep(&rest[..nl])?;
-            let line = std::mem::take(&mut self.partial);
-            let done = self.json_line(&line, out);
-            self.partial = line;
-            self.partial.clear();
-            done?;
-            rest = &rest[nl + 1..];
-        }
+        let mut partial = std::mem::take(&mut self.partial);
+        let rest = partial.complete(chunk, |line| self.json_line(line, out));
+        self.partial = partial;
+        let Some(rest) = rest? else {
+            return Ok(());
+        };
         let mut start = 0;
         for nl in memchr::memchr_iter(b'\n', rest) {
             self.json_line(&rest[start..nl], out)?;
             start = nl + 1;
         }
-        self.keep(&rest[start..])
-    }
-
-    fn keep(&mut self, piece: &[u8]) -> Result<()> {
-        if self.partial.len() + piece.len() > MAX_LINE_BYTES {
-            return Err(Error::decode(format!(
-                "line {} of the export is longer than {MAX_LINE_BYTES} bytes",
-                self.line_no + 1
-            )));
-        }
-        self.partial.extend_from_slice(piece);
-        Ok(())
+        self.partial.keep(&rest[start..])
     }
 
     /// Checks one line and copies it to `out`; blank lines carry nothing.
@@ -121,7 +103,7 @@ impl Transform for NdjsonConverter {
     fn finish(&mut self, out: &mut Vec<u8>) -> Result<()> {
         match self.format {
             Format::Json => {
-                let line = std::mem::take(&mut self.partial);
+                let line = self.partial.take();
                 self.json_line(&line, out)
             }
             Format::Csv => self.csv.push(&[], out, true),
@@ -256,7 +238,13 @@ impl CsvRows {
         out.push(b'{');
         let mut first = true;
         for (i, range) in ranges.enumerate() {
-            if header.shadowed.get(i).copied().flatten().is_some_and(|j| j < self.nends) {
+            if header
+                .shadowed
+                .get(i)
+                .copied()
+                .flatten()
+                .is_some_and(|j| j < self.nends)
+            {
                 continue;
             }
             if !first {
@@ -412,14 +400,20 @@ mod tests {
     #[test]
     fn csv_keys_keep_header_order_and_the_last_duplicate_wins() {
         let out = convert(Format::Csv, b"z,a,z\n1,2,3\n4,5\n", 1000).unwrap();
-        assert_eq!(out, b"{\"a\":\"2\",\"z\":\"3\"}\n{\"z\":\"4\",\"a\":\"5\"}\n");
+        assert_eq!(
+            out,
+            b"{\"a\":\"2\",\"z\":\"3\"}\n{\"z\":\"4\",\"a\":\"5\"}\n"
+        );
     }
 
     #[test]
     fn csv_unterminated_quote_is_an_error() {
         assert!(values(Format::Csv, "a\n\"open\n").is_err());
         assert!(values(Format::Csv, "a\n\"open").is_err());
-        assert_eq!(values(Format::Csv, "a\n\"closed\"").unwrap(), [json!({"a": "closed"})]);
+        assert_eq!(
+            values(Format::Csv, "a\n\"closed\"").unwrap(),
+            [json!({"a": "closed"})]
+        );
     }
 
     #[test]
@@ -498,7 +492,10 @@ mod tests {
             .map(|r| {
                 let mut obj = serde_json::Map::new();
                 for (i, v) in r.into_iter().enumerate() {
-                    let key = header.get(i).cloned().unwrap_or(format!("column_{}", i + 1));
+                    let key = header
+                        .get(i)
+                        .cloned()
+                        .unwrap_or(format!("column_{}", i + 1));
                     obj.insert(key, Value::String(v));
                 }
                 Value::Object(obj)

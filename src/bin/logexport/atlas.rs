@@ -7,10 +7,10 @@ use crate::{Ctx, Failure};
 use chrono::{DateTime, Duration, Utc};
 use clap::Subcommand;
 use futures::TryStreamExt;
-use logexport::download::LineNormalizer;
 use logexport::atlas::{
     self, Download, EventQuery, LogName, SaveMode, StreamLogOptions, TimeRange,
 };
+use logexport::download::LineNormalizer;
 use logexport::sandbox::prelude::*;
 use serde_json::json;
 use std::path::PathBuf;
@@ -403,7 +403,10 @@ where
                     break;
                 }
                 let n = chunk.len();
-                windows.output().append_text(chunk, &mut lines).map_err(&tag)?;
+                windows
+                    .output()
+                    .append_text(chunk, &mut lines)
+                    .map_err(&tag)?;
                 reader.as_mut().consume(n);
             }
             windows

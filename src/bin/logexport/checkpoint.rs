@@ -388,4 +388,23 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "x\nw\n");
         assert_eq!((r.state.pending.clone(), r.state.records), (None, 2));
     }
+
+    #[test]
+    fn text_and_json_records_are_appended_whole_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, cp) = (dir.path().join("o"), dir.path().join("c"));
+        let mut r = Resumable::open(&out, &cp, "s").unwrap();
+        let mut lines = LineNormalizer::new();
+        for piece in [&b"{\"a\":1}\r\n\n{\"a\""[..], b":2}\n{\"a\":3}"] {
+            r.append_text(piece, &mut lines).unwrap();
+        }
+        r.end_text(&mut lines).unwrap();
+        r.append_json(&serde_json::json!({"b": [1, "x"]})).unwrap();
+        r.commit(Some("1".into())).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"b\":[1,\"x\"]}\n"
+        );
+        assert_eq!(r.state.records, 4);
+    }
 }

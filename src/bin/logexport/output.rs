@@ -39,40 +39,35 @@ impl Sink {
         Sink::Stdout(BackgroundWriter::new(std::io::stdout()))
     }
 
-    /// Writes one record followed by a newline.
-    pub async fn line(&mut self, line: &str) -> logexport::Result<()> {
-        match self {
-            Sink::Stdout(w) => {
-                w.buffer().extend_from_slice(line.as_bytes());
-                w.buffer().push(b'\n');
-                w.send_if_full().await?;
-            }
-            Sink::File(f, p) => {
-                // Both land in the file's write buffer: no syscall per record.
-                let write = async {
-                    f.write_all(line.as_bytes()).await?;
-                    f.write_all(b"\n").await
-                };
-                write.await.map_err(|e| at_path(e, p))?;
-            }
-        }
-        Ok(())
+    /// Writes one record followed by a newline, into the write buffer: no
+    /// syscall per record.
+    pub async fn line(&mut self, line: impl AsRef<[u8]>) -> logexport::Result<()> {
+        self.put(|buf| {
+            buf.extend_from_slice(line.as_ref());
+            buf.push(b'\n');
+        })
+        .await
     }
 
     /// Writes one JSON record followed by a newline, serialised straight
     /// into the write buffer: no `String` per record.
     pub async fn json(&mut self, record: &serde_json::Value) -> logexport::Result<()> {
-        fn put(buf: &mut Vec<u8>, record: &serde_json::Value) {
+        self.put(|buf| {
             serde_json::to_writer(&mut *buf, record).expect("a JSON value serialises");
             buf.push(b'\n');
-        }
+        })
+        .await
+    }
+
+    /// Builds output in the write buffer, which is handed on once full.
+    async fn put(&mut self, build: impl FnOnce(&mut Vec<u8>)) -> logexport::Result<()> {
         match self {
             Sink::Stdout(w) => {
-                put(w.buffer(), record);
+                build(w.buffer());
                 w.send_if_full().await?;
             }
             Sink::File(f, p) => {
-                put(f.buffer(), record);
+                build(f.buffer());
                 f.send_if_full().await.map_err(|e| at_path(e, p))?;
             }
         }
