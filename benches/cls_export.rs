@@ -328,8 +328,10 @@ fn main() {
             mib_per_s(plain, recs),
             recs.as_secs_f64() / base.as_secs_f64()
         );
-        if let Some(peak) = support::peak_rss_of(name) {
-            println!("  to_ndjson peak RSS: {peak:.1} MiB (the served .tar.gz, held in memory, included)");
+        if let Some((peak, start)) = support::peak_rss_of(name) {
+            println!(
+                "  to_ndjson peak RSS: {peak:.1} MiB ({start:.1} MiB when it started: the served .tar.gz and what generating it left)"
+            );
         }
     }
 }

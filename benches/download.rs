@@ -238,7 +238,7 @@ fn main() {
         let peaks: Vec<String> = [100, 1024]
             .iter()
             .map(|mib| match support::peak_rss_of(&format!("{path}:{mib}")) {
-                Some(peak) => format!("{peak:.1} MiB at {mib} MiB"),
+                Some((peak, start)) => format!("{peak:.1} MiB at {mib} MiB (from {start:.1})"),
                 None => format!("not measured at {mib} MiB"),
             })
             .collect();
@@ -277,7 +277,7 @@ fn write_back(rt: &tokio::runtime::Runtime, dir: &std::path::Path, quick: bool) 
             (t.elapsed(), s.elapsed())
         })
     };
-    let mut best = |f: &dyn Fn(std::path::PathBuf) -> (Duration, Duration), name: &str| {
+    let best = |f: &dyn Fn(std::path::PathBuf) -> (Duration, Duration), name: &str| {
         let mut out = (Duration::MAX, Duration::MAX);
         for round in 0..3 {
             let r = f(dir.join(format!("{name}-{round}")));

@@ -23,19 +23,29 @@ pub fn best_of<T, F: FnMut() -> T>(rounds: usize, mut f: F) -> (Duration, T) {
 /// Peak resident set size of this process so far, in MiB (`VmHWM`), or
 /// `None` where `/proc` is missing.
 pub fn peak_rss_mib() -> Option<f64> {
+    status_mib("VmHWM:")
+}
+
+/// A memory figure of `/proc/self/status`, in MiB.
+fn status_mib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
 }
 
 /// Starts the peak RSS count afresh (Linux: `5` to `/proc/self/clear_refs`),
-/// so setting up a case's input does not count as the case's peak.
+/// so setting up a case's input does not count as the case's peak, and
+/// prints the RSS at that point (memory the allocator kept from the setup
+/// still counts in the peak; this says how much that is).
 pub fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+    if let Some(rss) = status_mib("VmRSS:") {
+        println!("start-rss-mib {rss:.1}");
+    }
 }
 
 /// The case this process was started to measure, if it is such a child.
@@ -52,9 +62,9 @@ pub fn report_child_peak() {
 }
 
 /// Runs this bench binary again with only `case` selected and returns the
-/// child's peak RSS in MiB; `None` (after saying why) where it cannot be
-/// measured.
-pub fn peak_rss_of(case: &str) -> Option<f64> {
+/// child's peak RSS and its RSS when the case started, in MiB; `None`
+/// (after saying why) where it cannot be measured.
+pub fn peak_rss_of(case: &str) -> Option<(f64, f64)> {
     if peak_rss_mib().is_none() {
         println!("  (peak RSS of {case}: skipped, /proc/self/status is missing)");
         return None;
@@ -70,10 +80,15 @@ pub fn peak_rss_of(case: &str) -> Option<f64> {
         .lines()
         .find_map(|l| l.strip_prefix("peak-rss-mib "))
         .and_then(|v| v.trim().parse().ok());
+    let start = text
+        .lines()
+        .find_map(|l| l.strip_prefix("start-rss-mib "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(f64::NAN);
     if !out.status.success() || peak.is_none() {
         println!("  (peak RSS of {case}: the child run failed: {text})");
     }
-    peak
+    peak.map(|p| (p, start))
 }
 
 /// Throughput of `bytes` in `t`, in MiB/s.

@@ -74,6 +74,13 @@ impl NdjsonConverter {
                 self.line_no
             )));
         }
+        // The usual line has no escape at all: checked and copied as it is.
+        if memchr::memchr(b'\\', line).is_none() {
+            serde_json::from_slice::<serde::de::IgnoredAny>(line).map_err(|e| self.not_json(e))?;
+            out.extend_from_slice(line);
+            out.push(b'\n');
+            return Ok(());
+        }
         // Decoded text is UTF-8 by the text policy.
         let text = std::str::from_utf8(line).map_err(|e| self.not_json(e))?;
         let (text, replaced) = crate::download::repair_json_surrogates(text);
@@ -536,7 +543,7 @@ mod tests {
                 text.push_str(if *crlf { "\r\n" } else { "\n" });
             }
             if *blank_after && !last {
-                text.push_str("\n");
+                text.push('\n');
             }
         }
         text

@@ -380,7 +380,7 @@ mod tests {
         assert_eq!((r.state.pending.clone(), r.state.records), (None, 1));
         // An abandoned window leaves neither its task nor its records.
         r.set_pending(task).unwrap();
-        r.append(&"y".repeat(2 << 20)).unwrap();
+        r.append("y".repeat(2 << 20)).unwrap();
         r.append("z").unwrap();
         r.clear_pending().unwrap();
         r.append("w").unwrap();

@@ -309,7 +309,7 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
             ctx.count_replacements(records.replacements());
             let mut n = 0u64;
             while let Some(record) = records.try_next().await? {
-                sink.line(&record).await?;
+                sink.record(&record).await?;
                 n += 1;
             }
             sink.finish().await?;

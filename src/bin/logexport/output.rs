@@ -41,9 +41,14 @@ impl Sink {
 
     /// Writes one record followed by a newline, into the write buffer: no
     /// syscall per record.
-    pub async fn line(&mut self, line: impl AsRef<[u8]>) -> logexport::Result<()> {
+    pub async fn line(&mut self, line: &str) -> logexport::Result<()> {
+        self.record(line.as_bytes()).await
+    }
+
+    /// [`line`](Self::line) for a record's bytes (one line of NDJSON).
+    pub async fn record(&mut self, record: &[u8]) -> logexport::Result<()> {
         self.put(|buf| {
-            buf.extend_from_slice(line.as_ref());
+            buf.extend_from_slice(record);
             buf.push(b'\n');
         })
         .await
