@@ -5,18 +5,19 @@
 //! become objects in header order, and every way of reading the export
 //! (`to_ndjson`, `record_lines`, `records`) sees the same records.
 
+#[path = "common/cls_file.rs"]
+#[allow(dead_code)]
+mod cls_file;
 #[path = "common/rawserver.rs"]
 #[allow(dead_code)]
 mod rawserver;
 
+use cls_file::{cls_file_server, EXPORT, TOPIC};
 use futures::TryStreamExt;
 use logexport::tencent_cls::{Client, Credentials, ExportOptions};
 use logexport::ErrorKind;
-use rawserver::{RawRequest, RawResponse, RawServer};
+use rawserver::RawServer;
 use std::time::Duration;
-
-const TOPIC: &str = "5c1d7b0e-3f4a-4e2b-9c8d-7a6b5c4d3e2f";
-const EXPORT: &str = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 
 fn tar_gz(files: &[&[u8]]) -> Vec<u8> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -30,31 +31,8 @@ fn tar_gz(files: &[&[u8]]) -> Vec<u8> {
     b.into_inner().unwrap().finish().unwrap()
 }
 
-/// A CLS API whose one export, in `format`, is Completed and served from `/file`.
 async fn server(format: &'static str, file: Vec<u8>) -> RawServer {
-    let cos = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let cos2 = cos.clone();
-    let server = RawServer::start(move |req: &RawRequest| {
-        if req.path.starts_with("/file") {
-            return RawResponse::ok("application/octet-stream", file.clone());
-        }
-        let body = match req.header("x-tc-action").unwrap_or_default() {
-            "DescribeExports" => serde_json::json!({"Response": {
-                "Exports": [{
-                    "TopicId": TOPIC, "ExportId": EXPORT, "Query": "*",
-                    "FileName": "x.tar.gz", "FileSize": file.len(), "Order": "desc",
-                    "Format": format, "Count": 10, "Status": "Completed",
-                    "From": 0, "To": 1, "CosPath": *cos2.lock().unwrap(),
-                    "CreateTime": "2026-03-01 00:00:00", "SyntaxRule": 1
-                }],
-                "TotalCount": 1, "RequestId": "req-1"}}),
-            _ => serde_json::json!({"Response": {"RequestId": "req-2"}}),
-        };
-        RawResponse::ok("application/json", body.to_string())
-    })
-    .await;
-    *cos.lock().unwrap() = format!("{}/file?sign=x", server.url());
-    server
+    cls_file_server(format, "application/octet-stream", file).await
 }
 
 fn client(server: &RawServer) -> Client {
