@@ -9,16 +9,21 @@
 //!   against synchronous `flate2` + std `File` + `BufWriter` (+ fsync, as
 //!   ours does) over the same bytes.
 //!
-//! First it streams 1 GiB of generated log lines through the decoder and
-//! reports peak RSS, which must stay far below the data size.
+//! Last, for each output path, peak RSS while 100 MiB and 1 GiB of log
+//! lines go through it, each case in a child process of its own (the same
+//! binary, re-run with one case selected) so one case's peak cannot hide
+//! another's. It must stay flat: the same at 1 GiB as at 100 MiB.
 //!
 //! Run: `cargo bench --bench download` (add `-- --quick` for a short run).
+
+mod support;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use logexport::download::{self, ByteStream};
 use std::io::{BufRead, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::best_of;
 
 fn log_lines(n: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(n * 160);
@@ -50,59 +55,86 @@ fn chunked(bytes: &Bytes) -> ByteStream {
     Box::pin(futures::stream::iter(chunks))
 }
 
-fn best_of<F: FnMut() -> usize>(rounds: usize, mut f: F) -> (Duration, usize) {
-    let mut best = Duration::MAX;
-    let mut out = 0;
-    for _ in 0..rounds {
-        let t = Instant::now();
-        out = f();
-        best = best.min(t.elapsed());
-    }
-    (best, out)
+/// The output paths whose peak memory is measured.
+const PATHS: [&str; 4] = ["lines", "decoded", "records", "raw"];
+
+/// One case alone, in a child process: `PATH:MIB` pushes MIB MiB of log
+/// lines (one gzip member repeated, so generating them costs nothing)
+/// through the output path, then reports the peak RSS.
+fn child(case: &str, rt: &tokio::runtime::Runtime) {
+    let (path, mib) = case.split_once(':').expect("PATH:MIB");
+    let mib: usize = mib.parse().expect("MiB");
+    let block = log_lines(4_000);
+    let member = Bytes::from(gzip(&block));
+    let members = (mib << 20) / block.len();
+    let body = move || -> ByteStream {
+        let member = member.clone();
+        Box::pin(futures::stream::iter(0..members).map(move |_| Ok(member.clone())))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("out");
+    support::reset_peak_rss();
+    rt.block_on(async {
+        match path {
+            "lines" => {
+                let (reader, _) = download::decode(body()).await.unwrap();
+                let n = download::lines(reader)
+                    .try_fold(0usize, |n, _| async move { Ok(n + 1) })
+                    .await
+                    .unwrap();
+                assert_eq!(n, members * 4_000);
+            }
+            "decoded" => {
+                let (reader, _) = download::decode(body()).await.unwrap();
+                download::write_decoded(&dest, reader).await.unwrap();
+            }
+            "records" => {
+                records_to_file(body(), &dest).await;
+            }
+            "raw" => {
+                download::write_raw(&dest, body(), true).await.unwrap();
+            }
+            other => panic!("unknown path {other}"),
+        }
+    });
+    support::report_child_peak();
 }
 
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+/// Byte-level lines into an atomic file: the stdout and checkpoint paths.
+async fn records_to_file(body: ByteStream, dest: &std::path::Path) -> usize {
+    use tokio::io::AsyncBufReadExt;
+    let (mut reader, _) = download::decode(body).await.unwrap();
+    let mut out = download::AtomicFile::create(dest).await.unwrap();
+    let mut lines = download::LineNormalizer::new();
+    loop {
+        let chunk = reader.fill_buf().await.unwrap();
+        if chunk.is_empty() {
+            break;
+        }
+        let len = chunk.len();
+        lines.push(chunk, out.buffer()).unwrap();
+        out.send_if_full().await.unwrap();
+        reader.as_mut().consume(len);
+    }
+    let mut tail = Vec::new();
+    let n = lines.finish(&mut tail);
+    out.write_all(&tail).await.unwrap();
+    out.commit().await.unwrap();
+    n as usize
 }
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let rounds = if quick { 2 } else { 5 };
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-
-    // Memory first, so the peak it reports is not set by the larger inputs
-    // of the throughput runs below. 1 GiB (256 MiB with --quick) of lines,
-    // generated and gzipped lazily chunk by chunk, decoded and counted
-    // without retention.
-    let total: usize = if quick { 256 << 20 } else { 1 << 30 };
-    let block = Bytes::from(log_lines(4_000));
-    let blocks = total / block.len();
-    let before = peak_rss_mib();
-    let stream = futures::stream::iter(0..blocks).map(move |_| Ok(Bytes::from(gzip(&block))));
-    let t = Instant::now();
-    let lines = rt.block_on(async {
-        let (reader, _) = download::decode(Box::pin(stream)).await.unwrap();
-        download::lines(reader)
-            .try_fold(0usize, |n, _| async move { Ok(n + 1) })
-            .await
-            .unwrap()
-    });
-    let after = peak_rss_mib();
-    println!(
-        "streamed {:.0} MiB uncompressed ({lines} lines) in {:.1} s; peak RSS {before:.0} MiB before, {after:.0} MiB after ({:.3} of the data size)",
-        total as f64 / 1048576.0,
-        t.elapsed().as_secs_f64(),
-        after / (total as f64 / 1048576.0)
-    );
+    if let Some(case) = support::child_case() {
+        child(&case, &rt);
+        return;
+    }
 
     let plain = log_lines(if quick { 100_000 } else { 400_000 });
     let gz = Bytes::from(gzip(&plain));
@@ -188,33 +220,80 @@ fn main() {
     assert_eq!(n, plain.len());
     report("output -o FILE (decoded, atomic)", decoded);
     let (records, n) = best_of(rounds, || {
-        rt.block_on(async {
-            use tokio::io::AsyncBufReadExt;
-            let (mut reader, _) = download::decode(chunked(&gz)).await.unwrap();
-            let mut out = download::AtomicFile::create(dir.path().join("records.ndjson"))
-                .await
-                .unwrap();
-            let mut lines = download::LineNormalizer::new();
-            loop {
-                let chunk = reader.fill_buf().await.unwrap();
-                if chunk.is_empty() {
-                    break;
-                }
-                let len = chunk.len();
-                lines.push(chunk, out.buffer()).unwrap();
-                out.send_if_full().await.unwrap();
-                reader.as_mut().consume(len);
-            }
-            let mut tail = Vec::new();
-            let n = lines.finish(&mut tail);
-            out.write_all(&tail).await.unwrap();
-            out.commit().await.unwrap();
-            n as usize
-        })
+        rt.block_on(records_to_file(
+            chunked(&gz),
+            &dir.path().join("records.ndjson"),
+        ))
     });
     assert_eq!(n, base_lines);
     report(
         "output records (byte-level lines, the stdout path)",
         records,
+    );
+
+    write_back(&rt, dir.path(), quick);
+
+    println!("peak RSS per output path (each case in a child process):");
+    for path in PATHS {
+        let peaks: Vec<String> = [100, 1024]
+            .iter()
+            .map(|mib| match support::peak_rss_of(&format!("{path}:{mib}")) {
+                Some((peak, start)) => format!("{peak:.1} MiB at {mib} MiB (from {start:.1})"),
+                None => format!("not measured at {mib} MiB"),
+            })
+            .collect();
+        println!("  {path}: {}", peaks.join(", "));
+    }
+}
+
+/// The final fsync before the rename, with the write-back an `AtomicFile`
+/// starts during the download against a plain file written the same way
+/// (a dedicated writing thread) and synced only at the end.
+fn write_back(rt: &tokio::runtime::Runtime, dir: &std::path::Path, quick: bool) {
+    let size: usize = if quick { 100 << 20 } else { 256 << 20 };
+    let block = vec![b'x'; 1 << 20];
+    let plain = |path: std::path::PathBuf| {
+        rt.block_on(async {
+            let t = std::time::Instant::now();
+            let mut w = download::BackgroundWriter::new(std::fs::File::create(&path).unwrap());
+            for _ in 0..size >> 20 {
+                w.write_all(&block).await.unwrap();
+            }
+            let file = w.finish().await.unwrap();
+            let s = std::time::Instant::now();
+            file.sync_all().unwrap();
+            (t.elapsed(), s.elapsed())
+        })
+    };
+    let ours = |path: std::path::PathBuf| {
+        rt.block_on(async {
+            let t = std::time::Instant::now();
+            let mut w = download::AtomicFile::create(&path).await.unwrap();
+            for _ in 0..size >> 20 {
+                w.write_all(&block).await.unwrap();
+            }
+            let s = std::time::Instant::now();
+            w.commit().await.unwrap();
+            (t.elapsed(), s.elapsed())
+        })
+    };
+    let best = |f: &dyn Fn(std::path::PathBuf) -> (Duration, Duration), name: &str| {
+        let mut out = (Duration::MAX, Duration::MAX);
+        for round in 0..3 {
+            let r = f(dir.join(format!("{name}-{round}")));
+            let _ = std::fs::remove_file(dir.join(format!("{name}-{round}")));
+            out = out.min(r);
+        }
+        out
+    };
+    let (pt, pf) = best(&plain, "plain");
+    let (ot, of) = best(&ours, "ours");
+    println!(
+        "write {} MiB then fsync: without write-back {:.0} ms total, final fsync {:.0} ms; with write-back (AtomicFile) {:.0} ms total, final fsync + rename {:.0} ms",
+        size >> 20,
+        pt.as_secs_f64() * 1e3,
+        pf.as_secs_f64() * 1e3,
+        ot.as_secs_f64() * 1e3,
+        of.as_secs_f64() * 1e3
     );
 }

@@ -32,13 +32,21 @@ mod writer;
 
 pub use lines::LineNormalizer;
 pub use writer::BackgroundWriter;
+use writer::WriteBack;
 
 #[cfg(feature = "atlas")]
 pub(crate) use pipeline::not_gzip;
 pub use pipeline::DecodeOptions;
-pub use text::Replacements;
+#[cfg(any(feature = "conductorone", feature = "tencent-cls"))]
+pub(crate) use text::repair_json_surrogates;
 #[cfg(feature = "conductorone")]
-pub(crate) use text::{repair_json_surrogates, repair_str};
+pub(crate) use text::repair_str;
+pub use text::Replacements;
+#[cfg(feature = "tencent-cls")]
+pub(crate) use {
+    lines::{is_blank, Carry},
+    pipeline::Transform,
+};
 
 use crate::error::{Error, Result};
 use bytes::Bytes;
@@ -120,7 +128,19 @@ pub async fn decode_with(
     options: DecodeOptions,
     replacements: &Replacements,
 ) -> Result<(BoxReader, Layout)> {
-    pipeline::decode(body, options, replacements.clone()).await
+    pipeline::decode(body, options, replacements.clone(), None).await
+}
+
+/// [`decode_with`], the text rewritten by `transform` on the decoding
+/// thread before it reaches the reader.
+#[cfg(feature = "tencent-cls")]
+pub(crate) async fn decode_transformed(
+    body: ByteStream,
+    options: DecodeOptions,
+    replacements: &Replacements,
+    transform: Box<dyn Transform>,
+) -> Result<(BoxReader, Layout)> {
+    pipeline::decode(body, options, replacements.clone(), Some(transform)).await
 }
 
 /// Splits a decoded body into lines (without terminators), skipping blank
@@ -197,10 +217,11 @@ pub fn check_file_content_type(content_type: Option<&str>) -> Result<()> {
 ///
 /// Writes are gathered into large buffers and written by a dedicated
 /// blocking thread ([`BackgroundWriter`]), not one blocking-pool hand-off
-/// per write.
+/// per write. That thread also starts the kernel's write-back every 16 MiB,
+/// so the `fsync` before the rename does not stall on the whole file.
 #[derive(Debug)]
 pub struct AtomicFile {
-    file: BackgroundWriter<std::fs::File>,
+    file: BackgroundWriter<WriteBack>,
     temp: tempfile::TempPath,
     dest: PathBuf,
 }
@@ -226,7 +247,7 @@ impl AtomicFile {
             .map_err(Error::from)?
             .into_parts();
         Ok(AtomicFile {
-            file: BackgroundWriter::new(file),
+            file: BackgroundWriter::new(WriteBack::new(file)),
             temp,
             dest,
         })
@@ -259,7 +280,8 @@ impl AtomicFile {
     pub async fn commit(self) -> Result<u64> {
         let AtomicFile { file, temp, dest } = self;
         let written = file.written();
-        let file = file.finish().await?;
+        // Write-back ran during the download, so this fsync is short.
+        let file = file.finish().await?.into_inner();
         // Off the runtime: on a large file this waits for the disk. Were
         // this future dropped meanwhile, `temp` still removes the file.
         tokio::task::spawn_blocking(move || file.sync_all())

@@ -3,15 +3,19 @@
 //! body can lie about what it is ends in a typed error (or, for bad text,
 //! in U+FFFD, counted), and never leaves a file behind.
 
+#[path = "common/cls_file.rs"]
+#[allow(dead_code)]
+mod cls_file;
 #[path = "common/rawserver.rs"]
 #[allow(dead_code)]
 mod rawserver;
 
+use cls_file::{cls_file_server, EXPORT, TOPIC};
 use futures::TryStreamExt;
 use logexport::atlas::{LogName, SaveMode, TimeRange};
 use logexport::tencent_cls::{ExportOptions, Format};
 use logexport::{Error, ErrorKind, RetryPolicy};
-use rawserver::{RawRequest, RawResponse, RawServer};
+use rawserver::{RawResponse, RawServer};
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -210,36 +214,10 @@ async fn atlas_an_empty_200_is_still_no_logs() {
 
 // ------------------------------------------------------------- Tencent CLS
 
-const TOPIC: &str = "5c1d7b0e-3f4a-4e2b-9c8d-7a6b5c4d3e2f";
-const EXPORT: &str = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
-
 /// A CLS API whose one export is Completed, served from `/file` with the
 /// given content type and bytes.
 async fn cls_server(content_type: &'static str, file: Vec<u8>) -> RawServer {
-    let cos = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let cos2 = cos.clone();
-    let server = RawServer::start(move |req: &RawRequest| {
-        if req.path.starts_with("/file") {
-            return RawResponse::ok(content_type, file.clone());
-        }
-        let action = req.header("x-tc-action").unwrap_or_default();
-        let body = match action {
-            "DescribeExports" => serde_json::json!({"Response": {
-                "Exports": [{
-                    "TopicId": TOPIC, "ExportId": EXPORT, "Query": "*",
-                    "FileName": "x.tar.gz", "FileSize": file.len(), "Order": "desc",
-                    "Format": "json", "Count": 10, "Status": "Completed",
-                    "From": 0, "To": 1, "CosPath": *cos2.lock().unwrap(),
-                    "CreateTime": "2026-03-01 00:00:00", "SyntaxRule": 1
-                }],
-                "TotalCount": 1, "RequestId": "req-1"}}),
-            _ => serde_json::json!({"Response": {"RequestId": "req-2"}}),
-        };
-        RawResponse::ok("application/json", body.to_string())
-    })
-    .await;
-    *cos.lock().unwrap() = format!("{}/file?sign=x", server.url());
-    server
+    cls_file_server("json", content_type, file).await
 }
 
 fn cls_client(server: &RawServer) -> logexport::tencent_cls::Client {

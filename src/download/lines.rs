@@ -15,8 +15,7 @@ use crate::{Error, Result};
 /// [`MAX_LINE_BYTES`] is an error.
 #[derive(Debug, Default)]
 pub struct LineNormalizer {
-    /// The start of a line cut by the chunk boundary.
-    partial: Vec<u8>,
+    partial: Carry,
     records: u64,
 }
 
@@ -29,18 +28,15 @@ impl LineNormalizer {
     /// Appends the complete lines of `chunk` to `out`, keeping an
     /// unfinished last line for the next chunk.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<()> {
-        let mut rest = chunk;
-        if !self.partial.is_empty() {
-            let Some(nl) = memchr::memchr(b'\n', rest) else {
-                return self.keep(rest);
-            };
-            self.keep(&rest[..nl])?;
-            let line = std::mem::take(&mut self.partial);
-            self.emit(&line, out);
-            self.partial = line;
-            self.partial.clear();
-            rest = &rest[nl + 1..];
-        }
+        let mut partial = std::mem::take(&mut self.partial);
+        let rest = partial.complete(chunk, |line| {
+            self.emit(line, out);
+            Ok(())
+        });
+        self.partial = partial;
+        let Some(rest) = rest? else {
+            return Ok(());
+        };
         // `run` is a stretch of lines that pass as they are (each ends in
         // `\n`), copied in one go when something interrupts it.
         let mut run = 0;
@@ -60,13 +56,13 @@ impl LineNormalizer {
             start = nl + 1;
         }
         out.extend_from_slice(&rest[run..start]);
-        self.keep(&rest[start..])
+        self.partial.keep(&rest[start..])
     }
 
     /// Ends the text: an unfinished last line is a record too. Returns the
     /// number of records written in all.
     pub fn finish(&mut self, out: &mut Vec<u8>) -> u64 {
-        let line = std::mem::take(&mut self.partial);
+        let line = self.partial.take();
         self.emit(&line, out);
         self.records
     }
@@ -74,14 +70,6 @@ impl LineNormalizer {
     /// Records written so far.
     pub fn records(&self) -> u64 {
         self.records
-    }
-
-    fn keep(&mut self, piece: &[u8]) -> Result<()> {
-        if self.partial.len() + piece.len() > MAX_LINE_BYTES {
-            return Err(too_long());
-        }
-        self.partial.extend_from_slice(piece);
-        Ok(())
     }
 
     fn emit(&mut self, line: &[u8], out: &mut Vec<u8>) {
@@ -95,13 +83,55 @@ impl LineNormalizer {
     }
 }
 
+/// The start of a line cut by a chunk boundary, carried to the next chunk,
+/// at most [`MAX_LINE_BYTES`] long.
+#[derive(Debug, Default)]
+pub(crate) struct Carry(Vec<u8>);
+
+impl Carry {
+    /// Completes the carried line (if any) with the start of `chunk`, hands
+    /// it to `line`, and returns the rest of the chunk; `None` when the
+    /// chunk has no newline and was carried whole.
+    pub(crate) fn complete<'a>(
+        &mut self,
+        chunk: &'a [u8],
+        line: impl FnOnce(&[u8]) -> Result<()>,
+    ) -> Result<Option<&'a [u8]>> {
+        if self.0.is_empty() {
+            return Ok(Some(chunk));
+        }
+        let Some(nl) = memchr::memchr(b'\n', chunk) else {
+            self.keep(chunk)?;
+            return Ok(None);
+        };
+        self.keep(&chunk[..nl])?;
+        let done = line(&self.0);
+        self.0.clear();
+        done.map(|()| Some(&chunk[nl + 1..]))
+    }
+
+    /// Carries `piece` (the unfinished end of a chunk).
+    pub(crate) fn keep(&mut self, piece: &[u8]) -> Result<()> {
+        if self.0.len() + piece.len() > MAX_LINE_BYTES {
+            return Err(too_long());
+        }
+        self.0.extend_from_slice(piece);
+        Ok(())
+    }
+
+    /// Ends the text: the unfinished last line, if any.
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.0)
+    }
+}
+
 fn too_long() -> Error {
     Error::decode(format!("a line is longer than {MAX_LINE_BYTES} bytes"))
 }
 
 /// Whether a line is only whitespace, as `str::trim` sees it. Decided on
 /// the first byte in the usual case; Unicode spaces need the slow path.
-fn is_blank(line: &[u8]) -> bool {
+pub(crate) fn is_blank(line: &[u8]) -> bool {
     match line.iter().position(|b| !b.is_ascii_whitespace()) {
         None => true,
         Some(i) if line[i] < 0x80 => false,

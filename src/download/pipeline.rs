@@ -43,6 +43,16 @@ impl DecodeOptions {
     }
 }
 
+/// A rewrite of the decoded text that runs on the decoding thread, after
+/// the text policy, before the chunks are handed on: parsing that would
+/// otherwise run on the runtime's worker threads (CLS records to NDJSON).
+pub(crate) trait Transform: Send + 'static {
+    /// Rewrites the next piece of text into `out`.
+    fn push(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<()>;
+    /// Ends the text: whatever is still held back is written or rejected.
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<()>;
+}
+
 /// The body's own failure (a reset connection), kept whole while an
 /// `io::Error` stands in for it inside the decoders.
 type Failure = Arc<Mutex<Option<Error>>>;
@@ -160,11 +170,13 @@ pub(crate) fn not_gzip(head: &[u8]) -> Error {
         .with_retryable(false)
 }
 
-/// Sniffs and decodes `body` on a blocking thread; see the module docs.
+/// Sniffs and decodes `body` on a blocking thread, rewriting the text with
+/// `transform` there if one is given; see the module docs.
 pub(crate) async fn decode(
     body: ByteStream,
     options: DecodeOptions,
     replacements: Replacements,
+    transform: Option<Box<dyn Transform>>,
 ) -> Result<(BoxReader, Layout)> {
     let (src, pump_guard) = pump(body);
     let failure = src.failure.clone();
@@ -172,7 +184,15 @@ pub(crate) async fn decode(
     let (out_tx, mut out_rx) = mpsc::channel::<io::Result<Bytes>>(OUT_FLIGHT);
     tokio::task::spawn_blocking(move || {
         let mut layout_tx = Some(layout_tx);
-        if let Err(e) = run(src, options, &replacements, &mut layout_tx, &out_tx) {
+        let run = run(
+            src,
+            options,
+            &replacements,
+            transform,
+            &mut layout_tx,
+            &out_tx,
+        );
+        if let Err(e) = run {
             let err = classify(e, &failure);
             match layout_tx.take() {
                 Some(tx) => {
@@ -200,6 +220,7 @@ fn run(
     src: ChannelReader,
     options: DecodeOptions,
     replacements: &Replacements,
+    transform: Option<Box<dyn Transform>>,
     layout_tx: &mut Option<oneshot::Sender<Result<Layout>>>,
     out: &mpsc::Sender<io::Result<Bytes>>,
 ) -> io::Result<()> {
@@ -226,6 +247,8 @@ fn run(
         tx: out,
         guard: TextGuard::default(),
         buf: Vec::with_capacity(CHUNK + 1024),
+        transform,
+        text: Vec::new(),
     };
     let mut buf = vec![0u8; CHUNK];
     if tar {
@@ -234,8 +257,7 @@ fn run(
         let mut inner = inner;
         copy(&mut inner, &mut buf, |data| sink.write(data))?;
     }
-    let replaced = sink.guard.finish(&mut sink.buf);
-    sink.flush()?;
+    let replaced = sink.finish()?;
     if replaced > 0 {
         replacements.add(replaced);
         tracing::warn!(
@@ -308,20 +330,49 @@ fn read_tar<R: Read>(r: R, sink: &mut Sink<'_>, buf: &mut [u8]) -> io::Result<()
     Ok(())
 }
 
-/// The decoded side: text policy applied, handed on in chunks.
+/// The decoded side: text policy applied, transformed if asked, handed on
+/// in chunks.
 struct Sink<'a> {
     tx: &'a mpsc::Sender<io::Result<Bytes>>,
     guard: TextGuard,
     buf: Vec<u8>,
+    transform: Option<Box<dyn Transform>>,
+    /// With a transform: the text it reads, reused chunk after chunk.
+    text: Vec<u8>,
 }
 
 impl Sink<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        self.guard.push(data, &mut self.buf)?;
+        match &mut self.transform {
+            None => self.guard.push(data, &mut self.buf)?,
+            Some(t) => {
+                self.guard.push(data, &mut self.text)?;
+                let done = t.push(&self.text, &mut self.buf);
+                self.text.clear();
+                done.map_err(io::Error::other)?;
+            }
+        }
         if self.buf.len() >= CHUNK {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// Ends the text and hands on the rest. Returns the number of invalid
+    /// sequences replaced.
+    fn finish(&mut self) -> io::Result<u64> {
+        let replaced = match &mut self.transform {
+            None => self.guard.finish(&mut self.buf),
+            Some(t) => {
+                let replaced = self.guard.finish(&mut self.text);
+                t.push(&self.text, &mut self.buf)
+                    .and_then(|()| t.finish(&mut self.buf))
+                    .map_err(io::Error::other)?;
+                replaced
+            }
+        };
+        self.flush()?;
+        Ok(replaced)
     }
 
     fn flush(&mut self) -> io::Result<()> {

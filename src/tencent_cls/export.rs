@@ -30,12 +30,13 @@
 //! [`ExportSummary::replaced`] / [`Records::replacements`].
 
 use super::client::Client;
-use super::records::RecordParser;
+use super::records::NdjsonConverter;
 use super::types::{Export, ExportParams, ExportStatus, Format, Order, SyntaxRule, TimeRange};
 use crate::download::{
-    self, AtomicFile, ByteStream, DecodeOptions, Progress, Replacements, SaveMode,
+    self, AtomicFile, BoxReader, ByteStream, DecodeOptions, Progress, Replacements, SaveMode,
 };
 use crate::{Error, ErrorKind, Result, Vendor};
+use bytes::Bytes;
 use futures::stream::{BoxStream, Stream, StreamExt};
 use serde_json::Value;
 use std::fmt;
@@ -45,6 +46,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::AsyncBufReadExt;
 
 /// An export event callback. Called from the task driving the export; keep
 /// it quick. (Download progress alone, in the type every download uses:
@@ -413,14 +415,29 @@ impl ExportLogs {
 
     /// The records, parsed, as a stream. Errors end the stream.
     pub fn records(self) -> Records {
+        self.stream(values)
+    }
+
+    /// The records as [`save`](Self::save) writes them in [`SaveMode::Decoded`]: each item
+    /// is one record's JSON text, without the newline (JSON lines exactly
+    /// as exported; CSV rows as objects in header order). For writers that
+    /// pass records on: nothing is parsed or allocated per record. Errors
+    /// end the stream.
+    pub fn record_lines(self) -> Records<Bytes> {
+        self.stream(lines)
+    }
+
+    fn stream<T: Send + 'static>(
+        self,
+        read: fn(BoxReader) -> BoxStream<'static, Result<T>>,
+    ) -> Records<T> {
         let replacements = Replacements::new();
         let state = RecordsState {
             replacements: replacements.clone(),
             flow: self.flow,
             export_id: None,
-            format: Format::Json,
             lines: None,
-            parser: RecordParser::new(Format::Json),
+            read,
             yielded: 0,
             seen: 0,
             attempt: 0,
@@ -502,27 +519,9 @@ impl ExportLogs {
             attempt += 1;
             let result = async {
                 let (body, export) = flow.open_download(&export_id, attempt).await?;
-                let format = flow.format_of(&export);
-                let (reader, _) = download::decode_with(body, gzip_only(), &replacements).await?;
-                let mut lines = download::exact_lines(reader);
-                let mut parser = RecordParser::new(format);
+                let reader = flow.decode_records(body, &export, &replacements).await?;
                 let mut out = AtomicFile::create(&dest).await?;
-                let mut buf = Vec::with_capacity(WRITE_BUFFER + 4096);
-                let mut records = 0u64;
-                while let Some(line) = lines.next().await {
-                    if let Some(record) = parser.push(line?)? {
-                        serde_json::to_writer(&mut buf, &record)
-                            .map_err(|e| Error::decode(e.to_string()))?;
-                        buf.push(b'\n');
-                        records += 1;
-                        if buf.len() >= WRITE_BUFFER {
-                            out.write_all(&buf).await?;
-                            buf.clear();
-                        }
-                    }
-                }
-                parser.finish()?;
-                out.write_all(&buf).await?;
+                let records = write_records(reader, &mut out).await?;
                 let bytes = out.commit().await?;
                 Ok::<_, Error>((bytes, records, export))
             }
@@ -550,8 +549,48 @@ impl ExportLogs {
 /// The shortest wait between status polls.
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
-/// Output is written in blocks of this size rather than per record.
-const WRITE_BUFFER: usize = 256 * 1024;
+/// Copies the converter's NDJSON to `out` in the decoder's chunks, counting
+/// records: each is one line, and JSON has no raw newline inside a value.
+async fn write_records(mut reader: BoxReader, out: &mut AtomicFile) -> Result<u64> {
+    let mut records = 0u64;
+    loop {
+        let chunk = reader.fill_buf().await?;
+        if chunk.is_empty() {
+            return Ok(records);
+        }
+        records += memchr::memchr_iter(b'\n', chunk).count() as u64;
+        let n = chunk.len();
+        out.write_all(chunk).await?;
+        reader.as_mut().consume(n);
+    }
+}
+
+/// The records of the converter's NDJSON, one line each (without the
+/// newline).
+fn lines(reader: BoxReader) -> BoxStream<'static, Result<Bytes>> {
+    let codec = tokio_util::codec::AnyDelimiterCodec::new_with_max_length(
+        b"\n".to_vec(),
+        Vec::new(),
+        usize::MAX,
+    );
+    tokio_util::codec::FramedRead::new(reader, codec)
+        .map(|line| match line {
+            Ok(line) => Ok(line),
+            Err(tokio_util::codec::AnyDelimiterCodecError::Io(e)) => Err(Error::from(e)),
+            Err(e) => Err(Error::decode(e.to_string())),
+        })
+        .boxed()
+}
+
+/// The records of the converter's NDJSON, one value per line.
+fn values(reader: BoxReader) -> BoxStream<'static, Result<Value>> {
+    lines(reader)
+        .map(|line| {
+            serde_json::from_slice(&line?)
+                .map_err(|e| Error::decode(format!("an exported record is not JSON: {e}")))
+        })
+        .boxed()
+}
 
 impl Flow {
     fn emit(&self, event: ExportEvent) {
@@ -627,6 +666,22 @@ impl Flow {
 
     fn format_of(&self, export: &Export) -> Format {
         export.file_format().unwrap_or(self.params.format)
+    }
+
+    /// Decodes a download and converts its records to NDJSON, both on the
+    /// decoding thread.
+    async fn decode_records(
+        &self,
+        body: ByteStream,
+        export: &Export,
+        replacements: &Replacements,
+    ) -> Result<BoxReader> {
+        let converter = NdjsonConverter::new(self.format_of(export), replacements.clone());
+        let (reader, layout) =
+            download::decode_transformed(body, gzip_only(), replacements, Box::new(converter))
+                .await?;
+        tracing::debug!(gzip = layout.gzip, tar = layout.tar, "export file layout");
+        Ok(reader)
     }
 
     /// Describes the task again (the download URL lasts an hour, so take a
@@ -792,20 +847,22 @@ fn safe_file_name(suggested: Option<&str>, fallback: &str) -> String {
         .unwrap_or_else(|| fallback.to_string())
 }
 
-/// The records of an export, as a `Stream` of JSON values.
-pub struct Records {
+/// The records of an export, as a `Stream` of JSON values
+/// ([`ExportLogs::records`]) or of each record's NDJSON line
+/// ([`ExportLogs::record_lines`]).
+pub struct Records<T = Value> {
     replacements: Replacements,
-    inner: BoxStream<'static, Result<Value>>,
+    inner: BoxStream<'static, Result<T>>,
     span: tracing::Span,
 }
 
-impl fmt::Debug for Records {
+impl<T> fmt::Debug for Records<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Records")
     }
 }
 
-impl Records {
+impl<T> Records<T> {
     /// A handle on the count of invalid UTF-8 sequences replaced with
     /// U+FFFD in the records so far (see the [text policy](crate::download)).
     pub fn replacements(&self) -> Replacements {
@@ -813,8 +870,8 @@ impl Records {
     }
 }
 
-impl Stream for Records {
-    type Item = Result<Value>;
+impl<T> Stream for Records<T> {
+    type Item = Result<T>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         let _entered = this.span.enter();
@@ -822,13 +879,13 @@ impl Stream for Records {
     }
 }
 
-struct RecordsState {
+struct RecordsState<T> {
     flow: Arc<Flow>,
     replacements: Replacements,
     export_id: Option<String>,
-    format: Format,
-    lines: Option<BoxStream<'static, Result<String>>>,
-    parser: RecordParser,
+    lines: Option<BoxStream<'static, Result<T>>>,
+    /// Reads the records of a converted download.
+    read: fn(BoxReader) -> BoxStream<'static, Result<T>>,
     /// Records handed out so far, across attempts.
     yielded: u64,
     /// Records parsed in the current attempt (the first `yielded` are skipped).
@@ -838,8 +895,8 @@ struct RecordsState {
     done: bool,
 }
 
-impl RecordsState {
-    async fn next(&mut self) -> Result<Option<Value>> {
+impl<T: Send + 'static> RecordsState<T> {
+    async fn next(&mut self) -> Result<Option<T>> {
         let export_id = match &self.export_id {
             Some(id) => id.clone(),
             None => {
@@ -854,7 +911,6 @@ impl RecordsState {
                 match self.open(&export_id).await {
                     Ok(lines) => {
                         self.lines = Some(lines);
-                        self.parser = RecordParser::new(self.format);
                         self.seen = 0;
                     }
                     Err(e) => {
@@ -865,24 +921,21 @@ impl RecordsState {
             }
             let lines = self.lines.as_mut().expect("opened above");
             match lines.next().await {
-                Some(Ok(line)) => {
-                    if let Some(record) = self.parser.push(line)? {
-                        self.seen += 1;
-                        // After a restart, the file is the same: skip what
-                        // the consumer already has.
-                        if self.seen <= self.yielded {
-                            continue;
-                        }
-                        self.yielded += 1;
-                        return Ok(Some(record));
+                Some(Ok(record)) => {
+                    self.seen += 1;
+                    // After a restart, the file is the same: skip what
+                    // the consumer already has.
+                    if self.seen <= self.yielded {
+                        continue;
                     }
+                    self.yielded += 1;
+                    return Ok(Some(record));
                 }
                 Some(Err(e)) => {
                     self.lines = None;
                     self.flow.after_failed_attempt(e, self.attempt).await?;
                 }
                 None => {
-                    self.parser.finish()?;
                     self.lines = None;
                     let bytes = self.received.load(Ordering::Relaxed);
                     self.flow
@@ -894,17 +947,18 @@ impl RecordsState {
         }
     }
 
-    async fn open(&mut self, export_id: &str) -> Result<BoxStream<'static, Result<String>>> {
+    async fn open(&mut self, export_id: &str) -> Result<BoxStream<'static, Result<T>>> {
         let (body, export) = self.flow.open_download(export_id, self.attempt).await?;
-        self.format = self.flow.format_of(&export);
         let received = self.received.clone();
         received.store(0, Ordering::Relaxed);
         let body = download::observe(body, move |n| {
             received.fetch_add(n, Ordering::Relaxed);
         });
-        let (reader, layout) = download::decode_with(body, gzip_only(), &self.replacements).await?;
-        tracing::debug!(gzip = layout.gzip, tar = layout.tar, "export file layout");
-        Ok(download::exact_lines(reader).boxed())
+        let reader = self
+            .flow
+            .decode_records(body, &export, &self.replacements)
+            .await?;
+        Ok((self.read)(reader))
     }
 }
 

@@ -11,8 +11,10 @@ use futures::TryStreamExt;
 use logexport::atlas::{
     self, Download, EventQuery, LogName, SaveMode, StreamLogOptions, TimeRange,
 };
+use logexport::download::LineNormalizer;
 use serde_json::json;
 use std::path::PathBuf;
+use tokio::io::AsyncBufReadExt;
 
 /// Atlas commands.
 #[derive(Subcommand, Debug)]
@@ -356,10 +358,31 @@ where
         while let Some(w) = windows.next_window() {
             let dl = fetch(client.clone(), TimeRange::new(w.from, w.to)).await?;
             ctx.count_replacements(dl.replacements());
-            let mut lines = dl.lines();
-            while let Some(line) = lines.try_next().await? {
-                windows.append(&line)?;
+            let operation = dl.meta().operation;
+            let tag = move |e: logexport::Error| {
+                e.with_vendor(logexport::Vendor::Atlas)
+                    .with_operation(operation)
+            };
+            let mut reader = dl.into_reader().await?;
+            let mut lines = LineNormalizer::new();
+            loop {
+                // Records go from the decoder's chunks into the output's
+                // pending block: no `String` per line.
+                let chunk = reader.fill_buf().await.map_err(|e| tag(e.into()))?;
+                if chunk.is_empty() {
+                    break;
+                }
+                let n = chunk.len();
+                windows
+                    .output()
+                    .append_text(chunk, &mut lines)
+                    .map_err(&tag)?;
+                reader.as_mut().consume(n);
             }
+            windows
+                .output()
+                .end_text(&mut lines)
+                .map_err(Failure::runtime)?;
             windows.commit(w)?;
         }
         windows.finish();

@@ -139,7 +139,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                     let mut stream = query.stream()?;
                     let mut n = 0u64;
                     while let Some(event) = stream.try_next().await? {
-                        sink.line(&event.to_string()).await?;
+                        sink.json(&event).await?;
                         n += 1;
                     }
                     sink.finish().await?;
@@ -184,9 +184,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                                 Failure::runtime("an event has no metadata.uid; cannot checkpoint")
                             })?
                             .to_string();
-                        resumable
-                            .append(&event.to_string())
-                            .map_err(Failure::runtime)?;
+                        resumable.append_json(&event).map_err(Failure::runtime)?;
                         last_uid = Some(uid);
                         pending += 1;
                         if pending == COMMIT_EVERY {

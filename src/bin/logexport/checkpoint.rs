@@ -13,9 +13,13 @@
 //! runs (a cron overlap) would otherwise interleave their output.
 
 use crate::Failure;
+use logexport::download::LineNormalizer;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+
+/// Appended records are written to the output in blocks of this size.
+const PENDING_BLOCK: usize = 1 << 20;
 
 /// What a checkpoint file holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,12 +187,49 @@ impl Resumable {
         })
     }
 
-    /// Appends one record. It counts as stored only after [`commit`](Self::commit).
-    pub fn append(&mut self, line: &str) -> Result<(), String> {
-        self.pending.extend_from_slice(line.as_bytes());
+    /// Appends one record (its bytes, without the newline). It counts as
+    /// stored only after [`commit`](Self::commit).
+    pub fn append(&mut self, record: impl AsRef<[u8]>) -> Result<(), String> {
+        self.pending.extend_from_slice(record.as_ref());
         self.pending.push(b'\n');
-        self.pending_records += 1;
-        if self.pending.len() >= 1 << 20 {
+        self.appended(1)
+    }
+
+    /// Appends one record as compact JSON, serialised straight into the
+    /// pending block: no `String` per record.
+    pub fn append_json(&mut self, record: &serde_json::Value) -> Result<(), String> {
+        serde_json::to_writer(&mut self.pending, record).map_err(|e| e.to_string())?;
+        self.pending.push(b'\n');
+        self.appended(1)
+    }
+
+    /// Appends the records of a piece of decoded text, one per line as
+    /// [`LineNormalizer`] makes them, copied into the pending block without a
+    /// `String` per line. Call [`end_text`](Self::end_text) after the last piece.
+    pub fn append_text(
+        &mut self,
+        text: &[u8],
+        lines: &mut LineNormalizer,
+    ) -> Result<(), logexport::Error> {
+        let before = lines.records();
+        lines.push(text, &mut self.pending)?;
+        self.appended(lines.records() - before)
+            .map_err(|e| logexport::Error::new(logexport::ErrorKind::Io, e))
+    }
+
+    /// Ends a text given to [`append_text`](Self::append_text): an
+    /// unfinished last line is a record too.
+    pub fn end_text(&mut self, lines: &mut LineNormalizer) -> Result<(), String> {
+        let before = lines.records();
+        let after = lines.finish(&mut self.pending);
+        self.appended(after - before)
+    }
+
+    /// Counts `records` just added to the pending block, and writes the
+    /// block out once it is large.
+    fn appended(&mut self, records: u64) -> Result<(), String> {
+        self.pending_records += records;
+        if self.pending.len() >= PENDING_BLOCK {
             self.flush_pending()?;
         }
         Ok(())
@@ -339,12 +380,31 @@ mod tests {
         assert_eq!((r.state.pending.clone(), r.state.records), (None, 1));
         // An abandoned window leaves neither its task nor its records.
         r.set_pending(task).unwrap();
-        r.append(&"y".repeat(2 << 20)).unwrap();
+        r.append("y".repeat(2 << 20)).unwrap();
         r.append("z").unwrap();
         r.clear_pending().unwrap();
         r.append("w").unwrap();
         r.commit(Some("120".into())).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "x\nw\n");
         assert_eq!((r.state.pending.clone(), r.state.records), (None, 2));
+    }
+
+    #[test]
+    fn text_and_json_records_are_appended_whole_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, cp) = (dir.path().join("o"), dir.path().join("c"));
+        let mut r = Resumable::open(&out, &cp, "s").unwrap();
+        let mut lines = LineNormalizer::new();
+        for piece in [&b"{\"a\":1}\r\n\n{\"a\""[..], b":2}\n{\"a\":3}"] {
+            r.append_text(piece, &mut lines).unwrap();
+        }
+        r.end_text(&mut lines).unwrap();
+        r.append_json(&serde_json::json!({"b": [1, "x"]})).unwrap();
+        r.commit(Some("1".into())).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"b\":[1,\"x\"]}\n"
+        );
+        assert_eq!(r.state.records, 4);
     }
 }

@@ -297,11 +297,12 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
         }
         (None, false) => {
             let mut sink = Sink::open(None).await?;
-            let mut records = job.records();
+            // The same bytes `-o FILE` writes, passed on as they come.
+            let mut records = job.record_lines();
             ctx.count_replacements(records.replacements());
             let mut n = 0u64;
             while let Some(record) = records.try_next().await? {
-                sink.line(&record.to_string()).await?;
+                sink.record(&record).await?;
                 n += 1;
             }
             sink.finish().await?;
@@ -376,11 +377,11 @@ async fn export_windows(
         };
         let mut records = client
             .resume_export(args.topic.as_str(), export_id.as_str(), options.clone())
-            .records();
+            .record_lines();
         ctx.count_replacements(records.replacements());
         let mut n = 0u64;
         while let Some(record) = records.try_next().await? {
-            windows.append(&record.to_string())?;
+            windows.output().append(&record).map_err(Failure::runtime)?;
             n += 1;
         }
         let cap = args.count.unwrap_or(tencent_cls::MAX_EXPORT_COUNT);

@@ -39,21 +39,41 @@ impl Sink {
         Sink::Stdout(BackgroundWriter::new(std::io::stdout()))
     }
 
-    /// Writes one record followed by a newline.
+    /// Writes one record followed by a newline, into the write buffer: no
+    /// syscall per record.
     pub async fn line(&mut self, line: &str) -> logexport::Result<()> {
+        self.record(line.as_bytes()).await
+    }
+
+    /// [`line`](Self::line) for a record's bytes (one line of NDJSON).
+    pub async fn record(&mut self, record: &[u8]) -> logexport::Result<()> {
+        self.put(|buf| {
+            buf.extend_from_slice(record);
+            buf.push(b'\n');
+        })
+        .await
+    }
+
+    /// Writes one JSON record followed by a newline, serialised straight
+    /// into the write buffer: no `String` per record.
+    pub async fn json(&mut self, record: &serde_json::Value) -> logexport::Result<()> {
+        self.put(|buf| {
+            serde_json::to_writer(&mut *buf, record).expect("a JSON value serialises");
+            buf.push(b'\n');
+        })
+        .await
+    }
+
+    /// Builds output in the write buffer, which is handed on once full.
+    async fn put(&mut self, build: impl FnOnce(&mut Vec<u8>)) -> logexport::Result<()> {
         match self {
             Sink::Stdout(w) => {
-                w.buffer().extend_from_slice(line.as_bytes());
-                w.buffer().push(b'\n');
+                build(w.buffer());
                 w.send_if_full().await?;
             }
             Sink::File(f, p) => {
-                // Both land in the file's write buffer: no syscall per record.
-                let write = async {
-                    f.write_all(line.as_bytes()).await?;
-                    f.write_all(b"\n").await
-                };
-                write.await.map_err(|e| at_path(e, p))?;
+                build(f.buffer());
+                f.send_if_full().await.map_err(|e| at_path(e, p))?;
             }
         }
         Ok(())

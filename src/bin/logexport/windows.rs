@@ -157,9 +157,9 @@ impl<'a> Windows<'a> {
         self.resumable.clear_pending().map_err(Failure::runtime)
     }
 
-    /// Appends one record of the current window.
-    pub fn append(&mut self, line: &str) -> Result<(), Failure> {
-        self.resumable.append(line).map_err(Failure::runtime)
+    /// Where the current window's records are appended.
+    pub fn output(&mut self) -> &mut Resumable {
+        &mut self.resumable
     }
 
     /// Stores the window's records and moves the checkpoint past it.
