@@ -3,7 +3,7 @@
 //! pass through byte for byte, CSV rows (quoted multi-line fields, CRLF, a
 //! byte-order mark, ragged rows, the header repeated by a later file)
 //! become objects in header order, and every way of reading the export
-//! (`save` decoded, `record_lines`, `records`) sees the same records.
+//! (`save` decoded, `lines`, `into_reader`, `records`) sees the same records.
 
 #[path = "common/cls_file.rs"]
 #[allow(dead_code)]
@@ -48,7 +48,7 @@ fn options() -> ExportOptions {
     ExportOptions::default().poll_interval(Duration::from_millis(10), Duration::from_millis(10))
 }
 
-/// `save(.., SaveMode::Decoded)`'s file, `record_lines` joined, and `records` re-read.
+/// `save(.., SaveMode::Decoded)`'s file, `lines` joined, `into_reader` read, and `records` re-read.
 async fn every_way(server: &RawServer) -> (String, String, Vec<serde_json::Value>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.ndjson");
@@ -61,7 +61,7 @@ async fn every_way(server: &RawServer) -> (String, String, Vec<serde_json::Value
     assert_eq!(summary.records, Some(file.lines().count() as u64));
     let lines: Vec<bytes::Bytes> = client(server)
         .resume_export(TOPIC, EXPORT, options())
-        .record_lines()
+        .lines()
         .try_collect()
         .await
         .unwrap();
@@ -70,6 +70,16 @@ async fn every_way(server: &RawServer) -> (String, String, Vec<serde_json::Value
         joined.push_str(std::str::from_utf8(&line).unwrap());
         joined.push('\n');
     }
+    let mut read = String::new();
+    tokio::io::AsyncReadExt::read_to_string(
+        &mut client(server)
+            .resume_export(TOPIC, EXPORT, options())
+            .into_reader(),
+        &mut read,
+    )
+    .await
+    .unwrap();
+    assert_eq!(read, file, "into_reader reads what save writes");
     let values = client(server)
         .resume_export(TOPIC, EXPORT, options())
         .records()
@@ -124,4 +134,18 @@ async fn a_line_that_is_not_json_fails_without_a_file() {
     assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
     assert!(err.to_string().contains("line 2"), "{err}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // The reader ends in the same typed error, after at most the good record.
+    let mut reader = client(&server)
+        .resume_export(TOPIC, EXPORT, options())
+        .into_reader();
+    let mut read = Vec::new();
+    let io = tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut read)
+        .await
+        .unwrap_err();
+    assert!(read.is_empty() || read == b"{\"a\":1}\n", "{read:?}");
+    let inner = io
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<logexport::Error>())
+        .expect("the library's error inside");
+    assert_eq!(inner.kind(), ErrorKind::Decode, "{inner}");
 }

@@ -423,8 +423,27 @@ impl ExportLogs {
     /// as exported; CSV rows as objects in header order). For writers that
     /// pass records on: nothing is parsed or allocated per record. Errors
     /// end the stream.
-    pub fn record_lines(self) -> Records<Bytes> {
+    pub fn lines(self) -> Records<Bytes> {
         self.stream(lines)
+    }
+
+    /// The records as one NDJSON byte stream to read, exactly what
+    /// [`save`](Self::save) writes in [`SaveMode::Decoded`]. The export runs
+    /// as the reader is read; its errors (the task, the download, a
+    /// corrupt archive) arrive as read errors wrapping the [`Error`].
+    pub fn into_reader(self) -> BoxReader {
+        let newline = Bytes::from_static(b"\n");
+        let chunks = self
+            .lines()
+            .map(move |line| {
+                let pair = match line {
+                    Ok(line) => [Some(Ok(line)), Some(Ok(newline.clone()))],
+                    Err(e) => [Some(Err(std::io::Error::other(e))), None],
+                };
+                futures::stream::iter(pair.into_iter().flatten())
+            })
+            .flatten();
+        Box::pin(tokio_util::io::StreamReader::new(chunks))
     }
 
     fn stream<T: Send + 'static>(
@@ -849,7 +868,7 @@ fn safe_file_name(suggested: Option<&str>, fallback: &str) -> String {
 
 /// The records of an export, as a `Stream` of JSON values
 /// ([`ExportLogs::records`]) or of each record's NDJSON line
-/// ([`ExportLogs::record_lines`]).
+/// ([`ExportLogs::lines`]).
 pub struct Records<T = Value> {
     replacements: Replacements,
     inner: BoxStream<'static, Result<T>>,

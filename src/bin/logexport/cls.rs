@@ -298,7 +298,7 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
         (None, false) => {
             let mut sink = Sink::open(None).await?;
             // The same bytes `-o FILE` writes, passed on as they come.
-            let mut records = job.record_lines();
+            let mut records = job.lines();
             ctx.count_replacements(records.replacements());
             let mut n = 0u64;
             while let Some(record) = records.try_next().await? {
@@ -377,7 +377,7 @@ async fn export_windows(
         };
         let mut records = client
             .resume_export(args.topic.as_str(), export_id.as_str(), options.clone())
-            .record_lines();
+            .lines();
         ctx.count_replacements(records.replacements());
         let mut n = 0u64;
         while let Some(record) = records.try_next().await? {
