@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde_json::Value;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tracing::Instrument as _;
@@ -182,87 +183,104 @@ impl EventQuery {
     /// in it is replaced under the [text policy](crate::download).
     pub async fn page(&self, page_token: Option<&str>) -> Result<Page<Value>> {
         self.validate()?;
-        let operation = if self.exporter.is_some() {
-            "list_exporter_events"
-        } else {
-            "list_system_log_events"
-        };
-        let span = tracing::info_span!("conductorone", vendor = "conductorone", operation);
+        let span = tracing::info_span!(
+            "conductorone",
+            vendor = "conductorone",
+            operation = self.operation()
+        );
         Ok(self.fetch(page_token).instrument(span).await?.0)
     }
 
-    /// One page, and the number of invalid sequences replaced in it.
+    /// The operation this query runs, as the pipeline and errors name it.
+    fn operation(&self) -> &'static str {
+        if self.exporter.is_some() {
+            "list_exporter_events"
+        } else {
+            "list_system_log_events"
+        }
+    }
+
+    /// One page, parsed on a blocking thread, and the number of invalid
+    /// sequences replaced in it.
     async fn fetch(&self, page_token: Option<&str>) -> Result<(Page<Value>, u64)> {
-        let mut replaced = 0u64;
+        parse_off_runtime(self.fetch_body(page_token).await?).await
+    }
+
+    /// One page's body as received, through the same pipeline (auth,
+    /// retries, rate limit) and error mapping as the generated call. The
+    /// generated `send()` would parse the page on the async worker; taking
+    /// the bytes lets the stream parse it elsewhere while the next page is
+    /// already on its way.
+    async fn fetch_body(&self, page_token: Option<&str>) -> Result<bytes::Bytes> {
+        use super::generated::types::{
+            C1ApiSystemlogV1ExportServiceListEventsRequestInput as ExporterBody,
+            C1ApiSystemlogV1SystemLogServiceListEventsRequest as SystemLogBody,
+        };
+        use progenitor_client::{ClientInfo as _, Error as Generated};
         let api = &self.client;
         let page_size = Some(self.page_size as i32);
         let page_token = page_token.map(str::to_string);
-        let (list, next) = match &self.exporter {
+        let builder = match &self.exporter {
             Some(id) => {
-                let body =
-                    super::generated::types::C1ApiSystemlogV1ExportServiceListEventsRequestInput {
-                        page_size,
-                        page_token,
-                    };
-                let r = match api
-                    .list_exporter_events()
-                    .export_id(id.as_str())
-                    .body(body)
-                    .send()
-                    .await
-                {
-                    Ok(v) => v.into_inner(),
-                    Err(e) => tolerate(e, &mut replaced).await?,
+                let url = format!(
+                    "{}/api/v1/systemlog/exports/{}/events",
+                    api.baseurl(),
+                    progenitor_client::encode_path(id)
+                );
+                let body = ExporterBody {
+                    page_size,
+                    page_token,
                 };
-                (r.list, r.next_page_token)
+                api.client().post(url).json(&body)
             }
             None => {
-                let body =
-                    super::generated::types::C1ApiSystemlogV1SystemLogServiceListEventsRequest {
-                        page_size,
-                        page_token,
-                        since: self.since,
-                        until: self.until,
-                        since_event_uid: self.since_event_uid.clone(),
-                        until_event_uid: self.until_event_uid.clone(),
-                        sort_direction: self.sort.as_ref().map(ToString::to_string),
-                    };
-                let r = match api.list_system_log_events().body(body).send().await {
-                    Ok(v) => v.into_inner(),
-                    Err(e) => tolerate(e, &mut replaced).await?,
+                let url = format!("{}/api/v1/systemlog/events", api.baseurl());
+                let body = SystemLogBody {
+                    page_size,
+                    page_token,
+                    since: self.since,
+                    until: self.until,
+                    since_event_uid: self.since_event_uid.clone(),
+                    until_event_uid: self.until_event_uid.clone(),
+                    sort_direction: self.sort.as_ref().map(ToString::to_string),
                 };
-                (r.list, r.next_page_token)
+                api.client().post(url).json(&body)
             }
         };
-        let page = Page {
-            items: list
-                .unwrap_or_default()
-                .into_iter()
-                .map(Value::Object)
-                .collect(),
-            next_page_token: next_token(next),
+        let request = builder
+            .header(reqwest::header::ACCEPT, "application/json")
+            .header("api-version", Client::api_version())
+            .build();
+        let sent = match request {
+            Ok(request) => api.inner().execute(request, self.operation()).await,
+            Err(e) => Err(e),
         };
-        Ok((page, replaced))
+        let response = match sent {
+            Ok(r) if r.status() == reqwest::StatusCode::OK => r,
+            Ok(r) => return Err(convert(Generated::UnexpectedResponse(r)).await),
+            Err(e) => return Err(convert(Generated::CommunicationError(e)).await),
+        };
+        match response.bytes().await {
+            Ok(bytes) => Ok(bytes),
+            Err(e) => Err(convert(Generated::ResponseBodyError(e)).await),
+        }
     }
 
     /// Streams every matching event, following page tokens, fetching at most
     /// one page ahead of the consumer. Must be called within a Tokio runtime.
     pub fn stream(self) -> Result<EventStream> {
         self.validate()?;
-        let operation = if self.exporter.is_some() {
-            "list_exporter_events"
-        } else {
-            "list_system_log_events"
-        };
         let span = tracing::info_span!(
             "conductorone",
             vendor = "conductorone",
-            operation,
+            operation = self.operation(),
             stream = true
         );
         // Capacity 1, and a slot is reserved *before* each fetch: while the
-        // consumer holds page k, only page k+1 can be fetched.
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<(Page<Value>, u64)>>(1);
+        // consumer holds page k, only page k+1 can be fetched. What goes
+        // through is page k+1 still being parsed on a blocking thread, so
+        // its parse overlaps the fetch of page k+2.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Parsing>>(1);
         let task = tokio::spawn(
             async move {
                 let mut token: Option<String> = None;
@@ -271,14 +289,13 @@ impl EventQuery {
                     let Ok(permit) = tx.reserve().await else {
                         return;
                     };
-                    let page = self.fetch(token.as_deref()).await.and_then(|page| {
-                        let next = cursor
-                            .advance(page.0.items.len(), page.0.next_page_token.as_deref())?;
-                        Ok((page, next))
-                    });
-                    match page {
-                        Ok((page, next)) => {
-                            permit.send(Ok(page));
+                    let next = match self.fetch_body(token.as_deref()).await {
+                        Ok(body) => next_in_line(body, &mut cursor).await,
+                        Err(e) => Err(e),
+                    };
+                    match next {
+                        Ok((parsing, next)) => {
+                            permit.send(Ok(parsing));
                             match next {
                                 Some(t) => token = Some(t),
                                 None => return,
@@ -295,6 +312,7 @@ impl EventQuery {
         );
         Ok(EventStream {
             rx,
+            parsing: None,
             current: VecDeque::new(),
             task,
             last_uid: None,
@@ -305,18 +323,107 @@ impl EventQuery {
     }
 }
 
+/// A page on its way from bytes to events, and the invalid sequences
+/// replaced in it.
+type Parsing = Pin<Box<dyn Future<Output = Result<(Page<Value>, u64)>> + Send>>;
+
+/// The token and item count of a page, read without building any event: a
+/// pass that allocates nothing but the token, so the next request can be
+/// sent before the page is parsed.
+#[derive(serde::Deserialize)]
+struct Outline {
+    #[serde(default)]
+    list: Option<Vec<serde::de::IgnoredAny>>,
+    #[serde(rename = "nextPageToken", default)]
+    next_page_token: Option<String>,
+}
+
+/// Starts parsing `body` off the runtime and returns it with the token of
+/// the page after it (`None` at the end), checked by `cursor`.
+async fn next_in_line(
+    body: bytes::Bytes,
+    cursor: &mut PageCursor,
+) -> Result<(Parsing, Option<String>)> {
+    if let Ok(outline) = serde_json::from_slice::<Outline>(&body) {
+        let items = outline.list.map_or(0, |l| l.len());
+        let next = cursor.advance(items, next_token(outline.next_page_token).as_deref())?;
+        return Ok((Box::pin(parse_off_runtime(body)), next));
+    }
+    // Text that needs repair (or a broken page): the full parse decides,
+    // before anything else is sent.
+    let (page, replaced) = parse_off_runtime(body).await?;
+    let next = cursor.advance(page.items.len(), page.next_page_token.as_deref())?;
+    Ok((Box::pin(std::future::ready(Ok((page, replaced)))), next))
+}
+
+/// Parses a page body on a blocking thread: a page of a hundred events is
+/// too much work for an async worker.
+async fn parse_off_runtime(body: bytes::Bytes) -> Result<(Page<Value>, u64)> {
+    let span = tracing::Span::current();
+    match tokio::task::spawn_blocking(move || span.in_scope(|| parse_page(body))).await {
+        Ok(Ok(parsed)) => Ok(parsed),
+        Ok(Err(e)) => Err(convert(e).await),
+        Err(e) => Err(Error::decode(format!("parsing an event page failed: {e}"))
+            .with_vendor(crate::Vendor::ConductorOne)),
+    }
+}
+
+/// A page from its body. A page whose only fault is invalid text is repaired
+/// and parsed (counting the replacements); any other fault is the error the
+/// generated call would have given.
+fn parse_page(
+    body: bytes::Bytes,
+) -> std::result::Result<(Page<Value>, u64), progenitor_client::Error<()>> {
+    type Response = super::generated::types::C1ApiSystemlogV1SystemLogServiceListEventsResponse;
+    let (response, replaced) = match serde_json::from_slice::<Response>(&body) {
+        Ok(r) => (r, 0),
+        Err(e) => match reparse::<Response>(&body) {
+            Some((r, n)) => {
+                tracing::warn!(
+                    replaced = n,
+                    "invalid text in an event page was replaced with U+FFFD"
+                );
+                (r, n)
+            }
+            None => return Err(progenitor_client::Error::InvalidResponsePayload(body, e)),
+        },
+    };
+    let page = Page {
+        items: response
+            .list
+            .unwrap_or_default()
+            .into_iter()
+            .map(Value::Object)
+            .collect(),
+        next_page_token: next_token(response.next_page_token),
+    };
+    Ok((page, replaced))
+}
+
 /// The stream behind [`EventQuery::stream`]: `Result<serde_json::Value>`
 /// per OCSF event, ending after the last page or the first error. Dropping
 /// it stops the background fetch.
-#[derive(Debug)]
 pub struct EventStream {
-    rx: tokio::sync::mpsc::Receiver<Result<(Page<Value>, u64)>>,
+    rx: tokio::sync::mpsc::Receiver<Result<Parsing>>,
+    parsing: Option<Parsing>,
     current: VecDeque<Value>,
     task: tokio::task::JoinHandle<()>,
     last_uid: Option<String>,
     pages: u64,
     replaced: u64,
     done: bool,
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStream")
+            .field("buffered", &self.current.len())
+            .field("last_uid", &self.last_uid)
+            .field("pages", &self.pages)
+            .field("replaced", &self.replaced)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EventStream {
@@ -345,28 +452,46 @@ impl Stream for EventStream {
         loop {
             if let Some(event) = self.current.pop_front() {
                 if let Some(uid) = event_uid(&event) {
-                    self.last_uid = Some(uid.to_string());
+                    // Reuses the last uid's buffer: no allocation per event.
+                    match &mut self.last_uid {
+                        Some(last) => {
+                            last.clear();
+                            last.push_str(uid);
+                        }
+                        None => self.last_uid = Some(uid.to_owned()),
+                    }
                 }
                 return Poll::Ready(Some(Ok(event)));
             }
             if self.done {
                 return Poll::Ready(None);
             }
-            match self.rx.poll_recv(cx) {
-                Poll::Ready(Some(Ok((page, replaced)))) => {
-                    self.pages += 1;
-                    self.replaced += replaced;
-                    self.current = page.items.into();
+            if let Some(parsing) = self.parsing.as_mut() {
+                let parsed = std::task::ready!(parsing.as_mut().poll(cx));
+                self.parsing = None;
+                match parsed {
+                    Ok((page, replaced)) => {
+                        self.pages += 1;
+                        self.replaced += replaced;
+                        self.current = page.items.into();
+                        continue;
+                    }
+                    Err(e) => {
+                        self.done = true;
+                        return Poll::Ready(Some(Err(e)));
+                    }
                 }
-                Poll::Ready(Some(Err(e))) => {
+            }
+            match std::task::ready!(self.rx.poll_recv(cx)) {
+                Some(Ok(parsing)) => self.parsing = Some(parsing),
+                Some(Err(e)) => {
                     self.done = true;
                     return Poll::Ready(Some(Err(e)));
                 }
-                Poll::Ready(None) => {
+                None => {
                     self.done = true;
                     return Poll::Ready(None);
                 }
-                Poll::Pending => return Poll::Pending,
             }
         }
     }
@@ -376,26 +501,6 @@ impl Drop for EventStream {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-/// The response of a generated call that failed: a page whose only fault
-/// is invalid text is repaired and parsed (adding to `replaced`); any other
-/// failure becomes the usual error.
-async fn tolerate<T: serde::de::DeserializeOwned>(
-    err: progenitor_client::Error<()>,
-    replaced: &mut u64,
-) -> Result<T> {
-    if let progenitor_client::Error::InvalidResponsePayload(bytes, _) = &err {
-        if let Some((value, n)) = reparse(bytes) {
-            tracing::warn!(
-                replaced = n,
-                "invalid text in an event page was replaced with U+FFFD"
-            );
-            *replaced += n;
-            return Ok(value);
-        }
-    }
-    Err(convert(err).await)
 }
 
 /// Parses `bytes` after replacing invalid UTF-8 and lone surrogate escapes;
