@@ -23,8 +23,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .credentials(Credentials::new("AKIDBENCHEXAMPLE", "bench-secret"))
         .region("ap-guangzhou")
         .build()?;
-    let options =
-        ExportOptions::default().poll_interval(Duration::from_millis(10), Duration::from_millis(10));
+    let options = ExportOptions::default()
+        .poll_interval(Duration::from_millis(10), Duration::from_millis(10));
     let summary = client
         .resume_export(topic.as_str(), export.as_str(), options)
         .save(out, SaveMode::Decoded)

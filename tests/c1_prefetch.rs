@@ -89,8 +89,7 @@ async fn serve(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             page.len()
         );
-        if sock.write_all(head.as_bytes()).await.is_err() || sock.write_all(&page).await.is_err()
-        {
+        if sock.write_all(head.as_bytes()).await.is_err() || sock.write_all(&page).await.is_err() {
             return;
         }
     }

@@ -362,18 +362,20 @@ async fn parse_off_runtime(body: bytes::Bytes) -> Result<(Page<Value>, u64)> {
     let span = tracing::Span::current();
     match tokio::task::spawn_blocking(move || span.in_scope(|| parse_page(body))).await {
         Ok(Ok(parsed)) => Ok(parsed),
-        Ok(Err(e)) => Err(convert(e).await),
+        Ok(Err((body, e))) => {
+            Err(convert(progenitor_client::Error::InvalidResponsePayload(body, e)).await)
+        }
         Err(e) => Err(Error::decode(format!("parsing an event page failed: {e}"))
             .with_vendor(crate::Vendor::ConductorOne)),
     }
 }
 
 /// A page from its body. A page whose only fault is invalid text is repaired
-/// and parsed (counting the replacements); any other fault is the error the
-/// generated call would have given.
+/// and parsed (counting the replacements); any other fault is returned with
+/// the body, to become the error the generated call would have given.
 fn parse_page(
     body: bytes::Bytes,
-) -> std::result::Result<(Page<Value>, u64), progenitor_client::Error<()>> {
+) -> std::result::Result<(Page<Value>, u64), (bytes::Bytes, serde_json::Error)> {
     type Response = super::generated::types::C1ApiSystemlogV1SystemLogServiceListEventsResponse;
     let (response, replaced) = match serde_json::from_slice::<Response>(&body) {
         Ok(r) => (r, 0),
@@ -385,7 +387,7 @@ fn parse_page(
                 );
                 (r, n)
             }
-            None => return Err(progenitor_client::Error::InvalidResponsePayload(body, e)),
+            None => return Err((body, e)),
         },
     };
     let page = Page {
