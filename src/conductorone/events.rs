@@ -3,7 +3,8 @@
 //! Events are paged by `nextPageToken`. [`EventStream`] fetches the next page
 //! in a background task while the caller works through the current one, and
 //! never more than one page ahead, so memory stays bounded by two pages
-//! however slow the consumer is. To resume after a restart, store the uid of
+//! however slow the consumer is. Pages are parsed on a blocking thread; the
+//! next request goes out as soon as a light pass has read the token. To resume after a restart, store the uid of
 //! the last event handled ([`event_uid`]) and start again with
 //! [`EventQuery::since_event_uid`].
 //!
