@@ -1,0 +1,184 @@
+#![cfg(all(feature = "conductorone", feature = "sandbox"))]
+//! The event stream's one-page prefetch: order and exactly-once across page
+//! boundaries, invalid text counted on prefetched pages, and a dropped
+//! stream cancelling the request it has in flight.
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use logexport::conductorone::{event_uid, Client};
+use logexport::sandbox::conductorone::ConductorOneSandbox;
+use logexport::sandbox::prelude::*;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+/// A loopback C1 events endpoint that answers by page token: `Some(body)`
+/// is sent at once, `None` holds the request open and reports, through
+/// `closed`, when the client hangs up on it.
+struct PageServer {
+    url: String,
+    held: Arc<Notify>,
+    closed: Arc<Notify>,
+}
+
+impl PageServer {
+    async fn start(answer: fn(Option<&str>) -> Option<Vec<u8>>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (held, closed) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let (h, c) = (held.clone(), closed.clone());
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                tokio::spawn(serve(sock, answer, h.clone(), c.clone()));
+            }
+        });
+        PageServer { url, held, closed }
+    }
+
+    fn client(&self) -> Client {
+        Client::builder()
+            .endpoint(self.url.as_str())
+            .access_token("c1-test-access-token")
+            .build()
+            .unwrap()
+    }
+}
+
+async fn serve(
+    mut sock: TcpStream,
+    answer: fn(Option<&str>) -> Option<Vec<u8>>,
+    held: Arc<Notify>,
+    closed: Arc<Notify>,
+) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        // One request: head, then a body of Content-Length bytes.
+        let (head_end, len) = loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                let len = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                if buf.len() >= end + 4 + len {
+                    break (end + 4, len);
+                }
+            }
+            match sock.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let body: Value = serde_json::from_slice(&buf[head_end..head_end + len]).unwrap();
+        buf.drain(..head_end + len);
+        let Some(page) = answer(body["pageToken"].as_str()) else {
+            held.notify_one();
+            // Hold the answer until the client goes away.
+            while let Ok(n) = sock.read(&mut chunk).await {
+                if n == 0 {
+                    break;
+                }
+            }
+            closed.notify_one();
+            return;
+        };
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            page.len()
+        );
+        if sock.write_all(head.as_bytes()).await.is_err() || sock.write_all(&page).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A page of ten events `first..first + 10` (uids `e<n>`), `next` its token.
+fn page(first: usize, next: Option<&str>) -> Vec<u8> {
+    let list: Vec<Value> = (first..first + 10)
+        .map(|n| serde_json::json!({"time": n, "metadata": {"uid": format!("e{n}")}}))
+        .collect();
+    serde_json::to_vec(&serde_json::json!({"list": list, "nextPageToken": next})).unwrap()
+}
+
+#[tokio::test]
+async fn dropping_the_stream_mid_prefetch_cancels_the_request_in_flight() {
+    let server = PageServer::start(|token| match token {
+        None => Some(page(0, Some("p2"))),
+        // Page 2 is never answered: the stream's prefetch of it hangs.
+        _ => None,
+    })
+    .await;
+    let mut stream = server.client().events().stream().unwrap();
+    let first = stream.next().await.unwrap().unwrap();
+    assert_eq!(event_uid(&first), Some("e0"));
+    tokio::time::timeout(Duration::from_secs(10), server.held.notified())
+        .await
+        .expect("page 2 is fetched while page 1 is handed out");
+    drop(stream);
+    tokio::time::timeout(Duration::from_secs(10), server.closed.notified())
+        .await
+        .expect("dropping the stream hangs up on the prefetch");
+}
+
+#[tokio::test]
+async fn a_prefetched_page_with_bad_text_is_counted_in_order() {
+    let server = PageServer::start(|token| match token {
+        None => Some(page(0, Some("p2"))),
+        Some("p2") => {
+            // One invalid UTF-8 byte and one lone surrogate escape.
+            let mut p = page(10, Some("p3"));
+            let at = p.windows(3).position(|w| w == b"e10").unwrap();
+            p.splice(at + 1..at + 1, *b"\xff\\ud800");
+            Some(p)
+        }
+        Some("p3") => Some(page(20, None)),
+        Some(other) => panic!("unexpected token {other}"),
+    })
+    .await;
+    let mut stream = server.client().events().stream().unwrap();
+    let mut uids = Vec::new();
+    while let Some(e) = stream.try_next().await.unwrap() {
+        uids.push(event_uid(&e).unwrap().to_string());
+    }
+    let mut want: Vec<String> = (0..30).map(|n| format!("e{n}")).collect();
+    want[10] = "e\u{FFFD}\u{FFFD}10".into();
+    assert_eq!(uids, want);
+    assert_eq!((stream.pages(), stream.replaced()), (3, 2));
+}
+
+#[tokio::test]
+async fn order_and_exactly_once_across_pages_with_a_slow_consumer_and_a_resume() {
+    let sb = ConductorOneSandbox::builder()
+        .event_count(95)
+        .start()
+        .await
+        .unwrap();
+    let client = sb.client_builder().build().unwrap();
+    let all = sb.events();
+    // A consumer that pauses on page boundaries, so every prefetch lands
+    // while a page is still being handed out, stopping mid-page 4.
+    let mut stream = client.events().page_size(10).stream().unwrap();
+    let mut got = Vec::new();
+    for n in 0..37 {
+        if n % 10 == 9 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        got.push(stream.next().await.unwrap().unwrap());
+    }
+    let checkpoint = stream.last_event_uid().unwrap().to_string();
+    drop(stream);
+    let rest: Vec<Value> = client
+        .events()
+        .page_size(10)
+        .since_event_uid(checkpoint)
+        .stream()
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    got.extend(rest);
+    assert_eq!(got, all, "every event once, in order, across the resume");
+}
