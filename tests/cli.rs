@@ -6,14 +6,14 @@
 
 mod cli_support;
 
-use cli_support::logexport;
+use cli_support::{logexport, run_with_kills, Lcg};
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::conductorone::ConductorOneSandbox;
 use logexport::sandbox::prelude::*;
 use logexport::sandbox::{Fault, FaultTarget};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn run(args: &[&str]) -> Output {
     logexport(args).output().expect("the binary runs")
@@ -457,48 +457,6 @@ fn a_truncated_download_leaves_no_output_file() {
     );
 }
 
-/// A deterministic pseudo-random sequence, so failures can be replayed.
-struct Lcg(u64);
-impl Lcg {
-    fn next_ms(&mut self, lo: u64, hi: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        lo + (self.0 >> 33) % (hi - lo)
-    }
-}
-
-/// Runs `cmd` to completion, killing it with SIGKILL after random delays
-/// until one run finishes. Returns how many runs were killed.
-fn run_with_kills(make: &dyn Fn() -> Command, rng: &mut Lcg) -> u32 {
-    let mut kills = 0;
-    loop {
-        let mut child = make()
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_millis(rng.next_ms(40, 700));
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                let mut err = String::new();
-                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
-                assert!(status.success(), "run failed: {err}");
-                return kills;
-            }
-            if Instant::now() >= deadline {
-                child.kill().unwrap(); // SIGKILL on Unix
-                let _ = child.wait();
-                kills += 1;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        assert!(kills < 200, "never completed");
-    }
-}
-
 fn c1_events_cmd(sb: &ConductorOneSandbox, out: &Path, checkpoint: &Path) -> Command {
     let mut cmd = logexport(&[
         "-q",
@@ -542,7 +500,7 @@ fn c1_events_survive_kill_9_exactly_once() {
             dir.path().join(format!("killed-{round}.ndjson")),
             dir.path().join(format!("killed-{round}.cp")),
         );
-        total_kills += run_with_kills(&|| c1_events_cmd(&sb, &out, &cp), &mut rng);
+        total_kills += run_with_kills(&|| c1_events_cmd(&sb, &out, &cp), &mut rng, 40, 700);
         assert_eq!(
             std::fs::read(&out).unwrap(),
             expected,
@@ -612,7 +570,7 @@ fn atlas_windows_survive_kill_9_exactly_once() {
             dir.path().join(format!("k{round}.ndjson")),
             dir.path().join(format!("k{round}.cp")),
         );
-        kills += run_with_kills(&|| cmd(&out, &cp), &mut rng);
+        kills += run_with_kills(&|| cmd(&out, &cp), &mut rng, 40, 700);
         assert_eq!(std::fs::read(&out).unwrap(), expected, "round {round}");
     }
     assert!(kills >= 2, "killed {kills}");
