@@ -182,3 +182,84 @@ async fn order_and_exactly_once_across_pages_with_a_slow_consumer_and_a_resume()
     got.extend(rest);
     assert_eq!(got, all, "every event once, in order, across the resume");
 }
+
+/// A pretty-printed page (line breaks between tokens) whose events keep the
+/// server's key order, not serde_json's sorted one.
+fn pretty_page(first: usize, next: Option<&str>) -> Vec<u8> {
+    let list: Vec<String> = (first..first + 10)
+        .map(|n| format!("{{\n    \"zeta\": \"line\\nbreak\",\r\n    \"metadata\": {{ \"uid\": \"e{n}\" }},\n    \"time\": {n}\n  }}"))
+        .collect();
+    let next = next.map_or("null".to_string(), |t| format!("\"{t}\""));
+    format!(
+        "{{\n  \"list\": [\n  {}\n  ],\n  \"nextPageToken\": {next}\n}}\n",
+        list.join(",\n  ")
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn raw_events_are_the_servers_text_one_line_each() {
+    let server = PageServer::start(|token| match token {
+        None => Some(pretty_page(0, Some("p2"))),
+        Some("p2") => {
+            let mut p = pretty_page(10, None);
+            let at = p.windows(3).position(|w| w == b"e15").unwrap();
+            p.splice(at + 1..at + 1, *b"\xff\\ud800");
+            Some(p)
+        }
+        Some(other) => panic!("unexpected token {other}"),
+    })
+    .await;
+    let mut stream = server.client().events().stream_raw().unwrap();
+    let mut got = Vec::new();
+    while let Some(event) = stream.try_next().await.unwrap() {
+        got.push(event);
+    }
+    assert_eq!(got.len(), 20);
+    assert_eq!(
+        got[3].as_str(),
+        "{    \"zeta\": \"line\\nbreak\",    \"metadata\": { \"uid\": \"e3\" },    \"time\": 3  }"
+    );
+    assert!(got.iter().all(|e| !e.as_str().contains(['\n', '\r'])));
+    assert_eq!(got[15].uid().as_deref(), Some("e\u{FFFD}\u{FFFD}15"));
+    assert_eq!(got[19].time().unwrap().timestamp_millis(), 19);
+    assert_eq!(stream.last_event_uid(), Some("e19"));
+    assert_eq!((stream.pages(), stream.replaced()), (2, 2));
+    // The same events as values, through the parsing stream.
+    let values: Vec<Value> = server
+        .client()
+        .events()
+        .stream()
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let parsed: Vec<Value> = got.iter().map(|e| e.to_value().unwrap()).collect();
+    assert_eq!(values, parsed);
+    assert_eq!(values[3]["zeta"], "line\nbreak");
+}
+
+#[tokio::test]
+async fn a_page_whose_events_are_not_objects_is_a_decode_error() {
+    let server = PageServer::start(|token| match token {
+        None => Some(page(0, Some("p2"))),
+        Some(_) => Some(
+            br#"{"list": [{"metadata": {"uid": "e10"}}, "e11"], "nextPageToken": ""}"#.to_vec(),
+        ),
+    })
+    .await;
+    for raw in [true, false] {
+        let client = server.client();
+        let events: Vec<logexport::Result<String>> = if raw {
+            let s = client.events().stream_raw().unwrap();
+            s.map_ok(|e| e.to_string()).collect().await
+        } else {
+            let s = client.events().stream().unwrap();
+            s.map_ok(|e| e.to_string()).collect().await
+        };
+        assert_eq!(events.len(), 11, "page 1, then the error");
+        assert!(events[..10].iter().all(Result::is_ok));
+        let err = events[10].as_ref().unwrap_err();
+        assert_eq!(err.kind(), logexport::ErrorKind::Decode, "{err}");
+    }
+}

@@ -3,7 +3,9 @@
 //! Events are paged by `nextPageToken`. [`EventStream`] fetches the next page
 //! in a background task while the caller works through the current one, and
 //! never more than one page ahead, so memory stays bounded by two pages
-//! however slow the consumer is. To resume after a restart, store the uid of
+//! however slow the consumer is. The task only splits a page into events'
+//! text ([`RawEvent`]); a value is built, if the caller streams values, as
+//! each event is handed out, so the next request is not held up by parsing. To resume after a restart, store the uid of
 //! the last event handled ([`event_uid`]) and start again with
 //! [`EventQuery::since_event_uid`].
 //!
@@ -14,12 +16,13 @@
 
 use super::error::convert;
 use super::generated::Client;
-use super::types::{check_id, next_token, Page, PageCursor, SortDirection, PAGE_SIZES};
+use super::raw::{RawEvent, RawEventPage};
+use super::types::{check_id, Page, PageCursor, SortDirection, PAGE_SIZES};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde_json::Value;
-use std::collections::VecDeque;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tracing::Instrument as _;
@@ -182,39 +185,46 @@ impl EventQuery {
     /// in it is replaced under the [text policy](crate::download).
     pub async fn page(&self, page_token: Option<&str>) -> Result<Page<Value>> {
         self.validate()?;
+        let (events, next, _) = self
+            .fetch(page_token)
+            .instrument(self.span(false))
+            .await?
+            .into_parts();
+        Ok(Page {
+            items: events
+                .iter()
+                .map(RawEvent::to_value)
+                .collect::<Result<_>>()?,
+            next_page_token: next,
+        })
+    }
+
+    fn span(&self, stream: bool) -> tracing::Span {
         let operation = if self.exporter.is_some() {
             "list_exporter_events"
         } else {
             "list_system_log_events"
         };
-        let span = tracing::info_span!("conductorone", vendor = "conductorone", operation);
-        Ok(self.fetch(page_token).instrument(span).await?.0)
+        tracing::info_span!("conductorone", vendor = "conductorone", operation, stream)
     }
 
-    /// One page, and the number of invalid sequences replaced in it.
-    async fn fetch(&self, page_token: Option<&str>) -> Result<(Page<Value>, u64)> {
-        let mut replaced = 0u64;
+    /// One page as text; invalid UTF-8 is replaced and counted in it.
+    async fn fetch(&self, page_token: Option<&str>) -> Result<RawEventPage> {
         let api = &self.client;
         let page_size = Some(self.page_size as i32);
         let page_token = page_token.map(str::to_string);
-        let (list, next) = match &self.exporter {
+        let sent = match &self.exporter {
             Some(id) => {
                 let body =
                     super::generated::types::C1ApiSystemlogV1ExportServiceListEventsRequestInput {
                         page_size,
                         page_token,
                     };
-                let r = match api
-                    .list_exporter_events()
+                api.list_exporter_events()
                     .export_id(id.as_str())
                     .body(body)
                     .send()
                     .await
-                {
-                    Ok(v) => v.into_inner(),
-                    Err(e) => tolerate(e, &mut replaced).await?,
-                };
-                (r.list, r.next_page_token)
             }
             None => {
                 let body =
@@ -227,42 +237,37 @@ impl EventQuery {
                         until_event_uid: self.until_event_uid.clone(),
                         sort_direction: self.sort.as_ref().map(ToString::to_string),
                     };
-                let r = match api.list_system_log_events().body(body).send().await {
-                    Ok(v) => v.into_inner(),
-                    Err(e) => tolerate(e, &mut replaced).await?,
-                };
-                (r.list, r.next_page_token)
+                api.list_system_log_events().body(body).send().await
             }
         };
-        let page = Page {
-            items: list
-                .unwrap_or_default()
-                .into_iter()
-                .map(Value::Object)
-                .collect(),
-            next_page_token: next_token(next),
-        };
-        Ok((page, replaced))
+        match sent {
+            Ok(page) => Ok(page.into_inner()),
+            Err(e) => tolerate(e).await,
+        }
     }
 
-    /// Streams every matching event, following page tokens, fetching at most
-    /// one page ahead of the consumer. Must be called within a Tokio runtime.
-    pub fn stream(self) -> Result<EventStream> {
+    /// Streams every matching event as a [`Value`], following page tokens,
+    /// fetching at most one page ahead of the consumer. Must be called within
+    /// a Tokio runtime.
+    pub fn stream(self) -> Result<EventStream<Value>> {
+        self.stream_of()
+    }
+
+    /// Streams every matching event as the JSON text the server sent
+    /// ([`RawEvent`]), for callers that store or forward events rather than
+    /// read them: no value is built. Otherwise like [`stream`](Self::stream).
+    pub fn stream_raw(self) -> Result<EventStream<RawEvent>> {
+        self.stream_of()
+    }
+
+    fn stream_of<T>(self) -> Result<EventStream<T>> {
         self.validate()?;
-        let operation = if self.exporter.is_some() {
-            "list_exporter_events"
-        } else {
-            "list_system_log_events"
-        };
-        let span = tracing::info_span!(
-            "conductorone",
-            vendor = "conductorone",
-            operation,
-            stream = true
-        );
+        let span = self.span(true);
         // Capacity 1, and a slot is reserved *before* each fetch: while the
-        // consumer holds page k, only page k+1 can be fetched.
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<(Page<Value>, u64)>>(1);
+        // consumer holds page k, only page k+1 can be fetched. The fetch only
+        // splits the page into events; values, if wanted, are built as the
+        // consumer takes them, so the next request leaves at once.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<RawEventPage>>(1);
         let task = tokio::spawn(
             async move {
                 let mut token: Option<String> = None;
@@ -272,8 +277,7 @@ impl EventQuery {
                         return;
                     };
                     let page = self.fetch(token.as_deref()).await.and_then(|page| {
-                        let next = cursor
-                            .advance(page.0.items.len(), page.0.next_page_token.as_deref())?;
+                        let next = cursor.advance(page.events().len(), page.next_page_token())?;
                         Ok((page, next))
                     });
                     match page {
@@ -295,31 +299,34 @@ impl EventQuery {
         );
         Ok(EventStream {
             rx,
-            current: VecDeque::new(),
+            current: Vec::new().into_iter(),
             task,
             last_uid: None,
             pages: 0,
             replaced: 0,
             done: false,
+            item: PhantomData,
         })
     }
 }
 
-/// The stream behind [`EventQuery::stream`]: `Result<serde_json::Value>`
-/// per OCSF event, ending after the last page or the first error. Dropping
-/// it stops the background fetch.
+/// The stream behind [`EventQuery::stream`] (`T` = [`Value`]) and
+/// [`EventQuery::stream_raw`] (`T` = [`RawEvent`]): `Result<T>` per OCSF
+/// event, ending after the last page or the first error. Dropping it stops
+/// the background fetch.
 #[derive(Debug)]
-pub struct EventStream {
-    rx: tokio::sync::mpsc::Receiver<Result<(Page<Value>, u64)>>,
-    current: VecDeque<Value>,
+pub struct EventStream<T = Value> {
+    rx: tokio::sync::mpsc::Receiver<Result<RawEventPage>>,
+    current: std::vec::IntoIter<RawEvent>,
     task: tokio::task::JoinHandle<()>,
     last_uid: Option<String>,
     pages: u64,
     replaced: u64,
     done: bool,
+    item: PhantomData<fn() -> T>,
 }
 
-impl EventStream {
+impl<T> EventStream<T> {
     /// The uid of the last event this stream yielded: a checkpoint for
     /// [`EventQuery::since_event_uid`].
     pub fn last_event_uid(&self) -> Option<&str> {
@@ -336,16 +343,16 @@ impl EventStream {
     pub fn replaced(&self) -> u64 {
         self.replaced
     }
-}
 
-impl Stream for EventStream {
-    type Item = Result<Value>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+    /// The next event's text, its uid noted as the resume point.
+    fn poll_raw(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<RawEvent>>> {
         loop {
-            if let Some(event) = self.current.pop_front() {
-                if let Some(uid) = event_uid(&event) {
-                    self.last_uid = Some(uid.to_string());
+            if let Some(event) = self.current.next() {
+                if let Some(uid) = event.uid() {
+                    // The buffer is reused: no allocation per event.
+                    let last = self.last_uid.get_or_insert_with(String::new);
+                    last.clear();
+                    last.push_str(&uid);
                 }
                 return Poll::Ready(Some(Ok(event)));
             }
@@ -353,10 +360,11 @@ impl Stream for EventStream {
                 return Poll::Ready(None);
             }
             match self.rx.poll_recv(cx) {
-                Poll::Ready(Some(Ok((page, replaced)))) => {
+                Poll::Ready(Some(Ok(page))) => {
+                    let (events, _, replaced) = page.into_parts();
                     self.pages += 1;
                     self.replaced += replaced;
-                    self.current = page.items.into();
+                    self.current = events.into_iter();
                 }
                 Poll::Ready(Some(Err(e))) => {
                     self.done = true;
@@ -372,27 +380,42 @@ impl Stream for EventStream {
     }
 }
 
-impl Drop for EventStream {
+impl Stream for EventStream<RawEvent> {
+    type Item = Result<RawEvent>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_raw(cx)
+    }
+}
+
+impl Stream for EventStream<Value> {
+    type Item = Result<Value>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut()
+            .poll_raw(cx)
+            .map(|event| event.map(|event| event?.to_value()))
+    }
+}
+
+impl<T> Drop for EventStream<T> {
     fn drop(&mut self) {
         self.task.abort();
     }
 }
 
 /// The response of a generated call that failed: a page whose only fault
-/// is invalid text is repaired and parsed (adding to `replaced`); any other
-/// failure becomes the usual error.
-async fn tolerate<T: serde::de::DeserializeOwned>(
-    err: progenitor_client::Error<()>,
-    replaced: &mut u64,
-) -> Result<T> {
+/// is invalid text is repaired and parsed (its replacements counted in the
+/// page); any other failure becomes the usual error.
+async fn tolerate(err: progenitor_client::Error<()>) -> Result<RawEventPage> {
     if let progenitor_client::Error::InvalidResponsePayload(bytes, _) = &err {
-        if let Some((value, n)) = reparse(bytes) {
+        if let Some((mut page, n)) = reparse::<RawEventPage>(bytes) {
             tracing::warn!(
                 replaced = n,
                 "invalid text in an event page was replaced with U+FFFD"
             );
-            *replaced += n;
-            return Ok(value);
+            page.add_replaced(n);
+            return Ok(page);
         }
     }
     Err(convert(err).await)

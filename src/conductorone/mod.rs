@@ -14,7 +14,9 @@
 //!   that keep unknown values, and [`ExporterUpdate`], which builds the
 //!   update mask from the fields you set.
 //! - **Events** as a [`futures::Stream`] of OCSF JSON objects
-//!   ([`EventStream`]), prefetching one page ahead, resumable from an event uid.
+//!   ([`EventStream`]), prefetching one page ahead, resumable from an event uid;
+//!   or as the JSON text the server sent ([`RawEvent`], from
+//!   [`EventQuery::stream_raw`]), for storing and forwarding without parsing.
 //!
 //! ```no_run
 //! # async fn demo() -> logexport::Result<()> {
@@ -36,6 +38,7 @@ mod client;
 mod credentials;
 mod error;
 mod events;
+mod raw;
 crate::hooks::generated_module!();
 mod pipeline;
 mod types;
@@ -52,6 +55,7 @@ pub use credentials::{
 pub use events::{event_time, event_uid, EventQuery, EventStream, DEFAULT_PAGE_SIZE};
 #[doc(hidden)]
 pub use pipeline::Pipeline;
+pub use raw::{RawEvent, RawEventPage};
 pub use types::{
     Datasource, ExportFormat, ExportState, Exporter, ExporterUpdate, NewExporter, Page,
     SortDirection, PAGE_SIZES,
