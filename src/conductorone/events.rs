@@ -344,16 +344,10 @@ impl<T> EventStream<T> {
         self.replaced
     }
 
-    /// The next event's text, its uid noted as the resume point.
+    /// The next event's text.
     fn poll_raw(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<RawEvent>>> {
         loop {
             if let Some(event) = self.current.next() {
-                if let Some(uid) = event.uid() {
-                    // The buffer is reused: no allocation per event.
-                    let last = self.last_uid.get_or_insert_with(String::new);
-                    last.clear();
-                    last.push_str(&uid);
-                }
                 return Poll::Ready(Some(Ok(event)));
             }
             if self.done {
@@ -378,13 +372,28 @@ impl<T> EventStream<T> {
             }
         }
     }
+
+    /// Notes the uid of the event being handed out as the resume point.
+    fn note_uid(&mut self, uid: Option<&str>) {
+        if let Some(uid) = uid {
+            // The buffer is reused: no allocation per event.
+            let last = self.last_uid.get_or_insert_with(String::new);
+            last.clear();
+            last.push_str(uid);
+        }
+    }
 }
 
 impl Stream for EventStream<RawEvent> {
     type Item = Result<RawEvent>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().poll_raw(cx)
+        let this = self.get_mut();
+        let polled = this.poll_raw(cx);
+        if let Poll::Ready(Some(Ok(event))) = &polled {
+            this.note_uid(event.uid().as_deref());
+        }
+        polled
     }
 }
 
@@ -392,9 +401,14 @@ impl Stream for EventStream<Value> {
     type Item = Result<Value>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut()
+        let this = self.get_mut();
+        let polled = this
             .poll_raw(cx)
-            .map(|event| event.map(|event| event?.to_value()))
+            .map(|event| event.map(|event| event?.to_value()));
+        if let Poll::Ready(Some(Ok(event))) = &polled {
+            this.note_uid(event_uid(event));
+        }
+        polled
     }
 }
 
