@@ -262,13 +262,13 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                     )))
                 }
             };
-            let n = write_json_stream(ctx, &list, stream).await?;
+            let n = crate::listing::write_stream(ctx, &list, stream).await?;
             ctx.summary(json!({"command": "atlas events", "records": n}));
             Ok(())
         }
         Command::Processes { project, list } => {
             let project = defaults.project(project)?;
-            let n = write_json_stream(ctx, &list, client.processes(&project)?).await?;
+            let n = crate::listing::write_stream(ctx, &list, client.processes(&project)?).await?;
             ctx.summary(json!({"command": "atlas processes", "records": n}));
             Ok(())
         }
@@ -290,22 +290,6 @@ impl ProjectDefault for AtlasDefaults {
             ))
         })
     }
-}
-
-async fn write_json_stream<T: serde::Serialize>(
-    ctx: &Ctx,
-    list: &crate::listing::ListArgs,
-    mut stream: futures::stream::BoxStream<'static, logexport::Result<T>>,
-) -> Result<u64, Failure> {
-    let mut sink = crate::listing::Listing::open(ctx, list).await?;
-    let mut n = 0;
-    while let Some(item) = stream.try_next().await? {
-        sink.line(&serde_json::to_string(&item).map_err(|e| Failure::runtime(e.to_string()))?)
-            .await?;
-        n += 1;
-    }
-    sink.finish().await?;
-    Ok(n)
 }
 
 /// One download, or consecutive windows with a checkpoint.

@@ -230,18 +230,9 @@ async fn exporters(
     };
     let mut sink = crate::listing::Listing::open(ctx, &list).await?;
     let (action, n) = match command {
-        Exporters::List(_) => {
-            let mut stream = client.list_exporters().stream()?;
-            let mut n = 0;
-            while let Some(e) = stream.try_next().await? {
-                sink.line(&to_json(&e)?).await?;
-                n += 1;
-            }
-            ("list", n)
-        }
+        Exporters::List(_) => ("list", sink.items(client.list_exporters().stream()?).await?),
         Exporters::Get { id } => {
-            sink.line(&to_json(&client.get_exporter(&id).await?)?)
-                .await?;
+            sink.item(&client.get_exporter(&id).await?).await?;
             ("get", 1)
         }
         Exporters::Create {
@@ -260,7 +251,7 @@ async fn exporters(
             let created = client
                 .create_exporter(NewExporter::new(name).datasource(ds))
                 .await?;
-            sink.line(&to_json(&created)?).await?;
+            sink.item(&created).await?;
             ("create", 1)
         }
         Exporters::Update {
@@ -288,21 +279,17 @@ async fn exporters(
                     "nothing to update: give --name, --datasource, --prefix or --format",
                 ));
             }
-            sink.line(&to_json(&client.update_exporter(&id, update).await?)?)
+            sink.item(&client.update_exporter(&id, update).await?)
                 .await?;
             ("update", 1)
         }
         Exporters::Delete { id } => {
             client.delete_exporter(&id).await?;
-            sink.line(&json!({"deleted": id}).to_string()).await?;
+            sink.item(&json!({"deleted": id})).await?;
             ("delete", 1)
         }
     };
     sink.finish().await?;
     ctx.summary(json!({"command": format!("c1 exporters {action}"), "records": n}));
     Ok(())
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
-    serde_json::to_string(value).map_err(|e| Failure::runtime(e.to_string()))
 }

@@ -175,15 +175,8 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             topic,
             list,
         } => {
-            let client = client(ctx, &region)?;
-            let mut sink = crate::listing::Listing::open(ctx, &list).await?;
-            let mut stream = client.list_exports(topic)?;
-            let mut n = 0u64;
-            while let Some(e) = stream.try_next().await? {
-                sink.line(&to_json(&e)?).await?;
-                n += 1;
-            }
-            sink.finish().await?;
+            let exports = client(ctx, &region)?.list_exports(topic)?;
+            let n = crate::listing::write_stream(ctx, &list, exports).await?;
             ctx.summary(json!({"command": "cls exports", "records": n}));
             Ok(())
         }
@@ -194,19 +187,12 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Topics { region, name, list } => {
-            let client = client(ctx, &region)?;
             let filter = TopicFilter {
                 name,
                 ..TopicFilter::default()
             };
-            let mut sink = crate::listing::Listing::open(ctx, &list).await?;
-            let mut stream = client.list_topics(filter)?;
-            let mut n = 0u64;
-            while let Some(t) = stream.try_next().await? {
-                sink.line(&to_json(&t)?).await?;
-                n += 1;
-            }
-            sink.finish().await?;
+            let topics = client(ctx, &region)?.list_topics(filter)?;
+            let n = crate::listing::write_stream(ctx, &list, topics).await?;
             ctx.summary(json!({"command": "cls topics", "records": n}));
             Ok(())
         }
@@ -447,10 +433,4 @@ fn client(ctx: &Ctx, region: &RegionArg) -> Result<tencent_cls::Client, Failure>
     let built = crate::clients::cls(ctx.setup(), region.region.as_deref())?;
     ctx.note_credentials(built.source);
     Ok(built.client)
-}
-
-/// One listed item as its NDJSON line: the library types serialize with
-/// CLS's own field names, and leave the download URL out.
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
-    serde_json::to_string(value).map_err(|e| Failure::runtime(e.to_string()))
 }
