@@ -1,6 +1,5 @@
 //! `logexport atlas …`: audit and host log downloads, events, processes.
 
-use crate::clients::AtlasDefaults;
 use crate::output::{file_target, Sink};
 use crate::time::parse_time;
 use crate::windows::{self, Plan, Windows};
@@ -182,7 +181,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             processor,
             window,
         } => {
-            let project = defaults.project(project)?;
+            let project = defaults.project(project, GIVE_PROJECT)?;
             let opts = processor
                 .map(|p| StreamLogOptions::default().processor(p))
                 .unwrap_or_default();
@@ -211,7 +210,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             log_name,
             window,
         } => {
-            let project = defaults.project(project)?;
+            let project = defaults.project(project, GIVE_PROJECT)?;
             let log = LogName::from(log_name);
             let fetch = move |client: atlas::Client, range: TimeRange| {
                 let (project, host) = (project.clone(), host.clone());
@@ -267,7 +266,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Processes { project, list } => {
-            let project = defaults.project(project)?;
+            let project = defaults.project(project, GIVE_PROJECT)?;
             let n = crate::listing::write_stream(ctx, &list, client.processes(&project)?).await?;
             ctx.summary(json!({"command": "atlas processes", "records": n}));
             Ok(())
@@ -275,22 +274,8 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
     }
 }
 
-/// `--project` when not given: the defaults the client was built with.
-trait ProjectDefault {
-    /// The flag, else the default, else a usage error saying how to set one.
-    fn project(&self, given: Option<String>) -> Result<String, Failure>;
-}
-
-impl ProjectDefault for AtlasDefaults {
-    fn project(&self, given: Option<String>) -> Result<String, Failure> {
-        given.or_else(|| self.project.clone()).ok_or_else(|| {
-            Failure::usage(format!(
-                "give --project, or set {} (or project_id in the atlas CLI profile)",
-                atlas::ENV_PROJECT_ID
-            ))
-        })
-    }
-}
+/// How to give a project, for the message when none is given or set.
+const GIVE_PROJECT: &str = "give --project, or set";
 
 /// One download, or consecutive windows with a checkpoint.
 async fn download<F, Fut>(

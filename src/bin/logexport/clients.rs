@@ -94,6 +94,19 @@ pub struct AtlasDefaults {
     pub org: Option<String>,
 }
 
+impl AtlasDefaults {
+    /// The project `given`, else the default, else a usage error that
+    /// starts with `ask`: how to give one where the caller takes it.
+    pub fn project(&self, given: Option<String>, ask: &str) -> Result<String, Failure> {
+        given.or_else(|| self.project.clone()).ok_or_else(|| {
+            Failure::usage(format!(
+                "{ask} {} (or project_id in the atlas CLI profile)",
+                atlas::ENV_PROJECT_ID
+            ))
+        })
+    }
+}
+
 /// An Atlas client. Service-account clients are registered so their token
 /// is revoked when the process ends.
 pub fn atlas(setup: Setup<'_>) -> Result<(Built<atlas::Client>, AtlasDefaults), Failure> {

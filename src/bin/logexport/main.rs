@@ -324,11 +324,7 @@ async fn run(cli: Cli, mut signals: signals::Signals) -> Result<(), Failure> {
         output::prepare(cli.global.output.as_deref())?;
     }
     let sandboxes = if cli.global.sandbox {
-        Some(
-            sandbox::Sandboxes::start(0)
-                .await
-                .map_err(|e| Failure::runtime(format!("cannot start the sandbox: {e}")))?,
-        )
+        Some(sandbox::Sandboxes::start(0).await?)
     } else {
         None
     };

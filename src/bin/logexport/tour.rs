@@ -138,9 +138,7 @@ fn steps(dir: &Path) -> Vec<Step> {
 pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
-    let sandboxes = Sandboxes::start(0)
-        .await
-        .map_err(|e| Failure::runtime(format!("cannot start the sandbox: {e}")))?;
+    let sandboxes = Sandboxes::start(0).await?;
     let mut tour = Tour {
         dir: dir.to_path_buf(),
         global: ctx.global.clone(),
@@ -222,10 +220,7 @@ impl Tour {
             None => crate::pull::tour(&ctx).await,
         };
         self.sandboxes = ctx.sandboxes;
-        result.map_err(|e| Failure {
-            message: format!("tour step `{what}` failed: {}", e.message),
-            ..e
-        })?;
+        result.map_err(|e| e.within(format_args!("tour step `{what}` failed: ")))?;
         let bytes = size(&path);
         self.done.push((file.to_string(), what.to_string(), bytes));
         Ok(())

@@ -109,10 +109,7 @@ fn clients(ctx: &Ctx, sources: &[Source]) -> Vec<Result<Client, Failure>> {
                     .map(|built| Client::Cls(built.client)),
                 _ => crate::clients::c1(setup).map(|built| Client::C1(built.client)),
             }
-            .map_err(|f| Failure {
-                message: format!("source `{}`: {}", s.name, f.message),
-                ..f
-            })?;
+            .map_err(|f| f.within(format_args!("source `{}`: ", s.name)))?;
             cache.insert(key, client.clone());
             Ok(client)
         })
@@ -254,10 +251,7 @@ impl Runner<'_> {
                         };
                         source::run(source, &env, &mut cycle)
                             .await
-                            .map_err(|f| Failure {
-                                message: format!("source `{}`: {}", source.name, f.message),
-                                ..f
-                            })
+                            .map_err(|f| f.within(format_args!("source `{}`: ", source.name)))
                     }
                 };
                 this.bars.0[index]

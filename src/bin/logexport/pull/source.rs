@@ -16,7 +16,7 @@ use crate::time::parse_time;
 use crate::Failure;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
-use logexport::atlas::{self, EventQuery, StreamLogOptions, TimeRange};
+use logexport::atlas::{EventQuery, StreamLogOptions, TimeRange};
 use logexport::conductorone::{event_uid, SortDirection};
 use logexport::tencent_cls::{self, ExportOptions, ExportParams, Order};
 use std::path::Path;
@@ -192,26 +192,16 @@ async fn fetch_window(
             },
             Client::Atlas(client, defaults),
         ) => {
-            let project = atlas_project(project, defaults)?;
-            let names = named_or(workspaces, || async {
-                client
-                    .stream_workspaces(&project)?
-                    .map_ok(|w| w.name)
-                    .try_collect()
-                    .await
-            })
-            .await?;
-            let range = TimeRange::new(from, to);
-            let opts = StreamLogOptions::default();
-            let fetch = |workspace: String| {
-                let (project, opts) = (project.clone(), opts.clone());
-                async move {
-                    client
-                        .download_stream_audit_logs(&project, &workspace, range, opts)
-                        .await
-                }
-            };
-            each_download(names, fetch, window).await?;
+            let project = defaults.project(project.clone(), NO_PROJECT)?;
+            let discover = || Ok(client.stream_workspaces(&project)?.map_ok(|w| w.name));
+            for workspace in named_or(workspaces, discover).await? {
+                let opts = StreamLogOptions::default();
+                let range = TimeRange::new(from, to);
+                let dl = client
+                    .download_stream_audit_logs(&project, &workspace, range, opts)
+                    .await?;
+                copy(dl.lines(), window).await?;
+            }
             Ok(None)
         }
         (
@@ -222,25 +212,15 @@ async fn fetch_window(
             },
             Client::Atlas(client, defaults),
         ) => {
-            let project = atlas_project(project, defaults)?;
-            let names = named_or(hosts, || async {
-                client
-                    .processes(&project)?
-                    .map_ok(|p| p.hostname)
-                    .try_collect()
-                    .await
-            })
-            .await?;
-            let range = TimeRange::new(from, to);
-            let fetch = |host: String| {
-                let project = project.clone();
-                async move {
-                    client
-                        .download_cluster_log(&project, &host, *log, range)
-                        .await
-                }
-            };
-            each_download(names, fetch, window).await?;
+            let project = defaults.project(project.clone(), NO_PROJECT)?;
+            let discover = || Ok(client.processes(&project)?.map_ok(|p| p.hostname));
+            for host in named_or(hosts, discover).await? {
+                let range = TimeRange::new(from, to);
+                let dl = client
+                    .download_cluster_log(&project, &host, *log, range)
+                    .await?;
+                copy(dl.lines(), window).await?;
+            }
             Ok(None)
         }
         (What::AtlasEvents { project, org }, Client::Atlas(client, defaults)) => {
@@ -248,7 +228,7 @@ async fn fetch_window(
             let events = match (project, org) {
                 (_, Some(org)) => client.org_events(org, query)?,
                 (project, None) => {
-                    client.project_events(&atlas_project(project, defaults)?, query)?
+                    client.project_events(&defaults.project(project.clone(), NO_PROJECT)?, query)?
                 }
             };
             copy(
@@ -270,48 +250,25 @@ async fn fetch_window(
     }
 }
 
-fn atlas_project(
-    project: &Option<String>,
-    defaults: &crate::clients::AtlasDefaults,
-) -> Result<String, Failure> {
-    project.clone().or_else(|| defaults.project.clone()).ok_or_else(|| {
-        Failure::usage(format!(
-            "no project: set `project` in the source, or {} (or project_id in the atlas CLI profile)",
-            atlas::ENV_PROJECT_ID
-        ))
-    })
-}
+/// How to give a source a project, for the message when it has none.
+pub const NO_PROJECT: &str = "no project: set `project` in the source, or";
 
 /// The targets a source names, else those `discover` lists (each once:
 /// a host runs several processes).
-async fn named_or<F, Fut>(named: &Option<Vec<String>>, discover: F) -> Result<Vec<String>, Failure>
+async fn named_or<S>(
+    named: &Option<Vec<String>>,
+    discover: impl FnOnce() -> logexport::Result<S>,
+) -> Result<Vec<String>, Failure>
 where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = logexport::Result<Vec<String>>>,
+    S: futures::TryStream<Ok = String, Error = logexport::Error>,
 {
     if let Some(names) = named {
         return Ok(names.clone());
     }
-    let mut names = discover().await?;
+    let mut names: Vec<String> = discover()?.try_collect().await?;
     names.sort();
     names.dedup();
     Ok(names)
-}
-
-/// Appends every record of each target's download, in turn.
-async fn each_download<F, Fut>(
-    targets: Vec<String>,
-    fetch: F,
-    window: &mut Window<'_>,
-) -> Result<(), Failure>
-where
-    F: Fn(String) -> Fut,
-    Fut: std::future::Future<Output = logexport::Result<atlas::Download>>,
-{
-    for target in targets {
-        copy(fetch(target).await?.lines(), window).await?;
-    }
-    Ok(())
 }
 
 /// Appends every line of `lines`.
