@@ -1,7 +1,7 @@
 //! `logexport atlas …`: audit and host log downloads, events, processes.
 
 use crate::output::{file_target, Sink};
-use crate::time::parse_time;
+use crate::time::parse_opt;
 use crate::windows::{self, Plan, Windows};
 use crate::{Ctx, Failure};
 use chrono::{DateTime, Duration, Utc};
@@ -74,32 +74,22 @@ pub enum Command {
     },
 }
 
-/// `--log`: the API's names, and the downloaded files' names as aliases
-/// (`mongodb.gz`), so help and completions list them.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum LogArg {
-    /// The mongod diagnostic log.
-    #[value(alias = "mongodb.gz")]
-    Mongodb,
-    /// The mongos diagnostic log.
-    #[value(alias = "mongos.gz")]
-    Mongos,
-    /// The mongod audit log (database auditing must be on).
-    #[value(alias = "mongodb-audit-log.gz")]
-    MongodbAuditLog,
-    /// The mongos audit log.
-    #[value(alias = "mongos-audit-log.gz")]
-    MongosAuditLog,
-}
-
-impl From<LogArg> for LogName {
-    fn from(arg: LogArg) -> Self {
-        match arg {
-            LogArg::Mongodb => LogName::Mongodb,
-            LogArg::Mongos => LogName::Mongos,
-            LogArg::MongodbAuditLog => LogName::MongodbAuditLog,
-            LogArg::MongosAuditLog => LogName::MongosAuditLog,
-        }
+value_enum! {
+    /// `--log`: the API's names, and the downloaded files' names as aliases
+    /// (`mongodb.gz`), so help and completions list them.
+    pub enum LogArg => LogName {
+        /// The mongod diagnostic log.
+        #[value(alias = "mongodb.gz")]
+        Mongodb => Mongodb,
+        /// The mongos diagnostic log.
+        #[value(alias = "mongos.gz")]
+        Mongos => Mongos,
+        /// The mongod audit log (database auditing must be on).
+        #[value(alias = "mongodb-audit-log.gz")]
+        MongodbAuditLog => MongodbAuditLog,
+        /// The mongos audit log.
+        #[value(alias = "mongos-audit-log.gz")]
+        MongosAuditLog => MongosAuditLog,
     }
 }
 
@@ -239,11 +229,11 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             list,
         } => {
             let mut query = EventQuery::default();
-            if let Some(s) = since {
-                query = query.since(parse_time(&s, now).map_err(Failure::usage)?);
+            if let Some(t) = parse_opt(since.as_deref(), now)? {
+                query = query.since(t);
             }
-            if let Some(u) = until {
-                query = query.until(parse_time(&u, now).map_err(Failure::usage)?);
+            if let Some(t) = parse_opt(until.as_deref(), now)? {
+                query = query.until(t);
             }
             // A flag beats a default; a project default beats an org one.
             let (project, org) = match (project, org) {
@@ -291,14 +281,8 @@ where
     F: Fn(atlas::Client, TimeRange) -> Fut,
     Fut: std::future::Future<Output = logexport::Result<Download>>,
 {
-    let end = match &window.end {
-        Some(e) => parse_time(e, now).map_err(Failure::usage)?,
-        None => now,
-    };
-    let start = match &window.start {
-        Some(s) => parse_time(s, now).map_err(Failure::usage)?,
-        None => end - default_span,
-    };
+    let end = parse_opt(window.end.as_deref(), now)?.unwrap_or(now);
+    let start = parse_opt(window.start.as_deref(), now)?.unwrap_or(end - default_span);
     if start >= end {
         return Err(Failure::usage(format!(
             "--since ({start}) must be before --until ({end})"

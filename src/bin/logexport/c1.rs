@@ -2,10 +2,10 @@
 
 use crate::checkpoint::Resumable;
 use crate::output::{file_target, Sink};
-use crate::time::parse_time;
+use crate::time::parse_opt;
 use crate::{Ctx, Failure};
 use chrono::Utc;
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
 use futures::TryStreamExt;
 use logexport::conductorone::{
     self, event_uid, Datasource, ExportFormat, ExporterUpdate, NewExporter, SortDirection,
@@ -91,21 +91,13 @@ pub enum Exporters {
     },
 }
 
-/// Exporter file formats, by their short names.
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum Format {
-    /// OCSF JSON lines, zstd-compressed.
-    Zstd,
-    /// OCSF JSON lines, gzip-compressed.
-    Gzip,
-}
-
-impl From<Format> for ExportFormat {
-    fn from(f: Format) -> Self {
-        match f {
-            Format::Zstd => ExportFormat::OcsfJsonZstd,
-            Format::Gzip => ExportFormat::OcsfJsonGzip,
-        }
+value_enum! {
+    /// Exporter file formats, by their short names.
+    pub enum Format => ExportFormat {
+        /// OCSF JSON lines, zstd-compressed.
+        Zstd => OcsfJsonZstd,
+        /// OCSF JSON lines, gzip-compressed.
+        Gzip => OcsfJsonGzip,
     }
 }
 
@@ -127,11 +119,11 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                 Some(id) => client.exporter_events(id.clone()),
                 None => client.events(),
             };
-            if let Some(s) = &since {
-                query = query.since(parse_time(s, now).map_err(Failure::usage)?);
+            if let Some(t) = parse_opt(since.as_deref(), now)? {
+                query = query.since(t);
             }
-            if let Some(u) = &until {
-                query = query.until(parse_time(u, now).map_err(Failure::usage)?);
+            if let Some(t) = parse_opt(until.as_deref(), now)? {
+                query = query.until(t);
             }
             match checkpoint {
                 None => {

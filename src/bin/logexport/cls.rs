@@ -2,11 +2,11 @@
 
 use crate::failure::at_path;
 use crate::output::{file_target, Sink};
-use crate::time::parse_time;
+use crate::time::{parse_opt, parse_time};
 use crate::windows::{self, Plan, TimeWindow, Windows};
 use crate::{Ctx, Failure};
 use chrono::{Duration, Utc};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use futures::TryStreamExt;
 use logexport::tencent_cls::{
     self, ExportEvent, ExportOptions, ExportParams, Format, Order, SaveMode, SyntaxRule, TimeRange,
@@ -139,31 +139,34 @@ impl ExportArgs {
     }
 }
 
-/// Record order.
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum OrderArg {
-    /// Oldest first.
-    Asc,
-    /// Newest first.
-    Desc,
+value_enum! {
+    /// Record order.
+    pub enum OrderArg => Order {
+        /// Oldest first.
+        Asc => Asc,
+        /// Newest first.
+        Desc => Desc,
+    }
 }
 
-/// Export file format.
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum FormatArg {
-    /// JSON lines.
-    Json,
-    /// CSV.
-    Csv,
+value_enum! {
+    /// Export file format.
+    pub enum FormatArg => Format {
+        /// JSON lines.
+        Json => Json,
+        /// CSV.
+        Csv => Csv,
+    }
 }
 
-/// Query language.
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum SyntaxArg {
-    /// Lucene.
-    Lucene,
-    /// CLS Query Language.
-    Cql,
+value_enum! {
+    /// Query language.
+    pub enum SyntaxArg => SyntaxRule {
+        /// Lucene.
+        Lucene => Lucene,
+        /// CLS Query Language.
+        Cql => Cql,
+    }
 }
 
 /// Runs a CLS command.
@@ -203,10 +206,7 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
     let client = client(ctx, &args.region)?;
     let now = Utc::now();
     let from = parse_time(&args.from, now).map_err(Failure::usage)?;
-    let to = match &args.to {
-        Some(t) => parse_time(t, now).map_err(Failure::usage)?,
-        None => now,
-    };
+    let to = parse_opt(args.to.as_deref(), now)?.unwrap_or(now);
     let lag = windows::lag(args.lag.as_deref(), DEFAULT_LAG, args.checkpoint.is_some())?;
     if let Some(checkpoint) = &args.checkpoint {
         if from >= to {
@@ -260,21 +260,21 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
     });
     let job = client.export_logs(args.topic, args.query, TimeRange::new(from, to), options);
     let summary = match (file_target(ctx.global.output.as_deref()), ctx.global.raw) {
-        (Some(path), true) => {
-            let s = job
-                .save(path, SaveMode::Raw)
-                .await
-                .map_err(|e| at_path(e, path))?;
-            json!({"command": "cls export", "export_id": s.export_id, "output": s.path.display().to_string(),
-                   "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts, "windows": 1})
-        }
-        (Some(path), false) => {
-            let s = job
-                .save(path, SaveMode::Decoded)
-                .await
-                .map_err(|e| at_path(e, path))?;
-            json!({"command": "cls export", "export_id": s.export_id, "output": s.path.display().to_string(),
-                   "records": s.records, "replaced": s.replaced, "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts, "windows": 1})
+        (Some(path), raw) => {
+            let mode = if raw {
+                SaveMode::Raw
+            } else {
+                SaveMode::Decoded
+            };
+            let s = job.save(path, mode).await.map_err(|e| at_path(e, path))?;
+            let mut summary = json!({"command": "cls export", "export_id": s.export_id, "output": s.path.display().to_string(),
+                   "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts, "windows": 1});
+            if !raw {
+                // A raw save decodes nothing: no records to count.
+                summary["records"] = s.records.into();
+                summary["replaced"] = s.replaced.into();
+            }
+            summary
         }
         (None, true) => {
             return Err(Failure::usage(
@@ -309,33 +309,6 @@ fn base_options(args: &ExportArgs) -> ExportOptions {
     match args.count {
         Some(count) => options.count(count),
         None => options,
-    }
-}
-
-impl From<OrderArg> for Order {
-    fn from(o: OrderArg) -> Self {
-        match o {
-            OrderArg::Asc => Order::Asc,
-            OrderArg::Desc => Order::Desc,
-        }
-    }
-}
-
-impl From<FormatArg> for Format {
-    fn from(f: FormatArg) -> Self {
-        match f {
-            FormatArg::Json => Format::Json,
-            FormatArg::Csv => Format::Csv,
-        }
-    }
-}
-
-impl From<SyntaxArg> for SyntaxRule {
-    fn from(s: SyntaxArg) -> Self {
-        match s {
-            SyntaxArg::Lucene => SyntaxRule::Lucene,
-            SyntaxArg::Cql => SyntaxRule::Cql,
-        }
     }
 }
 

@@ -193,11 +193,7 @@ impl Bars {
                 .map(|s| {
                     let bar = multi.add(ProgressBar::new_spinner());
                     if shown {
-                        bar.set_style(
-                            indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-                                .expect("valid template"),
-                        );
-                        bar.enable_steady_tick(Duration::from_millis(120));
+                        crate::progress::spin(&bar);
                     }
                     bar.set_message(s.name.clone());
                     bar

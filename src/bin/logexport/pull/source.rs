@@ -12,7 +12,7 @@ use super::sink::{Clock, Out};
 use super::state::Ledger;
 use super::Client;
 use crate::checkpoint::PendingTask;
-use crate::time::parse_time;
+use crate::time::{parse_opt, parse_time};
 use crate::Failure;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -94,10 +94,7 @@ async fn pull(
     let mut out = Out::open(&source.sink, &source.name, ledger, env.clock.clone())?;
     let now = Utc::now();
     let start = parse_time(&source.start, now).map_err(Failure::usage)?;
-    let until = match &source.end {
-        Some(t) => Some(parse_time(t, now).map_err(Failure::usage)?),
-        None => None,
-    };
+    let until = parse_opt(source.end.as_deref(), now)?;
     if let (What::C1Events { exporter }, Client::C1(client)) = (&source.what, env.client) {
         let range = (start, until);
         return c1_events(
