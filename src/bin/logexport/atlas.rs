@@ -1,7 +1,7 @@
 //! `logexport atlas …`: audit and host log downloads, events, processes.
 
 use crate::output::{file_target, Sink};
-use crate::time::parse_opt;
+use crate::windows::parse_opt;
 use crate::windows::{self, Plan, Windows};
 use crate::{Ctx, Failure};
 use chrono::{DateTime, Duration, Utc};

@@ -2,7 +2,7 @@
 
 use crate::checkpoint::Resumable;
 use crate::output::{file_target, Sink};
-use crate::time::parse_opt;
+use crate::windows::parse_opt;
 use crate::{Ctx, Failure};
 use chrono::Utc;
 use clap::Subcommand;

@@ -2,7 +2,8 @@
 
 use crate::failure::at_path;
 use crate::output::{file_target, Sink};
-use crate::time::{parse_opt, parse_time};
+use crate::time::parse_time;
+use crate::windows::parse_opt;
 use crate::windows::{self, Plan, TimeWindow, Windows};
 use crate::{Ctx, Failure};
 use chrono::{Duration, Utc};

@@ -2,7 +2,6 @@
 //! "how long ago". Every input either parses to a time between 1970 and 9999
 //! or yields a message saying why not; nothing here can panic or overflow.
 
-use crate::Failure;
 use chrono::{DateTime, Duration, Utc};
 
 /// The longest span accepted, for a relative time or a `--step`: a century
@@ -46,13 +45,6 @@ pub fn parse_time(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> 
             })?
     };
     in_range(time, s)
-}
-
-/// [`parse_time`] for a time that may be left out; a bad one is a usage
-/// error.
-pub fn parse_opt(s: Option<&str>, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Failure> {
-    s.map(|s| parse_time(s, now).map_err(Failure::usage))
-        .transpose()
 }
 
 /// Parses a positive span such as `90s`, `30m`, `1h`, `7d`, `2w` or `1h30m`.

@@ -15,6 +15,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
+/// Parses a time flag that may be left out; a bad one is a usage error.
+pub fn parse_opt(s: Option<&str>, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Failure> {
+    s.map(|s| crate::time::parse_time(s, now).map_err(Failure::usage))
+        .transpose()
+}
+
 /// Parses a `--step` or `--lag` span; `0` is accepted where `zero_ok`.
 pub fn parse_span(flag: &str, s: &str, zero_ok: bool) -> Result<Duration, Failure> {
     if zero_ok && s.trim().trim_end_matches(['s', 'm', 'h', 'd', 'w']) == "0" {
