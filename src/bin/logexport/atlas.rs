@@ -4,7 +4,7 @@ use crate::output::{file_target, Sink};
 use crate::windows::parse_opt;
 use crate::windows::{self, Plan, Windows};
 use crate::{Ctx, Failure};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use clap::Subcommand;
 use futures::TryStreamExt;
 use logexport::atlas::{
@@ -175,24 +175,14 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             let opts = processor
                 .map(|p| StreamLogOptions::default().processor(p))
                 .unwrap_or_default();
-            let fetch = move |client: atlas::Client, range: TimeRange| {
-                let (project, workspace, opts) = (project.clone(), workspace.clone(), opts.clone());
-                async move {
-                    client
-                        .download_stream_audit_logs(&project, &workspace, range, opts)
-                        .await
-                }
+            let (client, project, workspace) = (&client, &project, &workspace);
+            let fetch = move |range: TimeRange| {
+                client.download_stream_audit_logs(project, workspace, range, opts.clone())
             };
-            download(
-                ctx,
-                &client,
-                "atlas stream-audit-logs",
-                window,
-                Duration::days(30),
-                now,
-                fetch,
-            )
-            .await
+            let command = "atlas stream-audit-logs";
+            window
+                .download(ctx, command, Duration::days(30), fetch)
+                .await
         }
         Command::ClusterLogs {
             project,
@@ -202,24 +192,13 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
         } => {
             let project = defaults.project(project, GIVE_PROJECT)?;
             let log = LogName::from(log_name);
-            let fetch = move |client: atlas::Client, range: TimeRange| {
-                let (project, host) = (project.clone(), host.clone());
-                async move {
-                    client
-                        .download_cluster_log(&project, &host, log, range)
-                        .await
-                }
-            };
-            download(
-                ctx,
-                &client,
-                "atlas cluster-logs",
-                window,
-                Duration::hours(24),
-                now,
-                fetch,
-            )
-            .await
+            let (client, project, host) = (&client, &project, &host);
+            let fetch =
+                move |range: TimeRange| client.download_cluster_log(project, host, log, range);
+            let command = "atlas cluster-logs";
+            window
+                .download(ctx, command, Duration::hours(24), fetch)
+                .await
         }
         Command::Events {
             project,
@@ -267,127 +246,121 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
 /// How to give a project, for the message when none is given or set.
 const GIVE_PROJECT: &str = "give --project, or set";
 
-/// One download, or consecutive windows with a checkpoint.
-async fn download<F, Fut>(
-    ctx: &Ctx,
-    client: &atlas::Client,
-    command: &str,
-    window: Window,
-    default_span: Duration,
-    now: DateTime<Utc>,
-    fetch: F,
-) -> Result<(), Failure>
-where
-    F: Fn(atlas::Client, TimeRange) -> Fut,
-    Fut: std::future::Future<Output = logexport::Result<Download>>,
-{
-    let end = parse_opt(window.end.as_deref(), now)?.unwrap_or(now);
-    let start = parse_opt(window.start.as_deref(), now)?.unwrap_or(end - default_span);
-    if start >= end {
-        return Err(Failure::usage(format!(
-            "--since ({start}) must be before --until ({end})"
-        )));
-    }
+impl Window {
+    /// One download, or consecutive windows with a checkpoint.
+    async fn download<F, Fut>(
+        self,
+        ctx: &Ctx,
+        command: &str,
+        default_span: Duration,
+        fetch: F,
+    ) -> Result<(), Failure>
+    where
+        F: Fn(TimeRange) -> Fut,
+        Fut: std::future::Future<Output = logexport::Result<Download>>,
+    {
+        let now = Utc::now();
+        let end = parse_opt(self.end.as_deref(), now)?.unwrap_or(now);
+        let start = parse_opt(self.start.as_deref(), now)?.unwrap_or(end - default_span);
+        if start >= end {
+            return Err(Failure::usage(format!(
+                "--since ({start}) must be before --until ({end})"
+            )));
+        }
 
-    let lag = windows::lag(
-        window.lag.as_deref(),
-        DEFAULT_LAG,
-        window.checkpoint.is_some(),
-    )?;
-    if let Some(checkpoint) = &window.checkpoint {
-        let mut windows = Windows::open(
-            ctx,
-            Plan {
-                command,
-                stream: command.to_string(),
-                checkpoint,
-                start,
-                end,
-                step: windows::parse_span("step", &window.step, false)?,
-                lag,
-                now,
-            },
-        )?;
-        while let Some(w) = windows.next_window() {
-            let dl = fetch(client.clone(), TimeRange::new(w.from, w.to)).await?;
-            ctx.count_replacements(dl.replacements());
-            let operation = dl.meta().operation;
-            let tag = move |e: logexport::Error| {
-                e.with_vendor(logexport::Vendor::Atlas)
-                    .with_operation(operation)
-            };
-            let mut reader = dl.into_reader().await?;
-            let mut lines = LineNormalizer::new();
-            loop {
-                // Records go from the decoder's chunks into the output's
-                // pending block: no `String` per line.
-                let chunk = reader.fill_buf().await.map_err(|e| tag(e.into()))?;
-                if chunk.is_empty() {
-                    break;
+        let lag = windows::lag(self.lag.as_deref(), DEFAULT_LAG, self.checkpoint.is_some())?;
+        if let Some(checkpoint) = &self.checkpoint {
+            let mut windows = Windows::open(
+                ctx,
+                Plan {
+                    command,
+                    stream: command.to_string(),
+                    checkpoint,
+                    start,
+                    end,
+                    step: windows::parse_span("step", &self.step, false)?,
+                    lag,
+                    now,
+                },
+            )?;
+            while let Some(w) = windows.next_window() {
+                let dl = fetch(TimeRange::new(w.from, w.to)).await?;
+                ctx.count_replacements(dl.replacements());
+                let operation = dl.meta().operation;
+                let tag = move |e: logexport::Error| {
+                    e.with_vendor(logexport::Vendor::Atlas)
+                        .with_operation(operation)
+                };
+                let mut reader = dl.into_reader().await?;
+                let mut lines = LineNormalizer::new();
+                loop {
+                    // Records go from the decoder's chunks into the output's
+                    // pending block: no `String` per line.
+                    let chunk = reader.fill_buf().await.map_err(|e| tag(e.into()))?;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    let n = chunk.len();
+                    windows
+                        .output()
+                        .append_text(chunk, &mut lines)
+                        .map_err(&tag)?;
+                    reader.as_mut().consume(n);
                 }
-                let n = chunk.len();
-                windows
-                    .output()
-                    .append_text(chunk, &mut lines)
-                    .map_err(&tag)?;
-                reader.as_mut().consume(n);
+                windows.output().end_text(&mut lines)?;
+                windows.commit(w)?;
             }
-            windows
-                .output()
-                .end_text(&mut lines)
-                .map_err(Failure::runtime)?;
-            windows.commit(w)?;
+            windows.finish();
+            return Ok(());
         }
-        windows.finish();
-        return Ok(());
-    }
 
-    // The library already warns (once per version) about Deprecation and
-    // Sunset headers; -v shows it.
-    let dl = fetch(client.clone(), TimeRange::new(start, end)).await?;
-    ctx.count_replacements(dl.replacements());
-    let bar = ctx.progress.bytes(command, dl.meta().content_length);
-    let counter = bar.clone();
-    let dl = dl.on_progress(move |p| counter.set_position(p.bytes));
-    let result = match (file_target(ctx.global.output.as_deref()), ctx.global.raw) {
-        (Some(target), raw) => {
-            let mode = if raw {
-                SaveMode::Raw
-            } else {
-                SaveMode::Decoded
-            };
-            let saved = dl
-                .save(target, mode)
-                .await
-                .map_err(|e| crate::failure::at_path(e, target))?;
-            json!({"command": command, "output": saved.path.display().to_string(), "bytes": saved.bytes, "windows": 1})
-        }
-        (None, true) => {
-            let mut body = dl.into_raw_stream();
-            let mut sink = Sink::open(None).await?;
-            let mut bytes = 0u64;
-            while let Some(chunk) = body.try_next().await? {
-                sink.bytes(&chunk).await?;
-                bytes += chunk.len() as u64;
+        // The library already warns (once per version) about Deprecation and
+        // Sunset headers; -v shows it.
+        let dl = fetch(TimeRange::new(start, end)).await?;
+        ctx.count_replacements(dl.replacements());
+        let bar = ctx.progress.bytes(command, dl.meta().content_length);
+        let counter = bar.clone();
+        let dl = dl.on_progress(move |p| counter.set_position(p.bytes));
+        let result = match (file_target(ctx.global.output.as_deref()), ctx.global.raw) {
+            (Some(target), raw) => {
+                let mode = if raw {
+                    SaveMode::Raw
+                } else {
+                    SaveMode::Decoded
+                };
+                let saved = dl
+                    .save(target, mode)
+                    .await
+                    .map_err(|e| crate::failure::at_path(e, target))?;
+                json!({"command": command, "output": saved.path.display().to_string(), "bytes": saved.bytes, "windows": 1})
             }
-            sink.finish().await?;
-            json!({"command": command, "bytes": bytes, "windows": 1})
-        }
-        (None, false) => {
-            // Byte-level: the decoder's chunks go out with no `String` per line.
-            let operation = dl.meta().operation;
-            let reader = dl.into_reader().await?;
-            let mut sink = Sink::open(None).await?;
-            let tag = |e: logexport::Error| {
-                e.with_vendor(logexport::Vendor::Atlas)
-                    .with_operation(operation)
-            };
-            let n = sink.copy_lines(reader, tag).await?;
-            sink.finish().await?;
-            json!({"command": command, "records": n, "windows": 1})
-        }
-    };
-    bar.finish_and_clear();
-    ctx.summary(result);
-    Ok(())
+            (None, true) => {
+                let mut body = dl.into_raw_stream();
+                let mut sink = Sink::open(None).await?;
+                let mut bytes = 0u64;
+                while let Some(chunk) = body.try_next().await? {
+                    sink.bytes(&chunk).await?;
+                    bytes += chunk.len() as u64;
+                }
+                sink.finish().await?;
+                json!({"command": command, "bytes": bytes, "windows": 1})
+            }
+            (None, false) => {
+                // Byte-level: the decoder's chunks go out with no `String` per line.
+                let operation = dl.meta().operation;
+                let reader = dl.into_reader().await?;
+                let mut sink = Sink::open(None).await?;
+                let tag = |e: logexport::Error| {
+                    e.with_vendor(logexport::Vendor::Atlas)
+                        .with_operation(operation)
+                };
+                let n = sink.copy_lines(reader, tag).await?;
+                sink.finish().await?;
+                json!({"command": command, "records": n, "windows": 1})
+            }
+        };
+        bar.finish_and_clear();
+        ctx.summary(result);
+        Ok(())
+    }
 }

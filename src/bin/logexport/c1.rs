@@ -165,9 +165,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                                 // Whole events already read are kept, so a
                                 // rerun resumes after them rather than
                                 // fetching them again.
-                                resumable
-                                    .commit(last_uid.take())
-                                    .map_err(Failure::runtime)?;
+                                resumable.commit(last_uid.take())?;
                                 return Err(e.into());
                             }
                         };
@@ -176,13 +174,11 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                                 Failure::runtime("an event has no metadata.uid; cannot checkpoint")
                             })?
                             .to_string();
-                        resumable.append_json(&event).map_err(Failure::runtime)?;
+                        resumable.append_json(&event)?;
                         last_uid = Some(uid);
                         pending += 1;
                         if pending == COMMIT_EVERY {
-                            resumable
-                                .commit(last_uid.take())
-                                .map_err(Failure::runtime)?;
+                            resumable.commit(last_uid.take())?;
                             pending = 0;
                             bar.set_message(format!(
                                 "c1 events: {} stored",
@@ -190,7 +186,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                             ));
                         }
                     }
-                    resumable.commit(last_uid).map_err(Failure::runtime)?;
+                    resumable.commit(last_uid)?;
                     bar.finish_and_clear();
                     ctx.summary(json!({
                         "command": "c1 events",

@@ -341,7 +341,7 @@ async fn export_windows(
         ctx.count_replacements(records.replacements());
         let mut n = 0u64;
         while let Some(record) = records.try_next().await? {
-            windows.output().append(&record).map_err(Failure::runtime)?;
+            windows.output().append(&record)?;
             n += 1;
         }
         let cap = args.count.unwrap_or(tencent_cls::MAX_EXPORT_COUNT);

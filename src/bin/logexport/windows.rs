@@ -147,12 +147,10 @@ impl<'a> Windows<'a> {
 
     /// Records the task started for `window`, before fetching its records.
     pub fn set_task(&mut self, window: &mut TimeWindow, id: &str) -> Result<(), Failure> {
-        self.resumable
-            .set_pending(PendingTask {
-                id: id.to_string(),
-                end: window.to.timestamp(),
-            })
-            .map_err(Failure::runtime)?;
+        self.resumable.set_pending(PendingTask {
+            id: id.to_string(),
+            end: window.to.timestamp(),
+        })?;
         window.task = Some(id.to_string());
         Ok(())
     }
@@ -160,7 +158,7 @@ impl<'a> Windows<'a> {
     /// Forgets the current window's task and the records appended for it,
     /// so a rerun starts the window afresh (with different flags).
     pub fn drop_task(&mut self) -> Result<(), Failure> {
-        self.resumable.clear_pending().map_err(Failure::runtime)
+        self.resumable.clear_pending()
     }
 
     /// Where the current window's records are appended.
@@ -171,8 +169,7 @@ impl<'a> Windows<'a> {
     /// Stores the window's records and moves the checkpoint past it.
     pub fn commit(&mut self, window: TimeWindow) -> Result<(), Failure> {
         self.resumable
-            .commit(Some(window.to.timestamp().to_string()))
-            .map_err(Failure::runtime)?;
+            .commit(Some(window.to.timestamp().to_string()))?;
         self.cursor = window.to;
         self.done += 1;
         Ok(())
