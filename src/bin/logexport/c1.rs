@@ -169,11 +169,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                                 return Err(e.into());
                             }
                         };
-                        let uid = event_uid(&event)
-                            .ok_or_else(|| {
-                                Failure::runtime("an event has no metadata.uid; cannot checkpoint")
-                            })?
-                            .to_string();
+                        let uid = uid(&event)?;
                         resumable.append_json(&event)?;
                         last_uid = Some(uid);
                         pending += 1;
@@ -202,6 +198,13 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             }
         }
     }
+}
+
+/// The uid a checkpoint resumes after, once `event` is stored.
+pub fn uid(event: &serde_json::Value) -> Result<String, Failure> {
+    event_uid(event)
+        .map(str::to_string)
+        .ok_or_else(|| Failure::runtime("an event has no metadata.uid; cannot checkpoint"))
 }
 
 async fn exporters(

@@ -18,7 +18,7 @@ use crate::Failure;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use logexport::atlas::{EventQuery, StreamLogOptions, TimeRange};
-use logexport::conductorone::{event_uid, SortDirection};
+use logexport::conductorone::SortDirection;
 use logexport::tencent_cls::{self, ExportOptions, ExportParams, Order};
 use std::path::Path;
 use tokio::sync::watch;
@@ -376,9 +376,7 @@ async fn c1_events(
                 return Err(e.into());
             }
         };
-        let uid = event_uid(&event)
-            .ok_or_else(|| Failure::runtime("an event has no metadata.uid; cannot checkpoint"))?
-            .to_string();
+        let uid = crate::c1::uid(&event)?;
         batch.append(&event.to_string())?;
         last_uid = Some(uid);
         if let Some(ms) = event.get("time").and_then(serde_json::Value::as_i64) {
