@@ -1,11 +1,10 @@
 //! `logexport atlas …`: audit and host log downloads, events, processes.
 
-use crate::clients::AtlasDefaults;
 use crate::output::{file_target, Sink};
-use crate::time::parse_time;
+use crate::windows::parse_opt;
 use crate::windows::{self, Plan, Windows};
 use crate::{Ctx, Failure};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use clap::Subcommand;
 use futures::TryStreamExt;
 use logexport::atlas::{
@@ -75,32 +74,22 @@ pub enum Command {
     },
 }
 
-/// `--log`: the API's names, and the downloaded files' names as aliases
-/// (`mongodb.gz`), so help and completions list them.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum LogArg {
-    /// The mongod diagnostic log.
-    #[value(alias = "mongodb.gz")]
-    Mongodb,
-    /// The mongos diagnostic log.
-    #[value(alias = "mongos.gz")]
-    Mongos,
-    /// The mongod audit log (database auditing must be on).
-    #[value(alias = "mongodb-audit-log.gz")]
-    MongodbAuditLog,
-    /// The mongos audit log.
-    #[value(alias = "mongos-audit-log.gz")]
-    MongosAuditLog,
-}
-
-impl From<LogArg> for LogName {
-    fn from(arg: LogArg) -> Self {
-        match arg {
-            LogArg::Mongodb => LogName::Mongodb,
-            LogArg::Mongos => LogName::Mongos,
-            LogArg::MongodbAuditLog => LogName::MongodbAuditLog,
-            LogArg::MongosAuditLog => LogName::MongosAuditLog,
-        }
+value_enum! {
+    /// `--log`: the API's names, and the downloaded files' names as aliases
+    /// (`mongodb.gz`), so help and completions list them.
+    pub enum LogArg => LogName {
+        /// The mongod diagnostic log.
+        #[value(alias = "mongodb.gz")]
+        Mongodb => Mongodb,
+        /// The mongos diagnostic log.
+        #[value(alias = "mongos.gz")]
+        Mongos => Mongos,
+        /// The mongod audit log (database auditing must be on).
+        #[value(alias = "mongodb-audit-log.gz")]
+        MongodbAuditLog => MongodbAuditLog,
+        /// The mongos audit log.
+        #[value(alias = "mongos-audit-log.gz")]
+        MongosAuditLog => MongosAuditLog,
     }
 }
 
@@ -182,28 +171,18 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             processor,
             window,
         } => {
-            let project = defaults.project(project)?;
+            let project = defaults.project(project, GIVE_PROJECT)?;
             let opts = processor
                 .map(|p| StreamLogOptions::default().processor(p))
                 .unwrap_or_default();
-            let fetch = move |client: atlas::Client, range: TimeRange| {
-                let (project, workspace, opts) = (project.clone(), workspace.clone(), opts.clone());
-                async move {
-                    client
-                        .download_stream_audit_logs(&project, &workspace, range, opts)
-                        .await
-                }
+            let (client, project, workspace) = (&client, &project, &workspace);
+            let fetch = move |range: TimeRange| {
+                client.download_stream_audit_logs(project, workspace, range, opts.clone())
             };
-            download(
-                ctx,
-                &client,
-                "atlas stream-audit-logs",
-                window,
-                Duration::days(30),
-                now,
-                fetch,
-            )
-            .await
+            let command = "atlas stream-audit-logs";
+            window
+                .download(ctx, command, Duration::days(30), fetch)
+                .await
         }
         Command::ClusterLogs {
             project,
@@ -211,26 +190,15 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             log_name,
             window,
         } => {
-            let project = defaults.project(project)?;
+            let project = defaults.project(project, GIVE_PROJECT)?;
             let log = LogName::from(log_name);
-            let fetch = move |client: atlas::Client, range: TimeRange| {
-                let (project, host) = (project.clone(), host.clone());
-                async move {
-                    client
-                        .download_cluster_log(&project, &host, log, range)
-                        .await
-                }
-            };
-            download(
-                ctx,
-                &client,
-                "atlas cluster-logs",
-                window,
-                Duration::hours(24),
-                now,
-                fetch,
-            )
-            .await
+            let (client, project, host) = (&client, &project, &host);
+            let fetch =
+                move |range: TimeRange| client.download_cluster_log(project, host, log, range);
+            let command = "atlas cluster-logs";
+            window
+                .download(ctx, command, Duration::hours(24), fetch)
+                .await
         }
         Command::Events {
             project,
@@ -240,11 +208,11 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             list,
         } => {
             let mut query = EventQuery::default();
-            if let Some(s) = since {
-                query = query.since(parse_time(&s, now).map_err(Failure::usage)?);
+            if let Some(t) = parse_opt(since.as_deref(), now)? {
+                query = query.since(t);
             }
-            if let Some(u) = until {
-                query = query.until(parse_time(&u, now).map_err(Failure::usage)?);
+            if let Some(t) = parse_opt(until.as_deref(), now)? {
+                query = query.until(t);
             }
             // A flag beats a default; a project default beats an org one.
             let (project, org) = match (project, org) {
@@ -262,179 +230,137 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                     )))
                 }
             };
-            let n = write_json_stream(ctx, &list, stream).await?;
+            let n = crate::listing::write_stream(ctx, &list, stream).await?;
             ctx.summary(json!({"command": "atlas events", "records": n}));
             Ok(())
         }
         Command::Processes { project, list } => {
-            let project = defaults.project(project)?;
-            let n = write_json_stream(ctx, &list, client.processes(&project)?).await?;
+            let project = defaults.project(project, GIVE_PROJECT)?;
+            let n = crate::listing::write_stream(ctx, &list, client.processes(&project)?).await?;
             ctx.summary(json!({"command": "atlas processes", "records": n}));
             Ok(())
         }
     }
 }
 
-/// `--project` when not given: the defaults the client was built with.
-trait ProjectDefault {
-    /// The flag, else the default, else a usage error saying how to set one.
-    fn project(&self, given: Option<String>) -> Result<String, Failure>;
-}
+/// How to give a project, for the message when none is given or set.
+const GIVE_PROJECT: &str = "give --project, or set";
 
-impl ProjectDefault for AtlasDefaults {
-    fn project(&self, given: Option<String>) -> Result<String, Failure> {
-        given.or_else(|| self.project.clone()).ok_or_else(|| {
-            Failure::usage(format!(
-                "give --project, or set {} (or project_id in the atlas CLI profile)",
-                atlas::ENV_PROJECT_ID
-            ))
-        })
-    }
-}
+impl Window {
+    /// One download, or consecutive windows with a checkpoint.
+    async fn download<F, Fut>(
+        self,
+        ctx: &Ctx,
+        command: &str,
+        default_span: Duration,
+        fetch: F,
+    ) -> Result<(), Failure>
+    where
+        F: Fn(TimeRange) -> Fut,
+        Fut: std::future::Future<Output = logexport::Result<Download>>,
+    {
+        let now = Utc::now();
+        let end = parse_opt(self.end.as_deref(), now)?.unwrap_or(now);
+        let start = parse_opt(self.start.as_deref(), now)?.unwrap_or(end - default_span);
+        if start >= end {
+            return Err(Failure::usage(format!(
+                "--since ({start}) must be before --until ({end})"
+            )));
+        }
 
-async fn write_json_stream<T: serde::Serialize>(
-    ctx: &Ctx,
-    list: &crate::listing::ListArgs,
-    mut stream: futures::stream::BoxStream<'static, logexport::Result<T>>,
-) -> Result<u64, Failure> {
-    let mut sink = crate::listing::Listing::open(ctx, list).await?;
-    let mut n = 0;
-    while let Some(item) = stream.try_next().await? {
-        sink.line(&serde_json::to_string(&item).map_err(|e| Failure::runtime(e.to_string()))?)
-            .await?;
-        n += 1;
-    }
-    sink.finish().await?;
-    Ok(n)
-}
-
-/// One download, or consecutive windows with a checkpoint.
-async fn download<F, Fut>(
-    ctx: &Ctx,
-    client: &atlas::Client,
-    command: &str,
-    window: Window,
-    default_span: Duration,
-    now: DateTime<Utc>,
-    fetch: F,
-) -> Result<(), Failure>
-where
-    F: Fn(atlas::Client, TimeRange) -> Fut,
-    Fut: std::future::Future<Output = logexport::Result<Download>>,
-{
-    let end = match &window.end {
-        Some(e) => parse_time(e, now).map_err(Failure::usage)?,
-        None => now,
-    };
-    let start = match &window.start {
-        Some(s) => parse_time(s, now).map_err(Failure::usage)?,
-        None => end - default_span,
-    };
-    if start >= end {
-        return Err(Failure::usage(format!(
-            "--since ({start}) must be before --until ({end})"
-        )));
-    }
-
-    let lag = windows::lag(
-        window.lag.as_deref(),
-        DEFAULT_LAG,
-        window.checkpoint.is_some(),
-    )?;
-    if let Some(checkpoint) = &window.checkpoint {
-        let mut windows = Windows::open(
-            ctx,
-            Plan {
-                command,
-                stream: command.to_string(),
-                checkpoint,
-                start,
-                end,
-                step: windows::parse_span("step", &window.step, false)?,
-                lag,
-                now,
-            },
-        )?;
-        while let Some(w) = windows.next_window() {
-            let dl = fetch(client.clone(), TimeRange::new(w.from, w.to)).await?;
-            ctx.count_replacements(dl.replacements());
-            let operation = dl.meta().operation;
-            let tag = move |e: logexport::Error| {
-                e.with_vendor(logexport::Vendor::Atlas)
-                    .with_operation(operation)
-            };
-            let mut reader = dl.into_reader().await?;
-            let mut lines = LineNormalizer::new();
-            loop {
-                // Records go from the decoder's chunks into the output's
-                // pending block: no `String` per line.
-                let chunk = reader.fill_buf().await.map_err(|e| tag(e.into()))?;
-                if chunk.is_empty() {
-                    break;
+        let lag = windows::lag(self.lag.as_deref(), DEFAULT_LAG, self.checkpoint.is_some())?;
+        if let Some(checkpoint) = &self.checkpoint {
+            let mut windows = Windows::open(
+                ctx,
+                Plan {
+                    command,
+                    stream: command.to_string(),
+                    checkpoint,
+                    start,
+                    end,
+                    step: windows::parse_span("step", &self.step, false)?,
+                    lag,
+                    now,
+                },
+            )?;
+            while let Some(w) = windows.next_window() {
+                let dl = fetch(TimeRange::new(w.from, w.to)).await?;
+                ctx.count_replacements(dl.replacements());
+                let operation = dl.meta().operation;
+                let tag = move |e: logexport::Error| {
+                    e.with_vendor(logexport::Vendor::Atlas)
+                        .with_operation(operation)
+                };
+                let mut reader = dl.into_reader().await?;
+                let mut lines = LineNormalizer::new();
+                loop {
+                    // Records go from the decoder's chunks into the output's
+                    // pending block: no `String` per line.
+                    let chunk = reader.fill_buf().await.map_err(|e| tag(e.into()))?;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    let n = chunk.len();
+                    windows
+                        .output()
+                        .append_text(chunk, &mut lines)
+                        .map_err(&tag)?;
+                    reader.as_mut().consume(n);
                 }
-                let n = chunk.len();
-                windows
-                    .output()
-                    .append_text(chunk, &mut lines)
-                    .map_err(&tag)?;
-                reader.as_mut().consume(n);
+                windows.output().end_text(&mut lines)?;
+                windows.commit(w)?;
             }
-            windows
-                .output()
-                .end_text(&mut lines)
-                .map_err(Failure::runtime)?;
-            windows.commit(w)?;
+            windows.finish();
+            return Ok(());
         }
-        windows.finish();
-        return Ok(());
-    }
 
-    // The library already warns (once per version) about Deprecation and
-    // Sunset headers; -v shows it.
-    let dl = fetch(client.clone(), TimeRange::new(start, end)).await?;
-    ctx.count_replacements(dl.replacements());
-    let bar = ctx.progress.bytes(command, dl.meta().content_length);
-    let counter = bar.clone();
-    let dl = dl.on_progress(move |p| counter.set_position(p.bytes));
-    let result = match (file_target(ctx.global.output.as_deref()), ctx.global.raw) {
-        (Some(target), raw) => {
-            let mode = if raw {
-                SaveMode::Raw
-            } else {
-                SaveMode::Decoded
-            };
-            let saved = dl
-                .save(target, mode)
-                .await
-                .map_err(|e| crate::failure::at_path(e, target))?;
-            json!({"command": command, "output": saved.path.display().to_string(), "bytes": saved.bytes, "windows": 1})
-        }
-        (None, true) => {
-            let mut body = dl.into_raw_stream();
-            let mut sink = Sink::open(None).await?;
-            let mut bytes = 0u64;
-            while let Some(chunk) = body.try_next().await? {
-                sink.bytes(&chunk).await?;
-                bytes += chunk.len() as u64;
+        // The library already warns (once per version) about Deprecation and
+        // Sunset headers; -v shows it.
+        let dl = fetch(TimeRange::new(start, end)).await?;
+        ctx.count_replacements(dl.replacements());
+        let bar = ctx.progress.bytes(command, dl.meta().content_length);
+        let counter = bar.clone();
+        let dl = dl.on_progress(move |p| counter.set_position(p.bytes));
+        let result = match (file_target(ctx.global.output.as_deref()), ctx.global.raw) {
+            (Some(target), raw) => {
+                let mode = if raw {
+                    SaveMode::Raw
+                } else {
+                    SaveMode::Decoded
+                };
+                let saved = dl
+                    .save(target, mode)
+                    .await
+                    .map_err(|e| crate::failure::at_path(e, target))?;
+                json!({"command": command, "output": saved.path.display().to_string(), "bytes": saved.bytes, "windows": 1})
             }
-            sink.finish().await?;
-            json!({"command": command, "bytes": bytes, "windows": 1})
-        }
-        (None, false) => {
-            // Byte-level: the decoder's chunks go out with no `String` per line.
-            let operation = dl.meta().operation;
-            let reader = dl.into_reader().await?;
-            let mut sink = Sink::open(None).await?;
-            let tag = |e: logexport::Error| {
-                e.with_vendor(logexport::Vendor::Atlas)
-                    .with_operation(operation)
-            };
-            let n = sink.copy_lines(reader, tag).await?;
-            sink.finish().await?;
-            json!({"command": command, "records": n, "windows": 1})
-        }
-    };
-    bar.finish_and_clear();
-    ctx.summary(result);
-    Ok(())
+            (None, true) => {
+                let mut body = dl.into_raw_stream();
+                let mut sink = Sink::open(None).await?;
+                let mut bytes = 0u64;
+                while let Some(chunk) = body.try_next().await? {
+                    sink.bytes(&chunk).await?;
+                    bytes += chunk.len() as u64;
+                }
+                sink.finish().await?;
+                json!({"command": command, "bytes": bytes, "windows": 1})
+            }
+            (None, false) => {
+                // Byte-level: the decoder's chunks go out with no `String` per line.
+                let operation = dl.meta().operation;
+                let reader = dl.into_reader().await?;
+                let mut sink = Sink::open(None).await?;
+                let tag = |e: logexport::Error| {
+                    e.with_vendor(logexport::Vendor::Atlas)
+                        .with_operation(operation)
+                };
+                let n = sink.copy_lines(reader, tag).await?;
+                sink.finish().await?;
+                json!({"command": command, "records": n, "windows": 1})
+            }
+        };
+        bar.finish_and_clear();
+        ctx.summary(result);
+        Ok(())
+    }
 }

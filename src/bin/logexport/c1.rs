@@ -2,10 +2,10 @@
 
 use crate::checkpoint::Resumable;
 use crate::output::{file_target, Sink};
-use crate::time::parse_time;
+use crate::windows::parse_opt;
 use crate::{Ctx, Failure};
 use chrono::Utc;
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
 use futures::TryStreamExt;
 use logexport::conductorone::{
     self, event_uid, Datasource, ExportFormat, ExporterUpdate, NewExporter, SortDirection,
@@ -91,21 +91,13 @@ pub enum Exporters {
     },
 }
 
-/// Exporter file formats, by their short names.
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum Format {
-    /// OCSF JSON lines, zstd-compressed.
-    Zstd,
-    /// OCSF JSON lines, gzip-compressed.
-    Gzip,
-}
-
-impl From<Format> for ExportFormat {
-    fn from(f: Format) -> Self {
-        match f {
-            Format::Zstd => ExportFormat::OcsfJsonZstd,
-            Format::Gzip => ExportFormat::OcsfJsonGzip,
-        }
+value_enum! {
+    /// Exporter file formats, by their short names.
+    pub enum Format => ExportFormat {
+        /// OCSF JSON lines, zstd-compressed.
+        Zstd => OcsfJsonZstd,
+        /// OCSF JSON lines, gzip-compressed.
+        Gzip => OcsfJsonGzip,
     }
 }
 
@@ -127,11 +119,11 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                 Some(id) => client.exporter_events(id.clone()),
                 None => client.events(),
             };
-            if let Some(s) = &since {
-                query = query.since(parse_time(s, now).map_err(Failure::usage)?);
+            if let Some(t) = parse_opt(since.as_deref(), now)? {
+                query = query.since(t);
             }
-            if let Some(u) = &until {
-                query = query.until(parse_time(u, now).map_err(Failure::usage)?);
+            if let Some(t) = parse_opt(until.as_deref(), now)? {
+                query = query.until(t);
             }
             match checkpoint {
                 None => {
@@ -173,24 +165,16 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                                 // Whole events already read are kept, so a
                                 // rerun resumes after them rather than
                                 // fetching them again.
-                                resumable
-                                    .commit(last_uid.take())
-                                    .map_err(Failure::runtime)?;
+                                resumable.commit(last_uid.take())?;
                                 return Err(e.into());
                             }
                         };
-                        let uid = event_uid(&event)
-                            .ok_or_else(|| {
-                                Failure::runtime("an event has no metadata.uid; cannot checkpoint")
-                            })?
-                            .to_string();
-                        resumable.append_json(&event).map_err(Failure::runtime)?;
+                        let uid = uid(&event)?;
+                        resumable.append_json(&event)?;
                         last_uid = Some(uid);
                         pending += 1;
                         if pending == COMMIT_EVERY {
-                            resumable
-                                .commit(last_uid.take())
-                                .map_err(Failure::runtime)?;
+                            resumable.commit(last_uid.take())?;
                             pending = 0;
                             bar.set_message(format!(
                                 "c1 events: {} stored",
@@ -198,7 +182,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                             ));
                         }
                     }
-                    resumable.commit(last_uid).map_err(Failure::runtime)?;
+                    resumable.commit(last_uid)?;
                     bar.finish_and_clear();
                     ctx.summary(json!({
                         "command": "c1 events",
@@ -216,6 +200,13 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
     }
 }
 
+/// The uid a checkpoint resumes after, once `event` is stored.
+pub fn uid(event: &serde_json::Value) -> Result<String, Failure> {
+    event_uid(event)
+        .map(str::to_string)
+        .ok_or_else(|| Failure::runtime("an event has no metadata.uid; cannot checkpoint"))
+}
+
 async fn exporters(
     ctx: &Ctx,
     client: &conductorone::Client,
@@ -230,18 +221,9 @@ async fn exporters(
     };
     let mut sink = crate::listing::Listing::open(ctx, &list).await?;
     let (action, n) = match command {
-        Exporters::List(_) => {
-            let mut stream = client.list_exporters().stream()?;
-            let mut n = 0;
-            while let Some(e) = stream.try_next().await? {
-                sink.line(&to_json(&e)?).await?;
-                n += 1;
-            }
-            ("list", n)
-        }
+        Exporters::List(_) => ("list", sink.items(client.list_exporters().stream()?).await?),
         Exporters::Get { id } => {
-            sink.line(&to_json(&client.get_exporter(&id).await?)?)
-                .await?;
+            sink.item(&client.get_exporter(&id).await?).await?;
             ("get", 1)
         }
         Exporters::Create {
@@ -260,7 +242,7 @@ async fn exporters(
             let created = client
                 .create_exporter(NewExporter::new(name).datasource(ds))
                 .await?;
-            sink.line(&to_json(&created)?).await?;
+            sink.item(&created).await?;
             ("create", 1)
         }
         Exporters::Update {
@@ -288,21 +270,17 @@ async fn exporters(
                     "nothing to update: give --name, --datasource, --prefix or --format",
                 ));
             }
-            sink.line(&to_json(&client.update_exporter(&id, update).await?)?)
+            sink.item(&client.update_exporter(&id, update).await?)
                 .await?;
             ("update", 1)
         }
         Exporters::Delete { id } => {
             client.delete_exporter(&id).await?;
-            sink.line(&json!({"deleted": id}).to_string()).await?;
+            sink.item(&json!({"deleted": id})).await?;
             ("delete", 1)
         }
     };
     sink.finish().await?;
     ctx.summary(json!({"command": format!("c1 exporters {action}"), "records": n}));
     Ok(())
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
-    serde_json::to_string(value).map_err(|e| Failure::runtime(e.to_string()))
 }

@@ -62,13 +62,7 @@ impl CheckpointLock {
         let mut path = checkpoint.as_os_str().to_owned();
         path.push(".lock");
         let path = PathBuf::from(path);
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .read(true)
-            .write(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Failure::runtime(format!("cannot open {}: {e}", path.display())))?;
+        let mut file = open_rw(&path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -121,26 +115,20 @@ impl Resumable {
     pub fn open(output: &Path, checkpoint: &Path, stream: &str) -> Result<Self, Failure> {
         // Before anything is read or truncated: the holder may be mid-write.
         let lock = CheckpointLock::acquire(checkpoint)?;
-        Self::open_locked(output, checkpoint, stream, lock).map_err(Failure::runtime)
-    }
-
-    fn open_locked(
-        output: &Path,
-        checkpoint: &Path,
-        stream: &str,
-        lock: CheckpointLock,
-    ) -> Result<Self, String> {
         let state = match std::fs::read(checkpoint) {
             Ok(bytes) => {
                 let cp: Checkpoint = serde_json::from_slice(&bytes).map_err(|e| {
-                    format!("checkpoint {} is unreadable: {e}", checkpoint.display())
+                    Failure::runtime(format!(
+                        "checkpoint {} is unreadable: {e}",
+                        checkpoint.display()
+                    ))
                 })?;
                 if cp.stream != stream {
-                    return Err(format!(
+                    return Err(Failure::runtime(format!(
                         "checkpoint {} belongs to `{}`, not `{stream}`; use another file",
                         checkpoint.display(),
                         cp.stream
-                    ));
+                    )));
                 }
                 cp
             }
@@ -148,36 +136,11 @@ impl Resumable {
                 stream: stream.to_string(),
                 ..Checkpoint::default()
             },
-            Err(e) => {
-                return Err(format!(
-                    "cannot read checkpoint {}: {e}",
-                    checkpoint.display()
-                ))
-            }
+            Err(e) => return Err(Failure::path(checkpoint, "cannot read checkpoint", e)),
         };
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .read(true)
-            .write(true)
-            .truncate(false)
-            .open(output)
-            .map_err(|e| format!("cannot open {}: {e}", output.display()))?;
-        let len = file.metadata().map_err(|e| e.to_string())?.len();
-        if len < state.output_len {
-            return Err(format!(
-                "{} is shorter than its checkpoint records ({len} < {} bytes); it was changed by something else",
-                output.display(),
-                state.output_len
-            ));
-        }
-        if len > state.output_len {
-            file.set_len(state.output_len).map_err(|e| e.to_string())?;
-        }
-        file.seek(std::io::SeekFrom::End(0))
-            .map_err(|e| e.to_string())?;
         Ok(Resumable {
             path: output.to_path_buf(),
-            output: file,
+            output: reopen_at(output, state.output_len)?,
             checkpoint_path: checkpoint.to_path_buf(),
             pending: Vec::new(),
             pending_records: 0,
@@ -189,7 +152,7 @@ impl Resumable {
 
     /// Appends one record (its bytes, without the newline). It counts as
     /// stored only after [`commit`](Self::commit).
-    pub fn append(&mut self, record: impl AsRef<[u8]>) -> Result<(), String> {
+    pub fn append(&mut self, record: impl AsRef<[u8]>) -> Result<(), Failure> {
         self.pending.extend_from_slice(record.as_ref());
         self.pending.push(b'\n');
         self.appended(1)
@@ -197,8 +160,9 @@ impl Resumable {
 
     /// Appends one record as compact JSON, serialised straight into the
     /// pending block: no `String` per record.
-    pub fn append_json(&mut self, record: &serde_json::Value) -> Result<(), String> {
-        serde_json::to_writer(&mut self.pending, record).map_err(|e| e.to_string())?;
+    pub fn append_json(&mut self, record: &serde_json::Value) -> Result<(), Failure> {
+        serde_json::to_writer(&mut self.pending, record)
+            .map_err(|e| Failure::runtime(e.to_string()))?;
         self.pending.push(b'\n');
         self.appended(1)
     }
@@ -214,12 +178,12 @@ impl Resumable {
         let before = lines.records();
         lines.push(text, &mut self.pending)?;
         self.appended(lines.records() - before)
-            .map_err(|e| logexport::Error::new(logexport::ErrorKind::Io, e))
+            .map_err(|f| logexport::Error::new(logexport::ErrorKind::Io, f.message))
     }
 
     /// Ends a text given to [`append_text`](Self::append_text): an
     /// unfinished last line is a record too.
-    pub fn end_text(&mut self, lines: &mut LineNormalizer) -> Result<(), String> {
+    pub fn end_text(&mut self, lines: &mut LineNormalizer) -> Result<(), Failure> {
         let before = lines.records();
         let after = lines.finish(&mut self.pending);
         self.appended(after - before)
@@ -227,7 +191,7 @@ impl Resumable {
 
     /// Counts `records` just added to the pending block, and writes the
     /// block out once it is large.
-    fn appended(&mut self, records: u64) -> Result<(), String> {
+    fn appended(&mut self, records: u64) -> Result<(), Failure> {
         self.pending_records += records;
         if self.pending.len() >= PENDING_BLOCK {
             self.flush_pending()?;
@@ -235,10 +199,10 @@ impl Resumable {
         Ok(())
     }
 
-    fn flush_pending(&mut self) -> Result<(), String> {
+    fn flush_pending(&mut self) -> Result<(), Failure> {
         self.output
             .write_all(&self.pending)
-            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))?;
+            .map_err(|e| Failure::path(&self.path, "cannot write", e))?;
         self.written += self.pending.len() as u64;
         self.pending.clear();
         Ok(())
@@ -246,9 +210,11 @@ impl Resumable {
 
     /// Makes everything appended so far durable, then records `position` as
     /// the place to resume from.
-    pub fn commit(&mut self, position: Option<String>) -> Result<(), String> {
+    pub fn commit(&mut self, position: Option<String>) -> Result<(), Failure> {
         self.flush_pending()?;
-        self.output.sync_data().map_err(|e| e.to_string())?;
+        self.output
+            .sync_data()
+            .map_err(|e| Failure::runtime(e.to_string()))?;
         self.state.output_len += self.written;
         self.state.records += self.pending_records;
         self.written = 0;
@@ -263,7 +229,7 @@ impl Resumable {
 
     /// Records a task started for the next window before its records are
     /// fetched. Nothing may be pending in the output meanwhile.
-    pub fn set_pending(&mut self, task: PendingTask) -> Result<(), String> {
+    pub fn set_pending(&mut self, task: PendingTask) -> Result<(), Failure> {
         debug_assert!(self.pending.is_empty() && self.written == 0);
         self.state.pending = Some(task);
         self.save()
@@ -271,24 +237,59 @@ impl Resumable {
 
     /// Forgets the pending task and every record appended since the last
     /// commit.
-    pub fn clear_pending(&mut self) -> Result<(), String> {
+    pub fn clear_pending(&mut self) -> Result<(), Failure> {
         self.pending.clear();
         self.pending_records = 0;
         self.written = 0;
-        self.output
-            .set_len(self.state.output_len)
-            .and_then(|()| self.output.seek(std::io::SeekFrom::End(0)).map(drop))
-            .map_err(|e| format!("cannot truncate {}: {e}", self.path.display()))?;
+        truncate(&mut self.output, self.state.output_len, &self.path)?;
         self.state.pending = None;
         self.save()
     }
 
-    fn save(&self) -> Result<(), String> {
+    fn save(&self) -> Result<(), Failure> {
         write_atomic(
             &self.checkpoint_path,
             &serde_json::to_vec_pretty(&self.state).expect("serialisable"),
         )
+        .map_err(Failure::runtime)
     }
+}
+
+/// Opens (or creates) `path` for appending after its first `len` bytes:
+/// what a crash wrote past the checkpoint is cut off. A file shorter than
+/// its checkpoint says was changed by something else, and is refused.
+pub fn reopen_at(path: &Path, len: u64) -> Result<std::fs::File, Failure> {
+    let mut file = open_rw(path)?;
+    let found = file
+        .metadata()
+        .map_err(|e| Failure::path(path, "cannot stat", e))?
+        .len();
+    if found < len {
+        return Err(Failure::runtime(format!(
+            "{} is shorter than its checkpoint records ({found} < {len} bytes); it was changed by something else",
+            path.display()
+        )));
+    }
+    truncate(&mut file, len, path)?;
+    Ok(file)
+}
+
+/// Opens `path` to read and write, created if missing, its bytes kept.
+fn open_rw(path: &Path) -> Result<std::fs::File, Failure> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .read(true)
+        .write(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Failure::path(path, "cannot open", e))
+}
+
+/// Cuts `file` (at `path`) to `len` bytes and appends from there.
+fn truncate(file: &mut std::fs::File, len: u64, path: &Path) -> Result<(), Failure> {
+    file.set_len(len)
+        .and_then(|()| file.seek(std::io::SeekFrom::End(0)).map(drop))
+        .map_err(|e| Failure::path(path, "cannot truncate", e))
 }
 
 /// Replaces `path` with `bytes` via a synced temporary file and a rename.
@@ -338,26 +339,6 @@ mod tests {
             "{}",
             other.message
         );
-    }
-
-    #[test]
-    fn a_second_open_of_a_held_checkpoint_fails_at_once_naming_the_holder() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("a.ndjson");
-        let cp = dir.path().join("a.checkpoint");
-        let held = Resumable::open(&out, &cp, "s").unwrap();
-        let busy = Resumable::open(&out, &cp, "s").err().unwrap();
-        assert_eq!(busy.code, 2);
-        assert_eq!(
-            busy.message,
-            format!(
-                "checkpoint {} is in use (pid {})",
-                cp.display(),
-                std::process::id()
-            )
-        );
-        drop(held);
-        assert!(Resumable::open(&out, &cp, "s").is_ok());
     }
 
     #[test]

@@ -67,6 +67,12 @@ pub struct Built<C> {
     pub source: Option<Source>,
 }
 
+impl<C> Built<C> {
+    fn new(client: C, source: Option<Source>) -> Self {
+        Built { client, source }
+    }
+}
+
 /// Profile files are read with blocking I/O; this keeps it off the
 /// runtime's worker threads without handing the whole resolver a `'static`
 /// bound.
@@ -94,6 +100,19 @@ pub struct AtlasDefaults {
     pub org: Option<String>,
 }
 
+impl AtlasDefaults {
+    /// The project `given`, else the default, else a usage error that
+    /// starts with `ask`: how to give one where the caller takes it.
+    pub fn project(&self, given: Option<String>, ask: &str) -> Result<String, Failure> {
+        given.or_else(|| self.project.clone()).ok_or_else(|| {
+            Failure::usage(format!(
+                "{ask} {} (or project_id in the atlas CLI profile)",
+                atlas::ENV_PROJECT_ID
+            ))
+        })
+    }
+}
+
 /// An Atlas client. Service-account clients are registered so their token
 /// is revoked when the process ends.
 pub fn atlas(setup: Setup<'_>) -> Result<(Built<atlas::Client>, AtlasDefaults), Failure> {
@@ -111,13 +130,7 @@ pub fn atlas(setup: Setup<'_>) -> Result<(Built<atlas::Client>, AtlasDefaults), 
             org: var(atlas::ENV_ORG_ID),
         };
         let client = sb.atlas.client_builder().build()?;
-        (
-            Built {
-                client,
-                source: None,
-            },
-            defaults,
-        )
+        (Built::new(client, None), defaults)
     } else {
         // The library's error names the variable and what is wrong with it.
         let creds = setup.credentials;
@@ -133,10 +146,7 @@ pub fn atlas(setup: Setup<'_>) -> Result<(Built<atlas::Client>, AtlasDefaults), 
             org: login.org_id.map(|o| o.value),
         };
         (
-            Built {
-                client: builder.build()?,
-                source: Some(login.credentials.source),
-            },
+            Built::new(builder.build()?, Some(login.credentials.source)),
             defaults,
         )
     };
@@ -156,10 +166,10 @@ pub fn cls(setup: Setup<'_>, region: Option<&str>) -> Result<Built<tencent_cls::
             .map(str::to_string)
             .or_else(|| setup.credentials.var("TENCENTCLOUD_REGION"))
             .ok_or_else(no_region)?;
-        return Ok(Built {
-            client: sb.cls.client_builder().region(region).build()?,
-            source: None,
-        });
+        return Ok(Built::new(
+            sb.cls.client_builder().region(region).build()?,
+            None,
+        ));
     }
     let creds = setup.credentials;
     let login = blocking(|| tccli::resolve(|n| creds.var(n), creds.profile.as_deref()))?;
@@ -175,19 +185,13 @@ pub fn cls(setup: Setup<'_>, region: Option<&str>) -> Result<Built<tencent_cls::
     if let Some(url) = setup.endpoint {
         builder = builder.endpoint(url);
     }
-    Ok(Built {
-        client: builder.build()?,
-        source: Some(login.credentials.source),
-    })
+    Ok(Built::new(builder.build()?, Some(login.credentials.source)))
 }
 
 /// A ConductorOne client.
 pub fn c1(setup: Setup<'_>) -> Result<Built<conductorone::Client>, Failure> {
     if let Some(sb) = setup.sandboxes {
-        return Ok(Built {
-            client: sb.conductorone.client_builder().build()?,
-            source: None,
-        });
+        return Ok(Built::new(sb.conductorone.client_builder().build()?, None));
     }
     let creds = setup.credentials;
     let login = blocking(|| cone::resolve(|n| creds.var(n), creds.profile.as_deref()))?;
@@ -197,10 +201,7 @@ pub fn c1(setup: Setup<'_>) -> Result<Built<conductorone::Client>, Failure> {
     if let Some(url) = setup.endpoint.map(str::to_string).or(endpoint) {
         builder = builder.endpoint(&url);
     }
-    Ok(Built {
-        client: builder.build()?,
-        source: Some(login.credentials.source),
-    })
+    Ok(Built::new(builder.build()?, Some(login.credentials.source)))
 }
 
 #[cfg(test)]

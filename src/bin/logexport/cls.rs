@@ -3,10 +3,11 @@
 use crate::failure::at_path;
 use crate::output::{file_target, Sink};
 use crate::time::parse_time;
+use crate::windows::parse_opt;
 use crate::windows::{self, Plan, TimeWindow, Windows};
 use crate::{Ctx, Failure};
 use chrono::{Duration, Utc};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use futures::TryStreamExt;
 use logexport::tencent_cls::{
     self, ExportEvent, ExportOptions, ExportParams, Format, Order, SaveMode, SyntaxRule, TimeRange,
@@ -139,31 +140,34 @@ impl ExportArgs {
     }
 }
 
-/// Record order.
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum OrderArg {
-    /// Oldest first.
-    Asc,
-    /// Newest first.
-    Desc,
+value_enum! {
+    /// Record order.
+    pub enum OrderArg => Order {
+        /// Oldest first.
+        Asc => Asc,
+        /// Newest first.
+        Desc => Desc,
+    }
 }
 
-/// Export file format.
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum FormatArg {
-    /// JSON lines.
-    Json,
-    /// CSV.
-    Csv,
+value_enum! {
+    /// Export file format.
+    pub enum FormatArg => Format {
+        /// JSON lines.
+        Json => Json,
+        /// CSV.
+        Csv => Csv,
+    }
 }
 
-/// Query language.
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum SyntaxArg {
-    /// Lucene.
-    Lucene,
-    /// CLS Query Language.
-    Cql,
+value_enum! {
+    /// Query language.
+    pub enum SyntaxArg => SyntaxRule {
+        /// Lucene.
+        Lucene => Lucene,
+        /// CLS Query Language.
+        Cql => Cql,
+    }
 }
 
 /// Runs a CLS command.
@@ -175,15 +179,8 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             topic,
             list,
         } => {
-            let client = client(ctx, &region)?;
-            let mut sink = crate::listing::Listing::open(ctx, &list).await?;
-            let mut stream = client.list_exports(topic)?;
-            let mut n = 0u64;
-            while let Some(e) = stream.try_next().await? {
-                sink.line(&to_json(&e)?).await?;
-                n += 1;
-            }
-            sink.finish().await?;
+            let exports = client(ctx, &region)?.list_exports(topic)?;
+            let n = crate::listing::write_stream(ctx, &list, exports).await?;
             ctx.summary(json!({"command": "cls exports", "records": n}));
             Ok(())
         }
@@ -194,19 +191,12 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Topics { region, name, list } => {
-            let client = client(ctx, &region)?;
             let filter = TopicFilter {
                 name,
                 ..TopicFilter::default()
             };
-            let mut sink = crate::listing::Listing::open(ctx, &list).await?;
-            let mut stream = client.list_topics(filter)?;
-            let mut n = 0u64;
-            while let Some(t) = stream.try_next().await? {
-                sink.line(&to_json(&t)?).await?;
-                n += 1;
-            }
-            sink.finish().await?;
+            let topics = client(ctx, &region)?.list_topics(filter)?;
+            let n = crate::listing::write_stream(ctx, &list, topics).await?;
             ctx.summary(json!({"command": "cls topics", "records": n}));
             Ok(())
         }
@@ -217,10 +207,7 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
     let client = client(ctx, &args.region)?;
     let now = Utc::now();
     let from = parse_time(&args.from, now).map_err(Failure::usage)?;
-    let to = match &args.to {
-        Some(t) => parse_time(t, now).map_err(Failure::usage)?,
-        None => now,
-    };
+    let to = parse_opt(args.to.as_deref(), now)?.unwrap_or(now);
     let lag = windows::lag(args.lag.as_deref(), DEFAULT_LAG, args.checkpoint.is_some())?;
     if let Some(checkpoint) = &args.checkpoint {
         if from >= to {
@@ -274,21 +261,21 @@ async fn export(ctx: &Ctx, args: ExportArgs) -> Result<(), Failure> {
     });
     let job = client.export_logs(args.topic, args.query, TimeRange::new(from, to), options);
     let summary = match (file_target(ctx.global.output.as_deref()), ctx.global.raw) {
-        (Some(path), true) => {
-            let s = job
-                .save(path, SaveMode::Raw)
-                .await
-                .map_err(|e| at_path(e, path))?;
-            json!({"command": "cls export", "export_id": s.export_id, "output": s.path.display().to_string(),
-                   "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts, "windows": 1})
-        }
-        (Some(path), false) => {
-            let s = job
-                .save(path, SaveMode::Decoded)
-                .await
-                .map_err(|e| at_path(e, path))?;
-            json!({"command": "cls export", "export_id": s.export_id, "output": s.path.display().to_string(),
-                   "records": s.records, "replaced": s.replaced, "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts, "windows": 1})
+        (Some(path), raw) => {
+            let mode = if raw {
+                SaveMode::Raw
+            } else {
+                SaveMode::Decoded
+            };
+            let s = job.save(path, mode).await.map_err(|e| at_path(e, path))?;
+            let mut summary = json!({"command": "cls export", "export_id": s.export_id, "output": s.path.display().to_string(),
+                   "bytes": s.bytes, "deleted": s.deleted, "attempts": s.attempts, "windows": 1});
+            if !raw {
+                // A raw save decodes nothing: no records to count.
+                summary["records"] = s.records.into();
+                summary["replaced"] = s.replaced.into();
+            }
+            summary
         }
         (None, true) => {
             return Err(Failure::usage(
@@ -326,33 +313,6 @@ fn base_options(args: &ExportArgs) -> ExportOptions {
     }
 }
 
-impl From<OrderArg> for Order {
-    fn from(o: OrderArg) -> Self {
-        match o {
-            OrderArg::Asc => Order::Asc,
-            OrderArg::Desc => Order::Desc,
-        }
-    }
-}
-
-impl From<FormatArg> for Format {
-    fn from(f: FormatArg) -> Self {
-        match f {
-            FormatArg::Json => Format::Json,
-            FormatArg::Csv => Format::Csv,
-        }
-    }
-}
-
-impl From<SyntaxArg> for SyntaxRule {
-    fn from(s: SyntaxArg) -> Self {
-        match s {
-            SyntaxArg::Lucene => SyntaxRule::Lucene,
-            SyntaxArg::Cql => SyntaxRule::Cql,
-        }
-    }
-}
-
 /// `cls export --checkpoint`: one export task per window. The task id is
 /// recorded before its records are fetched, so a run killed mid-window
 /// downloads the same task again instead of creating another.
@@ -381,7 +341,7 @@ async fn export_windows(
         ctx.count_replacements(records.replacements());
         let mut n = 0u64;
         while let Some(record) = records.try_next().await? {
-            windows.output().append(&record).map_err(Failure::runtime)?;
+            windows.output().append(&record)?;
             n += 1;
         }
         let cap = args.count.unwrap_or(tencent_cls::MAX_EXPORT_COUNT);
@@ -447,10 +407,4 @@ fn client(ctx: &Ctx, region: &RegionArg) -> Result<tencent_cls::Client, Failure>
     let built = crate::clients::cls(ctx.setup(), region.region.as_deref())?;
     ctx.note_credentials(built.source);
     Ok(built.client)
-}
-
-/// One listed item as its NDJSON line: the library types serialize with
-/// CLS's own field names, and leave the download URL out.
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
-    serde_json::to_string(value).map_err(|e| Failure::runtime(e.to_string()))
 }

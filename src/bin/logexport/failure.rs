@@ -21,21 +21,28 @@ pub struct Failure {
 impl Failure {
     /// A usage error (exit 2): bad input, caught before any request.
     pub fn usage(message: impl Into<String>) -> Self {
-        let message = message.into();
-        Failure {
-            code: 2,
-            error: Some(Error::new(ErrorKind::InvalidInput, message.clone())),
-            message,
-        }
+        Failure::of_kind(2, ErrorKind::InvalidInput, message.into())
     }
 
     /// A local failure (exit 1) that has no library error of its own.
     pub fn runtime(message: impl Into<String>) -> Self {
-        let message = message.into();
+        Failure::of_kind(1, ErrorKind::Io, message.into())
+    }
+
+    fn of_kind(code: u8, kind: ErrorKind, message: String) -> Self {
         Failure {
-            code: 1,
-            error: Some(Error::new(ErrorKind::Io, message.clone())),
+            code,
+            error: Some(Error::new(kind, message.clone())),
             message,
+        }
+    }
+
+    /// The same failure, its message led by `context` (which source, which
+    /// step).
+    pub fn within(self, context: impl std::fmt::Display) -> Self {
+        Failure {
+            message: format!("{context}{}", self.message),
+            ..self
         }
     }
 

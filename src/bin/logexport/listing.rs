@@ -4,6 +4,8 @@
 
 use crate::output::{file_target, Sink};
 use crate::{Ctx, Failure};
+use futures::stream::BoxStream;
+use futures::TryStreamExt;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -83,6 +85,25 @@ impl Listing {
         Ok(())
     }
 
+    /// Adds one record, serialized with the library type's own field names.
+    pub async fn item<T: serde::Serialize>(&mut self, item: &T) -> Result<(), Failure> {
+        let json = serde_json::to_string(item).map_err(|e| Failure::runtime(e.to_string()))?;
+        self.line(&json).await
+    }
+
+    /// Adds every item of `stream` and returns how many there were.
+    pub async fn items<T: serde::Serialize>(
+        &mut self,
+        mut stream: BoxStream<'static, logexport::Result<T>>,
+    ) -> Result<u64, Failure> {
+        let mut n = 0;
+        while let Some(item) = stream.try_next().await? {
+            self.item(&item).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Writes what is buffered and commits the output.
     pub async fn finish(mut self) -> Result<Option<PathBuf>, Failure> {
         match self.format {
@@ -97,6 +118,19 @@ impl Listing {
         }
         Ok(self.sink.finish().await?)
     }
+}
+
+/// Writes every item of `stream` as a listing and returns how many there
+/// were.
+pub async fn write_stream<T: serde::Serialize>(
+    ctx: &Ctx,
+    list: &ListArgs,
+    stream: BoxStream<'static, logexport::Result<T>>,
+) -> Result<u64, Failure> {
+    let mut listing = Listing::open(ctx, list).await?;
+    let n = listing.items(stream).await?;
+    listing.finish().await?;
+    Ok(n)
 }
 
 /// Renders records as aligned columns: the union of their top-level keys

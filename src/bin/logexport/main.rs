@@ -4,6 +4,32 @@
 //! Exit codes: 0 success, 1 vendor or network error, 2 usage or credentials,
 //! 130 SIGINT, 143 SIGTERM.
 
+/// A `--flag` value enum that mirrors a library enum, variant for variant,
+/// with the `From` conversion into it: the library's enums stay free of
+/// clap, and help text comes from the variants' docs.
+macro_rules! value_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident => $target:ident {
+            $($(#[$vmeta:meta])* $variant:ident => $to:ident,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(clap::ValueEnum, Clone, Copy, Debug)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl From<$name> for $target {
+            fn from(value: $name) -> Self {
+                match value {
+                    $($name::$variant => $target::$to,)+
+                }
+            }
+        }
+    };
+}
+
 mod atlas;
 mod c1;
 mod checkpoint;
@@ -324,11 +350,7 @@ async fn run(cli: Cli, mut signals: signals::Signals) -> Result<(), Failure> {
         output::prepare(cli.global.output.as_deref())?;
     }
     let sandboxes = if cli.global.sandbox {
-        Some(
-            sandbox::Sandboxes::start(0)
-                .await
-                .map_err(|e| Failure::runtime(format!("cannot start the sandbox: {e}")))?,
-        )
+        Some(sandbox::Sandboxes::start(0).await?)
     } else {
         None
     };

@@ -50,6 +50,7 @@ impl Sink {
         self.put(|buf| {
             buf.extend_from_slice(record);
             buf.push(b'\n');
+            Ok(())
         })
         .await
     }
@@ -60,23 +61,26 @@ impl Sink {
         self.put(|buf| {
             serde_json::to_writer(&mut *buf, record).expect("a JSON value serialises");
             buf.push(b'\n');
+            Ok(())
         })
         .await
     }
 
     /// Builds output in the write buffer, which is handed on once full.
-    async fn put(&mut self, build: impl FnOnce(&mut Vec<u8>)) -> logexport::Result<()> {
+    async fn put(
+        &mut self,
+        build: impl FnOnce(&mut Vec<u8>) -> logexport::Result<()>,
+    ) -> logexport::Result<()> {
         match self {
             Sink::Stdout(w) => {
-                build(w.buffer());
-                w.send_if_full().await?;
+                build(w.buffer())?;
+                Ok(w.send_if_full().await?)
             }
             Sink::File(f, p) => {
-                build(f.buffer());
-                f.send_if_full().await.map_err(|e| at_path(e, p))?;
+                build(f.buffer())?;
+                f.send_if_full().await.map_err(|e| at_path(e, p))
             }
         }
-        Ok(())
     }
 
     /// Writes bytes as they are (a raw download).
@@ -108,17 +112,7 @@ impl Sink {
                 break;
             }
             let n = chunk.len();
-            match self {
-                Sink::Stdout(w) => {
-                    lines.push(chunk, w.buffer()).map_err(&tag)?;
-                    w.send_if_full().await?;
-                }
-                Sink::File(f, p) => {
-                    let out = f.buffer();
-                    lines.push(chunk, out).map_err(&tag)?;
-                    f.send_if_full().await.map_err(|e| at_path(e, p))?;
-                }
-            }
+            self.put(|buf| lines.push(chunk, buf).map_err(&tag)).await?;
             reader.as_mut().consume(n);
         }
         let mut tail = Vec::new();

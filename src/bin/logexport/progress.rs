@@ -38,14 +38,20 @@ impl Progress {
         if !self.enabled {
             return ProgressBar::hidden();
         }
-        let bar = ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),
-        );
+        let bar = ProgressBar::new_spinner();
         bar.set_draw_target(ProgressDrawTarget::stderr());
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        spin(&bar);
         bar.set_message(what.to_string());
         bar
     }
+}
+
+/// Makes `bar` a spinner that shows its message and elapsed time.
+pub fn spin(bar: &ProgressBar) {
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
 }
 
 /// The look of a byte counter: a bar with percentage and ETA when the total

@@ -19,7 +19,7 @@ pub struct Sandboxes {
 
 impl Sandboxes {
     /// Starts them on `port`, `port + 1`, `port + 2`, or on free ports for 0.
-    pub async fn start(port: u16) -> std::io::Result<Sandboxes> {
+    pub async fn start(port: u16) -> Result<Sandboxes, Failure> {
         let at = |offset: u16| {
             if port == 0 {
                 0
@@ -27,11 +27,16 @@ impl Sandboxes {
                 port.saturating_add(offset)
             }
         };
-        Ok(Sandboxes {
-            atlas: AtlasSandbox::builder().port(at(0)).start().await?,
-            conductorone: ConductorOneSandbox::builder().port(at(1)).start().await?,
-            cls: TencentClsSandbox::builder().port(at(2)).start().await?,
-        })
+        let started = async {
+            std::io::Result::Ok(Sandboxes {
+                atlas: AtlasSandbox::builder().port(at(0)).start().await?,
+                conductorone: ConductorOneSandbox::builder().port(at(1)).start().await?,
+                cls: TencentClsSandbox::builder().port(at(2)).start().await?,
+            })
+        };
+        started
+            .await
+            .map_err(|e| Failure::runtime(format!("cannot start the sandbox: {e}")))
     }
 
     /// Endpoints, demo credentials and demo resource names, for users to
@@ -79,9 +84,7 @@ impl Sandboxes {
 /// `logexport sandbox`: serve until SIGINT or SIGTERM, which `main` turns
 /// into exit 130 or 143 like for every other command.
 pub async fn serve(ctx: &Ctx, port: u16) -> Result<(), Failure> {
-    let sandboxes = Sandboxes::start(port)
-        .await
-        .map_err(|e| Failure::runtime(format!("cannot start the sandbox: {e}")))?;
+    let sandboxes = Sandboxes::start(port).await?;
     // The demo credentials are printed on purpose: they only open the
     // emulators, which exist only in this process.
     println!(

@@ -2,7 +2,7 @@
 //! so a new user sees real logs flow without an account.
 
 use crate::sandbox::Sandboxes;
-use crate::{atlas, c1, cls, Ctx, Failure, Global};
+use crate::{atlas, c1, cls, Command, Ctx, Failure, Global};
 use logexport::sandbox::atlas as atlas_sb;
 use logexport::sandbox::tencent_cls as cls_sb;
 use std::path::{Path, PathBuf};
@@ -15,88 +15,137 @@ struct Step {
     what: &'static str,
     /// Whether it writes the vendor's bytes as served (`--raw`).
     raw: bool,
-    /// Runs the command.
-    run: for<'a> fn(&'a Ctx) -> StepFuture<'a>,
+    /// The command; `None` is the `pull` step, which writes its own config.
+    command: Option<Command>,
 }
 
-/// The tour, in order.
-const STEPS: &[Step] = &[
-    Step {
-        file: "atlas-stream-audit.ndjson",
-        what: "Atlas: stream processing audit log (Digest auth, gzip, decoded)",
+/// The tour, in order; checkpoints sit beside their step's file in `dir`.
+fn steps(dir: &Path) -> Vec<Step> {
+    let checkpoint = |file: &str| Some(dir.join(file).with_extension("checkpoint"));
+    let project = || Some(atlas_sb::DEMO_PROJECT_ID.to_string());
+    let step = |file, what, command| Step {
+        file,
+        what,
         raw: false,
-        run: atlas_stream_audit,
-    },
-    Step {
-        file: "atlas-mongodb.log.gz",
-        what: "Atlas: cluster host log, saved raw as served",
-        raw: true,
-        run: atlas_host_log_raw,
-    },
-    Step {
-        file: "atlas-audit-windows.ndjson",
-        what: "Atlas: host audit log in 1 h windows with a checkpoint",
-        raw: false,
-        run: atlas_audit_windows,
-    },
-    Step {
-        file: "atlas-events.ndjson",
-        what: "Atlas: project events, paged",
-        raw: false,
-        run: atlas_events,
-    },
-    Step {
-        file: "cls-topics.ndjson",
-        what: "Tencent CLS: topics (TC3-signed)",
-        raw: false,
-        run: cls_topics,
-    },
-    Step {
-        file: "cls-export.ndjson",
-        what: "Tencent CLS: export task created, polled, downloaded, decoded, deleted",
-        raw: false,
-        run: cls_export,
-    },
-    Step {
-        file: "c1-exporter.ndjson",
-        what: "ConductorOne: exporter created (Ed25519 JWT assertion → token)",
-        raw: false,
-        run: c1_exporter_create,
-    },
-    Step {
-        file: "c1-exporters.ndjson",
-        what: "ConductorOne: exporters listed",
-        raw: false,
-        run: c1_exporters_list,
-    },
-    Step {
-        file: "c1-events.ndjson",
-        what: "ConductorOne: system log events (OCSF) with a resumable checkpoint",
-        raw: false,
-        run: c1_events,
-    },
-    Step {
-        file: "pull",
-        what: "pull: one source per vendor at once, each with a locked checkpoint (see pull/)",
-        raw: false,
-        run: pull_all,
-    },
-];
+        command,
+    };
+    let atlas = |command| Some(Command::Atlas { command });
+    let c1 = |command| Some(Command::C1 { command });
+    vec![
+        step(
+            "atlas-stream-audit.ndjson",
+            "Atlas: stream processing audit log (Digest auth, gzip, decoded)",
+            atlas(atlas::Command::StreamAuditLogs {
+                project: project(),
+                workspace: atlas_sb::DEMO_WORKSPACE.into(),
+                processor: None,
+                window: window("6h", None),
+            }),
+        ),
+        Step {
+            raw: true,
+            ..step(
+                "atlas-mongodb.log.gz",
+                "Atlas: cluster host log, saved raw as served",
+                atlas(atlas::Command::ClusterLogs {
+                    project: project(),
+                    host: atlas_sb::DEMO_HOST.into(),
+                    log_name: atlas::LogArg::Mongodb,
+                    window: window("2h", None),
+                }),
+            )
+        },
+        step(
+            "atlas-audit-windows.ndjson",
+            "Atlas: host audit log in 1 h windows with a checkpoint",
+            atlas(atlas::Command::ClusterLogs {
+                project: project(),
+                host: atlas_sb::DEMO_HOST.into(),
+                log_name: atlas::LogArg::MongodbAuditLog,
+                window: window("3h", checkpoint("atlas-audit-windows.ndjson")),
+            }),
+        ),
+        step(
+            "atlas-events.ndjson",
+            "Atlas: project events, paged",
+            atlas(atlas::Command::Events {
+                project: project(),
+                org: None,
+                since: None,
+                until: None,
+                list: Default::default(),
+            }),
+        ),
+        step(
+            "cls-topics.ndjson",
+            "Tencent CLS: topics (TC3-signed)",
+            Some(Command::Cls {
+                command: cls::Command::Topics {
+                    region: cls_sb::DEMO_REGION.into(),
+                    name: None,
+                    list: Default::default(),
+                },
+            }),
+        ),
+        step(
+            "cls-export.ndjson",
+            "Tencent CLS: export task created, polled, downloaded, decoded, deleted",
+            Some(Command::Cls {
+                command: cls::Command::Export(cls::ExportArgs::demo(
+                    cls_sb::DEMO_REGION,
+                    cls_sb::DEMO_TOPIC_ID,
+                )),
+            }),
+        ),
+        step(
+            "c1-exporter.ndjson",
+            "ConductorOne: exporter created (Ed25519 JWT assertion → token)",
+            c1(c1::Command::Exporters {
+                command: c1::Exporters::Create {
+                    name: "tour exporter".into(),
+                    datasource: "ds-tour".into(),
+                    prefix: Some("logexport/".into()),
+                    format: Some(c1::Format::Gzip),
+                },
+            }),
+        ),
+        step(
+            "c1-exporters.ndjson",
+            "ConductorOne: exporters listed",
+            c1(c1::Command::Exporters {
+                command: c1::Exporters::List(Default::default()),
+            }),
+        ),
+        step(
+            "c1-events.ndjson",
+            "ConductorOne: system log events (OCSF) with a resumable checkpoint",
+            c1(c1::Command::Events {
+                exporter: None,
+                since: None,
+                until: None,
+                checkpoint: checkpoint("c1-events.ndjson"),
+            }),
+        ),
+        step(
+            "pull",
+            "pull: one source per vendor at once, each with a locked checkpoint (see pull/)",
+            None,
+        ),
+    ]
+}
 
 /// Runs the tour into `dir`.
 pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
-    let sandboxes = Sandboxes::start(0)
-        .await
-        .map_err(|e| Failure::runtime(format!("cannot start the sandbox: {e}")))?;
+    let sandboxes = Sandboxes::start(0).await?;
     let mut tour = Tour {
         dir: dir.to_path_buf(),
         global: ctx.global.clone(),
         sandboxes: Some(sandboxes),
         done: Vec::new(),
     };
-    for step in STEPS {
+    for step in steps(dir) {
         tour.step(step).await?;
     }
 
@@ -123,108 +172,6 @@ pub async fn run(ctx: &Ctx, dir: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-fn atlas_stream_audit(ctx: &Ctx) -> StepFuture<'_> {
-    let cmd = atlas::Command::StreamAuditLogs {
-        project: Some(atlas_sb::DEMO_PROJECT_ID.into()),
-        workspace: atlas_sb::DEMO_WORKSPACE.into(),
-        processor: None,
-        window: window("6h", None),
-    };
-    Box::pin(atlas::run(ctx, cmd))
-}
-
-fn atlas_host_log_raw(ctx: &Ctx) -> StepFuture<'_> {
-    let cmd = atlas::Command::ClusterLogs {
-        project: Some(atlas_sb::DEMO_PROJECT_ID.into()),
-        host: atlas_sb::DEMO_HOST.into(),
-        log_name: atlas::LogArg::Mongodb,
-        window: window("2h", None),
-    };
-    Box::pin(atlas::run(ctx, cmd))
-}
-
-fn atlas_audit_windows(ctx: &Ctx) -> StepFuture<'_> {
-    let cmd = atlas::Command::ClusterLogs {
-        project: Some(atlas_sb::DEMO_PROJECT_ID.into()),
-        host: atlas_sb::DEMO_HOST.into(),
-        log_name: atlas::LogArg::MongodbAuditLog,
-        window: window("3h", Some(checkpoint_of(ctx))),
-    };
-    Box::pin(atlas::run(ctx, cmd))
-}
-
-fn atlas_events(ctx: &Ctx) -> StepFuture<'_> {
-    let cmd = atlas::Command::Events {
-        project: Some(atlas_sb::DEMO_PROJECT_ID.into()),
-        org: None,
-        since: None,
-        until: None,
-        list: Default::default(),
-    };
-    Box::pin(atlas::run(ctx, cmd))
-}
-
-fn cls_topics(ctx: &Ctx) -> StepFuture<'_> {
-    let cmd = cls::Command::Topics {
-        region: cls_sb::DEMO_REGION.into(),
-        name: None,
-        list: Default::default(),
-    };
-    Box::pin(cls::run(ctx, cmd))
-}
-
-fn cls_export(ctx: &Ctx) -> StepFuture<'_> {
-    let cmd = cls::Command::Export(cls::ExportArgs::demo(
-        cls_sb::DEMO_REGION,
-        cls_sb::DEMO_TOPIC_ID,
-    ));
-    Box::pin(cls::run(ctx, cmd))
-}
-
-fn c1_exporter_create(ctx: &Ctx) -> StepFuture<'_> {
-    let cmd = c1::Command::Exporters {
-        command: c1::Exporters::Create {
-            name: "tour exporter".into(),
-            datasource: "ds-tour".into(),
-            prefix: Some("logexport/".into()),
-            format: Some(c1::Format::Gzip),
-        },
-    };
-    Box::pin(c1::run(ctx, cmd))
-}
-
-fn c1_exporters_list(ctx: &Ctx) -> StepFuture<'_> {
-    let cmd = c1::Command::Exporters {
-        command: c1::Exporters::List(Default::default()),
-    };
-    Box::pin(c1::run(ctx, cmd))
-}
-
-fn c1_events(ctx: &Ctx) -> StepFuture<'_> {
-    let cmd = c1::Command::Events {
-        exporter: None,
-        since: None,
-        until: None,
-        checkpoint: Some(checkpoint_of(ctx)),
-    };
-    Box::pin(c1::run(ctx, cmd))
-}
-
-/// `pull --once --sandbox` with one source per vendor, all writing to
-/// stdout-style wrapped records in the step's file.
-fn pull_all(ctx: &Ctx) -> StepFuture<'_> {
-    Box::pin(crate::pull::tour(ctx))
-}
-
-/// The step's checkpoint: its output with the extension `checkpoint`.
-fn checkpoint_of(ctx: &Ctx) -> PathBuf {
-    ctx.global
-        .output
-        .clone()
-        .unwrap_or_default()
-        .with_extension("checkpoint")
-}
-
 fn window(span: &str, checkpoint: Option<PathBuf>) -> atlas::Window {
     atlas::Window {
         start: Some(span.into()),
@@ -235,9 +182,6 @@ fn window(span: &str, checkpoint: Option<PathBuf>) -> atlas::Window {
     }
 }
 
-type StepFuture<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Failure>> + 'a>>;
-
 struct Tour {
     dir: PathBuf,
     global: Global,
@@ -247,13 +191,13 @@ struct Tour {
 
 impl Tour {
     /// Runs one command with `--output <dir>/<file>` and records what it wrote.
-    async fn step(&mut self, step: &Step) -> Result<(), Failure> {
+    async fn step(&mut self, step: Step) -> Result<(), Failure> {
         let Step {
             file,
             what,
             raw,
-            run,
-        } = *step;
+            command,
+        } = step;
         let path = self.dir.join(file);
         // A tour is a fresh run: old checkpoints would make steps resume.
         let _ = std::fs::remove_file(&path);
@@ -270,12 +214,13 @@ impl Tour {
         global.json = false;
         global.raw = raw;
         let ctx = Ctx::new(global, self.sandboxes.take());
-        let result = run(&ctx).await;
+        let result = match command {
+            // Boxed: `dispatch` runs the tour itself.
+            Some(command) => Box::pin(crate::dispatch(&ctx, command)).await,
+            None => crate::pull::tour(&ctx).await,
+        };
         self.sandboxes = ctx.sandboxes;
-        result.map_err(|e| Failure {
-            message: format!("tour step `{what}` failed: {}", e.message),
-            ..e
-        })?;
+        result.map_err(|e| e.within(format_args!("tour step `{what}` failed: ")))?;
         let bytes = size(&path);
         self.done.push((file.to_string(), what.to_string(), bytes));
         Ok(())

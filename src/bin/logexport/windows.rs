@@ -15,6 +15,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
+/// Parses a time flag that may be left out; a bad one is a usage error.
+pub fn parse_opt(s: Option<&str>, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, Failure> {
+    s.map(|s| crate::time::parse_time(s, now).map_err(Failure::usage))
+        .transpose()
+}
+
 /// Parses a `--step` or `--lag` span; `0` is accepted where `zero_ok`.
 pub fn parse_span(flag: &str, s: &str, zero_ok: bool) -> Result<Duration, Failure> {
     if zero_ok && s.trim().trim_end_matches(['s', 'm', 'h', 'd', 'w']) == "0" {
@@ -141,12 +147,10 @@ impl<'a> Windows<'a> {
 
     /// Records the task started for `window`, before fetching its records.
     pub fn set_task(&mut self, window: &mut TimeWindow, id: &str) -> Result<(), Failure> {
-        self.resumable
-            .set_pending(PendingTask {
-                id: id.to_string(),
-                end: window.to.timestamp(),
-            })
-            .map_err(Failure::runtime)?;
+        self.resumable.set_pending(PendingTask {
+            id: id.to_string(),
+            end: window.to.timestamp(),
+        })?;
         window.task = Some(id.to_string());
         Ok(())
     }
@@ -154,7 +158,7 @@ impl<'a> Windows<'a> {
     /// Forgets the current window's task and the records appended for it,
     /// so a rerun starts the window afresh (with different flags).
     pub fn drop_task(&mut self) -> Result<(), Failure> {
-        self.resumable.clear_pending().map_err(Failure::runtime)
+        self.resumable.clear_pending()
     }
 
     /// Where the current window's records are appended.
@@ -165,8 +169,7 @@ impl<'a> Windows<'a> {
     /// Stores the window's records and moves the checkpoint past it.
     pub fn commit(&mut self, window: TimeWindow) -> Result<(), Failure> {
         self.resumable
-            .commit(Some(window.to.timestamp().to_string()))
-            .map_err(Failure::runtime)?;
+            .commit(Some(window.to.timestamp().to_string()))?;
         self.cursor = window.to;
         self.done += 1;
         Ok(())

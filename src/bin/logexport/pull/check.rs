@@ -15,10 +15,9 @@ pub async fn run(ctx: &Ctx, config: &Config) -> Result<(), Failure> {
     for (source, client) in config.sources.iter().zip(clients) {
         let result = match client {
             Err(f) => Err(f),
-            Ok(client) => probe(&source.what, &client).await.map_err(|f| Failure {
-                message: format!("source `{}`: {}", source.name, f.message),
-                ..f
-            }),
+            Ok(client) => probe(&source.what, &client)
+                .await
+                .map_err(|f| f.within(format_args!("source `{}`: ", source.name))),
         };
         match result {
             Ok(()) => {
@@ -61,12 +60,7 @@ async fn probe(what: &What, client: &Client) -> Result<(), Failure> {
             | What::AtlasEvents { project, .. },
             Client::Atlas(c, defaults),
         ) => {
-            let project = project
-                .clone()
-                .or_else(|| defaults.project.clone())
-                .ok_or_else(|| {
-                    Failure::usage("no project: set `project`, or MONGODB_ATLAS_PROJECT_ID")
-                })?;
+            let project = defaults.project(project.clone(), super::source::NO_PROJECT)?;
             c.processes(&project)?.try_next().await?;
         }
         (What::ClsExport { topic, .. }, Client::Cls(c)) => {

@@ -258,71 +258,46 @@ fn parse(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
     };
     let top: Table = toml::from_str(text).map_err(syntax)?;
     let sources: Sources = toml::from_str(text).map_err(syntax)?;
-    let mut problems = Vec::new();
-    let mut p = |span: std::ops::Range<usize>, message: String| {
-        problems.push(Problem {
-            line: line_of(text, span.start),
-            message,
+    let mut f = Fields::new(&top, 0..0, String::new());
+    f.unknown_keys(&[TOP_KEYS]);
+    let state_dir = f.typed("state_dir", "`state_dir` must be a non-empty path", |v| {
+        v.as_str().filter(|s| !s.is_empty()).map(|s| base.join(s))
+    });
+    if f.value("state_dir").is_none() {
+        f.problem(0..0, "missing `state_dir` (where checkpoints live)");
+    }
+    let concurrency = f
+        .typed(
+            "concurrency",
+            "`concurrency` must be an integer from 1 to 64",
+            |v| v.as_integer().filter(|n| (1..=64).contains(n)),
+        )
+        .map_or(DEFAULT_CONCURRENCY, |n| n as usize);
+    let interval = f
+        .typed("interval", "`interval` must be a string like \"5m\"", |v| {
+            v.as_str().map(str::to_string)
         })
-    };
-    for key in top.keys() {
-        if !TOP_KEYS.contains(&key.get_ref().as_str()) {
-            p(key.span(), format!("unknown key `{}`", key.get_ref()));
-        }
-    }
-    let get = |k: &str| {
-        top.iter()
-            .find(|(key, _)| key.get_ref() == k)
-            .map(|(_, v)| v)
-    };
-    let state_dir = match get("state_dir").map(|v| (v.span(), v.get_ref())) {
-        Some((_, toml::Value::String(s))) if !s.is_empty() => Some(base.join(s)),
-        Some((span, _)) => {
-            p(span, "`state_dir` must be a non-empty path".into());
-            None
-        }
-        None => {
-            p(0..0, "missing `state_dir` (where checkpoints live)".into());
-            None
-        }
-    };
-    let concurrency = match get("concurrency").map(|v| (v.span(), v.get_ref())) {
-        None => DEFAULT_CONCURRENCY,
-        Some((_, toml::Value::Integer(n))) if (1..=64).contains(n) => *n as usize,
-        Some((span, _)) => {
-            p(span, "`concurrency` must be an integer from 1 to 64".into());
-            DEFAULT_CONCURRENCY
-        }
-    };
-    let interval = match get("interval").map(|v| (v.span(), v.get_ref())) {
-        None => span_of(DEFAULT_INTERVAL),
-        Some((span, toml::Value::String(s))) => span_of(s).or_else(|| {
-            p(span, format!("`interval`: `{s}` is not a duration like 5m"));
-            None
-        }),
-        Some((span, _)) => {
-            p(span, "`interval` must be a string like \"5m\"".into());
-            None
-        }
-    }
-    .and_then(|d| d.to_std().ok())
-    .unwrap_or(std::time::Duration::from_secs(300));
+        .map_or(span_of(DEFAULT_INTERVAL), |s| {
+            span_of(&s).or_else(|| {
+                let message = format!("`interval`: `{s}` is not a duration like 5m");
+                f.problem(f.span("interval"), message);
+                None
+            })
+        })
+        .and_then(|d| d.to_std().ok())
+        .unwrap_or(std::time::Duration::from_secs(300));
 
     if sources.source.is_empty() {
-        p(0..0, "no `[[source]]` tables".into());
+        f.problem(0..0, "no `[[source]]` tables");
     }
     let mut out = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for table in &sources.source {
         let line = line_of(text, table.span().start);
-        let mut local = Vec::new();
-        let source = parse_source(table.get_ref(), base, line, &mut local);
-        for (span, message) in local {
-            p(span, message);
-        }
+        let source = parse_source(table.get_ref(), base, line, &mut f.problems);
         if let Some(source) = source {
             if let Some(first) = seen.insert(source.name.clone(), line) {
-                p(
+                f.problem(
                     table.span(),
                     format!(
                         "source name `{}` is already used on line {first}",
@@ -333,6 +308,14 @@ fn parse(text: &str, base: &Path) -> Result<Config, Vec<Problem>> {
             out.push(source);
         }
     }
+    let mut problems: Vec<Problem> = f
+        .problems
+        .into_iter()
+        .map(|(span, message)| Problem {
+            line: line_of(text, span.start),
+            message,
+        })
+        .collect();
     // Two sources appending to one file would corrupt each other's
     // exactly-once bookkeeping.
     let mut templates: BTreeMap<&str, &str> = BTreeMap::new();
@@ -372,6 +355,131 @@ fn span_of(s: &str) -> Option<Duration> {
 
 type Range = std::ops::Range<usize>;
 
+/// A TOML table being checked: typed getters that note each problem with
+/// its span and go on, so every problem is reported at once.
+struct Fields<'t> {
+    table: &'t Table,
+    /// Where a message about a missing key points.
+    at: Range,
+    /// Put before each message: "source `a`: ", or nothing at the top.
+    who: String,
+    problems: Vec<(Range, String)>,
+}
+
+impl<'t> Fields<'t> {
+    fn new(table: &'t Table, at: Range, who: String) -> Self {
+        Fields {
+            table,
+            at,
+            who,
+            problems: Vec::new(),
+        }
+    }
+
+    fn value(&self, k: &str) -> Option<&'t Spanned<toml::Value>> {
+        self.table
+            .iter()
+            .find(|(key, _)| key.get_ref() == k)
+            .map(|(_, v)| v)
+    }
+
+    /// Where `k` is, else where the table starts.
+    fn span(&self, k: &str) -> Range {
+        self.value(k).map_or(self.at.clone(), |v| v.span())
+    }
+
+    fn problem(&mut self, span: Range, message: impl std::fmt::Display) {
+        self.problems.push((span, format!("{}{message}", self.who)));
+    }
+
+    /// Notes every key that is in none of `known`.
+    fn unknown_keys(&mut self, known: &[&[&str]]) {
+        for key in self.table.keys() {
+            let k = key.get_ref().as_str();
+            if !known.iter().any(|keys| keys.contains(&k)) {
+                self.problem(key.span(), format!("unknown key `{k}`"));
+            }
+        }
+    }
+
+    /// `k` as `convert` makes it; `None` when absent, or when `convert`
+    /// refuses it, which notes `message`.
+    fn typed<T>(
+        &mut self,
+        k: &str,
+        message: impl std::fmt::Display,
+        convert: impl FnOnce(&'t toml::Value) -> Option<T>,
+    ) -> Option<T> {
+        let v = self.value(k)?;
+        let converted = convert(v.get_ref());
+        if converted.is_none() {
+            self.problem(v.span(), message);
+        }
+        converted
+    }
+
+    fn string(&mut self, k: &str) -> Option<String> {
+        let message = format!("`{k}` must be a non-empty string");
+        self.typed(k, message, |v| {
+            v.as_str()
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_string)
+        })
+    }
+
+    /// [`string`](Self::string), noting `missing` when the key is absent.
+    fn required(&mut self, k: &str, missing: &str) -> Option<String> {
+        let s = self.string(k);
+        if self.value(k).is_none() {
+            self.problem(self.at.clone(), missing);
+        }
+        s
+    }
+
+    fn list(&mut self, k: &str) -> Option<Vec<String>> {
+        let message =
+            format!("`{k}` must be a non-empty list of names (leave it out to discover them)");
+        let items = self.typed(k, message, |v| v.as_array().filter(|a| !a.is_empty()))?;
+        let names = items
+            .iter()
+            .map(|i| i.as_str().filter(|s| !s.is_empty()).map(str::to_string))
+            .collect();
+        self.typed(k, format!("`{k}` must be a list of names"), |_| names)
+    }
+
+    /// A span like `1h`, else `default`; `0` only where `zero_ok`.
+    fn duration(&mut self, k: &str, default: &str, zero_ok: bool) -> Duration {
+        let s = match self.value(k) {
+            None => default.to_string(),
+            Some(_) => {
+                let message = format!("`{k}` must be a string like \"1h\"");
+                match self.typed(k, message, |v| v.as_str().map(str::to_string)) {
+                    Some(s) => s,
+                    None => return Duration::zero(),
+                }
+            }
+        };
+        match span_of(&s) {
+            Some(d) if d > Duration::zero() || zero_ok => d,
+            _ => {
+                let or_zero = if zero_ok { " or 0" } else { "" };
+                let message = format!("`{k}`: `{s}` is not a duration like 5m{or_zero}");
+                self.problem(self.span(k), message);
+                Duration::zero()
+            }
+        }
+    }
+
+    /// A time as `--since` takes it, else `default`.
+    fn time(&mut self, k: &str, default: Option<&str>) -> Option<String> {
+        let s = self.string(k).or(default.map(str::to_string))?;
+        if let Err(m) = crate::time::parse_time(&s, chrono::Utc::now()) {
+            self.problem(self.span(k), format!("`{k}`: {m}"));
+        }
+        Some(s)
+    }
+}
+
 /// One `[[source]]`; problems go to `problems` with their spans.
 fn parse_source(
     table: &Table,
@@ -388,112 +496,55 @@ fn parse_source(
     let name_hint = table
         .iter()
         .find(|(k, _)| k.get_ref() == "name")
-        .and_then(|(_, v)| v.get_ref().as_str().map(str::to_string));
-    let who = name_hint
-        .as_deref()
-        .map_or(format!("source on line {line}"), |n| {
-            format!("source `{n}`")
-        });
-    let mut err = |span: Range, m: String| problems.push((span, format!("{who}: {m}")));
-    for key in table.keys() {
-        let k = key.get_ref().as_str();
-        if !COMMON_KEYS.contains(&k) && !WHAT_KEYS.contains(&k) {
-            err(key.span(), format!("unknown key `{}`", key.get_ref()));
-        }
-    }
-    let value = |k: &str| {
-        table
-            .iter()
-            .find(|(key, _)| key.get_ref() == k)
-            .map(|(_, v)| v)
-    };
-    let string = |k: &str, err: &mut dyn FnMut(Range, String)| -> Option<String> {
-        match value(k) {
-            None => None,
-            Some(v) => match v.get_ref() {
-                toml::Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
-                _ => {
-                    err(v.span(), format!("`{k}` must be a non-empty string"));
-                    None
-                }
-            },
-        }
-    };
-    let mut failed = false;
-    let mut e = |span: Range, m: String| {
-        failed = true;
-        err(span, m)
-    };
-    let name = string("name", &mut e);
-    match &name {
-        None if value("name").is_none() => e(at.clone(), "missing `name`".into()),
-        Some(n)
-            if !n
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-                || n.starts_with('.') =>
+        .and_then(|(_, v)| v.get_ref().as_str());
+    let who = name_hint.map_or(format!("source on line {line}: "), |n| {
+        format!("source `{n}`: ")
+    });
+    let mut f = Fields::new(table, at, who);
+    f.unknown_keys(&[COMMON_KEYS, WHAT_KEYS]);
+    // Unknown keys alone do not keep the source from being checked
+    // against the others (duplicate names, shared files).
+    let checked = f.problems.len();
+    let name = f.required("name", "missing `name`");
+    if let Some(n) = &name {
+        if !n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            || n.starts_with('.')
         {
-            e(
-                value("name").expect("present").span(),
+            f.problem(
+                f.span("name"),
                 format!("name `{n}` may hold only letters, digits, '-', '_' and '.' (it names a directory)"),
-            )
+            );
         }
-        _ => {}
     }
-    let vendor = string("vendor", &mut e);
-    let kind = string("kind", &mut e);
-    let list = |k: &str, e: &mut dyn FnMut(Range, String)| -> Option<Vec<String>> {
-        let v = value(k)?;
-        match v.get_ref() {
-            toml::Value::Array(items) if !items.is_empty() => {
-                let names: Option<Vec<String>> = items
-                    .iter()
-                    .map(|i| i.as_str().filter(|s| !s.is_empty()).map(str::to_string))
-                    .collect();
-                if names.is_none() {
-                    e(v.span(), format!("`{k}` must be a list of names"));
-                }
-                names
-            }
-            _ => {
-                e(
-                    v.span(),
-                    format!(
-                        "`{k}` must be a non-empty list of names (leave it out to discover them)"
-                    ),
-                );
-                None
-            }
-        }
-    };
-    let project = string("project", &mut e);
-    let org = string("org", &mut e);
-    let vendor_span = value("vendor").map_or(at.clone(), |v| v.span());
-    let kind_span = value("kind").map_or(vendor_span.clone(), |v| v.span());
+    let vendor = f.string("vendor");
+    let kind = f.string("kind");
+    let project = f.string("project");
+    let org = f.string("org");
+    let vendor_span = f.span("vendor");
+    let kind_span = f.value("kind").map_or(vendor_span.clone(), |v| v.span());
     // Keys that mean something only for some kinds.
     let mut allowed: &[&str] = &[];
     let what = match (vendor.as_deref(), kind.as_deref()) {
         (None, _) => {
-            if value("vendor").is_none() {
-                e(at.clone(), "missing `vendor` (atlas, cls or c1)".into());
+            if f.value("vendor").is_none() {
+                f.problem(f.at.clone(), "missing `vendor` (atlas, cls or c1)");
             }
             None
         }
         (Some("c1"), None | Some("events")) => {
             allowed = &["exporter"];
             Some(What::C1Events {
-                exporter: string("exporter", &mut e),
+                exporter: f.string("exporter"),
             })
         }
         (Some("cls"), None | Some("export")) => {
             allowed = &["region", "topic", "query"];
-            let topic = string("topic", &mut e);
-            if value("topic").is_none() {
-                e(at.clone(), "missing `topic`".into());
-            }
-            let query = string("query", &mut e).unwrap_or_else(|| "*".into());
+            let topic = f.required("topic", "missing `topic`");
+            let query = f.string("query").unwrap_or_else(|| "*".into());
             topic.map(|topic| What::ClsExport {
-                region: string("region", &mut e),
+                region: f.string("region"),
                 topic,
                 query,
             })
@@ -501,121 +552,75 @@ fn parse_source(
         (Some("atlas"), Some("stream-audit-logs")) => {
             allowed = &["project", "workspaces"];
             Some(What::AtlasStreamAudit {
-                project: project.clone(),
-                workspaces: list("workspaces", &mut e),
+                project,
+                workspaces: f.list("workspaces"),
             })
         }
         (Some("atlas"), Some("cluster-logs")) => {
             allowed = &["project", "hosts", "log"];
-            let log = match string("log", &mut e).as_deref() {
+            // The names `--log` takes, aliases included.
+            let log = match f.string("log") {
                 None => LogName::MongodbAuditLog,
-                Some("mongodb" | "mongodb.gz") => LogName::Mongodb,
-                Some("mongos" | "mongos.gz") => LogName::Mongos,
-                Some("mongodb-audit-log" | "mongodb-audit-log.gz") => LogName::MongodbAuditLog,
-                Some("mongos-audit-log" | "mongos-audit-log.gz") => LogName::MongosAuditLog,
-                Some(other) => {
-                    e(
-                        value("log").expect("present").span(),
-                        format!("`log` `{other}` is not one of mongodb, mongos, mongodb-audit-log, mongos-audit-log"),
-                    );
-                    LogName::MongodbAuditLog
-                }
+                Some(s) => match <crate::atlas::LogArg as clap::ValueEnum>::from_str(&s, false) {
+                    Ok(arg) => LogName::from(arg),
+                    Err(_) => {
+                        f.problem(
+                            f.span("log"),
+                            format!("`log` `{s}` is not one of mongodb, mongos, mongodb-audit-log, mongos-audit-log"),
+                        );
+                        LogName::MongodbAuditLog
+                    }
+                },
             };
             Some(What::AtlasHostLogs {
-                project: project.clone(),
-                hosts: list("hosts", &mut e),
+                project,
+                hosts: f.list("hosts"),
                 log,
             })
         }
         (Some("atlas"), Some("events")) => {
             allowed = &["project", "org"];
             if project.is_some() && org.is_some() {
-                e(
-                    kind_span.clone(),
-                    "give `project` or `org`, not both".into(),
-                );
+                f.problem(kind_span, "give `project` or `org`, not both");
             }
-            Some(What::AtlasEvents {
-                project: project.clone(),
-                org: org.clone(),
-            })
+            Some(What::AtlasEvents { project, org })
         }
         (Some("atlas"), None) => {
-            e(
-                vendor_span.clone(),
-                "missing `kind` (stream-audit-logs, cluster-logs or events)".into(),
+            f.problem(
+                vendor_span,
+                "missing `kind` (stream-audit-logs, cluster-logs or events)",
             );
             None
         }
         (Some("atlas" | "cls" | "c1"), Some(k)) => {
-            e(kind_span.clone(), format!("`kind` `{k}` does not exist for this vendor (atlas: stream-audit-logs, cluster-logs, events; cls: export; c1: events)"));
+            f.problem(kind_span, format!("`kind` `{k}` does not exist for this vendor (atlas: stream-audit-logs, cluster-logs, events; cls: export; c1: events)"));
             None
         }
         (Some(v), _) => {
-            e(
-                vendor_span.clone(),
+            f.problem(
+                vendor_span,
                 format!("`vendor` `{v}` is not atlas, cls or c1"),
             );
             None
         }
     };
-    for &k in WHAT_KEYS {
-        if let Some(v) = value(k) {
-            if what.is_some() && !allowed.contains(&k) {
-                e(
+    if what.is_some() {
+        for &k in WHAT_KEYS.iter().filter(|k| !allowed.contains(k)) {
+            if let Some(v) = f.value(k) {
+                f.problem(
                     v.span(),
                     format!("`{k}` does not apply to this kind of source"),
                 );
             }
         }
     }
-    let duration = |k: &str, default: &str, zero_ok: bool, e: &mut dyn FnMut(Range, String)| {
-        let (s, span) = match value(k) {
-            None => (default.to_string(), at.clone()),
-            Some(v) => match v.get_ref() {
-                toml::Value::String(s) => (s.clone(), v.span()),
-                _ => {
-                    e(v.span(), format!("`{k}` must be a string like \"1h\""));
-                    return Duration::zero();
-                }
-            },
-        };
-        match span_of(&s) {
-            Some(d) if d > Duration::zero() || zero_ok => d,
-            _ => {
-                e(
-                    span,
-                    format!(
-                        "`{k}`: `{s}` is not a duration like 5m{}",
-                        if zero_ok { " or 0" } else { "" }
-                    ),
-                );
-                Duration::zero()
-            }
-        }
-    };
-    let step = duration("step", DEFAULT_STEP, false, &mut e);
-    let lag = duration("lag", DEFAULT_LAG, true, &mut e);
-    let start = string("start", &mut e).unwrap_or_else(|| DEFAULT_START.into());
-    if let Err(m) = crate::time::parse_time(&start, chrono::Utc::now()) {
-        e(
-            value("start").map_or(at.clone(), |v| v.span()),
-            format!("`start`: {m}"),
-        );
-    }
-    let end = string("end", &mut e);
-    if let Some(Err(m)) = end
-        .as_deref()
-        .map(|t| crate::time::parse_time(t, chrono::Utc::now()))
-    {
-        e(
-            value("end").map_or(at.clone(), |v| v.span()),
-            format!("`end`: {m}"),
-        );
-    }
-    let endpoint = string("endpoint", &mut e);
-    let profile = string("profile", &mut e);
-    let env = match value("env") {
+    let step = f.duration("step", DEFAULT_STEP, false);
+    let lag = f.duration("lag", DEFAULT_LAG, true);
+    let start = f.time("start", Some(DEFAULT_START)).unwrap_or_default();
+    let end = f.time("end", None);
+    let endpoint = f.string("endpoint");
+    let profile = f.string("profile");
+    let env = match f.value("env") {
         None => None,
         Some(v) => match v.get_ref() {
             toml::Value::Table(t) => {
@@ -625,15 +630,15 @@ fn parse_source(
                         Some(s) if !s.is_empty() => {
                             map.insert(k.clone(), s.to_string());
                         }
-                        _ => e(v.span(), format!("`env.{k}` must name a variable")),
+                        _ => f.problem(v.span(), format!("`env.{k}` must name a variable")),
                     }
                 }
                 Some(map)
             }
             _ => {
-                e(
+                f.problem(
                     v.span(),
-                    "`env` must be a table of STANDARD_NAME = \"YOUR_VARIABLE\"".into(),
+                    "`env` must be a table of STANDARD_NAME = \"YOUR_VARIABLE\"",
                 );
                 None
             }
@@ -641,65 +646,50 @@ fn parse_source(
     };
     // A source that names its own profile reads no ambient login either.
     let env = env.or_else(|| profile.as_ref().map(|_| BTreeMap::new()));
-    let gzip = match value("gzip") {
-        None => false,
-        Some(v) => v.get_ref().as_bool().unwrap_or_else(|| {
-            e(v.span(), "`gzip` must be true or false".into());
-            false
-        }),
-    };
-    let max_bytes = match value("rotate_bytes") {
-        None => None,
-        Some(v) => match v.get_ref() {
-            toml::Value::Integer(n) if *n > 0 => Some(*n as u64),
-            _ => {
-                e(v.span(), "`rotate_bytes` must be a positive integer".into());
-                None
-            }
-        },
-    };
-    let every = value("rotate_every").map(|v| {
-        let d = duration("rotate_every", "1h", false, &mut e);
+    let gzip = f.typed("gzip", "`gzip` must be true or false", toml::Value::as_bool);
+    let max_bytes = f.typed(
+        "rotate_bytes",
+        "`rotate_bytes` must be a positive integer",
+        |v| v.as_integer().filter(|n| *n > 0).map(|n| n as u64),
+    );
+    let every = f.value("rotate_every").map(|v| {
+        let d = f.duration("rotate_every", "1h", false);
         if d > Duration::zero()
             && 86_400 % d.num_seconds().max(1) != 0
             && d.num_seconds() % 86_400 != 0
         {
-            e(
+            f.problem(
                 v.span(),
-                "`rotate_every` must divide a day (e.g. 15m, 1h, 6h) or be whole days".into(),
+                "`rotate_every` must divide a day (e.g. 15m, 1h, 6h) or be whole days",
             );
         }
         d.num_seconds()
     });
-    let sink = match string("output", &mut e) {
-        None => {
-            if value("output").is_none() {
-                e(at.clone(), "missing `output` (a path template like \"{source}/{date}/{hour}.ndjson\", or \"-\" for stdout)".into());
-            }
-            None
-        }
+    let sink = match f.required("output", "missing `output` (a path template like \"{source}/{date}/{hour}.ndjson\", or \"-\" for stdout)") {
+        None => None,
         Some(o) if o == "-" => {
             for k in ["rotate_bytes", "rotate_every", "gzip"] {
-                if let Some(v) = value(k) {
-                    e(v.span(), format!("`{k}` applies to files, not stdout"));
+                if let Some(v) = f.value(k) {
+                    f.problem(v.span(), format!("`{k}` applies to files, not stdout"));
                 }
             }
             Some(SinkSpec::Stdout)
         }
         Some(o) => {
-            let span = value("output").expect("present").span();
             if let Some(bad) = crate::pull::sink::unknown_field(&o) {
-                e(span, format!("`output`: unknown field `{{{bad}}}` (use {{source}}, {{date}}, {{hour}}, {{minute}}, {{seq}})"));
+                f.problem(f.span("output"), format!("`output`: unknown field `{{{bad}}}` (use {{source}}, {{date}}, {{hour}}, {{minute}}, {{seq}})"));
             }
             let every = every.or_else(|| crate::pull::sink::implied_every(&o));
             Some(SinkSpec::Files {
                 template: base.join(o).to_string_lossy().into_owned(),
                 max_bytes,
                 every,
-                gzip,
+                gzip: gzip.unwrap_or(false),
             })
         }
     };
+    let failed = f.problems.len() > checked;
+    problems.append(&mut f.problems);
     if failed {
         return None;
     }

@@ -109,10 +109,7 @@ fn clients(ctx: &Ctx, sources: &[Source]) -> Vec<Result<Client, Failure>> {
                     .map(|built| Client::Cls(built.client)),
                 _ => crate::clients::c1(setup).map(|built| Client::C1(built.client)),
             }
-            .map_err(|f| Failure {
-                message: format!("source `{}`: {}", s.name, f.message),
-                ..f
-            })?;
+            .map_err(|f| f.within(format_args!("source `{}`: ", s.name)))?;
             cache.insert(key, client.clone());
             Ok(client)
         })
@@ -196,11 +193,7 @@ impl Bars {
                 .map(|s| {
                     let bar = multi.add(ProgressBar::new_spinner());
                     if shown {
-                        bar.set_style(
-                            indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-                                .expect("valid template"),
-                        );
-                        bar.enable_steady_tick(Duration::from_millis(120));
+                        crate::progress::spin(&bar);
                     }
                     bar.set_message(s.name.clone());
                     bar
@@ -254,10 +247,7 @@ impl Runner<'_> {
                         };
                         source::run(source, &env, &mut cycle)
                             .await
-                            .map_err(|f| Failure {
-                                message: format!("source `{}`: {}", source.name, f.message),
-                                ..f
-                            })
+                            .map_err(|f| f.within(format_args!("source `{}`: ", source.name)))
                     }
                 };
                 this.bars.0[index]

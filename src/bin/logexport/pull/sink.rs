@@ -14,7 +14,7 @@ use super::state::{FileState, Ledger};
 use crate::clients::blocking;
 use crate::Failure;
 use chrono::DateTime;
-use std::io::{Seek, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -173,27 +173,7 @@ impl Out {
             let Some(state) = committed else {
                 return Ok(None);
             };
-            let mut file = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&state.path)
-                .map_err(|e| Failure::path(&state.path, "cannot open", e))?;
-            let len = file
-                .metadata()
-                .map_err(|e| Failure::path(&state.path, "cannot stat", e))?
-                .len();
-            if len < state.len {
-                return Err(Failure::runtime(format!(
-                    "{} is shorter than its checkpoint records ({len} < {} bytes); it was changed by something else",
-                    state.path.display(),
-                    state.len
-                )));
-            }
-            file.set_len(state.len)
-                .and_then(|()| file.seek(std::io::SeekFrom::End(0)).map(drop))
-                .map_err(|e| Failure::path(&state.path, "cannot truncate", e))?;
+            let file = crate::checkpoint::reopen_at(&state.path, state.len)?;
             Ok(Some(Current { file, state }))
         })
         .map(|current| files.current = current)?;

@@ -13,11 +13,12 @@ use super::state::Ledger;
 use super::Client;
 use crate::checkpoint::PendingTask;
 use crate::time::parse_time;
+use crate::windows::parse_opt;
 use crate::Failure;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
-use logexport::atlas::{self, EventQuery, StreamLogOptions, TimeRange};
-use logexport::conductorone::{event_uid, SortDirection};
+use logexport::atlas::{EventQuery, StreamLogOptions, TimeRange};
+use logexport::conductorone::SortDirection;
 use logexport::tencent_cls::{self, ExportOptions, ExportParams, Order};
 use std::path::Path;
 use tokio::sync::watch;
@@ -91,28 +92,22 @@ async fn pull(
     ledger: &mut Ledger,
     cycle: &mut Cycle,
 ) -> Result<(), Failure> {
-    let mut out = Out::open(&source.sink, &source.name, ledger, env.clock.clone())?;
+    let out = Out::open(&source.sink, &source.name, ledger, env.clock.clone())?;
+    let mut batch = Batch {
+        out,
+        ledger,
+        records: 0,
+        bytes: 0,
+    };
     let now = Utc::now();
     let start = parse_time(&source.start, now).map_err(Failure::usage)?;
-    let until = match &source.end {
-        Some(t) => Some(parse_time(t, now).map_err(Failure::usage)?),
-        None => None,
-    };
+    let until = parse_opt(source.end.as_deref(), now)?;
     if let (What::C1Events { exporter }, Client::C1(client)) = (&source.what, env.client) {
         let range = (start, until);
-        return c1_events(
-            client,
-            exporter.as_deref(),
-            range,
-            env,
-            &mut out,
-            ledger,
-            cycle,
-        )
-        .await;
+        return c1_events(client, exporter.as_deref(), range, env, &mut batch, cycle).await;
     }
     let end = until.map_or(now - source.lag, |u| u.min(now - source.lag));
-    let mut cursor = match ledger.state.position.as_deref() {
+    let mut cursor = match batch.ledger.state.position.as_deref() {
         Some(p) => p
             .parse()
             .ok()
@@ -125,29 +120,15 @@ async fn pull(
         if stopping(env.stop) {
             return Ok(());
         }
-        let to = match &ledger.state.pending {
+        let to = match &batch.ledger.state.pending {
             Some(task) => DateTime::from_timestamp(task.end, 0).unwrap_or(end),
             None if cursor < end => (cursor + source.step).min(end),
             None => return Ok(()),
         };
         env.bar
             .set_message(format!("{}: {} .. {}", source.name, cursor, to));
-        let mut window = Window {
-            out: &mut out,
-            ledger,
-            records: 0,
-            bytes: 0,
-        };
-        let task = fetch_window(source, env.client, cursor, to, &mut window).await?;
-        let (records, bytes) = (window.records, window.bytes);
-        out.commit(ledger)?;
-        ledger.state.position = Some(to.timestamp().to_string());
-        ledger.state.pending = None;
-        ledger.state.records += records;
-        ledger.state.bytes += bytes;
-        ledger.save()?;
-        cycle.records += records;
-        cycle.bytes += bytes;
+        let task = fetch_window(source, env.client, cursor, to, &mut batch).await?;
+        batch.commit(Some(to.timestamp().to_string()), cycle)?;
         cycle.windows += 1;
         cursor = to;
         if let (Some(id), Client::Cls(client)) = (task, env.client) {
@@ -158,19 +139,38 @@ async fn pull(
     }
 }
 
-/// The records of one window on their way to the output.
-struct Window<'a> {
-    out: &'a mut Out,
+/// The records appended since the last commit (a window's, or a page's),
+/// on their way to the output.
+struct Batch<'a> {
+    out: Out,
     ledger: &'a mut Ledger,
     records: u64,
     bytes: u64,
 }
 
-impl Window<'_> {
+impl Batch<'_> {
     fn append(&mut self, line: &str) -> Result<(), Failure> {
         self.out.append(line, self.ledger)?;
         self.records += 1;
         self.bytes += line.len() as u64 + 1;
+        Ok(())
+    }
+
+    /// Makes the batch durable and counts it in the checkpoint and `cycle`;
+    /// the next cycle resumes from `position`, when given.
+    fn commit(&mut self, position: Option<String>, cycle: &mut Cycle) -> Result<(), Failure> {
+        self.out.commit(self.ledger)?;
+        let state = &mut self.ledger.state;
+        if position.is_some() {
+            state.position = position;
+            state.pending = None;
+        }
+        state.records += self.records;
+        state.bytes += self.bytes;
+        self.ledger.save()?;
+        cycle.records += self.records;
+        cycle.bytes += self.bytes;
+        (self.records, self.bytes) = (0, 0);
         Ok(())
     }
 }
@@ -182,7 +182,7 @@ async fn fetch_window(
     client: &Client,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    window: &mut Window<'_>,
+    window: &mut Batch<'_>,
 ) -> Result<Option<String>, Failure> {
     match (&source.what, client) {
         (
@@ -192,26 +192,16 @@ async fn fetch_window(
             },
             Client::Atlas(client, defaults),
         ) => {
-            let project = atlas_project(project, defaults)?;
-            let names = named_or(workspaces, || async {
-                client
-                    .stream_workspaces(&project)?
-                    .map_ok(|w| w.name)
-                    .try_collect()
-                    .await
-            })
-            .await?;
-            let range = TimeRange::new(from, to);
-            let opts = StreamLogOptions::default();
-            let fetch = |workspace: String| {
-                let (project, opts) = (project.clone(), opts.clone());
-                async move {
-                    client
-                        .download_stream_audit_logs(&project, &workspace, range, opts)
-                        .await
-                }
-            };
-            each_download(names, fetch, window).await?;
+            let project = defaults.project(project.clone(), NO_PROJECT)?;
+            let discover = || Ok(client.stream_workspaces(&project)?.map_ok(|w| w.name));
+            for workspace in named_or(workspaces, discover).await? {
+                let opts = StreamLogOptions::default();
+                let range = TimeRange::new(from, to);
+                let dl = client
+                    .download_stream_audit_logs(&project, &workspace, range, opts)
+                    .await?;
+                copy(dl.lines(), window).await?;
+            }
             Ok(None)
         }
         (
@@ -222,25 +212,15 @@ async fn fetch_window(
             },
             Client::Atlas(client, defaults),
         ) => {
-            let project = atlas_project(project, defaults)?;
-            let names = named_or(hosts, || async {
-                client
-                    .processes(&project)?
-                    .map_ok(|p| p.hostname)
-                    .try_collect()
-                    .await
-            })
-            .await?;
-            let range = TimeRange::new(from, to);
-            let fetch = |host: String| {
-                let project = project.clone();
-                async move {
-                    client
-                        .download_cluster_log(&project, &host, *log, range)
-                        .await
-                }
-            };
-            each_download(names, fetch, window).await?;
+            let project = defaults.project(project.clone(), NO_PROJECT)?;
+            let discover = || Ok(client.processes(&project)?.map_ok(|p| p.hostname));
+            for host in named_or(hosts, discover).await? {
+                let range = TimeRange::new(from, to);
+                let dl = client
+                    .download_cluster_log(&project, &host, *log, range)
+                    .await?;
+                copy(dl.lines(), window).await?;
+            }
             Ok(None)
         }
         (What::AtlasEvents { project, org }, Client::Atlas(client, defaults)) => {
@@ -248,7 +228,7 @@ async fn fetch_window(
             let events = match (project, org) {
                 (_, Some(org)) => client.org_events(org, query)?,
                 (project, None) => {
-                    client.project_events(&atlas_project(project, defaults)?, query)?
+                    client.project_events(&defaults.project(project.clone(), NO_PROJECT)?, query)?
                 }
             };
             copy(
@@ -270,54 +250,31 @@ async fn fetch_window(
     }
 }
 
-fn atlas_project(
-    project: &Option<String>,
-    defaults: &crate::clients::AtlasDefaults,
-) -> Result<String, Failure> {
-    project.clone().or_else(|| defaults.project.clone()).ok_or_else(|| {
-        Failure::usage(format!(
-            "no project: set `project` in the source, or {} (or project_id in the atlas CLI profile)",
-            atlas::ENV_PROJECT_ID
-        ))
-    })
-}
+/// How to give a source a project, for the message when it has none.
+pub const NO_PROJECT: &str = "no project: set `project` in the source, or";
 
 /// The targets a source names, else those `discover` lists (each once:
 /// a host runs several processes).
-async fn named_or<F, Fut>(named: &Option<Vec<String>>, discover: F) -> Result<Vec<String>, Failure>
+async fn named_or<S>(
+    named: &Option<Vec<String>>,
+    discover: impl FnOnce() -> logexport::Result<S>,
+) -> Result<Vec<String>, Failure>
 where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = logexport::Result<Vec<String>>>,
+    S: futures::TryStream<Ok = String, Error = logexport::Error>,
 {
     if let Some(names) = named {
         return Ok(names.clone());
     }
-    let mut names = discover().await?;
+    let mut names: Vec<String> = discover()?.try_collect().await?;
     names.sort();
     names.dedup();
     Ok(names)
 }
 
-/// Appends every record of each target's download, in turn.
-async fn each_download<F, Fut>(
-    targets: Vec<String>,
-    fetch: F,
-    window: &mut Window<'_>,
-) -> Result<(), Failure>
-where
-    F: Fn(String) -> Fut,
-    Fut: std::future::Future<Output = logexport::Result<atlas::Download>>,
-{
-    for target in targets {
-        copy(fetch(target).await?.lines(), window).await?;
-    }
-    Ok(())
-}
-
 /// Appends every line of `lines`.
 async fn copy(
     mut lines: impl futures::Stream<Item = logexport::Result<String>> + Unpin,
-    window: &mut Window<'_>,
+    window: &mut Batch<'_>,
 ) -> Result<(), Failure> {
     while let Some(line) = lines.try_next().await? {
         window.append(&line)?;
@@ -333,7 +290,7 @@ async fn cls_window(
     query: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    window: &mut Window<'_>,
+    window: &mut Batch<'_>,
 ) -> Result<String, Failure> {
     let recorded = window.ledger.state.pending.as_ref().map(|t| t.id.clone());
     let export_id = match recorded {
@@ -376,8 +333,7 @@ async fn c1_events(
     exporter: Option<&str>,
     (start, until): (DateTime<Utc>, Option<DateTime<Utc>>),
     env: &Env<'_>,
-    out: &mut Out,
-    ledger: &mut Ledger,
+    batch: &mut Batch<'_>,
     cycle: &mut Cycle,
 ) -> Result<(), Failure> {
     let mut query = match exporter {
@@ -388,36 +344,26 @@ async fn c1_events(
     if let Some(until) = until {
         query = query.until(until);
     }
-    query = match ledger.state.position.clone() {
+    query = match batch.ledger.state.position.clone() {
         Some(uid) => query.since_event_uid(uid),
         None => query.since(start),
     };
     let mut stream = query.stream()?;
-    let (mut records, mut bytes) = (0u64, 0u64);
     let mut last_uid: Option<String> = None;
     // The newest event's time (OCSF `time`, milliseconds), for the lag.
     let mut newest: Option<i64> = None;
     let now = Utc::now().timestamp();
-    cycle.lag_secs = ledger.state.newest.map(|t| (now - t).max(0));
-    let mut commit = |out: &mut Out,
-                      ledger: &mut Ledger,
-                      uid: Option<String>,
-                      newest: Option<i64>,
-                      records: &mut u64,
-                      bytes: &mut u64|
+    cycle.lag_secs = batch.ledger.state.newest.map(|t| (now - t).max(0));
+    let commit = |batch: &mut Batch<'_>,
+                  uid: Option<String>,
+                  newest: Option<i64>,
+                  cycle: &mut Cycle|
      -> Result<(), Failure> {
-        out.commit(ledger)?;
         if uid.is_some() {
-            ledger.state.position = uid;
-            ledger.state.newest = newest.or(ledger.state.newest);
-            cycle.lag_secs = ledger.state.newest.map(|t| (now - t).max(0));
+            batch.ledger.state.newest = newest.or(batch.ledger.state.newest);
         }
-        ledger.state.records += *records;
-        ledger.state.bytes += *bytes;
-        ledger.save()?;
-        cycle.records += *records;
-        cycle.bytes += *bytes;
-        (*records, *bytes) = (0, 0);
+        batch.commit(uid, cycle)?;
+        cycle.lag_secs = batch.ledger.state.newest.map(|t| (now - t).max(0));
         Ok(())
     };
     loop {
@@ -426,43 +372,26 @@ async fn c1_events(
             Ok(None) => break,
             Err(e) => {
                 // Whole events already read are kept.
-                commit(
-                    out,
-                    ledger,
-                    last_uid.take(),
-                    newest,
-                    &mut records,
-                    &mut bytes,
-                )?;
+                commit(batch, last_uid.take(), newest, cycle)?;
                 return Err(e.into());
             }
         };
-        let uid = event_uid(&event)
-            .ok_or_else(|| Failure::runtime("an event has no metadata.uid; cannot checkpoint"))?
-            .to_string();
-        let line = event.to_string();
-        out.append(&line, ledger)?;
-        records += 1;
-        bytes += line.len() as u64 + 1;
+        let uid = crate::c1::uid(&event)?;
+        batch.append(&event.to_string())?;
         last_uid = Some(uid);
         if let Some(ms) = event.get("time").and_then(serde_json::Value::as_i64) {
             newest = Some(ms.div_euclid(1000));
         }
-        if records == COMMIT_EVERY {
-            commit(
-                out,
-                ledger,
-                last_uid.take(),
-                newest,
-                &mut records,
-                &mut bytes,
-            )?;
-            env.bar
-                .set_message(format!("{}: {} stored", "c1 events", ledger.state.records));
+        if batch.records == COMMIT_EVERY {
+            commit(batch, last_uid.take(), newest, cycle)?;
+            env.bar.set_message(format!(
+                "{}: {} stored",
+                "c1 events", batch.ledger.state.records
+            ));
             if stopping(env.stop) {
                 return Ok(());
             }
         }
     }
-    commit(out, ledger, last_uid, newest, &mut records, &mut bytes)
+    commit(batch, last_uid, newest, cycle)
 }
