@@ -8,9 +8,10 @@ use chrono::Utc;
 use clap::Subcommand;
 use futures::TryStreamExt;
 use logexport::conductorone::{
-    self, event_uid, Datasource, ExportFormat, ExporterUpdate, NewExporter, SortDirection,
+    self, Datasource, ExportFormat, ExporterUpdate, NewExporter, RawEvent, SortDirection,
 };
 use serde_json::json;
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 /// Records committed per checkpoint write: one page's worth.
@@ -128,10 +129,12 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
             match checkpoint {
                 None => {
                     let mut sink = Sink::open(ctx.global.output.as_deref()).await?;
-                    let mut stream = query.stream()?;
+                    // Each event is written as the server sent it: no value
+                    // is built or serialised again.
+                    let mut stream = query.stream_raw()?;
                     let mut n = 0u64;
                     while let Some(event) = stream.try_next().await? {
-                        sink.json(&event).await?;
+                        sink.line(event.as_str()).await?;
                         n += 1;
                     }
                     sink.finish().await?;
@@ -154,9 +157,10 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                     }
                     let first = resumable.state.records;
                     let bar = ctx.progress.spinner("c1 events");
-                    let mut stream = query.stream()?;
+                    let mut stream = query.stream_raw()?;
                     let mut pending = 0u64;
-                    let mut last_uid = None;
+                    // The last event stored: its uid is the resume point.
+                    let mut last = None;
                     loop {
                         let event = match stream.try_next().await {
                             Ok(Some(event)) => event,
@@ -165,16 +169,16 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                                 // Whole events already read are kept, so a
                                 // rerun resumes after them rather than
                                 // fetching them again.
-                                resumable.commit(last_uid.take())?;
+                                resumable.commit(resume_after(last.take())?)?;
                                 return Err(e.into());
                             }
                         };
-                        let uid = uid(&event)?;
-                        resumable.append_json(&event)?;
-                        last_uid = Some(uid);
+                        uid(&event)?;
+                        resumable.append(event.as_str())?;
+                        last = Some(event);
                         pending += 1;
                         if pending == COMMIT_EVERY {
-                            resumable.commit(last_uid.take())?;
+                            resumable.commit(resume_after(last.take())?)?;
                             pending = 0;
                             bar.set_message(format!(
                                 "c1 events: {} stored",
@@ -182,7 +186,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                             ));
                         }
                     }
-                    resumable.commit(last_uid)?;
+                    resumable.commit(resume_after(last)?)?;
                     bar.finish_and_clear();
                     ctx.summary(json!({
                         "command": "c1 events",
@@ -201,10 +205,15 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
 }
 
 /// The uid a checkpoint resumes after, once `event` is stored.
-pub fn uid(event: &serde_json::Value) -> Result<String, Failure> {
-    event_uid(event)
-        .map(str::to_string)
+pub fn uid(event: &RawEvent) -> Result<Cow<'_, str>, Failure> {
+    event
+        .uid()
         .ok_or_else(|| Failure::runtime("an event has no metadata.uid; cannot checkpoint"))
+}
+
+/// The resume point after the last event stored, if any was.
+pub fn resume_after(last: Option<RawEvent>) -> Result<Option<String>, Failure> {
+    last.map(|e| uid(&e).map(Cow::into_owned)).transpose()
 }
 
 async fn exporters(

@@ -158,15 +158,6 @@ impl Resumable {
         self.appended(1)
     }
 
-    /// Appends one record as compact JSON, serialised straight into the
-    /// pending block: no `String` per record.
-    pub fn append_json(&mut self, record: &serde_json::Value) -> Result<(), Failure> {
-        serde_json::to_writer(&mut self.pending, record)
-            .map_err(|e| Failure::runtime(e.to_string()))?;
-        self.pending.push(b'\n');
-        self.appended(1)
-    }
-
     /// Appends the records of a piece of decoded text, one per line as
     /// [`LineNormalizer`] makes them, copied into the pending block without a
     /// `String` per line. Call [`end_text`](Self::end_text) after the last piece.

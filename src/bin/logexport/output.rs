@@ -55,17 +55,6 @@ impl Sink {
         .await
     }
 
-    /// Writes one JSON record followed by a newline, serialised straight
-    /// into the write buffer: no `String` per record.
-    pub async fn json(&mut self, record: &serde_json::Value) -> logexport::Result<()> {
-        self.put(|buf| {
-            serde_json::to_writer(&mut *buf, record).expect("a JSON value serialises");
-            buf.push(b'\n');
-            Ok(())
-        })
-        .await
-    }
-
     /// Builds output in the write buffer, which is handed on once full.
     async fn put(
         &mut self,

@@ -11,6 +11,7 @@ use super::config::{Source, What};
 use super::sink::{Clock, Out};
 use super::state::Ledger;
 use super::Client;
+use crate::c1::resume_after;
 use crate::checkpoint::PendingTask;
 use crate::time::parse_time;
 use crate::windows::parse_opt;
@@ -348,8 +349,9 @@ async fn c1_events(
         Some(uid) => query.since_event_uid(uid),
         None => query.since(start),
     };
-    let mut stream = query.stream()?;
-    let mut last_uid: Option<String> = None;
+    let mut stream = query.stream_raw()?;
+    // The last event stored: its uid is the resume point.
+    let mut last = None;
     // The newest event's time (OCSF `time`, milliseconds), for the lag.
     let mut newest: Option<i64> = None;
     let now = Utc::now().timestamp();
@@ -372,18 +374,18 @@ async fn c1_events(
             Ok(None) => break,
             Err(e) => {
                 // Whole events already read are kept.
-                commit(batch, last_uid.take(), newest, cycle)?;
+                commit(batch, resume_after(last.take())?, newest, cycle)?;
                 return Err(e.into());
             }
         };
-        let uid = crate::c1::uid(&event)?;
-        batch.append(&event.to_string())?;
-        last_uid = Some(uid);
-        if let Some(ms) = event.get("time").and_then(serde_json::Value::as_i64) {
-            newest = Some(ms.div_euclid(1000));
+        crate::c1::uid(&event)?;
+        batch.append(event.as_str())?;
+        if let Some(t) = event.time() {
+            newest = Some(t.timestamp());
         }
+        last = Some(event);
         if batch.records == COMMIT_EVERY {
-            commit(batch, last_uid.take(), newest, cycle)?;
+            commit(batch, resume_after(last.take())?, newest, cycle)?;
             env.bar.set_message(format!(
                 "{}: {} stored",
                 "c1 events", batch.ledger.state.records
@@ -393,5 +395,5 @@ async fn c1_events(
             }
         }
     }
-    commit(batch, last_uid, newest, cycle)
+    commit(batch, resume_after(last)?, newest, cycle)
 }
