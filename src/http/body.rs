@@ -185,21 +185,34 @@ pub(crate) async fn read_error_body(mut response: reqwest::Response) -> Bytes {
     Bytes::from(buf)
 }
 
-/// A response with the same head around `body` (already read).
-pub(crate) fn rebuild(
-    status: http::StatusCode,
-    version: http::Version,
-    headers: http::HeaderMap,
-    body: Bytes,
-) -> reqwest::Response {
-    let mut rebuilt = http::Response::new(body);
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    // The body is no longer encoded or sized as the headers describe.
-    rebuilt.headers_mut().remove(http::header::CONTENT_ENCODING);
-    rebuilt.headers_mut().remove(http::header::CONTENT_LENGTH);
-    reqwest::Response::from(rebuilt)
+/// The head of a response whose body is being read, to put back around
+/// the body.
+pub(crate) struct Head(http::StatusCode, http::Version, http::HeaderMap);
+
+impl Head {
+    pub(crate) fn of(response: &reqwest::Response) -> Self {
+        Head(
+            response.status(),
+            response.version(),
+            response.headers().clone(),
+        )
+    }
+
+    /// A response with this head around `body` (already read).
+    pub(crate) fn rebuild(mut self, body: Bytes) -> reqwest::Response {
+        // The body is no longer encoded or sized as the headers describe.
+        self.2.remove(http::header::CONTENT_ENCODING);
+        self.2.remove(http::header::CONTENT_LENGTH);
+        self.around(body)
+    }
+
+    fn around(self, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        let mut rebuilt = http::Response::new(body.into());
+        *rebuilt.status_mut() = self.0;
+        *rebuilt.version_mut() = self.1;
+        *rebuilt.headers_mut() = self.2;
+        reqwest::Response::from(rebuilt)
+    }
 }
 
 /// Fails `body` when fewer than `min` bytes per second arrive on average
@@ -218,14 +231,9 @@ pub(crate) fn guard(body: ByteStream, min: Throughput) -> ByteStream {
 /// A streamed response whose body is [`guard`]ed, for the pipelines that
 /// hand streaming responses on to generated code.
 pub(crate) fn guard_response(response: reqwest::Response, min: Throughput) -> reqwest::Response {
-    let (status, version) = (response.status(), response.version());
-    let headers = response.headers().clone();
+    let head = Head::of(&response);
     let body = guard(response_stream(response), min);
-    let mut rebuilt = http::Response::new(reqwest::Body::wrap_stream(body));
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    reqwest::Response::from(rebuilt)
+    head.around(reqwest::Body::wrap_stream(body))
 }
 
 struct Guarded {

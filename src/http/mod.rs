@@ -76,49 +76,30 @@ impl Guard {
         }
     }
 
-    /// A response read whole and rebuilt: refused if a redirect or from
-    /// another origin than `asked`; a success body capped at
-    /// [`body::MAX_JSON_BODY`]; an error body capped at
-    /// [`body::MAX_ERROR_BODY`] and scrubbed of secrets.
-    pub(crate) async fn json(
+    /// A response held to the client's rules: refused if a redirect or
+    /// from another origin than `asked`; an error body capped at
+    /// [`body::MAX_ERROR_BODY`] and scrubbed of secrets; a success body read
+    /// whole up to [`body::MAX_JSON_BODY`] if `whole`, else left streaming
+    /// but held to the minimum throughput.
+    pub(crate) async fn read(
         &self,
         asked: &url::Url,
         response: reqwest::Response,
+        whole: bool,
     ) -> crate::Result<reqwest::Response> {
         redirect::refuse_redirect(asked, &response)?;
-        let (status, version) = (response.status(), response.version());
-        let headers = response.headers().clone();
-        let body = if status.is_success() {
-            body::read_capped(response, body::MAX_JSON_BODY).await?
-        } else {
-            self.error_body(response).await
-        };
-        Ok(body::rebuild(status, version, headers, body))
-    }
-
-    /// A streamed response: refused like [`json`](Self::json); a success
-    /// body left streaming but held to the minimum throughput; an error
-    /// body read, capped and scrubbed.
-    pub(crate) async fn stream(
-        &self,
-        asked: &url::Url,
-        response: reqwest::Response,
-    ) -> crate::Result<reqwest::Response> {
-        redirect::refuse_redirect(asked, &response)?;
-        if response.status().is_success() {
+        let success = response.status().is_success();
+        if success && !whole {
             return Ok(body::guard_response(response, self.limits.throughput));
         }
-        let (status, version) = (response.status(), response.version());
-        let headers = response.headers().clone();
-        let body = self.error_body(response).await;
-        Ok(body::rebuild(status, version, headers, body))
-    }
-
-    /// At most [`body::MAX_ERROR_BODY`] bytes of a failed response, with
-    /// every secret this client holds replaced.
-    pub(crate) async fn error_body(&self, response: reqwest::Response) -> bytes::Bytes {
-        let raw = body::read_error_body(response).await;
-        self.redactor.redact_bytes(&raw)
+        let head = body::Head::of(&response);
+        let body = if success {
+            body::read_capped(response, body::MAX_JSON_BODY).await?
+        } else {
+            let raw = body::read_error_body(response).await;
+            self.redactor.redact_bytes(&raw)
+        };
+        Ok(head.rebuild(body))
     }
 }
 

@@ -420,6 +420,7 @@ crate::hooks::exec_through_pipeline!();
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::transport::tests::FakeTransport;
     use std::time::Duration;
 
     #[test]
@@ -439,17 +440,21 @@ mod tests {
         assert!(wire_target(&"http://127.0.0.1:9/".parse().unwrap()).is_err());
     }
 
-    fn pipeline() -> Pipeline {
+    /// A pipeline over `transport` retrying up to 3 times, 2 s apart.
+    fn pipeline(transport: Arc<dyn Transport>) -> Pipeline {
         Pipeline::new(Config {
             credentials: Arc::new(super::super::Credentials::new("AKIDx", "k")),
             region: Region::new("ap-guangzhou").unwrap(),
             host: "127.0.0.1:9".into(),
-            retry: RetryPolicy::disabled(),
+            retry: RetryPolicy::default()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_secs(2))
+                .without_jitter(),
             limiters: HashMap::new(),
             guard: Guard::default(),
             sign_action: true,
             language: None,
-            transport: Arc::new(crate::http::transport::Reqwest(reqwest::Client::new())),
+            transport,
         })
     }
 
@@ -468,7 +473,7 @@ mod tests {
 
     #[test]
     fn a_resync_is_judged_against_the_offset_the_attempt_signed_with() {
-        let p = pipeline();
+        let p = pipeline(Arc::new(FakeTransport::new(|_, _| unreachable!())));
         let server = date_header(600);
         // First call to see the skew adopts the clock and resends.
         assert!(p.shared.scheme.adopt_server_clock(&server, 0));
@@ -486,71 +491,40 @@ mod tests {
 
     #[test]
     fn envelope_codes_decide_retries() {
-        let create = is_read_only("CreateExport");
-        let describe = is_read_only("DescribeExports");
-        // Throttling means the request was not applied: retry even a create.
-        assert_eq!(
-            decide(200, Some("RequestLimitExceeded"), create, false),
-            Decision::Retry
-        );
-        assert_eq!(
-            decide(
+        use Decision::*;
+        let (create, describe) = (false, true);
+        for (status, code, read_only, resynced, decision) in [
+            // Throttling means the request was not applied: retry even a create.
+            (200, "RequestLimitExceeded", create, false, Retry),
+            (
                 200,
-                Some("RequestLimitExceeded.GlobalRegionUinLimitExceeded"),
+                "RequestLimitExceeded.GlobalRegionUinLimitExceeded",
                 create,
-                false
+                false,
+                Retry,
             ),
-            Decision::Retry
-        );
-        // An internal error may have happened after the create was applied.
-        assert_eq!(
-            decide(200, Some("InternalError"), create, false),
-            Decision::Done
-        );
-        assert_eq!(
-            decide(200, Some("InternalError"), describe, false),
-            Decision::Retry
-        );
-        // Clock skew: resync once, then give up.
-        assert_eq!(
-            decide(200, Some("AuthFailure.SignatureExpire"), create, false),
-            Decision::Resync
-        );
-        assert_eq!(
-            decide(200, Some("AuthFailure.SignatureExpire"), create, true),
-            Decision::Done
-        );
-        for final_code in [
-            "AuthFailure.SignatureFailure",
-            "InvalidParameter",
-            "ResourceNotFound.TopicNotExist",
+            // An internal error may have happened after the create was applied.
+            (200, "InternalError", create, false, Done),
+            (200, "InternalError", describe, false, Retry),
+            // Clock skew: resync once, then give up.
+            (200, "AuthFailure.SignatureExpire", create, false, Resync),
+            (200, "AuthFailure.SignatureExpire", create, true, Done),
+            (200, "AuthFailure.SignatureFailure", describe, false, Done),
+            (200, "InvalidParameter", describe, false, Done),
+            (200, "ResourceNotFound.TopicNotExist", describe, false, Done),
+            (200, "", create, false, Done),
+            (503, "", describe, false, Retry),
+            (503, "", create, false, Done),
+            (429, "", create, false, Retry),
         ] {
+            let code = Some(code).filter(|c| !c.is_empty());
             assert_eq!(
-                decide(200, Some(final_code), describe, false),
-                Decision::Done
+                decide(status, code, read_only, resynced),
+                decision,
+                "{status} {code:?} read-only: {read_only}"
             );
         }
-        assert_eq!(decide(200, None, create, false), Decision::Done);
-        assert_eq!(decide(503, None, describe, false), Decision::Retry);
-        assert_eq!(decide(503, None, create, false), Decision::Done);
-        assert_eq!(decide(429, None, create, false), Decision::Retry);
-    }
-
-    fn faked(fake: &crate::http::transport::tests::FakeTransport) -> Pipeline {
-        Pipeline::new(Config {
-            credentials: Arc::new(super::super::Credentials::new("AKIDx", "k")),
-            region: Region::new("ap-guangzhou").unwrap(),
-            host: "127.0.0.1:9".into(),
-            retry: RetryPolicy::default()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_secs(2))
-                .without_jitter(),
-            limiters: HashMap::new(),
-            guard: Guard::default(),
-            sign_action: true,
-            language: None,
-            transport: Arc::new(fake.clone()),
-        })
+        assert!(!is_read_only("CreateExport") && is_read_only("DescribeExports"));
     }
 
     fn post(action: &str) -> reqwest::Request {
@@ -562,7 +536,6 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn throttling_envelopes_are_retried_signed_afresh_but_a_create_is_not_resent() {
-        use crate::http::transport::tests::FakeTransport;
         const LIMITED: &str = r#"{"Response":{"Error":{"Code":"RequestLimitExceeded","Message":"slow"},"RequestId":"r1"}}"#;
         const INTERNAL: &str =
             r#"{"Response":{"Error":{"Code":"InternalError","Message":"oops"},"RequestId":"r3"}}"#;
@@ -571,7 +544,7 @@ mod tests {
             (200, vec![], r#"{"Response":{"RequestId":"r2"}}"#),
         ]);
         let start = tokio::time::Instant::now();
-        let r = faked(&fake)
+        let r = pipeline(Arc::new(fake.clone()))
             .execute(post("DescribeTopics"), "describe_topics")
             .await
             .unwrap();
@@ -588,7 +561,7 @@ mod tests {
         );
 
         let fake = FakeTransport::replies(vec![(200, vec![], INTERNAL)]);
-        let r = faked(&fake)
+        let r = pipeline(Arc::new(fake.clone()))
             .execute(post("CreateExport"), "create_export")
             .await
             .unwrap();
