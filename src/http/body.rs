@@ -123,20 +123,10 @@ pub fn response_stream(response: reqwest::Response) -> ByteStream {
 pub fn body_error(e: reqwest::Error) -> Error {
     let e = e.without_url();
     let cause = crate::error::cause_chain(&e);
-    let kind = own_error_in(&e).map_or(ErrorKind::Network, Error::kind);
+    let own = crate::error::causes(&e).find_map(|c| c.downcast_ref::<Error>());
+    let kind = own.map_or(ErrorKind::Network, Error::kind);
     let message = format!("the connection failed while receiving the body: {cause}");
     Error::new(kind, message).with_source(e)
-}
-
-fn own_error_in<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a Error> {
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        if let Some(own) = c.downcast_ref::<Error>() {
-            return Some(own);
-        }
-        cause = c.source();
-    }
-    None
 }
 
 /// Reads a whole body of at most `cap` bytes. Past the cap it stops reading

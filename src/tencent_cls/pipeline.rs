@@ -199,9 +199,9 @@ impl Scheme for Tc3 {
             if name != "X-TC-Timestamp" {
                 v.set_sensitive(true);
             }
-            request
-                .headers_mut()
-                .insert(HeaderName::from_static(lower(name)), v);
+            // `from_bytes` lowers the signer's `X-TC-Timestamp` style names.
+            let name = HeaderName::from_bytes(name.as_bytes()).expect("a valid header name");
+            request.headers_mut().insert(name, v);
         }
         Ok(())
     }
@@ -385,15 +385,6 @@ impl Pipeline {
         }
         *req.body_mut() = Some(body.into());
         Ok(req)
-    }
-}
-
-fn lower(name: &'static str) -> &'static str {
-    match name {
-        "Authorization" => "authorization",
-        "X-TC-Timestamp" => "x-tc-timestamp",
-        "X-TC-Token" => "x-tc-token",
-        _ => "x-unknown",
     }
 }
 
