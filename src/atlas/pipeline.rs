@@ -92,7 +92,12 @@ impl Scheme for AtlasAuth {
                 // the 401 challenge is answered (see `classify`).
                 let uri = request_target(req.url());
                 if let Some(h) = state.authorize(req.method().as_str(), &uri, user, password) {
-                    let v = HeaderValue::from_str(&h).map_err(|_| bad_key_chars())?;
+                    let v = HeaderValue::from_str(&h).map_err(|_| {
+                        Error::credentials(
+                            "the API key contains characters that cannot travel in an HTTP header",
+                        )
+                        .with_vendor(Vendor::Atlas)
+                    })?;
                     req.headers_mut().insert(header::AUTHORIZATION, v);
                 }
                 Ok(())
@@ -108,11 +113,6 @@ impl Scheme for AtlasAuth {
                 })
             }
         }
-    }
-
-    async fn reauthenticate(&self, _: &AtomicU64) -> crate::Result<()> {
-        // The challenge is cached; the next `authenticate` answers it.
-        Ok(())
     }
 
     async fn classify(
@@ -260,11 +260,6 @@ impl Pipeline {
         }
         result
     }
-}
-
-fn bad_key_chars() -> Error {
-    Error::credentials("the API key contains characters that cannot travel in an HTTP header")
-        .with_vendor(Vendor::Atlas)
 }
 
 /// The request target as it appears on the request line, which is what the

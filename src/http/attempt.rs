@@ -86,8 +86,12 @@ pub(crate) trait Scheme: Send + Sync {
         call: &Self::Call,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Prepares the resend after [`Decision::Reauthenticate`].
-    fn reauthenticate(&self, call: &Self::Call) -> impl Future<Output = Result<()>> + Send;
+    /// Prepares the resend after [`Decision::Reauthenticate`]. By default
+    /// nothing: what `classify` learned (a challenge, the server's clock)
+    /// is enough for the next `authenticate`.
+    fn reauthenticate(&self, _call: &Self::Call) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
 
     /// Reads an answer: done, retry, or answer a challenge (at most once
     /// per attempt). May rewrite it (e.g. redact an error envelope sent
@@ -370,10 +374,6 @@ mod tests {
         type Call = ();
 
         async fn authenticate(&self, _: &mut reqwest::Request, _: &()) -> Result<()> {
-            Ok(())
-        }
-
-        async fn reauthenticate(&self, _: &()) -> Result<()> {
             Ok(())
         }
 

@@ -291,11 +291,8 @@ mod tests {
     use futures::TryStreamExt;
 
     async fn collect(body: ByteStream) -> Result<Vec<u8>> {
-        body.try_fold(Vec::new(), |mut v, c| async move {
-            v.extend_from_slice(&c);
-            Ok(v)
-        })
-        .await
+        let chunks: Vec<_> = body.try_collect().await?;
+        Ok(chunks.concat())
     }
 
     /// `n` one-byte chunks, one every `every`.

@@ -189,15 +189,8 @@ mod tests {
             .get(url::Url::parse(&format!("{cos}/cos/1?sign=s")).unwrap())
             .await
             .unwrap();
-        let body: Vec<u8> = d
-            .body(response)
-            .try_fold(Vec::new(), |mut v, c| async move {
-                v.extend_from_slice(&c);
-                Ok(v)
-            })
-            .await
-            .unwrap();
-        assert_eq!(body, b"hello");
+        let body: Vec<_> = d.body(response).try_collect().await.unwrap();
+        assert_eq!(body.concat(), b"hello");
         let heads = file_seen.lock().unwrap().clone();
         assert_eq!(heads.len(), 1);
         for vendor_header in ["authorization", "x-tc-", "cookie"] {

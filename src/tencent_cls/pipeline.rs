@@ -21,7 +21,7 @@ use super::error::envelope_error_code;
 use super::sign::{self, SignableRequest, SigningParams};
 use super::{generated, API_VERSION};
 use crate::hooks::carry;
-use crate::http::attempt::{Answer, Core, Decision as Next, Scheme};
+use crate::http::attempt::{Answer, Core, Decision, Scheme};
 use crate::http::redact::Redactor;
 use crate::http::transport::Transport;
 use crate::http::Guard;
@@ -109,18 +109,10 @@ impl fmt::Debug for Pipeline {
     }
 }
 
-/// What to do after an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Decision {
-    Done,
-    Retry,
-    /// Adopt the server's clock and resend at once.
-    Resync,
-}
-
 /// What an answered request calls for, from its HTTP status and envelope
-/// error code. `resynced` is whether this call already adopted the server's
-/// clock once.
+/// error code: [`Decision::Reauthenticate`] means adopt the server's clock
+/// and resend at once. `resynced` is whether this call already adopted the
+/// server's clock once.
 pub(crate) fn decide(status: u16, code: Option<&str>, read_only: bool, resynced: bool) -> Decision {
     if status != 200 {
         return match status {
@@ -132,7 +124,7 @@ pub(crate) fn decide(status: u16, code: Option<&str>, read_only: bool, resynced:
         };
     }
     match code {
-        Some("AuthFailure.SignatureExpire") if !resynced => Decision::Resync,
+        Some("AuthFailure.SignatureExpire") if !resynced => Decision::Reauthenticate,
         Some(c) if c.starts_with("RequestLimitExceeded") => Decision::Retry,
         Some(c) if c.starts_with("InternalError") && read_only => Decision::Retry,
         _ => Decision::Done,
@@ -206,17 +198,12 @@ impl Scheme for Tc3 {
         Ok(())
     }
 
-    async fn reauthenticate(&self, _: &Call) -> crate::Result<()> {
-        // The next signature uses the clock offset just adopted.
-        Ok(())
-    }
-
     async fn classify(
         &self,
         answer: &mut Answer,
         read_only: bool,
         call: &Call,
-    ) -> crate::Result<Next> {
+    ) -> crate::Result<Decision> {
         let status = answer.status().as_u16();
         let code = if status == 200 {
             let body = answer.bytes().await?;
@@ -230,18 +217,16 @@ impl Scheme for Tc3 {
             None
         };
         let resynced = call.resynced.load(Ordering::Relaxed);
-        Ok(match decide(status, code.as_deref(), read_only, resynced) {
-            Decision::Resync => {
-                call.resynced.store(true, Ordering::Relaxed);
-                let signed_with = call.signed_with.load(Ordering::Relaxed);
-                if self.adopt_server_clock(answer.headers(), signed_with) {
-                    Next::Reauthenticate
-                } else {
-                    Next::Done
-                }
-            }
-            Decision::Retry => Next::Retry,
-            Decision::Done => Next::Done,
+        let decision = decide(status, code.as_deref(), read_only, resynced);
+        if decision != Decision::Reauthenticate {
+            return Ok(decision);
+        }
+        call.resynced.store(true, Ordering::Relaxed);
+        let signed_with = call.signed_with.load(Ordering::Relaxed);
+        Ok(if self.adopt_server_clock(answer.headers(), signed_with) {
+            Decision::Reauthenticate
+        } else {
+            Decision::Done
         })
     }
 }
@@ -498,7 +483,13 @@ mod tests {
             (200, "InternalError", create, false, Done),
             (200, "InternalError", describe, false, Retry),
             // Clock skew: resync once, then give up.
-            (200, "AuthFailure.SignatureExpire", create, false, Resync),
+            (
+                200,
+                "AuthFailure.SignatureExpire",
+                create,
+                false,
+                Reauthenticate,
+            ),
             (200, "AuthFailure.SignatureExpire", create, true, Done),
             (200, "AuthFailure.SignatureFailure", describe, false, Done),
             (200, "InvalidParameter", describe, false, Done),
