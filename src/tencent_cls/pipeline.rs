@@ -396,8 +396,6 @@ crate::hooks::exec_through_pipeline!();
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::transport::tests::FakeTransport;
-    use std::time::Duration;
 
     #[test]
     fn generated_paths_become_post_root() {
@@ -416,53 +414,29 @@ mod tests {
         assert!(wire_target(&"http://127.0.0.1:9/".parse().unwrap()).is_err());
     }
 
-    /// A pipeline over `transport` retrying up to 3 times, 2 s apart.
-    fn pipeline(transport: Arc<dyn Transport>) -> Pipeline {
-        Pipeline::new(Config {
-            credentials: Arc::new(super::super::Credentials::new("AKIDx", "k")),
-            region: Region::new("ap-guangzhou").unwrap(),
-            host: "127.0.0.1:9".into(),
-            retry: RetryPolicy::default()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_secs(2))
-                .without_jitter(),
-            limiters: HashMap::new(),
-            guard: Guard::default(),
-            sign_action: true,
-            language: None,
-            transport,
-        })
-    }
-
-    fn date_header(ahead_secs: i64) -> http::HeaderMap {
-        let at = chrono::Utc::now() + chrono::Duration::seconds(ahead_secs);
-        let mut h = http::HeaderMap::new();
-        h.insert(
-            http::header::DATE,
-            at.format("%a, %d %b %Y %H:%M:%S GMT")
-                .to_string()
-                .parse()
-                .unwrap(),
-        );
-        h
-    }
-
     #[test]
     fn a_resync_is_judged_against_the_offset_the_attempt_signed_with() {
-        let p = pipeline(Arc::new(FakeTransport::new(|_, _| unreachable!())));
-        let server = date_header(600);
+        let tc3 = Tc3 {
+            credentials: Arc::new(super::super::Credentials::new("AKIDx", "k")),
+            host: "127.0.0.1:9".into(),
+            sign_action: true,
+            redactor: Redactor::default(),
+            clock_offset: AtomicI64::new(0),
+        };
+        let offset = || tc3.clock_offset.load(Ordering::Relaxed);
+        let at = chrono::Utc::now() + chrono::Duration::seconds(600);
+        let mut server = http::HeaderMap::new();
+        let date = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        server.insert(http::header::DATE, date.parse().unwrap());
         // First call to see the skew adopts the clock and resends.
-        assert!(p.shared.scheme.adopt_server_clock(&server, 0));
-        assert!((p.clock_offset() - 600).abs() <= 2, "{}", p.clock_offset());
+        assert!(tc3.adopt_server_clock(&server, 0));
+        assert!((offset() - 600).abs() <= 2, "{}", offset());
         // A concurrent call signed before that still resends, although the
         // stored offset is already right.
-        assert!(p.shared.scheme.adopt_server_clock(&server, 0));
+        assert!(tc3.adopt_server_clock(&server, 0));
         // No usable Date: nothing learned, no resend.
-        assert!(!p
-            .shared
-            .scheme
-            .adopt_server_clock(&http::HeaderMap::new(), 0));
-        assert!((p.clock_offset() - 600).abs() <= 2);
+        assert!(!tc3.adopt_server_clock(&http::HeaderMap::new(), 0));
+        assert!((offset() - 600).abs() <= 2);
     }
 
     #[test]
@@ -507,47 +481,5 @@ mod tests {
             );
         }
         assert!(!is_read_only("CreateExport") && is_read_only("DescribeExports"));
-    }
-
-    fn post(action: &str) -> reqwest::Request {
-        let url = format!("http://127.0.0.1:9/{action}").parse().unwrap();
-        let mut r = reqwest::Request::new(http::Method::POST, url);
-        *r.body_mut() = Some("{}".into());
-        r
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn throttling_envelopes_are_retried_signed_afresh_but_a_create_is_not_resent() {
-        const LIMITED: &str = r#"{"Response":{"Error":{"Code":"RequestLimitExceeded","Message":"slow"},"RequestId":"r1"}}"#;
-        const INTERNAL: &str =
-            r#"{"Response":{"Error":{"Code":"InternalError","Message":"oops"},"RequestId":"r3"}}"#;
-        let fake = FakeTransport::replies(vec![
-            (200, vec![], LIMITED),
-            (200, vec![], r#"{"Response":{"RequestId":"r2"}}"#),
-        ]);
-        let start = tokio::time::Instant::now();
-        let r = pipeline(Arc::new(fake.clone()))
-            .execute(post("DescribeTopics"), "describe_topics")
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        assert_eq!(start.elapsed(), Duration::from_secs(2));
-        assert_eq!(fake.calls(), 2);
-        let auths = fake.header_values("authorization");
-        assert!(auths
-            .iter()
-            .all(|a| a.as_deref().unwrap().starts_with("TC3-HMAC-SHA256 ")));
-        assert_eq!(
-            fake.header_values("x-tc-action"),
-            [Some("DescribeTopics".into()), Some("DescribeTopics".into())]
-        );
-
-        let fake = FakeTransport::replies(vec![(200, vec![], INTERNAL)]);
-        let r = pipeline(Arc::new(fake.clone()))
-            .execute(post("CreateExport"), "create_export")
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        assert_eq!(fake.calls(), 1, "a create that may have run is not resent");
     }
 }
