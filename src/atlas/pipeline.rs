@@ -312,29 +312,17 @@ crate::hooks::exec_through_pipeline!();
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::atlas::credentials::{service_account_tokens, ServiceAccount};
     use crate::http::transport::tests::FakeTransport;
-    use crate::Endpoint;
-    use std::time::Duration;
 
     const CHALLENGE: &str = "Digest realm=\"MMS Public API\", domain=\"\", nonce=\"N1\", algorithm=MD5, qop=\"auth\", stale=false";
 
-    fn digest_pipeline(fake: &FakeTransport) -> Pipeline {
+    fn digest_pipeline(fake: &FakeTransport, retry: RetryPolicy) -> Pipeline {
         let auth = Auth::Digest {
             user: "pub".into(),
             password: "priv".into(),
             state: DigestState::default(),
         };
-        Pipeline::new(Arc::new(fake.clone()), auth, RetryPolicy::disabled(), None)
-    }
-
-    /// A service-account pipeline over `fake`, its token already cached so
-    /// that `fake` sees only API requests.
-    async fn bearer_pipeline(fake: &FakeTransport, retry: RetryPolicy) -> Pipeline {
-        let auth = Auth::Bearer(fixed_token_source());
-        let p = Pipeline::new(Arc::new(fake.clone()), auth, retry, None);
-        p.tokens().unwrap().get().await.unwrap();
-        p
+        Pipeline::new(Arc::new(fake.clone()), auth, retry, None)
     }
 
     fn get(path: &str) -> reqwest::Request {
@@ -346,7 +334,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn only_429_and_503_are_retried() {
-        // A bearer 401 is not retried either, but the token is dropped.
+        // A 401 without a challenge is not retried either.
         for (status, calls) in [
             (429u16, 2),
             (503, 2),
@@ -360,7 +348,7 @@ mod tests {
             (502, 1),
         ] {
             let fake = FakeTransport::new(move |_, _| (status, vec![], String::new()));
-            let p = bearer_pipeline(&fake, RetryPolicy::default().with_max_attempts(2)).await;
+            let p = digest_pipeline(&fake, RetryPolicy::default().with_max_attempts(2));
             let r = p.execute(get("/x"), "list_processes").await.unwrap();
             assert_eq!((r.status().as_u16(), fake.calls()), (status, calls));
         }
@@ -369,7 +357,7 @@ mod tests {
     #[tokio::test]
     async fn accept_is_the_versioned_media_type() {
         let fake = FakeTransport::new(|_, _| (200, vec![], String::new()));
-        let p = bearer_pipeline(&fake, RetryPolicy::disabled()).await;
+        let p = digest_pipeline(&fake, RetryPolicy::disabled());
         let mut req = get("/x");
         req.headers_mut()
             .insert("accept", HeaderValue::from_static("application/json"));
@@ -420,7 +408,7 @@ mod tests {
                 (_, Some(_)) => (200, vec![], String::new()),
             }
         });
-        let p = digest_pipeline(&fake);
+        let p = digest_pipeline(&fake, RetryPolicy::disabled());
         for _ in 0..3 {
             assert_eq!(
                 p.execute(get("/x"), "list_processes")
@@ -450,30 +438,5 @@ mod tests {
                 ("N2".to_string(), 2)
             ]
         );
-    }
-
-    /// A service account whose token requests go to a fake of their own,
-    /// so the pipeline's fake sees only API requests.
-    fn fixed_token_source() -> Tokens {
-        let endpoint = Endpoint::parse("http://127.0.0.1:9").unwrap();
-        let token_endpoint = FakeTransport::new(|_, _| {
-            (
-                200,
-                vec![],
-                r#"{"access_token":"t","expires_in":360000}"#.into(),
-            )
-        });
-        let account = ServiceAccount::new(
-            &endpoint,
-            "id".into(),
-            "secret".into(),
-            Core::new(
-                Arc::new(token_endpoint),
-                Guard::default(),
-                Default::default(),
-            ),
-        )
-        .unwrap();
-        service_account_tokens(account, Duration::from_secs(60))
     }
 }
