@@ -11,7 +11,7 @@
 //!   it: only connect failures and 429 (rejected before processing) retry it.
 
 use super::generated;
-use crate::http::attempt::{bearer, retryable_status, Answer, Core, Decision, Scheme};
+use crate::http::attempt::{bearer, by_status, Answer, Core, Decision, Scheme};
 use crate::http::redact::Redactor;
 use crate::http::transport::Transport;
 use crate::http::Guard;
@@ -83,11 +83,7 @@ impl Scheme for Bearer {
         {
             return Ok(Decision::Reauthenticate);
         }
-        Ok(if retryable_status(status, idempotent) {
-            Decision::Retry
-        } else {
-            Decision::Done
-        })
+        Ok(by_status(status, idempotent))
     }
 }
 

@@ -104,11 +104,15 @@ pub(crate) trait Scheme: Send + Sync {
     ) -> impl Future<Output = Result<Decision>> + Send;
 }
 
-/// The statuses that say "try again": 429 (turned away unprocessed, so
-/// even a non-idempotent request may be resent) and, for requests safe to
-/// repeat, the 5xx a gateway returns.
-pub(crate) fn retryable_status(status: u16, idempotent: bool) -> bool {
-    status == 429 || (idempotent && matches!(status, 500 | 502 | 503 | 504))
+/// What the status alone says: try again after a 429 (turned away
+/// unprocessed, so even a non-idempotent request may be resent) and, for
+/// requests safe to repeat, after the 5xx a gateway returns.
+pub(crate) fn by_status(status: u16, idempotent: bool) -> Decision {
+    if status == 429 || (idempotent && matches!(status, 500 | 502 | 503 | 504)) {
+        Decision::Retry
+    } else {
+        Decision::Done
+    }
 }
 
 /// Puts `token` into `request` as a bearer credential. The token is
@@ -366,7 +370,7 @@ mod tests {
     use std::time::Duration;
     use tokio::time::Instant;
 
-    /// No credentials; retries what [`retryable_status`] says.
+    /// No credentials; retries what [`by_status`] says.
     struct Plain;
 
     impl Scheme for Plain {
@@ -383,11 +387,7 @@ mod tests {
             idempotent: bool,
             _: &(),
         ) -> Result<Decision> {
-            Ok(if retryable_status(answer.status().as_u16(), idempotent) {
-                Decision::Retry
-            } else {
-                Decision::Done
-            })
+            Ok(by_status(answer.status().as_u16(), idempotent))
         }
     }
 

@@ -21,7 +21,7 @@ use super::error::envelope_error_code;
 use super::sign::{self, SignableRequest, SigningParams};
 use super::{generated, API_VERSION};
 use crate::hooks::carry;
-use crate::http::attempt::{Answer, Core, Decision, Scheme};
+use crate::http::attempt::{by_status, Answer, Core, Decision, Scheme};
 use crate::http::redact::Redactor;
 use crate::http::transport::Transport;
 use crate::http::Guard;
@@ -115,13 +115,9 @@ impl fmt::Debug for Pipeline {
 /// server's clock once.
 pub(crate) fn decide(status: u16, code: Option<&str>, read_only: bool, resynced: bool) -> Decision {
     if status != 200 {
-        return match status {
-            // Throttled before being applied.
-            429 => Decision::Retry,
-            // A gateway in between failed; the action may have run.
-            500 | 502 | 503 | 504 if read_only => Decision::Retry,
-            _ => Decision::Done,
-        };
+        // Throttled before being applied, or a gateway in between failed
+        // (and the action may have run).
+        return by_status(status, read_only);
     }
     match code {
         Some("AuthFailure.SignatureExpire") if !resynced => Decision::Reauthenticate,
