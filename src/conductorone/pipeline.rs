@@ -145,7 +145,7 @@ mod tests {
     use crate::conductorone::credentials::REFRESH_MARGIN;
     use crate::conductorone::error::C1Errors;
     use crate::hooks::VendorErrors as _;
-    use crate::http::transport::tests::{FakeTransport, Reply};
+    use crate::http::transport::tests::FakeTransport;
     use crate::token::tests::FakeSource;
     use crate::ErrorKind;
     use std::time::Duration;
@@ -153,11 +153,13 @@ mod tests {
     const EXPORTER: &str =
         r#"{"exporter":{"exportId":"e1","displayName":"x","state":"EXPORT_STATE_PAUSED"}}"#;
 
-    /// Gets an exporter through a client whose transport answers `replies`;
-    /// returns the result, the bearer credential each request carried and
-    /// the tokens fetched.
-    async fn get_exporter(replies: Vec<Reply>) -> (crate::Result<()>, Vec<String>, u64) {
-        let transport = FakeTransport::replies(replies);
+    /// Gets an exporter through a client whose transport answers with
+    /// `replies` (status and body) in turn; returns the result, the bearer
+    /// credential each request carried and the tokens fetched.
+    async fn get_exporter(
+        replies: [(u16, &'static str); 2],
+    ) -> (crate::Result<()>, Vec<String>, u64) {
+        let transport = FakeTransport::new(move |n, _| (replies[n].0, vec![], replies[n].1.into()));
         let source = FakeSource {
             latency: Duration::ZERO,
             ..FakeSource::new(Duration::from_secs(600))
@@ -188,18 +190,15 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_401_refreshes_once() {
-        let (got, bearers, fetches) = get_exporter(vec![
-            (401, vec![], r#"{"code":16,"message":"expired"}"#),
-            (200, vec![], EXPORTER),
-        ])
-        .await;
+        let (got, bearers, fetches) =
+            get_exporter([(401, r#"{"code":16,"message":"expired"}"#), (200, EXPORTER)]).await;
         got.unwrap();
         assert_eq!(bearers, ["Bearer tok-1", "Bearer tok-2"]);
         assert_eq!(fetches, 2);
 
-        let (got, bearers, _) = get_exporter(vec![
-            (401, vec![], r#"{"code":16,"message":"expired"}"#),
-            (401, vec![], r#"{"code":16,"message":"still no"}"#),
+        let (got, bearers, _) = get_exporter([
+            (401, r#"{"code":16,"message":"expired"}"#),
+            (401, r#"{"code":16,"message":"still no"}"#),
         ])
         .await;
         let err = got.unwrap_err();
