@@ -33,7 +33,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
 use tracing::Instrument;
 
 /// The actions CLS limits to 20 requests/s, which the client paces itself.
@@ -230,11 +229,7 @@ impl Scheme for Tc3 {
 const CONTENT_TYPE: &str = "application/json";
 
 fn timestamp(offset: i64) -> i64 {
-    let local = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    local.saturating_add(offset)
+    chrono::Utc::now().timestamp().saturating_add(offset)
 }
 
 impl Tc3 {
@@ -437,7 +432,7 @@ mod tests {
 
     #[test]
     fn envelope_codes_decide_retries() {
-        use Decision::*;
+        use Decision::{Done, Reauthenticate as Resync, Retry};
         let (create, describe) = (false, true);
         for (status, code, read_only, resynced, decision) in [
             // Throttling means the request was not applied: retry even a create.
@@ -453,13 +448,7 @@ mod tests {
             (200, "InternalError", create, false, Done),
             (200, "InternalError", describe, false, Retry),
             // Clock skew: resync once, then give up.
-            (
-                200,
-                "AuthFailure.SignatureExpire",
-                create,
-                false,
-                Reauthenticate,
-            ),
+            (200, "AuthFailure.SignatureExpire", create, false, Resync),
             (200, "AuthFailure.SignatureExpire", create, true, Done),
             (200, "AuthFailure.SignatureFailure", describe, false, Done),
             (200, "InvalidParameter", describe, false, Done),
