@@ -59,12 +59,12 @@ struct AtlasAuth {
 
 impl fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (scheme, who) = match &self.shared.scheme.auth {
-            Auth::Digest { user, .. } => ("digest", user.as_str()),
-            Auth::Bearer(t) => ("service-account", t.source().client_id()),
+        let who = match &self.shared.scheme.auth {
+            Auth::Digest { user, .. } => user.as_str(),
+            Auth::Bearer(t) => t.source().client_id(),
         };
         f.debug_struct("Pipeline")
-            .field("auth", &scheme)
+            .field("auth", &self.scheme())
             .field("principal", &who)
             .field("retry", self.shared.core.retry())
             .field("pins", &self.pins)
