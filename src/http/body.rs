@@ -180,6 +180,7 @@ pub(crate) async fn read_error_body(mut response: reqwest::Response) -> Bytes {
 pub(crate) struct Head(http::StatusCode, http::Version, http::HeaderMap);
 
 impl Head {
+    /// The head of `response`, copied.
     pub(crate) fn of(response: &reqwest::Response) -> Self {
         Head(
             response.status(),

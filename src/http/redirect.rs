@@ -28,9 +28,9 @@ pub(crate) fn api_client_builder() -> reqwest::ClientBuilder {
         .redirect(reqwest::redirect::Policy::none())
 }
 
-/// The client for pre-signed download URLs: it follows up to 5 redirects,
-/// only to HTTPS (or loopback), and has no default headers, so nothing but
-/// the URL's own signature travels.
+/// The client for pre-signed download URLs: the API client's settings
+/// (no default headers, so nothing but the URL's own signature travels),
+/// except that it follows up to 5 redirects, only to HTTPS (or loopback).
 pub(crate) fn download_client() -> Result<reqwest::Client> {
     api_client_builder()
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
