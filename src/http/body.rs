@@ -296,14 +296,14 @@ mod tests {
         Ok(chunks.concat())
     }
 
-    /// `n` one-byte chunks, one every `every`.
-    fn drip(n: usize, every: Duration) -> ByteStream {
+    /// `n` chunks of `size` bytes, one every `every`.
+    fn drip(n: usize, size: usize, every: Duration) -> ByteStream {
         Box::pin(futures::stream::unfold(0, move |i| async move {
             if i == n {
                 return None;
             }
             tokio::time::sleep(every).await;
-            Some((Ok(Bytes::from_static(b"x")), i + 1))
+            Some((Ok(Bytes::from(vec![b'x'; size])), i + 1))
         }))
     }
 
@@ -311,7 +311,7 @@ mod tests {
     async fn a_drip_fails_after_one_window() {
         let start = tokio::time::Instant::now();
         let err = collect(guard(
-            drip(10_000, Duration::from_secs(2)),
+            drip(10_000, 1, Duration::from_secs(2)),
             Throughput::default(),
         ))
         .await
@@ -325,13 +325,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_fast_enough_body_passes_and_silence_fails() {
         // 2 KiB every 1 s is above 1 KiB/s.
-        let fast: ByteStream = Box::pin(futures::stream::unfold(0, |i| async move {
-            if i == 200 {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            Some((Ok(Bytes::from(vec![0u8; 2048])), i + 1))
-        }));
+        let fast = drip(200, 2048, Duration::from_secs(1));
         let got = collect(guard(fast, Throughput::default())).await.unwrap();
         assert_eq!(got.len(), 200 * 2048);
 
