@@ -262,23 +262,16 @@ mod tests {
     /// A transport failure leaving the hook is pinned end to end in
     /// `tests/hostile_transport.rs`.
     #[tokio::test]
-    async fn responses_leaving_the_hook_name_the_operation() {
-        let r =
-            reqwest::Response::from(http::Response::builder().status(404).body("gone").unwrap());
-        let r = leave(Ok(r), Vendor::Atlas, "get_process").unwrap();
-        let e = response_error::<Test>(r).await;
-        assert_eq!(e.operation(), Some("get_process"));
-    }
-
-    #[tokio::test]
-    async fn real_responses_go_to_the_vendor() {
-        let r = reqwest::Response::from(
-            http::Response::builder()
-                .status(502)
-                .body("bad gateway")
-                .unwrap(),
-        );
+    async fn real_responses_go_to_the_vendor_and_name_the_operation() {
+        let r = http::Response::builder()
+            .status(502)
+            .body("bad gateway")
+            .unwrap();
+        let r = leave(Ok(r.into()), Vendor::Atlas, "get_process").unwrap();
         let e = convert::<Test>(progenitor_client::Error::UnexpectedResponse(r)).await;
-        assert_eq!((e.status(), e.message()), (Some(502), "bad gateway"));
+        assert_eq!(
+            (e.status(), e.message(), e.operation()),
+            (Some(502), "bad gateway", Some("get_process"))
+        );
     }
 }
