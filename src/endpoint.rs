@@ -25,40 +25,25 @@ impl Endpoint {
     /// Parses and validates `s`. A trailing slash is dropped so that joined
     /// paths never contain `//`.
     pub fn parse(s: &str) -> Result<Self> {
-        let url = url::Url::parse(s.trim_end_matches('/'))
-            .map_err(|e| Error::invalid_input("endpoint", format!("not a URL ({e})")))?;
-        let host = url
-            .host_str()
-            .ok_or_else(|| Error::invalid_input("endpoint", "has no host"))?;
+        let bad = |reason: String| Err(Error::invalid_input("endpoint", reason));
+        let url = match url::Url::parse(s.trim_end_matches('/')) {
+            Ok(url) => url,
+            Err(e) => return bad(format!("not a URL ({e})")),
+        };
+        if url.host_str().is_none() {
+            return bad("has no host".into());
+        }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(Error::invalid_input(
-                "endpoint",
-                "must not embed credentials",
-            ));
+            return bad("must not embed credentials".into());
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(Error::invalid_input(
-                "endpoint",
-                "must not have a query or fragment",
-            ));
+            return bad("must not have a query or fragment".into());
         }
         match url.scheme() {
-            "https" => {}
-            "http" if is_loopback_host(host) => {}
-            "http" => {
-                return Err(Error::invalid_input(
-                    "endpoint",
-                    "plain http is only allowed for loopback hosts; use https",
-                ))
-            }
-            other => {
-                return Err(Error::invalid_input(
-                    "endpoint",
-                    format!("unsupported scheme `{other}`"),
-                ))
-            }
+            "https" | "http" if is_https_or_loopback(&url) => Ok(Endpoint { url }),
+            "http" => bad("plain http is only allowed for loopback hosts; use https".into()),
+            other => bad(format!("unsupported scheme `{other}`")),
         }
-        Ok(Endpoint { url })
     }
 
     /// The URL without a trailing slash, as progenitor's `baseurl` wants it.
@@ -116,17 +101,26 @@ pub fn is_loopback_host(host: &str) -> bool {
         || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Whether `url` may carry credentials: HTTPS, or plain HTTP to a loopback
+/// host.
+pub(crate) fn is_https_or_loopback(url: &url::Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => url.host_str().is_some_and(is_loopback_host),
+        _ => false,
+    }
+}
+
 /// Rejects a download URL handed to us by a server unless it is HTTPS or
 /// loopback, for the same reason as [`Endpoint::parse`].
 #[cfg_attr(not(feature = "tencent-cls"), allow(dead_code))]
 pub(crate) fn check_download_url(url: &str) -> Result<url::Url> {
     let parsed =
         url::Url::parse(url).map_err(|e| Error::decode(format!("bad download URL: {e}")))?;
-    match parsed.scheme() {
-        "https" => Ok(parsed),
-        "http" if parsed.host_str().is_some_and(is_loopback_host) => Ok(parsed),
-        _ => Err(Error::decode("download URL is not HTTPS")),
+    if !is_https_or_loopback(&parsed) {
+        return Err(Error::decode("download URL is not HTTPS"));
     }
+    Ok(parsed)
 }
 
 #[cfg(test)]

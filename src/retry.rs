@@ -255,46 +255,4 @@ mod tests {
             Some(Duration::from_secs(10))
         );
     }
-
-    #[tokio::test(start_paused = true)]
-    async fn run_sleeps_between_attempts_and_returns_last() {
-        let p = RetryPolicy::default()
-            .with_max_attempts(3)
-            .with_initial_backoff(Duration::from_secs(2))
-            .without_jitter();
-        let start = tokio::time::Instant::now();
-        let mut calls = 0;
-        let out = run(&p, "test", |n| {
-            calls += 1;
-            async move {
-                Verdict::Retry {
-                    last: n,
-                    after: None,
-                }
-            }
-        })
-        .await;
-        assert_eq!((out, calls), (3, 3));
-        // 2 s before the second attempt, 4 s before the third.
-        assert_eq!(start.elapsed(), Duration::from_secs(6));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn run_honours_retry_after() {
-        let p = RetryPolicy::default().with_max_attempts(2);
-        let start = tokio::time::Instant::now();
-        let out = run(&p, "test", |n| async move {
-            if n == 1 {
-                Verdict::Retry {
-                    last: "throttled",
-                    after: Some(Duration::from_secs(7)),
-                }
-            } else {
-                Verdict::Done("ok")
-            }
-        })
-        .await;
-        assert_eq!(out, "ok");
-        assert_eq!(start.elapsed(), Duration::from_secs(7));
-    }
 }

@@ -8,8 +8,9 @@
 //! read whole through the client's [`Guard`] inside the attempt, so a
 //! connection cut mid-body is retried like any other network failure.
 
+use super::body::Head;
 use super::transport::Transport;
-use super::{body, deadline, redact::Redactor, Guard};
+use super::{deadline, redact::Redactor, Guard};
 use crate::hooks::{carry, leave};
 use crate::retry::{
     self, network_error_is_safe_to_retry, retry_after_header, RetryPolicy, Verdict,
@@ -37,22 +38,19 @@ impl Answer {
     /// The body, which must already be in memory (a JSON answer or an
     /// error); the answer keeps it.
     pub(crate) async fn bytes(&mut self) -> Result<Bytes> {
+        let head = Head::of(&self.0);
         let response = std::mem::replace(
             &mut self.0,
             reqwest::Response::from(http::Response::new(Bytes::new())),
         );
-        let (status, version) = (response.status(), response.version());
-        let headers = response.headers().clone();
         let bytes = response.bytes().await.map_err(Error::from)?;
-        self.0 = body::rebuild(status, version, headers, bytes.clone());
+        self.0 = head.rebuild(bytes.clone());
         Ok(bytes)
     }
 
     /// Replaces the (in-memory) body.
     pub(crate) fn set_body(&mut self, bytes: Bytes) {
-        let (status, version) = (self.0.status(), self.0.version());
-        let headers = self.0.headers().clone();
-        self.0 = body::rebuild(status, version, headers, bytes);
+        self.0 = Head::of(&self.0).rebuild(bytes);
     }
 
     /// The answer as a response again.
@@ -88,8 +86,12 @@ pub(crate) trait Scheme: Send + Sync {
         call: &Self::Call,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Prepares the resend after [`Decision::Reauthenticate`].
-    fn reauthenticate(&self, call: &Self::Call) -> impl Future<Output = Result<()>> + Send;
+    /// Prepares the resend after [`Decision::Reauthenticate`]. By default
+    /// nothing: what `classify` learned (a challenge, the server's clock)
+    /// is enough for the next `authenticate`.
+    fn reauthenticate(&self, _call: &Self::Call) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
 
     /// Reads an answer: done, retry, or answer a challenge (at most once
     /// per attempt). May rewrite it (e.g. redact an error envelope sent
@@ -102,11 +104,15 @@ pub(crate) trait Scheme: Send + Sync {
     ) -> impl Future<Output = Result<Decision>> + Send;
 }
 
-/// The statuses that say "try again": 429 (turned away unprocessed, so
-/// even a non-idempotent request may be resent) and, for requests safe to
-/// repeat, the 5xx a gateway returns.
-pub(crate) fn retryable_status(status: u16, idempotent: bool) -> bool {
-    status == 429 || (idempotent && matches!(status, 500 | 502 | 503 | 504))
+/// What the status alone says: try again after a 429 (turned away
+/// unprocessed, so even a non-idempotent request may be resent) and, for
+/// requests safe to repeat, after the 5xx a gateway returns.
+pub(crate) fn by_status(status: u16, idempotent: bool) -> Decision {
+    if status == 429 || (idempotent && matches!(status, 500 | 502 | 503 | 504)) {
+        Decision::Retry
+    } else {
+        Decision::Done
+    }
 }
 
 /// Puts `token` into `request` as a bearer credential. The token is
@@ -157,9 +163,8 @@ impl Core {
     /// The same core held to `guard` instead.
     pub(crate) fn with_guard(&self, guard: Guard) -> Self {
         Core {
-            transport: self.transport.clone(),
             guard,
-            retry: self.retry.clone(),
+            ..self.clone()
         }
     }
 
@@ -264,8 +269,6 @@ impl Core {
         }
     }
 
-    /// Sends and reads the answer through the guard, the head (and a JSON
-    /// body) within the call deadline.
     /// One request under the same rules as an attempt (the guard, the call
     /// deadline) but outside the attempt loop: for token endpoints, whose
     /// cache decides when to ask again.
@@ -277,6 +280,8 @@ impl Core {
         }
     }
 
+    /// Sends and reads the answer through the guard, the head (and a JSON
+    /// body) within the call deadline.
     async fn exchange(&self, request: reqwest::Request) -> Outcome {
         let asked = request.url().clone();
         // JSON answers are read whole within the call deadline; downloads
@@ -292,11 +297,7 @@ impl Core {
                 .send(request)
                 .await
                 .map_err(Failure::Network)?;
-            let read = if json {
-                self.guard.json(&asked, response).await
-            } else {
-                self.guard.stream(&asked, response).await
-            };
+            let read = self.guard.read(&asked, response, json).await;
             read.map(Answer).map_err(Failure::Local)
         };
         deadline::call(self.guard.limits.timeout, exchange)
@@ -306,29 +307,9 @@ impl Core {
 }
 
 async fn acquire(limiter: Option<&RateLimiter>) -> Option<crate::ratelimit::RatePermit> {
-    match limiter {
-        Some(limiter) => Some(limiter.acquire().await),
-        None => None,
-    }
+    Some(limiter?.acquire().await)
 }
 
-/// Authentication failed before anything was sent, so even a
-/// non-idempotent request may try again if the failure is transient.
-fn unsent(e: Error) -> Verdict<Outcome> {
-    if e.is_retryable() {
-        let after = e.retry_after();
-        Verdict::Retry {
-            last: Err(Failure::Local(e)),
-            after,
-        }
-    } else {
-        Verdict::Done(Err(Failure::Local(e)))
-    }
-}
-
-/// A send that produced no answer: a refused connection may always be
-/// retried; a failure after the request may have arrived (a body cut
-/// short, a call past its deadline) only if the request is safe to repeat.
 /// A form POST to an OAuth token endpoint, as every vendor sends it:
 /// form-encoded `body`, JSON asked for, our `User-Agent`.
 pub(crate) fn form_post(url: &url::Url, body: String) -> reqwest::Request {
@@ -348,17 +329,197 @@ pub(crate) fn form_post(url: &url::Url, body: String) -> reqwest::Request {
     request
 }
 
+/// Authentication failed before anything was sent, so even a
+/// non-idempotent request may try again if the failure is transient.
+fn unsent(e: Error) -> Verdict<Outcome> {
+    let (again, after) = (e.is_retryable(), e.retry_after());
+    verdict(Failure::Local(e), again, after)
+}
+
+/// A send that produced no answer: a refused connection may always be
+/// retried; a failure after the request may have arrived (a body cut
+/// short, a call past its deadline) only if the request is safe to repeat.
 fn failed(failure: Failure, idempotent: bool) -> Verdict<Outcome> {
     let again = match &failure {
         Failure::Network(e) => network_error_is_safe_to_retry(e, idempotent),
         Failure::Local(e) => idempotent && e.is_retryable(),
     };
+    verdict(failure, again, None)
+}
+
+fn verdict(failure: Failure, again: bool, after: Option<std::time::Duration>) -> Verdict<Outcome> {
     if again {
         Verdict::Retry {
             last: Err(failure),
-            after: None,
+            after,
         }
     } else {
         Verdict::Done(Err(failure))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The loop itself, once for every vendor, through a scheme that adds
+    //! nothing of a vendor's own.
+
+    use super::*;
+    use crate::http::transport::tests::FakeTransport;
+    use crate::http::Limits;
+    use crate::ErrorKind;
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    /// No credentials; retries what [`by_status`] says.
+    struct Plain;
+
+    impl Scheme for Plain {
+        const VENDOR: Vendor = Vendor::Atlas;
+        type Call = ();
+
+        async fn authenticate(&self, _: &mut reqwest::Request, _: &()) -> Result<()> {
+            Ok(())
+        }
+
+        async fn classify(
+            &self,
+            answer: &mut Answer,
+            idempotent: bool,
+            _: &(),
+        ) -> Result<Decision> {
+            Ok(by_status(answer.status().as_u16(), idempotent))
+        }
+    }
+
+    /// Runs `request` through a core over `fake` with up to `attempts`
+    /// attempts, backoff doubling from 1 s up to 3 s without jitter.
+    async fn run(
+        fake: &FakeTransport,
+        attempts: u32,
+        limits: Limits,
+        request: reqwest::Request,
+        idempotent: bool,
+    ) -> reqwest::Response {
+        let policy = RetryPolicy::default()
+            .with_max_attempts(attempts)
+            .with_initial_backoff(Duration::from_secs(1))
+            .with_max_backoff(Duration::from_secs(3))
+            .without_jitter();
+        let core = Core::new(Arc::new(fake.clone()), Guard::new(limits), policy);
+        core.execute(&Plain, request, "list_processes", idempotent, None)
+            .await
+            .expect("failures leave carried in a response")
+    }
+
+    fn get() -> reqwest::Request {
+        let url = "http://127.0.0.1:9/x".parse().unwrap();
+        reqwest::Request::new(http::Method::GET, url)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_waited_in_seconds_and_as_an_http_date() {
+        let date = (chrono::Utc::now() + chrono::Duration::seconds(10))
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let fake = FakeTransport::new(move |n, _| match n {
+            0 => (429, vec![("retry-after", "7".into())], String::new()),
+            1 => (503, vec![("retry-after", date.clone())], String::new()),
+            _ => (200, vec![], "{}".into()),
+        });
+        let start = Instant::now();
+        let r = run(&fake, 4, Limits::default(), get(), true).await;
+        assert_eq!((r.status().as_u16(), fake.calls()), (200, 3));
+        // 7 s, then what the wall clock leaves of the 10 s (whole seconds).
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(15) && waited <= Duration::from_secs(17),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_is_capped_and_the_last_answer_returned() {
+        let fake = FakeTransport::new(|_, _| (503, vec![], String::new()));
+        let start = Instant::now();
+        let r = run(&fake, 4, Limits::default(), get(), true).await;
+        assert_eq!((r.status().as_u16(), fake.calls()), (503, 4));
+        assert_eq!(start.elapsed(), Duration::from_secs(1 + 2 + 3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_a_429_resends_a_request_that_may_have_been_applied() {
+        for (status, idempotent, calls) in [
+            (429, false, 2),
+            (503, false, 1),
+            (500, false, 1),
+            (503, true, 2),
+            (504, true, 2),
+            (404, true, 1),
+        ] {
+            let fake = FakeTransport::new(move |n, _| match n {
+                0 => (status, vec![], String::new()),
+                _ => (200, vec![], "{}".into()),
+            });
+            run(&fake, 2, Limits::default(), get(), idempotent).await;
+            assert_eq!(fake.calls(), calls, "{status} idempotent: {idempotent}");
+        }
+    }
+
+    /// Runs against a server that never answers, with a 60 s call deadline;
+    /// returns the error, the seconds it took and the attempts made.
+    async fn silence(operation_timeout: Option<u64>, idempotent: bool) -> (Error, u64, usize) {
+        let fake = FakeTransport::new(|_, _| (200, vec![], "{}".into()))
+            .with_latency(Duration::from_secs(3600));
+        let limits = Limits {
+            timeout: Duration::from_secs(60),
+            operation_timeout: operation_timeout.map(Duration::from_secs),
+            throughput: Default::default(),
+        };
+        let start = Instant::now();
+        let mut r = run(&fake, 4, limits, get(), idempotent).await;
+        let err = crate::hooks::take_carried(&mut r).expect("a carried error");
+        (err, start.elapsed().as_secs(), fake.calls())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn silence_costs_one_operation_deadline_not_attempts_times_timeouts() {
+        // 60 s, 1 s backoff, 60 s, 2 s backoff, then the third attempt is
+        // cut by the operation deadline at 150 s.
+        let (err, took, calls) = silence(Some(150), true).await;
+        assert_eq!((took, calls), (150, 3));
+        assert!(err.message().contains("operation deadline"), "{err}");
+        assert_eq!(
+            (err.kind(), err.vendor(), err.operation()),
+            (
+                ErrorKind::Network,
+                Some(Vendor::Atlas),
+                Some("list_processes")
+            )
+        );
+        assert!(!err.is_retryable());
+
+        // Without one, every timed-out call is retried: 60 + 1 + 60 + 2 +
+        // 60 + 3 + 60 s.
+        let (err, took, calls) = silence(None, true).await;
+        assert_eq!((took, calls), (246, 4));
+        assert_eq!(
+            err.to_string(),
+            "Atlas list_processes: timed out after 60 s"
+        );
+        // A request that timed out may have been applied: not re-sent.
+        let (err, took, calls) = silence(None, false).await;
+        assert_eq!((took, calls), (60, 1));
+        assert_eq!(err.message(), "timed out after 60 s");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_streaming_body_is_sent_once() {
+        let fake =
+            FakeTransport::new(|_, _| (503, vec![("retry-after", "1".into())], String::new()));
+        let chunks: Vec<Result<&'static str, std::io::Error>> = vec![Ok("{}")];
+        let mut request = get();
+        *request.body_mut() = Some(reqwest::Body::wrap_stream(futures::stream::iter(chunks)));
+        let r = run(&fake, 4, Limits::default(), request, true).await;
+        assert_eq!((r.status().as_u16(), fake.calls()), (503, 1));
     }
 }

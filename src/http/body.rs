@@ -123,20 +123,10 @@ pub fn response_stream(response: reqwest::Response) -> ByteStream {
 pub fn body_error(e: reqwest::Error) -> Error {
     let e = e.without_url();
     let cause = crate::error::cause_chain(&e);
-    let kind = own_error_in(&e).map_or(ErrorKind::Network, Error::kind);
+    let own = crate::error::causes(&e).find_map(|c| c.downcast_ref::<Error>());
+    let kind = own.map_or(ErrorKind::Network, Error::kind);
     let message = format!("the connection failed while receiving the body: {cause}");
     Error::new(kind, message).with_source(e)
-}
-
-fn own_error_in<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a Error> {
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        if let Some(own) = c.downcast_ref::<Error>() {
-            return Some(own);
-        }
-        cause = c.source();
-    }
-    None
 }
 
 /// Reads a whole body of at most `cap` bytes. Past the cap it stops reading
@@ -185,21 +175,35 @@ pub(crate) async fn read_error_body(mut response: reqwest::Response) -> Bytes {
     Bytes::from(buf)
 }
 
-/// A response with the same head around `body` (already read).
-pub(crate) fn rebuild(
-    status: http::StatusCode,
-    version: http::Version,
-    headers: http::HeaderMap,
-    body: Bytes,
-) -> reqwest::Response {
-    let mut rebuilt = http::Response::new(body);
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    // The body is no longer encoded or sized as the headers describe.
-    rebuilt.headers_mut().remove(http::header::CONTENT_ENCODING);
-    rebuilt.headers_mut().remove(http::header::CONTENT_LENGTH);
-    reqwest::Response::from(rebuilt)
+/// The head of a response whose body is being read, to put back around
+/// the body.
+pub(crate) struct Head(http::StatusCode, http::Version, http::HeaderMap);
+
+impl Head {
+    /// The head of `response`, copied.
+    pub(crate) fn of(response: &reqwest::Response) -> Self {
+        Head(
+            response.status(),
+            response.version(),
+            response.headers().clone(),
+        )
+    }
+
+    /// A response with this head around `body` (already read).
+    pub(crate) fn rebuild(mut self, body: Bytes) -> reqwest::Response {
+        // The body is no longer encoded or sized as the headers describe.
+        self.2.remove(http::header::CONTENT_ENCODING);
+        self.2.remove(http::header::CONTENT_LENGTH);
+        self.around(body)
+    }
+
+    fn around(self, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        let mut rebuilt = http::Response::new(body.into());
+        *rebuilt.status_mut() = self.0;
+        *rebuilt.version_mut() = self.1;
+        *rebuilt.headers_mut() = self.2;
+        reqwest::Response::from(rebuilt)
+    }
 }
 
 /// Fails `body` when fewer than `min` bytes per second arrive on average
@@ -218,14 +222,9 @@ pub(crate) fn guard(body: ByteStream, min: Throughput) -> ByteStream {
 /// A streamed response whose body is [`guard`]ed, for the pipelines that
 /// hand streaming responses on to generated code.
 pub(crate) fn guard_response(response: reqwest::Response, min: Throughput) -> reqwest::Response {
-    let (status, version) = (response.status(), response.version());
-    let headers = response.headers().clone();
+    let head = Head::of(&response);
     let body = guard(response_stream(response), min);
-    let mut rebuilt = http::Response::new(reqwest::Body::wrap_stream(body));
-    *rebuilt.status_mut() = status;
-    *rebuilt.version_mut() = version;
-    *rebuilt.headers_mut() = headers;
-    reqwest::Response::from(rebuilt)
+    head.around(reqwest::Body::wrap_stream(body))
 }
 
 struct Guarded {
@@ -293,21 +292,18 @@ mod tests {
     use futures::TryStreamExt;
 
     async fn collect(body: ByteStream) -> Result<Vec<u8>> {
-        body.try_fold(Vec::new(), |mut v, c| async move {
-            v.extend_from_slice(&c);
-            Ok(v)
-        })
-        .await
+        let chunks: Vec<_> = body.try_collect().await?;
+        Ok(chunks.concat())
     }
 
-    /// `n` one-byte chunks, one every `every`.
-    fn drip(n: usize, every: Duration) -> ByteStream {
+    /// `n` chunks of `size` bytes, one every `every`.
+    fn drip(n: usize, size: usize, every: Duration) -> ByteStream {
         Box::pin(futures::stream::unfold(0, move |i| async move {
             if i == n {
                 return None;
             }
             tokio::time::sleep(every).await;
-            Some((Ok(Bytes::from_static(b"x")), i + 1))
+            Some((Ok(Bytes::from(vec![b'x'; size])), i + 1))
         }))
     }
 
@@ -315,7 +311,7 @@ mod tests {
     async fn a_drip_fails_after_one_window() {
         let start = tokio::time::Instant::now();
         let err = collect(guard(
-            drip(10_000, Duration::from_secs(2)),
+            drip(10_000, 1, Duration::from_secs(2)),
             Throughput::default(),
         ))
         .await
@@ -329,13 +325,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_fast_enough_body_passes_and_silence_fails() {
         // 2 KiB every 1 s is above 1 KiB/s.
-        let fast: ByteStream = Box::pin(futures::stream::unfold(0, |i| async move {
-            if i == 200 {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            Some((Ok(Bytes::from(vec![0u8; 2048])), i + 1))
-        }));
+        let fast = drip(200, 2048, Duration::from_secs(1));
         let got = collect(guard(fast, Throughput::default())).await.unwrap();
         assert_eq!(got.len(), 200 * 2048);
 

@@ -76,49 +76,30 @@ impl Guard {
         }
     }
 
-    /// A response read whole and rebuilt: refused if a redirect or from
-    /// another origin than `asked`; a success body capped at
-    /// [`body::MAX_JSON_BODY`]; an error body capped at
-    /// [`body::MAX_ERROR_BODY`] and scrubbed of secrets.
-    pub(crate) async fn json(
+    /// A response held to the client's rules: refused if a redirect or
+    /// from another origin than `asked`; an error body capped at
+    /// [`body::MAX_ERROR_BODY`] and scrubbed of secrets; a success body read
+    /// whole up to [`body::MAX_JSON_BODY`] if `whole`, else left streaming
+    /// but held to the minimum throughput.
+    pub(crate) async fn read(
         &self,
         asked: &url::Url,
         response: reqwest::Response,
+        whole: bool,
     ) -> crate::Result<reqwest::Response> {
         redirect::refuse_redirect(asked, &response)?;
-        let (status, version) = (response.status(), response.version());
-        let headers = response.headers().clone();
-        let body = if status.is_success() {
-            body::read_capped(response, body::MAX_JSON_BODY).await?
-        } else {
-            self.error_body(response).await
-        };
-        Ok(body::rebuild(status, version, headers, body))
-    }
-
-    /// A streamed response: refused like [`json`](Self::json); a success
-    /// body left streaming but held to the minimum throughput; an error
-    /// body read, capped and scrubbed.
-    pub(crate) async fn stream(
-        &self,
-        asked: &url::Url,
-        response: reqwest::Response,
-    ) -> crate::Result<reqwest::Response> {
-        redirect::refuse_redirect(asked, &response)?;
-        if response.status().is_success() {
+        let success = response.status().is_success();
+        if success && !whole {
             return Ok(body::guard_response(response, self.limits.throughput));
         }
-        let (status, version) = (response.status(), response.version());
-        let headers = response.headers().clone();
-        let body = self.error_body(response).await;
-        Ok(body::rebuild(status, version, headers, body))
-    }
-
-    /// At most [`body::MAX_ERROR_BODY`] bytes of a failed response, with
-    /// every secret this client holds replaced.
-    pub(crate) async fn error_body(&self, response: reqwest::Response) -> bytes::Bytes {
-        let raw = body::read_error_body(response).await;
-        self.redactor.redact_bytes(&raw)
+        let head = body::Head::of(&response);
+        let body = if success {
+            body::read_capped(response, body::MAX_JSON_BODY).await?
+        } else {
+            let raw = body::read_error_body(response).await;
+            self.redactor.redact_bytes(&raw)
+        };
+        Ok(head.rebuild(body))
     }
 }
 
@@ -160,74 +141,51 @@ impl Downloader {
 mod tests {
     use super::*;
     use futures::TryStreamExt;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use http::{header, HeaderMap, StatusCode};
+    use std::sync::{Arc, Mutex};
 
-    /// A one-request-per-connection server answering `reply`; returns its
-    /// URL and the heads of the requests it saw.
-    async fn serve(
-        reply: impl Fn() -> String + Send + Sync + 'static,
-    ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    /// Serves `app` on loopback; returns its URL.
+    async fn serve(app: axum::Router) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log = seen.clone();
-        tokio::spawn(async move {
-            while let Ok((mut s, _)) = listener.accept().await {
-                let mut buf = vec![0u8; 8192];
-                let mut head = Vec::new();
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    let n = s.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    head.extend_from_slice(&buf[..n]);
-                }
-                log.lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&head).to_lowercase());
-                let _ = s.write_all(reply().as_bytes()).await;
-                let _ = s.shutdown().await;
-            }
-        });
-        (url, seen)
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    /// Answers everything with a 302 to `to`.
+    fn found(to: String) -> axum::Router {
+        axum::Router::new().fallback(move || {
+            let to = to.clone();
+            async move { (StatusCode::FOUND, [(header::LOCATION, to)]) }
+        })
     }
 
     #[tokio::test]
     async fn downloads_follow_redirects_and_carry_nothing_but_the_url() {
-        let (file, file_seen) = serve(|| {
-            "HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello".into()
-        })
+        let seen = Arc::new(Mutex::new(Vec::<HeaderMap>::new()));
+        let log = seen.clone();
+        let file = serve(axum::Router::new().fallback(move |headers: HeaderMap| {
+            log.lock().unwrap().push(headers);
+            async { "hello" }
+        }))
         .await;
-        let target = format!("{file}/bucket/x.tar.gz?sign=abc");
-        let (cos, _) = serve(move || {
-            format!("HTTP/1.1 302 Found\r\nlocation: {target}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-        })
-        .await;
+        let cos = serve(found(format!("{file}/bucket/x.tar.gz?sign=abc"))).await;
         let d = Downloader::new(&Limits::default()).unwrap();
         let response = d
             .get(url::Url::parse(&format!("{cos}/cos/1?sign=s")).unwrap())
             .await
             .unwrap();
-        let body: Vec<u8> = d
-            .body(response)
-            .try_fold(Vec::new(), |mut v, c| async move {
-                v.extend_from_slice(&c);
-                Ok(v)
-            })
-            .await
-            .unwrap();
-        assert_eq!(body, b"hello");
-        let heads = file_seen.lock().unwrap().clone();
+        let body: Vec<_> = d.body(response).try_collect().await.unwrap();
+        assert_eq!(body.concat(), b"hello");
+        let heads = seen.lock().unwrap().clone();
         assert_eq!(heads.len(), 1);
-        for vendor_header in ["authorization", "x-tc-", "cookie"] {
-            assert!(!heads[0].contains(vendor_header), "{}", heads[0]);
+        for name in heads[0].keys().map(|k| k.as_str()) {
+            let vendor = name.starts_with("x-tc-") || ["authorization", "cookie"].contains(&name);
+            assert!(!vendor, "{:?}", heads[0]);
         }
 
         // Off HTTPS (and off loopback) no redirect is followed.
-        let (plain, _) = serve(|| {
-            "HTTP/1.1 302 Found\r\nlocation: http://203.0.113.7/x?sign=SECRET\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into()
-        })
-        .await;
+        let plain = serve(found("http://203.0.113.7/x?sign=SECRET".into())).await;
         let err = d
             .get(url::Url::parse(&format!("{plain}/cos/1")).unwrap())
             .await

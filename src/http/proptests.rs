@@ -8,20 +8,11 @@ use proptest::prelude::*;
 /// Bytes that are sometimes JSON in a vendor's error dialect, sometimes
 /// broken JSON, sometimes noise.
 pub(crate) fn bodies() -> impl Strategy<Value = Vec<u8>> {
-    let field = prop_oneof![
-        Just("\"code\"".to_string()),
-        Just("\"message\"".to_string()),
-        Just("\"details\"".to_string()),
-        Just("\"error\"".to_string()),
-        Just("\"errorCode\"".to_string()),
-        Just("\"detail\"".to_string()),
-        Just("\"parameters\"".to_string()),
-        Just("\"error_description\"".to_string()),
-        Just("\"Response\"".to_string()),
-        Just("\"Error\"".to_string()),
-        Just("\"Code\"".to_string()),
-        Just("\"RequestId\"".to_string()),
-    ];
+    // The keys of every vendor's error dialect.
+    const KEYS: &str = "code message details error errorCode detail parameters \
+                        error_description Response Error Code RequestId";
+    let field = proptest::sample::select(KEYS.split_whitespace().collect::<Vec<_>>())
+        .prop_map(|key| format!("\"{key}\""));
     let value = prop_oneof![
         Just("null".to_string()),
         Just("[]".to_string()),

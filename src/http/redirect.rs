@@ -12,7 +12,7 @@
 //! Download URLs (pre-signed, e.g. the CLS `CosPath`) may follow HTTPS
 //! redirects, through a client of their own that sends no vendor header.
 
-use crate::endpoint::is_loopback_host;
+use crate::endpoint::is_https_or_loopback;
 use crate::{Error, ErrorKind, Result};
 use std::time::Duration;
 
@@ -28,19 +28,13 @@ pub(crate) fn api_client_builder() -> reqwest::ClientBuilder {
         .redirect(reqwest::redirect::Policy::none())
 }
 
-/// The client for pre-signed download URLs: it follows up to 5 redirects,
-/// only to HTTPS (or loopback), and has no default headers, so nothing but
-/// the URL's own signature travels.
+/// The client for pre-signed download URLs: the API client's settings
+/// (no default headers, so nothing but the URL's own signature travels),
+/// except that it follows up to 5 redirects, only to HTTPS (or loopback).
 pub(crate) fn download_client() -> Result<reqwest::Client> {
-    crate::tls::ensure_crypto_provider();
-    reqwest::Client::builder()
-        .user_agent(crate::USER_AGENT)
-        .https_only(false)
-        .connect_timeout(Duration::from_secs(10))
+    api_client_builder()
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
-            let url = attempt.url();
-            let safe = url.scheme() == "https" || url.host_str().is_some_and(is_loopback_host);
-            if !safe {
+            if !is_https_or_loopback(attempt.url()) {
                 attempt.error("refusing a redirect to a non-HTTPS URL")
             } else if attempt.previous().len() >= 5 {
                 attempt.stop()

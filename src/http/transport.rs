@@ -34,7 +34,6 @@ impl Transport for Reqwest {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::collections::VecDeque;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
@@ -42,9 +41,6 @@ pub(crate) mod tests {
     type Responder = dyn Fn(usize, &reqwest::Request) -> (u16, Vec<(&'static str, String)>, String)
         + Send
         + Sync;
-
-    /// Status, headers and body of a canned response.
-    pub(crate) type Reply = (u16, Vec<(&'static str, &'static str)>, &'static str);
 
     /// Answers with whatever the closure says for the n-th (0-based) request.
     #[derive(Clone)]
@@ -74,20 +70,6 @@ pub(crate) mod tests {
                 seen: Arc::default(),
                 latency: Duration::ZERO,
             }
-        }
-
-        /// Answers the n-th request with the n-th reply; panics past the end.
-        pub(crate) fn replies(replies: Vec<Reply>) -> Self {
-            let queue = Mutex::new(VecDeque::from(replies));
-            FakeTransport::new(move |_, _| {
-                let (status, headers, body) =
-                    queue.lock().unwrap().pop_front().expect("a canned reply");
-                let headers = headers
-                    .into_iter()
-                    .map(|(k, v)| (k, v.to_string()))
-                    .collect();
-                (status, headers, body.to_string())
-            })
         }
 
         /// Never answers before `d` has passed.

@@ -21,7 +21,7 @@ use super::error::envelope_error_code;
 use super::sign::{self, SignableRequest, SigningParams};
 use super::{generated, API_VERSION};
 use crate::hooks::carry;
-use crate::http::attempt::{Answer, Core, Decision as Next, Scheme};
+use crate::http::attempt::{by_status, Answer, Core, Decision, Scheme};
 use crate::http::redact::Redactor;
 use crate::http::transport::Transport;
 use crate::http::Guard;
@@ -33,7 +33,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
 use tracing::Instrument;
 
 /// The actions CLS limits to 20 requests/s, which the client paces itself.
@@ -109,30 +108,18 @@ impl fmt::Debug for Pipeline {
     }
 }
 
-/// What to do after an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Decision {
-    Done,
-    Retry,
-    /// Adopt the server's clock and resend at once.
-    Resync,
-}
-
 /// What an answered request calls for, from its HTTP status and envelope
-/// error code. `resynced` is whether this call already adopted the server's
-/// clock once.
+/// error code: [`Decision::Reauthenticate`] means adopt the server's clock
+/// and resend at once. `resynced` is whether this call already adopted the
+/// server's clock once.
 pub(crate) fn decide(status: u16, code: Option<&str>, read_only: bool, resynced: bool) -> Decision {
     if status != 200 {
-        return match status {
-            // Throttled before being applied.
-            429 => Decision::Retry,
-            // A gateway in between failed; the action may have run.
-            500 | 502 | 503 | 504 if read_only => Decision::Retry,
-            _ => Decision::Done,
-        };
+        // Throttled before being applied, or a gateway in between failed
+        // (and the action may have run).
+        return by_status(status, read_only);
     }
     match code {
-        Some("AuthFailure.SignatureExpire") if !resynced => Decision::Resync,
+        Some("AuthFailure.SignatureExpire") if !resynced => Decision::Reauthenticate,
         Some(c) if c.starts_with("RequestLimitExceeded") => Decision::Retry,
         Some(c) if c.starts_with("InternalError") && read_only => Decision::Retry,
         _ => Decision::Done,
@@ -199,15 +186,10 @@ impl Scheme for Tc3 {
             if name != "X-TC-Timestamp" {
                 v.set_sensitive(true);
             }
-            request
-                .headers_mut()
-                .insert(HeaderName::from_static(lower(name)), v);
+            // `from_bytes` lowers the signer's `X-TC-Timestamp` style names.
+            let name = HeaderName::from_bytes(name.as_bytes()).expect("a valid header name");
+            request.headers_mut().insert(name, v);
         }
-        Ok(())
-    }
-
-    async fn reauthenticate(&self, _: &Call) -> crate::Result<()> {
-        // The next signature uses the clock offset just adopted.
         Ok(())
     }
 
@@ -216,7 +198,7 @@ impl Scheme for Tc3 {
         answer: &mut Answer,
         read_only: bool,
         call: &Call,
-    ) -> crate::Result<Next> {
+    ) -> crate::Result<Decision> {
         let status = answer.status().as_u16();
         let code = if status == 200 {
             let body = answer.bytes().await?;
@@ -230,18 +212,16 @@ impl Scheme for Tc3 {
             None
         };
         let resynced = call.resynced.load(Ordering::Relaxed);
-        Ok(match decide(status, code.as_deref(), read_only, resynced) {
-            Decision::Resync => {
-                call.resynced.store(true, Ordering::Relaxed);
-                let signed_with = call.signed_with.load(Ordering::Relaxed);
-                if self.adopt_server_clock(answer.headers(), signed_with) {
-                    Next::Reauthenticate
-                } else {
-                    Next::Done
-                }
-            }
-            Decision::Retry => Next::Retry,
-            Decision::Done => Next::Done,
+        let decision = decide(status, code.as_deref(), read_only, resynced);
+        if decision != Decision::Reauthenticate {
+            return Ok(decision);
+        }
+        call.resynced.store(true, Ordering::Relaxed);
+        let signed_with = call.signed_with.load(Ordering::Relaxed);
+        Ok(if self.adopt_server_clock(answer.headers(), signed_with) {
+            Decision::Reauthenticate
+        } else {
+            Decision::Done
         })
     }
 }
@@ -249,11 +229,7 @@ impl Scheme for Tc3 {
 const CONTENT_TYPE: &str = "application/json";
 
 fn timestamp(offset: i64) -> i64 {
-    let local = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    local.saturating_add(offset)
+    chrono::Utc::now().timestamp().saturating_add(offset)
 }
 
 impl Tc3 {
@@ -388,15 +364,6 @@ impl Pipeline {
     }
 }
 
-fn lower(name: &'static str) -> &'static str {
-    match name {
-        "Authorization" => "authorization",
-        "X-TC-Timestamp" => "x-tc-timestamp",
-        "X-TC-Token" => "x-tc-token",
-        _ => "x-unknown",
-    }
-}
-
 /// The action named by the generated path (`…/CreateExport`) and the URL to
 /// post it to (the same base with `/`).
 fn wire_target(url: &url::Url) -> crate::Result<(String, url::Url)> {
@@ -420,7 +387,6 @@ crate::hooks::exec_through_pipeline!();
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn generated_paths_become_post_root() {
@@ -439,160 +405,66 @@ mod tests {
         assert!(wire_target(&"http://127.0.0.1:9/".parse().unwrap()).is_err());
     }
 
-    fn pipeline() -> Pipeline {
-        Pipeline::new(Config {
-            credentials: Arc::new(super::super::Credentials::new("AKIDx", "k")),
-            region: Region::new("ap-guangzhou").unwrap(),
-            host: "127.0.0.1:9".into(),
-            retry: RetryPolicy::disabled(),
-            limiters: HashMap::new(),
-            guard: Guard::default(),
-            sign_action: true,
-            language: None,
-            transport: Arc::new(crate::http::transport::Reqwest(reqwest::Client::new())),
-        })
-    }
-
-    fn date_header(ahead_secs: i64) -> http::HeaderMap {
-        let at = chrono::Utc::now() + chrono::Duration::seconds(ahead_secs);
-        let mut h = http::HeaderMap::new();
-        h.insert(
-            http::header::DATE,
-            at.format("%a, %d %b %Y %H:%M:%S GMT")
-                .to_string()
-                .parse()
-                .unwrap(),
-        );
-        h
-    }
-
     #[test]
     fn a_resync_is_judged_against_the_offset_the_attempt_signed_with() {
-        let p = pipeline();
-        let server = date_header(600);
+        let tc3 = Tc3 {
+            credentials: Arc::new(super::super::Credentials::new("AKIDx", "k")),
+            host: "127.0.0.1:9".into(),
+            sign_action: true,
+            redactor: Redactor::default(),
+            clock_offset: AtomicI64::new(0),
+        };
+        let offset = || tc3.clock_offset.load(Ordering::Relaxed);
+        let at = chrono::Utc::now() + chrono::Duration::seconds(600);
+        let mut server = http::HeaderMap::new();
+        let date = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        server.insert(http::header::DATE, date.parse().unwrap());
         // First call to see the skew adopts the clock and resends.
-        assert!(p.shared.scheme.adopt_server_clock(&server, 0));
-        assert!((p.clock_offset() - 600).abs() <= 2, "{}", p.clock_offset());
+        assert!(tc3.adopt_server_clock(&server, 0));
+        assert!((offset() - 600).abs() <= 2, "{}", offset());
         // A concurrent call signed before that still resends, although the
         // stored offset is already right.
-        assert!(p.shared.scheme.adopt_server_clock(&server, 0));
+        assert!(tc3.adopt_server_clock(&server, 0));
         // No usable Date: nothing learned, no resend.
-        assert!(!p
-            .shared
-            .scheme
-            .adopt_server_clock(&http::HeaderMap::new(), 0));
-        assert!((p.clock_offset() - 600).abs() <= 2);
+        assert!(!tc3.adopt_server_clock(&http::HeaderMap::new(), 0));
+        assert!((offset() - 600).abs() <= 2);
     }
 
     #[test]
     fn envelope_codes_decide_retries() {
-        let create = is_read_only("CreateExport");
-        let describe = is_read_only("DescribeExports");
-        // Throttling means the request was not applied: retry even a create.
-        assert_eq!(
-            decide(200, Some("RequestLimitExceeded"), create, false),
-            Decision::Retry
-        );
-        assert_eq!(
-            decide(
+        use Decision::{Done, Reauthenticate as Resync, Retry};
+        let (create, describe) = (false, true);
+        for (status, code, read_only, resynced, decision) in [
+            // Throttling means the request was not applied: retry even a create.
+            (200, "RequestLimitExceeded", create, false, Retry),
+            (
                 200,
-                Some("RequestLimitExceeded.GlobalRegionUinLimitExceeded"),
+                "RequestLimitExceeded.GlobalRegionUinLimitExceeded",
                 create,
-                false
+                false,
+                Retry,
             ),
-            Decision::Retry
-        );
-        // An internal error may have happened after the create was applied.
-        assert_eq!(
-            decide(200, Some("InternalError"), create, false),
-            Decision::Done
-        );
-        assert_eq!(
-            decide(200, Some("InternalError"), describe, false),
-            Decision::Retry
-        );
-        // Clock skew: resync once, then give up.
-        assert_eq!(
-            decide(200, Some("AuthFailure.SignatureExpire"), create, false),
-            Decision::Resync
-        );
-        assert_eq!(
-            decide(200, Some("AuthFailure.SignatureExpire"), create, true),
-            Decision::Done
-        );
-        for final_code in [
-            "AuthFailure.SignatureFailure",
-            "InvalidParameter",
-            "ResourceNotFound.TopicNotExist",
+            // An internal error may have happened after the create was applied.
+            (200, "InternalError", create, false, Done),
+            (200, "InternalError", describe, false, Retry),
+            // Clock skew: resync once, then give up.
+            (200, "AuthFailure.SignatureExpire", create, false, Resync),
+            (200, "AuthFailure.SignatureExpire", create, true, Done),
+            (200, "AuthFailure.SignatureFailure", describe, false, Done),
+            (200, "InvalidParameter", describe, false, Done),
+            (200, "ResourceNotFound.TopicNotExist", describe, false, Done),
+            (200, "", create, false, Done),
+            (503, "", describe, false, Retry),
+            (503, "", create, false, Done),
+            (429, "", create, false, Retry),
         ] {
+            let code = Some(code).filter(|c| !c.is_empty());
             assert_eq!(
-                decide(200, Some(final_code), describe, false),
-                Decision::Done
+                decide(status, code, read_only, resynced),
+                decision,
+                "{status} {code:?} read-only: {read_only}"
             );
         }
-        assert_eq!(decide(200, None, create, false), Decision::Done);
-        assert_eq!(decide(503, None, describe, false), Decision::Retry);
-        assert_eq!(decide(503, None, create, false), Decision::Done);
-        assert_eq!(decide(429, None, create, false), Decision::Retry);
-    }
-
-    fn faked(fake: &crate::http::transport::tests::FakeTransport) -> Pipeline {
-        Pipeline::new(Config {
-            credentials: Arc::new(super::super::Credentials::new("AKIDx", "k")),
-            region: Region::new("ap-guangzhou").unwrap(),
-            host: "127.0.0.1:9".into(),
-            retry: RetryPolicy::default()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_secs(2))
-                .without_jitter(),
-            limiters: HashMap::new(),
-            guard: Guard::default(),
-            sign_action: true,
-            language: None,
-            transport: Arc::new(fake.clone()),
-        })
-    }
-
-    fn post(action: &str) -> reqwest::Request {
-        let url = format!("http://127.0.0.1:9/{action}").parse().unwrap();
-        let mut r = reqwest::Request::new(http::Method::POST, url);
-        *r.body_mut() = Some("{}".into());
-        r
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn throttling_envelopes_are_retried_signed_afresh_but_a_create_is_not_resent() {
-        use crate::http::transport::tests::FakeTransport;
-        const LIMITED: &str = r#"{"Response":{"Error":{"Code":"RequestLimitExceeded","Message":"slow"},"RequestId":"r1"}}"#;
-        const INTERNAL: &str =
-            r#"{"Response":{"Error":{"Code":"InternalError","Message":"oops"},"RequestId":"r3"}}"#;
-        let fake = FakeTransport::replies(vec![
-            (200, vec![], LIMITED),
-            (200, vec![], r#"{"Response":{"RequestId":"r2"}}"#),
-        ]);
-        let start = tokio::time::Instant::now();
-        let r = faked(&fake)
-            .execute(post("DescribeTopics"), "describe_topics")
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        assert_eq!(start.elapsed(), Duration::from_secs(2));
-        assert_eq!(fake.calls(), 2);
-        let auths = fake.header_values("authorization");
-        assert!(auths
-            .iter()
-            .all(|a| a.as_deref().unwrap().starts_with("TC3-HMAC-SHA256 ")));
-        assert_eq!(
-            fake.header_values("x-tc-action"),
-            [Some("DescribeTopics".into()), Some("DescribeTopics".into())]
-        );
-
-        let fake = FakeTransport::replies(vec![(200, vec![], INTERNAL)]);
-        let r = faked(&fake)
-            .execute(post("CreateExport"), "create_export")
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        assert_eq!(fake.calls(), 1, "a create that may have run is not resent");
+        assert!(!is_read_only("CreateExport") && is_read_only("DescribeExports"));
     }
 }
