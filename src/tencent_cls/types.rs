@@ -20,6 +20,47 @@ pub const MAX_PAGE_LIMIT: u32 = 100;
 /// The largest `Limit` SearchLog accepts.
 pub const MAX_SEARCH_LIMIT: u32 = 1000;
 
+/// The wire value of a closed enum: `as_str`, `Display`, the generated
+/// type's twin, and a `FromStr` (any case) whose error names the field and
+/// the values allowed.
+macro_rules! wire_enum {
+    ($name:ident, $field:literal, $gen:ident { $($variant:ident = $wire:literal),+ }) => {
+        impl $name {
+            /// The wire value.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire,)+
+                }
+            }
+
+            fn to_gen(self) -> gen::$gen {
+                match self {
+                    $($name::$variant => gen::$gen::$variant,)+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                match s.to_ascii_lowercase().as_str() {
+                    $($wire => Ok($name::$variant),)+
+                    _ => Err(Error::invalid_input(
+                        $field,
+                        format!("`{s}` is not one of {}", [$($wire),+].join(", ")),
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 /// The file format of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Format {
@@ -30,42 +71,7 @@ pub enum Format {
     Csv,
 }
 
-impl Format {
-    /// The wire value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Json => "json",
-            Format::Csv => "csv",
-        }
-    }
-
-    fn to_gen(self) -> gen::CreateExportRequestFormat {
-        match self {
-            Format::Json => gen::CreateExportRequestFormat::Json,
-            Format::Csv => gen::CreateExportRequestFormat::Csv,
-        }
-    }
-}
-
-impl std::str::FromStr for Format {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "json" => Ok(Format::Json),
-            "csv" => Ok(Format::Csv),
-            _ => Err(Error::invalid_input(
-                "format",
-                format!("`{s}` is not one of json, csv"),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+wire_enum!(Format, "format", CreateExportRequestFormat { Json = "json", Csv = "csv" });
 
 /// The order of records in an export or a search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -77,42 +83,7 @@ pub enum Order {
     Desc,
 }
 
-impl Order {
-    /// The wire value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Order::Asc => "asc",
-            Order::Desc => "desc",
-        }
-    }
-
-    fn to_gen(self) -> gen::CreateExportRequestOrder {
-        match self {
-            Order::Asc => gen::CreateExportRequestOrder::Asc,
-            Order::Desc => gen::CreateExportRequestOrder::Desc,
-        }
-    }
-}
-
-impl std::str::FromStr for Order {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "asc" => Ok(Order::Asc),
-            "desc" => Ok(Order::Desc),
-            _ => Err(Error::invalid_input(
-                "order",
-                format!("`{s}` is not one of asc, desc"),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Order {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+wire_enum!(Order, "order", CreateExportRequestOrder { Asc = "asc", Desc = "desc" });
 
 /// The query language. The documentation disagrees on the default, so the
 /// client always sends one.
