@@ -216,6 +216,16 @@ impl fmt::Debug for Client {
 
 use progenitor_client::ClientInfo as _;
 
+/// Sends a generated request builder and unwraps Tencent's envelope: its
+/// `Response`, or the error it reports inside an HTTP 200.
+macro_rules! call {
+    ($request:expr) => {{
+        let r = ClsErrors::call($request.send()).await?.response;
+        check(r.error.as_ref(), r.request_id.as_deref())?;
+        r
+    }};
+}
+
 impl Client {
     /// A builder with defaults.
     pub fn builder() -> ClientBuilder {
@@ -270,16 +280,7 @@ impl Client {
     #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "CreateExport"))]
     pub async fn create_export(&self, params: &ExportParams) -> Result<String> {
         params.validate()?;
-        let r = ClsErrors::call(
-            self.inner
-                .api
-                .create_export()
-                .body(params.to_request())
-                .send(),
-        )
-        .await?
-        .response;
-        check(r.error.as_ref(), r.request_id.as_deref())?;
+        let r = call!(self.inner.api.create_export().body(params.to_request()));
         r.export_id
             .filter(|id| !id.is_empty())
             .ok_or_else(|| missing("CreateExport", "ExportId", r.request_id.as_deref()))
@@ -313,16 +314,10 @@ impl Client {
         check_limit(limit)?;
         let body = gen::DescribeExportsRequest {
             limit: Some(i64::from(limit)),
-            offset: Some(
-                i64::try_from(offset)
-                    .map_err(|_| Error::invalid_input("offset", "is too large"))?,
-            ),
+            offset: Some(offset_param(offset)?),
             topic_id: topic_id.to_string(),
         };
-        let r = ClsErrors::call(self.inner.api.describe_exports().body(body).send())
-            .await?
-            .response;
-        check(r.error.as_ref(), r.request_id.as_deref())?;
+        let r = call!(self.inner.api.describe_exports().body(body));
         let sent = r.exports.len() as u64;
         let page = ExportPage {
             exports: r.exports.into_iter().filter_map(Export::from_gen).collect(),
@@ -378,10 +373,8 @@ impl Client {
         let body = gen::DeleteExportRequest {
             export_id: export_id.to_string(),
         };
-        let r = ClsErrors::call(self.inner.api.delete_export().body(body).send())
-            .await?
-            .response;
-        check(r.error.as_ref(), r.request_id.as_deref())
+        call!(self.inner.api.delete_export().body(body));
+        Ok(())
     }
 
     /// One page of topics (DescribeTopics). `limit` is 1 ..= 100.
@@ -408,16 +401,10 @@ impl Client {
             biz_type: None,
             filters: filter.to_filters(),
             limit: Some(i64::from(limit)),
-            offset: Some(
-                i64::try_from(offset)
-                    .map_err(|_| Error::invalid_input("offset", "is too large"))?,
-            ),
+            offset: Some(offset_param(offset)?),
             precise_search: filter.precise.then_some(1),
         };
-        let r = ClsErrors::call(self.inner.api.describe_topics().body(body).send())
-            .await?
-            .response;
-        check(r.error.as_ref(), r.request_id.as_deref())?;
+        let r = call!(self.inner.api.describe_topics().body(body));
         let sent = r.topics.len() as u64;
         let page = TopicPage {
             topics: r.topics.into_iter().filter_map(Topic::from_gen).collect(),
@@ -443,10 +430,7 @@ impl Client {
     #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "SearchLog"))]
     pub async fn search_log(&self, params: &SearchParams) -> Result<SearchPage> {
         params.validate()?;
-        let r = ClsErrors::call(self.inner.api.search_log().body(params.to_request()).send())
-            .await?
-            .response;
-        check(r.error.as_ref(), r.request_id.as_deref())?;
+        let r = call!(self.inner.api.search_log().body(params.to_request()));
         Ok(SearchPage {
             results: r
                 .results
@@ -521,6 +505,10 @@ fn check_limit(limit: u32) -> Result<()> {
         .ok_or_else(outside)
 }
 
+fn offset_param(offset: u64) -> Result<i64> {
+    i64::try_from(offset).map_err(|_| Error::invalid_input("offset", "is too large"))
+}
+
 fn check_export_id(export_id: &str) -> Result<()> {
     if export_id.trim().is_empty() {
         return Err(Error::invalid_input("export_id", "is empty"));
@@ -543,29 +531,23 @@ mod tests {
 
     #[test]
     fn build_requires_region_and_credentials() {
-        let err = Client::builder()
-            .credentials(Credentials::new("AKID", "k"))
-            .build()
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput);
-        let err = Client::builder()
-            .credentials(Credentials::new("AKID", "k"))
-            .region("Guangzhou!")
-            .build()
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput);
-        let err = Client::builder()
-            .region("ap-guangzhou")
-            .build()
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Credentials);
-        let err = Client::builder()
-            .credentials(Credentials::new("AKID", "k"))
-            .region("ap-guangzhou")
-            .endpoint("http://cls.example.com")
-            .build()
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let with_key = || Client::builder().credentials(Credentials::new("AKID", "k"));
+        for (builder, kind) in [
+            (with_key(), ErrorKind::InvalidInput),
+            (with_key().region("Guangzhou!"), ErrorKind::InvalidInput),
+            (
+                Client::builder().region("ap-guangzhou"),
+                ErrorKind::Credentials,
+            ),
+            (
+                with_key()
+                    .region("ap-guangzhou")
+                    .endpoint("http://cls.example.com"),
+                ErrorKind::InvalidInput,
+            ),
+        ] {
+            assert_eq!(builder.build().unwrap_err().kind(), kind);
+        }
     }
 
     #[test]

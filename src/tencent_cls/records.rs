@@ -333,12 +333,15 @@ mod tests {
     }
 
     fn values(format: Format, text: &str) -> Result<Vec<Value>> {
-        let out = convert(format, text.as_bytes(), 7)?;
-        Ok(out
+        Ok(parse(&convert(format, text.as_bytes(), 7)?))
+    }
+
+    fn parse(ndjson: &[u8]) -> Vec<Value> {
+        ndjson
             .split(|b| *b == b'\n')
             .filter(|l| !l.is_empty())
             .map(|l| serde_json::from_slice(l).unwrap())
-            .collect())
+            .collect()
     }
 
     #[test]
@@ -574,12 +577,7 @@ mod tests {
             }
             let text = csv_text(&header, &rows, bom, end);
             let want = reference(&text);
-            let got = convert(Format::Csv, text.as_bytes(), cut).unwrap();
-            let got: Vec<Value> = got
-                .split(|b| *b == b'\n')
-                .filter(|l| !l.is_empty())
-                .map(|l| serde_json::from_slice(l).unwrap())
-                .collect();
+            let got = parse(&convert(Format::Csv, text.as_bytes(), cut).unwrap());
             proptest::prop_assert_eq!(got, want, "{:?}", text);
         }
     }
