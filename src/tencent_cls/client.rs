@@ -10,8 +10,8 @@ use super::error::{check, ClsErrors};
 use super::generated::{self, types as gen};
 use super::pipeline::{Config, Pipeline, LIMITED_ACTIONS};
 use super::types::{
-    check_topic_id, Export, ExportPage, ExportParams, LogEntry, SearchPage, SearchParams, Topic,
-    TopicFilter, TopicPage, MAX_PAGE_LIMIT,
+    check_export_id, check_topic_id, Export, ExportPage, ExportParams, LogEntry, SearchPage,
+    SearchParams, Topic, TopicFilter, TopicPage, MAX_PAGE_LIMIT,
 };
 use crate::builder::{common_setters, Common};
 use crate::hooks::VendorErrors as _;
@@ -311,10 +311,10 @@ impl Client {
         limit: u32,
     ) -> Result<(ExportPage, u64)> {
         check_topic_id(topic_id)?;
-        check_limit(limit)?;
+        let (offset, limit) = paging(offset, limit)?;
         let body = gen::DescribeExportsRequest {
-            limit: Some(i64::from(limit)),
-            offset: Some(offset_param(offset)?),
+            limit,
+            offset,
             topic_id: topic_id.to_string(),
         };
         let r = call!(self.inner.api.describe_exports().body(body));
@@ -334,7 +334,7 @@ impl Client {
         topic_id: impl Into<String>,
     ) -> Result<BoxStream<'static, Result<Export>>> {
         let topic_id = topic_id.into();
-        super::types::check_topic_id(&topic_id)?;
+        check_topic_id(&topic_id)?;
         let client = self.clone();
         Ok(offset_paged(move |offset| {
             let (client, topic_id) = (client.clone(), topic_id.clone());
@@ -396,12 +396,12 @@ impl Client {
         offset: u64,
         limit: u32,
     ) -> Result<(TopicPage, u64)> {
-        check_limit(limit)?;
+        let (offset, limit) = paging(offset, limit)?;
         let body = gen::DescribeTopicsRequest {
             biz_type: None,
             filters: filter.to_filters(),
-            limit: Some(i64::from(limit)),
-            offset: Some(offset_param(offset)?),
+            limit,
+            offset,
             precise_search: filter.precise.then_some(1),
         };
         let r = call!(self.inner.api.describe_topics().body(body));
@@ -496,24 +496,16 @@ where
     })
 }
 
-fn check_limit(limit: u32) -> Result<()> {
-    let outside =
-        || Error::invalid_input("limit", format!("{limit} is outside 1..={MAX_PAGE_LIMIT}"));
-    (1..=MAX_PAGE_LIMIT)
-        .contains(&limit)
-        .then_some(())
-        .ok_or_else(outside)
-}
-
-fn offset_param(offset: u64) -> Result<i64> {
-    i64::try_from(offset).map_err(|_| Error::invalid_input("offset", "is too large"))
-}
-
-fn check_export_id(export_id: &str) -> Result<()> {
-    if export_id.trim().is_empty() {
-        return Err(Error::invalid_input("export_id", "is empty"));
+/// The `Offset` and `Limit` of a DescribeExports or DescribeTopics request,
+/// checked.
+fn paging(offset: u64, limit: u32) -> Result<(Option<i64>, Option<i64>)> {
+    if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
+        let outside = format!("{limit} is outside 1..={MAX_PAGE_LIMIT}");
+        return Err(Error::invalid_input("limit", outside));
     }
-    Ok(())
+    let offset =
+        i64::try_from(offset).map_err(|_| Error::invalid_input("offset", "is too large"))?;
+    Ok((Some(offset), Some(i64::from(limit))))
 }
 
 fn missing(action: &str, member: &str, request_id: Option<&str>) -> Error {

@@ -31,7 +31,10 @@
 
 use super::client::Client;
 use super::records::NdjsonConverter;
-use super::types::{Export, ExportParams, ExportStatus, Format, Order, SyntaxRule, TimeRange};
+use super::types::{
+    check_export_id, check_topic_id, Export, ExportParams, ExportStatus, Format, Order, SyntaxRule,
+    TimeRange,
+};
 use crate::download::{
     self, AtomicFile, BoxReader, ByteStream, DecodeOptions, Progress, Replacements, SaveMode,
 };
@@ -545,10 +548,8 @@ impl Flow {
     async fn prepare(&self) -> Result<String> {
         let export_id = match &self.existing {
             Some(id) => {
-                if id.trim().is_empty() {
-                    return Err(Error::invalid_input("export_id", "is empty"));
-                }
-                super::types::check_topic_id(&self.params.topic_id)?;
+                check_export_id(id)?;
+                check_topic_id(&self.params.topic_id)?;
                 id.clone()
             }
             None => self.client.create_export(&self.params).await?,
@@ -602,10 +603,6 @@ impl Flow {
         }
     }
 
-    fn format_of(&self, export: &Export) -> Format {
-        export.file_format().unwrap_or(self.params.format)
-    }
-
     /// Decodes a download and converts its records to NDJSON, both on the
     /// decoding thread.
     async fn decode_records(
@@ -614,7 +611,8 @@ impl Flow {
         export: &Export,
         replacements: &Replacements,
     ) -> Result<BoxReader> {
-        let converter = NdjsonConverter::new(self.format_of(export), replacements.clone());
+        let format = export.file_format().unwrap_or(self.params.format);
+        let converter = NdjsonConverter::new(format, replacements.clone());
         let (reader, layout) =
             download::decode_transformed(body, gzip_only(), replacements, Box::new(converter))
                 .await?;

@@ -175,11 +175,8 @@ impl Cursor {
     }
 
     fn is_repeat(&self, skip: &Edge, entry: &LogEntry) -> bool {
-        let before = match self.params.order {
-            Order::Asc => entry.time_ms < skip.time_ms,
-            Order::Desc => entry.time_ms > skip.time_ms,
-        };
-        before || (entry.time_ms == skip.time_ms && skip.ids.contains(&LogId::of(entry)))
+        after(self.params.order, skip.time_ms, entry.time_ms)
+            || (entry.time_ms == skip.time_ms && skip.ids.contains(&LogId::of(entry)))
     }
 
     fn advance_edge(&mut self, entry: &LogEntry) {
@@ -190,10 +187,7 @@ impl Cursor {
             });
             return;
         };
-        let newer = match self.params.order {
-            Order::Asc => entry.time_ms > edge.time_ms,
-            Order::Desc => entry.time_ms < edge.time_ms,
-        };
+        let newer = after(self.params.order, entry.time_ms, edge.time_ms);
         if entry.time_ms == edge.time_ms {
             edge.ids.insert(LogId::of(entry));
         } else if newer {
@@ -203,6 +197,14 @@ impl Cursor {
         } else {
             self.in_order = false;
         }
+    }
+}
+
+/// Whether time `a` comes after `b` in `order`.
+fn after(order: Order, a: i64, b: i64) -> bool {
+    match order {
+        Order::Asc => a > b,
+        Order::Desc => a < b,
     }
 }
 
