@@ -194,6 +194,13 @@ impl ExportParams {
     }
 }
 
+pub(crate) fn check_export_id(export_id: &str) -> Result<()> {
+    if export_id.trim().is_empty() {
+        return Err(Error::invalid_input("export_id", "is empty"));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_topic_id(topic_id: &str) -> Result<()> {
     if topic_id.trim().is_empty() {
         return Err(Error::invalid_input("topic_id", "is empty"));
@@ -294,7 +301,7 @@ impl fmt::Display for ExportStatus {
 /// One export task as DescribeExports reports it. It serializes with CLS's
 /// own field names (`ExportId`, `From`, …), without the download URL: that
 /// grants access by itself.
-#[derive(Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "PascalCase")]
 #[non_exhaustive]
@@ -327,15 +334,30 @@ pub struct Export {
     pub create_time: Option<String>,
     /// The query language (0 Lucene, 1 CQL).
     pub syntax_rule: Option<u64>,
+    /// The `CosPath`.
     #[serde(skip)]
-    cos_path: Option<String>,
+    download_url: Option<SignedUrl>,
+}
+
+/// A pre-signed URL. Its query is the signature, so `Debug` shows only
+/// that there is one.
+#[derive(Clone, PartialEq, Eq)]
+struct SignedUrl(String);
+
+impl fmt::Debug for SignedUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.split_once('?') {
+            Some((path, _)) => write!(f, "{:?}", format!("{path}?***")),
+            None => write!(f, "{:?}", self.0),
+        }
+    }
 }
 
 impl Export {
     /// The pre-signed download URL (valid for about an hour after it was
     /// described). It grants access by itself: do not log it.
     pub fn download_url(&self) -> Option<&str> {
-        self.cos_path.as_deref().filter(|s| !s.is_empty())
+        self.download_url.as_ref().map(|u| u.0.as_str())
     }
 
     /// The file format, if it is one this crate knows.
@@ -358,33 +380,8 @@ impl Export {
             file_size: info.file_size,
             create_time: info.create_time,
             syntax_rule: info.syntax_rule,
-            cos_path: info.cos_path,
+            download_url: info.cos_path.filter(|u| !u.is_empty()).map(SignedUrl),
         })
-    }
-}
-
-impl fmt::Debug for Export {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The URL's query is the signature; show only that there is one.
-        let url = self.download_url().map(|u| match u.split_once('?') {
-            Some((path, _)) => format!("{path}?***"),
-            None => u.to_string(),
-        });
-        f.debug_struct("Export")
-            .field("export_id", &self.export_id)
-            .field("topic_id", &self.topic_id)
-            .field("status", &self.status)
-            .field("query", &self.query)
-            .field("from_ms", &self.from_ms)
-            .field("to_ms", &self.to_ms)
-            .field("count", &self.count)
-            .field("format", &self.format)
-            .field("order", &self.order)
-            .field("file_name", &self.file_name)
-            .field("file_size", &self.file_size)
-            .field("create_time", &self.create_time)
-            .field("download_url", &url)
-            .finish()
     }
 }
 
@@ -669,7 +666,11 @@ mod tests {
     #[test]
     fn enums_parse_only_allowed_values() {
         assert_eq!("CSV".parse::<Format>().unwrap(), Format::Csv);
-        assert!("xml".parse::<Format>().is_err());
+        let err = "xml".parse::<Format>().unwrap_err();
+        assert!(
+            err.to_string().contains("`xml` is not one of json, csv"),
+            "{err}"
+        );
         assert_eq!("asc".parse::<Order>().unwrap(), Order::Asc);
         assert!("sideways".parse::<Order>().is_err());
     }
