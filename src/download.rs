@@ -457,21 +457,38 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn truncated_gzip_is_a_decode_error() {
+    async fn damaged_gzip_and_tar_are_decode_errors() {
         let data: Vec<u8> = (0..20_000)
             .flat_map(|i| format!("line {i}\n").into_bytes())
             .collect();
-        let mut gz = gzip(&data);
-        gz.truncate(gz.len() / 2);
-        let err = decode_lines(gz).await.unwrap_err();
-        assert_eq!(err.kind(), crate::ErrorKind::Decode, "{err}");
-    }
-
-    #[tokio::test]
-    async fn truncated_tar_is_an_error() {
-        let mut archive = tar(&[("a.log", &[b'x'; 2000])]);
-        archive.truncate(1000);
-        assert!(decode_lines(gzip(&archive)).await.is_err());
+        let long = gzip(&data);
+        let archive = tar(&[("a.log", b"one\n")]);
+        let gz = gzip(&archive);
+        let n = gz.len();
+        let mut bad_crc = gz.clone();
+        bad_crc[n - 8] ^= 0xff;
+        let mut junk = archive.clone();
+        junk.extend_from_slice(b"junk");
+        let mut bad_header = archive.clone();
+        bad_header[0] ^= 1;
+        let cases = [
+            ("truncated gzip", long[..long.len() / 2].to_vec(), ""),
+            (
+                "truncated tar",
+                gzip(&tar(&[("a.log", &[b'x'; 2000])])[..1000]),
+                "",
+            ),
+            // The gzip trailer is still checked after the tar's end.
+            ("bad CRC after the tar end", bad_crc, ""),
+            ("missing trailer", gz[..n - 8].to_vec(), ""),
+            ("junk after the end-of-archive blocks", gzip(&junk), ""),
+            ("bad tar header checksum", gzip(&bad_header), "checksum"),
+        ];
+        for (case, bytes, says) in cases {
+            let err = decode_lines(bytes).await.unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Decode, "{case}: {err}");
+            assert!(err.to_string().contains(says), "{case}: {err}");
+        }
     }
 
     #[tokio::test]
@@ -570,27 +587,6 @@ mod tests {
         assert_eq!(err.kind(), crate::ErrorKind::Decode, "{err}");
         assert!(!err.is_retryable(), "a bad CRC is not cured by a retry");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-    }
-
-    #[tokio::test]
-    async fn decoding_checks_the_gzip_trailer_after_the_tar_end() {
-        let archive = tar(&[("a.log", b"one\n")]);
-        let mut gz = gzip(&archive);
-        let n = gz.len();
-        gz[n - 8] ^= 0xff;
-        let err = decode_lines(gz.clone()).await.unwrap_err();
-        assert_eq!(err.kind(), crate::ErrorKind::Decode, "{err}");
-        gz.truncate(n - 8);
-        assert!(decode_lines(gz).await.is_err(), "a missing trailer fails");
-        // Junk after the end-of-archive blocks.
-        let mut junk = archive.clone();
-        junk.extend_from_slice(b"junk");
-        assert!(decode_lines(gzip(&junk)).await.is_err());
-        // A bad header checksum.
-        let mut bad = archive;
-        bad[0] ^= 1;
-        let err = decode_lines(gzip(&bad)).await.unwrap_err();
-        assert!(err.to_string().contains("checksum"), "{err}");
     }
 
     #[tokio::test]
