@@ -39,40 +39,16 @@ pub const DEFAULT_RATE_LIMIT: u32 = 20;
 /// # Ok(()) }
 /// ```
 #[must_use]
+#[derive(Debug, Default)]
 pub struct ClientBuilder {
     common: Common,
     credentials: Option<Arc<dyn ProvideCredentials>>,
     region: Option<String>,
     /// Set by `no_rate_limit`: no pacing unless a limiter is set after it.
     unpaced: bool,
-    sign_action: bool,
+    /// Set by `sign_action_header(false)` (signing it is the default).
+    action_unsigned: bool,
     language: Option<String>,
-}
-
-impl Default for ClientBuilder {
-    fn default() -> Self {
-        ClientBuilder {
-            common: Common::default(),
-            credentials: None,
-            region: None,
-            unpaced: false,
-            sign_action: true,
-            language: None,
-        }
-    }
-}
-
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("credentials", &self.credentials)
-            .field("region", &self.region)
-            .field("endpoint", &self.common.endpoint)
-            .field("retry", &self.common.retry)
-            .field("rate_limit", &self.common.limiter)
-            .field("limits", &self.common.limits)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ClientBuilder {
@@ -112,7 +88,7 @@ impl ClientBuilder {
     /// Whether to sign `x-tc-action` besides `content-type` and `host`
     /// (default `true`, as Tencent's current documentation does).
     pub fn sign_action_header(mut self, sign: bool) -> Self {
-        self.sign_action = sign;
+        self.action_unsigned = !sign;
         self
     }
 
@@ -162,7 +138,7 @@ impl ClientBuilder {
             retry: common.retry.unwrap_or_default(),
             limiters,
             guard: crate::http::Guard::new(common.limits),
-            sign_action: self.sign_action,
+            sign_action: !self.action_unsigned,
             language: self.language,
             transport: Arc::new(crate::http::transport::Reqwest(http.clone())),
         });

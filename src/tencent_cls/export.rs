@@ -351,22 +351,12 @@ pub struct ExportLogs {
     flow: Arc<Flow>,
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 struct Flow {
     client: Client,
     params: ExportParams,
     options: ExportOptions,
     existing: Option<String>,
-}
-
-impl fmt::Debug for Flow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Flow")
-            .field("params", &self.params)
-            .field("options", &self.options)
-            .field("existing", &self.existing)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ExportLogs {
