@@ -124,7 +124,7 @@ pub enum ExportEvent {
 ///     .delete_after(true)
 ///     .on_event(|event| eprintln!("{event:?}"));
 /// ```
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ExportOptions {
     count: u64,
     format: Format,
@@ -136,7 +136,17 @@ pub struct ExportOptions {
     wait_timeout: Duration,
     download_attempts: u32,
     delete_after: bool,
-    progress: Option<EventFn>,
+    progress: Events,
+}
+
+/// The event callback, which `Debug` shows only by whether it is set.
+#[derive(Clone, Default)]
+struct Events(Option<EventFn>);
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.is_some())
+    }
 }
 
 impl Default for ExportOptions {
@@ -155,25 +165,8 @@ impl Default for ExportOptions {
             wait_timeout: Duration::from_secs(2 * 3600),
             download_attempts: 3,
             delete_after: false,
-            progress: None,
+            progress: Events::default(),
         }
-    }
-}
-
-impl fmt::Debug for ExportOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ExportOptions")
-            .field("count", &self.count)
-            .field("format", &self.format)
-            .field("order", &self.order)
-            .field("syntax_rule", &self.syntax_rule)
-            .field("poll_initial", &self.poll_initial)
-            .field("poll_max", &self.poll_max)
-            .field("wait_timeout", &self.wait_timeout)
-            .field("download_attempts", &self.download_attempts)
-            .field("delete_after", &self.delete_after)
-            .field("progress", &self.progress.is_some())
-            .finish()
     }
 }
 
@@ -225,7 +218,7 @@ impl ExportOptions {
     /// Reports every [`ExportEvent`] (status changes, downloads, retries)
     /// to `f`.
     pub fn on_event(mut self, f: impl Fn(&ExportEvent) + Send + Sync + 'static) -> Self {
-        self.progress = Some(Arc::new(f));
+        self.progress = Events(Some(Arc::new(f)));
         self
     }
 }
@@ -371,8 +364,8 @@ impl ExportLogs {
     /// every download's `on_progress` does.
     pub fn on_progress(self, progress: impl Fn(Progress) + Send + Sync + 'static) -> Self {
         let mut flow = Flow::clone(&self.flow);
-        let events = flow.options.progress.take();
-        flow.options.progress = Some(Arc::new(move |event: &ExportEvent| {
+        let events = flow.options.progress.0.take();
+        flow.options.progress.0 = Some(Arc::new(move |event: &ExportEvent| {
             if let ExportEvent::Downloaded { bytes, total_bytes } = event {
                 let (bytes, total) = (*bytes, *total_bytes);
                 progress(Progress { bytes, total });
@@ -529,7 +522,7 @@ fn values(reader: BoxReader) -> BoxStream<'static, Result<Value>> {
 
 impl Flow {
     fn emit(&self, event: ExportEvent) {
-        if let Some(f) = &self.options.progress {
+        if let Some(f) = &self.options.progress.0 {
             f(&event);
         }
     }
@@ -662,7 +655,7 @@ impl Flow {
             total_bytes: total,
         });
         let body = self.client.downloader().body(response);
-        let body = match self.options.progress.clone() {
+        let body = match self.options.progress.0.clone() {
             Some(progress) => {
                 let mut received = 0u64;
                 download::observe(body, move |n| {
