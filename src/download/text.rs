@@ -67,9 +67,7 @@ impl TextGuard {
             chunk
         } else {
             // Rare (a character cut by the boundary): one copy of the chunk.
-            let mut j = std::mem::take(&mut self.carry);
-            j.extend_from_slice(chunk);
-            joined = j;
+            joined = [&std::mem::take(&mut self.carry)[..], chunk].concat();
             &joined[..]
         };
         let tail = repair(data, out, false, &mut self.replaced);
