@@ -10,8 +10,8 @@ use super::error::{check, ClsErrors};
 use super::generated::{self, types as gen};
 use super::pipeline::{Config, Pipeline, LIMITED_ACTIONS};
 use super::types::{
-    check_export_id, check_topic_id, Export, ExportPage, ExportParams, LogEntry, SearchPage,
-    SearchParams, Topic, TopicFilter, TopicPage, MAX_PAGE_LIMIT,
+    check_export_id, check_topic_id, check_within, Export, ExportPage, ExportParams, LogEntry,
+    SearchPage, SearchParams, Topic, TopicFilter, TopicPage, MAX_PAGE_LIMIT,
 };
 use crate::builder::{common_setters, Common};
 use crate::hooks::VendorErrors as _;
@@ -475,10 +475,7 @@ where
 /// The `Offset` and `Limit` of a DescribeExports or DescribeTopics request,
 /// checked.
 fn paging(offset: u64, limit: u32) -> Result<(Option<i64>, Option<i64>)> {
-    if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
-        let outside = format!("{limit} is outside 1..={MAX_PAGE_LIMIT}");
-        return Err(Error::invalid_input("limit", outside));
-    }
+    check_within("limit", limit, MAX_PAGE_LIMIT)?;
     let offset =
         i64::try_from(offset).map_err(|_| Error::invalid_input("offset", "is too large"))?;
     Ok((Some(offset), Some(i64::from(limit))))

@@ -169,13 +169,7 @@ impl ExportParams {
             ));
         }
         range_ms(&self.range)?;
-        if !(1..=MAX_EXPORT_COUNT).contains(&self.count) {
-            return Err(Error::invalid_input(
-                "count",
-                format!("{} is outside 1..={MAX_EXPORT_COUNT}", self.count),
-            ));
-        }
-        Ok(())
+        check_within("count", self.count, MAX_EXPORT_COUNT)
     }
 
     pub(crate) fn to_request(&self) -> gen::CreateExportRequest {
@@ -192,6 +186,20 @@ impl ExportParams {
             topic_id: self.topic_id.clone(),
         }
     }
+}
+
+/// Checks that `value` is in `1..=max`, naming `field` if not.
+pub(crate) fn check_within<T>(field: &str, value: T, max: T) -> Result<()>
+where
+    T: PartialOrd + From<u8> + fmt::Display,
+{
+    if value < T::from(1) || value > max {
+        return Err(Error::invalid_input(
+            field,
+            format!("{value} is outside 1..={max}"),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn check_export_id(export_id: &str) -> Result<()> {
@@ -520,13 +528,7 @@ impl SearchParams {
     pub fn validate(&self) -> Result<()> {
         check_topic_id(&self.topic_id)?;
         range_ms(&self.range)?;
-        if !(1..=MAX_SEARCH_LIMIT).contains(&self.limit) {
-            return Err(Error::invalid_input(
-                "limit",
-                format!("{} is outside 1..={MAX_SEARCH_LIMIT}", self.limit),
-            ));
-        }
-        Ok(())
+        check_within("limit", self.limit, MAX_SEARCH_LIMIT)
     }
 
     pub(crate) fn to_request(&self) -> gen::SearchLogRequest {
