@@ -257,9 +257,11 @@ impl Client {
     pub async fn create_export(&self, params: &ExportParams) -> Result<String> {
         params.validate()?;
         let r = call!(self.inner.api.create_export().body(params.to_request()));
-        r.export_id
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| missing("CreateExport", "ExportId", r.request_id.as_deref()))
+        r.export_id.filter(|id| !id.is_empty()).ok_or_else(|| {
+            let e = Error::decode("CreateExport succeeded but returned no ExportId")
+                .with_vendor(Vendor::TencentCls);
+            r.request_id.into_iter().fold(e, Error::with_request_id)
+        })
     }
 
     /// One page of a topic's export tasks (DescribeExports), newest first.
@@ -479,15 +481,6 @@ fn paging(offset: u64, limit: u32) -> Result<(Option<i64>, Option<i64>)> {
     let offset =
         i64::try_from(offset).map_err(|_| Error::invalid_input("offset", "is too large"))?;
     Ok((Some(offset), Some(i64::from(limit))))
-}
-
-fn missing(action: &str, member: &str, request_id: Option<&str>) -> Error {
-    let mut e = Error::decode(format!("{action} succeeded but returned no {member}"))
-        .with_vendor(Vendor::TencentCls);
-    if let Some(r) = request_id {
-        e = e.with_request_id(r);
-    }
-    e
 }
 
 #[cfg(test)]
