@@ -104,8 +104,6 @@ pub struct Layout {
 // Reading response bodies (capped, guarded, with context) lives in
 // `crate::http::body`; these stay reachable here for existing callers.
 pub use crate::http::body::{body_error, response_stream};
-#[allow(unused_imports)]
-pub(crate) use crate::http::body::{read_error_body, MAX_ERROR_BODY};
 
 /// Calls `on_chunk` with the size of every chunk as it passes, for progress
 /// reporting.
@@ -155,29 +153,6 @@ pub fn lines(reader: BoxReader) -> impl Stream<Item = Result<String>> + Send {
             }
         })
         .try_filter(|l| futures::future::ready(!l.trim().is_empty()))
-}
-
-/// Splits a decoded body on `\n` only, keeping blank lines and any `\r`:
-/// what a parser of multi-line records (quoted CSV fields) needs to see the
-/// data exactly. Memory is bounded by [`MAX_LINE_BYTES`].
-pub fn exact_lines(reader: BoxReader) -> impl Stream<Item = Result<String>> + Send {
-    let codec = tokio_util::codec::AnyDelimiterCodec::new_with_max_length(
-        b"\n".to_vec(),
-        Vec::new(),
-        MAX_LINE_BYTES,
-    );
-    tokio_util::codec::FramedRead::new(reader, codec).map(|item| match item {
-        // Decoded data is UTF-8 by the text policy; the lossy conversion
-        // only guards readers that bypass it.
-        Ok(bytes) => Ok(match String::from_utf8(bytes.to_vec()) {
-            Ok(s) => s,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        }),
-        Err(tokio_util::codec::AnyDelimiterCodecError::Io(e)) => Err(Error::from(e)),
-        Err(tokio_util::codec::AnyDelimiterCodecError::MaxChunkLengthExceeded) => Err(
-            Error::decode(format!("a line is longer than {MAX_LINE_BYTES} bytes")),
-        ),
-    })
 }
 
 /// Rejects a download whose `Content-Type` says it is a page or a message
@@ -276,6 +251,25 @@ impl AtomicFile {
         self.file.written()
     }
 
+    /// Appends all that `reader` yields, in the decoder's own chunks (so
+    /// each is copied once, into the write buffer), showing each to `seen`.
+    pub(crate) async fn copy_from(
+        &mut self,
+        reader: &mut BoxReader,
+        mut seen: impl FnMut(&[u8]),
+    ) -> Result<()> {
+        loop {
+            let chunk = reader.fill_buf().await?;
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            seen(chunk);
+            let n = chunk.len();
+            self.write_all(chunk).await?;
+            reader.as_mut().consume(n);
+        }
+    }
+
     /// Flushes to disk and renames into place. Returns the bytes written.
     pub async fn commit(self) -> Result<u64> {
         let AtomicFile { file, temp, dest } = self;
@@ -303,22 +297,15 @@ impl AtomicFile {
 /// inflated on a blocking thread and checked against its trailer (CRC-32
 /// and size) on the way, so a truncated or corrupt archive fails instead of
 /// landing. An empty body is written as an empty file.
-pub async fn write_raw(
-    dest: impl AsRef<Path>,
-    mut body: ByteStream,
-    verify_gzip: bool,
-) -> Result<u64> {
+pub async fn write_raw(dest: impl AsRef<Path>, body: ByteStream, verify_gzip: bool) -> Result<u64> {
+    let mut body = if verify_gzip {
+        verify_gzip_stream(body)
+    } else {
+        body
+    };
     let mut out = AtomicFile::create(dest).await?;
-    let mut check = verify_gzip.then(pipeline::GzipVerifier::start);
     while let Some(chunk) = body.next().await {
-        let chunk = chunk?;
-        if let Some(c) = check.as_mut() {
-            c.feed(chunk.clone()).await?;
-        }
-        out.write_all(&chunk).await?;
-    }
-    if let Some(c) = check {
-        c.finish().await?;
+        out.write_all(&chunk?).await?;
     }
     out.commit().await
 }
@@ -355,16 +342,7 @@ pub fn verify_gzip_stream(body: ByteStream) -> ByteStream {
 /// Writes a decoded reader to `dest` atomically.
 pub async fn write_decoded(dest: impl AsRef<Path>, mut reader: BoxReader) -> Result<u64> {
     let mut out = AtomicFile::create(dest).await?;
-    loop {
-        // The decoder's own chunks, copied once into the write buffer.
-        let chunk = reader.fill_buf().await?;
-        if chunk.is_empty() {
-            break;
-        }
-        let n = chunk.len();
-        out.write_all(chunk).await?;
-        reader.as_mut().consume(n);
-    }
+    out.copy_from(&mut reader, |_| {}).await?;
     out.commit().await
 }
 
@@ -437,13 +415,17 @@ mod tests {
         b.into_inner().unwrap()
     }
 
-    /// Splits into small chunks so sniffing has to cross chunk boundaries.
-    fn body(bytes: Vec<u8>) -> ByteStream {
+    /// `bytes` in chunks of `size`, so sniffing has to cross chunk boundaries.
+    fn chunked(bytes: &[u8], size: usize) -> ByteStream {
         let chunks: Vec<Result<Bytes>> = bytes
-            .chunks(7)
+            .chunks(size)
             .map(|c| Ok(Bytes::copy_from_slice(c)))
             .collect();
         Box::pin(futures::stream::iter(chunks))
+    }
+
+    fn body(bytes: Vec<u8>) -> ByteStream {
+        chunked(&bytes, 7)
     }
 
     async fn decode_lines(bytes: Vec<u8>) -> Result<(Vec<String>, Layout)> {
@@ -452,68 +434,61 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn plain_gzip_and_tar_gz_decode_to_the_same_lines() {
+    async fn plain_gzip_tar_gz_and_empty_bodies_decode_to_their_lines() {
         let text = b"{\"a\":1}\n{\"a\":2}\n".to_vec();
-        let want = vec!["{\"a\":1}".to_string(), "{\"a\":2}".to_string()];
-        let (l, layout) = decode_lines(text.clone()).await.unwrap();
-        assert_eq!((l, layout), (want.clone(), Layout::default()));
-        let (l, layout) = decode_lines(gzip(&text)).await.unwrap();
-        assert_eq!(
-            (l, layout),
-            (
-                want.clone(),
-                Layout {
-                    gzip: true,
-                    tar: false
-                }
-            )
-        );
+        let records = ["{\"a\":1}", "{\"a\":2}"];
         // Two files, the first without a trailing newline: records must not merge.
         let archive = tar(&[("a.log", b"{\"a\":1}"), ("b.log", b"{\"a\":2}\n")]);
-        let (l, layout) = decode_lines(gzip(&archive)).await.unwrap();
-        assert_eq!(
-            (l, layout),
-            (
-                want,
-                Layout {
-                    gzip: true,
-                    tar: true
-                }
-            )
-        );
+        let mut two_members = gzip(b"one\n");
+        two_members.extend(gzip(b"two\n"));
+        let cases: [(Vec<u8>, &[&str], bool, bool); 5] = [
+            (text.clone(), &records, false, false),
+            (gzip(&text), &records, true, false),
+            (gzip(&archive), &records, true, true),
+            // Multi-member gzip is read whole.
+            (two_members, &["one", "two"], true, false),
+            (Vec::new(), &[], false, false),
+        ];
+        for (bytes, want, gzip, tar) in cases {
+            let (got, layout) = decode_lines(bytes).await.unwrap();
+            assert_eq!(got, want);
+            assert_eq!(layout, Layout { gzip, tar });
+        }
     }
 
     #[tokio::test]
-    async fn multi_member_gzip_is_read_whole() {
-        let mut both = gzip(b"one\n");
-        both.extend(gzip(b"two\n"));
-        let (l, _) = decode_lines(both).await.unwrap();
-        assert_eq!(l, ["one", "two"]);
-    }
-
-    #[tokio::test]
-    async fn empty_body_is_no_lines() {
-        let (l, layout) = decode_lines(Vec::new()).await.unwrap();
-        assert!(l.is_empty());
-        assert_eq!(layout, Layout::default());
-    }
-
-    #[tokio::test]
-    async fn truncated_gzip_is_a_decode_error() {
+    async fn damaged_gzip_and_tar_are_decode_errors() {
         let data: Vec<u8> = (0..20_000)
             .flat_map(|i| format!("line {i}\n").into_bytes())
             .collect();
-        let mut gz = gzip(&data);
-        gz.truncate(gz.len() / 2);
-        let err = decode_lines(gz).await.unwrap_err();
-        assert_eq!(err.kind(), crate::ErrorKind::Decode, "{err}");
-    }
-
-    #[tokio::test]
-    async fn truncated_tar_is_an_error() {
-        let mut archive = tar(&[("a.log", &[b'x'; 2000])]);
-        archive.truncate(1000);
-        assert!(decode_lines(gzip(&archive)).await.is_err());
+        let long = gzip(&data);
+        let archive = tar(&[("a.log", b"one\n")]);
+        let gz = gzip(&archive);
+        let n = gz.len();
+        let mut bad_crc = gz.clone();
+        bad_crc[n - 8] ^= 0xff;
+        let mut junk = archive.clone();
+        junk.extend_from_slice(b"junk");
+        let mut bad_header = archive.clone();
+        bad_header[0] ^= 1;
+        let cases = [
+            ("truncated gzip", long[..long.len() / 2].to_vec(), ""),
+            (
+                "truncated tar",
+                gzip(&tar(&[("a.log", &[b'x'; 2000])])[..1000]),
+                "",
+            ),
+            // The gzip trailer is still checked after the tar's end.
+            ("bad CRC after the tar end", bad_crc, ""),
+            ("missing trailer", gz[..n - 8].to_vec(), ""),
+            ("junk after the end-of-archive blocks", gzip(&junk), ""),
+            ("bad tar header checksum", gzip(&bad_header), "checksum"),
+        ];
+        for (case, bytes, says) in cases {
+            let err = decode_lines(bytes).await.unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Decode, "{case}: {err}");
+            assert!(err.to_string().contains(says), "{case}: {err}");
+        }
     }
 
     #[tokio::test]
@@ -570,37 +545,29 @@ mod tests {
         assert_eq!(err.kind(), crate::ErrorKind::Network);
     }
 
-    fn bytewise(data: &[u8]) -> ByteStream {
-        let chunks: Vec<Result<Bytes>> = data
-            .iter()
-            .map(|b| Ok(Bytes::copy_from_slice(&[*b])))
-            .collect();
-        Box::pin(futures::stream::iter(chunks))
-    }
-
     #[tokio::test]
     async fn raw_verification_wants_gzip_however_it_is_chunked() {
         let dir = tempfile::tempdir().unwrap();
         // An empty body is "no logs": an empty file.
         let dest = dir.path().join("empty");
-        assert_eq!(write_raw(&dest, bytewise(b""), true).await.unwrap(), 0);
+        assert_eq!(write_raw(&dest, chunked(b"", 1), true).await.unwrap(), 0);
         assert_eq!(std::fs::read(&dest).unwrap(), b"");
         // Anything else that is not gzip fails, even one byte, and leaves nothing.
         for data in [b"x".to_vec(), b"<html>502</html>\n".to_vec()] {
             let dest = dir.path().join("plain");
-            let err = write_raw(&dest, bytewise(&data), true).await.unwrap_err();
+            let err = write_raw(&dest, chunked(&data, 1), true).await.unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::Decode, "{err}");
             assert!(!err.is_retryable());
             assert!(!dest.exists());
         }
         // Unverified, a plain body is written as is.
         let dest = dir.path().join("plain");
-        write_raw(&dest, bytewise(b"plain"), false).await.unwrap();
+        write_raw(&dest, chunked(b"plain", 1), false).await.unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"plain");
         // A gzip whose magic arrives one byte per chunk is still verified.
         let mut bad = gzip(&[b'q'; 5_000]);
         bad.truncate(bad.len() - 3);
-        assert!(write_raw(dir.path().join("bad"), bytewise(&bad), true)
+        assert!(write_raw(dir.path().join("bad"), chunked(&bad, 1), true)
             .await
             .is_err());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
@@ -620,27 +587,6 @@ mod tests {
         assert_eq!(err.kind(), crate::ErrorKind::Decode, "{err}");
         assert!(!err.is_retryable(), "a bad CRC is not cured by a retry");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-    }
-
-    #[tokio::test]
-    async fn decoding_checks_the_gzip_trailer_after_the_tar_end() {
-        let archive = tar(&[("a.log", b"one\n")]);
-        let mut gz = gzip(&archive);
-        let n = gz.len();
-        gz[n - 8] ^= 0xff;
-        let err = decode_lines(gz.clone()).await.unwrap_err();
-        assert_eq!(err.kind(), crate::ErrorKind::Decode, "{err}");
-        gz.truncate(n - 8);
-        assert!(decode_lines(gz).await.is_err(), "a missing trailer fails");
-        // Junk after the end-of-archive blocks.
-        let mut junk = archive.clone();
-        junk.extend_from_slice(b"junk");
-        assert!(decode_lines(gzip(&junk)).await.is_err());
-        // A bad header checksum.
-        let mut bad = archive;
-        bad[0] ^= 1;
-        let err = decode_lines(gzip(&bad)).await.unwrap_err();
-        assert!(err.to_string().contains("checksum"), "{err}");
     }
 
     #[tokio::test]
@@ -685,44 +631,29 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn exact_lines_keep_blank_lines_and_carriage_returns() {
-        let (reader, _) = decode(body(b"a,\"x\r\n\r\ny\"\n\nlast".to_vec()))
-            .await
-            .unwrap();
-        let got: Vec<String> = exact_lines(reader).try_collect().await.unwrap();
-        assert_eq!(got, ["a,\"x\r", "\r", "y\"", "", "last"]);
-    }
-
     #[test]
     fn content_disposition_names_are_sanitised() {
-        assert_eq!(
-            content_disposition_filename("attachment; filename=\"audit.gz\"").as_deref(),
-            Some("audit.gz")
-        );
-        assert_eq!(
-            content_disposition_filename("attachment; filename=\"../../etc/passwd\"").as_deref(),
-            Some("passwd")
-        );
-        assert_eq!(
-            content_disposition_filename("attachment; filename=x; filename*=UTF-8''m%C3%BC.gz")
-                .as_deref(),
-            Some("mü.gz")
-        );
-        assert_eq!(
-            content_disposition_filename("attachment; filename=\"..\""),
-            None
-        );
-        assert_eq!(content_disposition_filename("inline"), None);
-        // `+` is a plus, not a form-encoded space; Latin-1 is decoded as such.
-        assert_eq!(
-            content_disposition_filename("attachment; filename*=UTF-8''a+b%20c.gz").as_deref(),
-            Some("a+b c.gz")
-        );
-        assert_eq!(
-            content_disposition_filename("attachment; filename*=iso-8859-1'en'%E9t%E9.gz")
-                .as_deref(),
-            Some("été.gz")
-        );
+        for (header, want) in [
+            ("attachment; filename=\"audit.gz\"", Some("audit.gz")),
+            ("attachment; filename=\"../../etc/passwd\"", Some("passwd")),
+            (
+                "attachment; filename=x; filename*=UTF-8''m%C3%BC.gz",
+                Some("mü.gz"),
+            ),
+            ("attachment; filename=\"..\"", None),
+            ("inline", None),
+            // `+` is a plus, not a form-encoded space; Latin-1 is decoded as such.
+            ("attachment; filename*=UTF-8''a+b%20c.gz", Some("a+b c.gz")),
+            (
+                "attachment; filename*=iso-8859-1'en'%E9t%E9.gz",
+                Some("été.gz"),
+            ),
+        ] {
+            assert_eq!(
+                content_disposition_filename(header).as_deref(),
+                want,
+                "{header}"
+            );
+        }
     }
 }

@@ -147,17 +147,8 @@ type Replay<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
 /// Reads up to `n` bytes, returning them and a reader that yields them
 /// again followed by the rest.
 fn sniff<R: Read>(mut r: R, n: usize) -> io::Result<(Vec<u8>, Replay<R>)> {
-    let mut head = vec![0u8; n];
-    let mut filled = 0;
-    while filled < n {
-        match r.read(&mut head[filled..]) {
-            Ok(0) => break,
-            Ok(got) => filled += got,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    head.truncate(filled);
+    let mut head = Vec::with_capacity(n);
+    r.by_ref().take(n as u64).read_to_end(&mut head)?;
     Ok((head.clone(), Read::chain(io::Cursor::new(head), r)))
 }
 

@@ -67,9 +67,7 @@ impl TextGuard {
             chunk
         } else {
             // Rare (a character cut by the boundary): one copy of the chunk.
-            let mut j = std::mem::take(&mut self.carry);
-            j.extend_from_slice(chunk);
-            joined = j;
+            joined = [&std::mem::take(&mut self.carry)[..], chunk].concat();
             &joined[..]
         };
         let tail = repair(data, out, false, &mut self.replaced);
@@ -165,34 +163,24 @@ pub(crate) fn repair_json_surrogates(json: &str) -> (std::borrow::Cow<'_, str>, 
                 i += 1;
             }
             b'\\' if in_string => {
-                if b.get(i + 1) == Some(&b'u') {
-                    match hex4(b, i + 2) {
-                        Some(0xD800..=0xDBFF) => {
-                            let paired = b.get(i + 6) == Some(&b'\\')
-                                && b.get(i + 7) == Some(&b'u')
-                                && matches!(hex4(b, i + 8), Some(0xDC00..=0xDFFF));
-                            if paired {
-                                i += 12;
-                            } else {
-                                out.push_str(&json[copied..i]);
-                                out.push_str("\\ufffd");
-                                replaced += 1;
-                                i += 6;
-                                copied = i;
-                            }
-                        }
-                        Some(0xDC00..=0xDFFF) => {
-                            out.push_str(&json[copied..i]);
-                            out.push_str("\\ufffd");
-                            replaced += 1;
-                            i += 6;
-                            copied = i;
-                        }
-                        _ => i += 2,
+                let low = |at| matches!(hex4(b, at), Some(0xDC00..=0xDFFF));
+                let escape = (b.get(i + 1) == Some(&b'u')).then(|| hex4(b, i + 2));
+                match escape.flatten() {
+                    Some(0xD800..=0xDBFF)
+                        if b.get(i + 6..i + 8) == Some(&b"\\u"[..]) && low(i + 8) =>
+                    {
+                        i += 12;
                     }
-                } else {
-                    // `\"`, `\\` and friends: skip the escaped character.
-                    i += 2;
+                    Some(0xD800..=0xDFFF) => {
+                        out.push_str(&json[copied..i]);
+                        out.push_str("\\ufffd");
+                        replaced += 1;
+                        i += 6;
+                        copied = i;
+                    }
+                    // `\"`, `\\`, other `\u` escapes and friends: skip the
+                    // escaped character.
+                    _ => i += 2,
                 }
             }
             _ => i += 1,

@@ -116,20 +116,20 @@ impl<W: Write + Send + 'static> BackgroundWriter<W> {
 
     /// Why the thread stopped taking buffers: its write error.
     async fn stopped(&mut self) -> io::Error {
-        self.tx = None;
-        match self.task.take() {
-            Some(task) => match task.await {
-                Ok(Err(e)) => e,
-                Ok(Ok(_)) => io::Error::other("the writing thread stopped early"),
-                Err(e) => io::Error::other(format!("the writing thread failed: {e}")),
-            },
-            None => io::Error::other("the writer already failed"),
+        match self.join().await {
+            Ok(_) => io::Error::other("the writing thread stopped early"),
+            Err(e) => e,
         }
     }
 
     /// Writes everything still buffered, flushes, and returns the writer.
     pub async fn finish(mut self) -> io::Result<W> {
         self.send().await?;
+        self.join().await
+    }
+
+    /// Ends the input and waits for the thread's outcome.
+    async fn join(&mut self) -> io::Result<W> {
         self.tx = None;
         match self.task.take() {
             Some(task) => task

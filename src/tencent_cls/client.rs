@@ -10,8 +10,8 @@ use super::error::{check, ClsErrors};
 use super::generated::{self, types as gen};
 use super::pipeline::{Config, Pipeline, LIMITED_ACTIONS};
 use super::types::{
-    check_topic_id, Export, ExportPage, ExportParams, LogEntry, SearchPage, SearchParams, Topic,
-    TopicFilter, TopicPage, MAX_PAGE_LIMIT,
+    check_export_id, check_topic_id, check_within, Export, ExportPage, ExportParams, LogEntry,
+    SearchPage, SearchParams, Topic, TopicFilter, TopicPage, MAX_PAGE_LIMIT,
 };
 use crate::builder::{common_setters, Common};
 use crate::hooks::VendorErrors as _;
@@ -39,40 +39,16 @@ pub const DEFAULT_RATE_LIMIT: u32 = 20;
 /// # Ok(()) }
 /// ```
 #[must_use]
+#[derive(Debug, Default)]
 pub struct ClientBuilder {
     common: Common,
     credentials: Option<Arc<dyn ProvideCredentials>>,
     region: Option<String>,
     /// Set by `no_rate_limit`: no pacing unless a limiter is set after it.
     unpaced: bool,
-    sign_action: bool,
+    /// Set by `sign_action_header(false)` (signing it is the default).
+    action_unsigned: bool,
     language: Option<String>,
-}
-
-impl Default for ClientBuilder {
-    fn default() -> Self {
-        ClientBuilder {
-            common: Common::default(),
-            credentials: None,
-            region: None,
-            unpaced: false,
-            sign_action: true,
-            language: None,
-        }
-    }
-}
-
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("credentials", &self.credentials)
-            .field("region", &self.region)
-            .field("endpoint", &self.common.endpoint)
-            .field("retry", &self.common.retry)
-            .field("rate_limit", &self.common.limiter)
-            .field("limits", &self.common.limits)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ClientBuilder {
@@ -112,7 +88,7 @@ impl ClientBuilder {
     /// Whether to sign `x-tc-action` besides `content-type` and `host`
     /// (default `true`, as Tencent's current documentation does).
     pub fn sign_action_header(mut self, sign: bool) -> Self {
-        self.sign_action = sign;
+        self.action_unsigned = !sign;
         self
     }
 
@@ -162,7 +138,7 @@ impl ClientBuilder {
             retry: common.retry.unwrap_or_default(),
             limiters,
             guard: crate::http::Guard::new(common.limits),
-            sign_action: self.sign_action,
+            sign_action: !self.action_unsigned,
             language: self.language,
             transport: Arc::new(crate::http::transport::Reqwest(http.clone())),
         });
@@ -215,6 +191,16 @@ impl fmt::Debug for Client {
 }
 
 use progenitor_client::ClientInfo as _;
+
+/// Sends a generated request builder and unwraps Tencent's envelope: its
+/// `Response`, or the error it reports inside an HTTP 200.
+macro_rules! call {
+    ($request:expr) => {{
+        let r = ClsErrors::call($request.send()).await?.response;
+        check(r.error.as_ref(), r.request_id.as_deref())?;
+        r
+    }};
+}
 
 impl Client {
     /// A builder with defaults.
@@ -270,19 +256,12 @@ impl Client {
     #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "CreateExport"))]
     pub async fn create_export(&self, params: &ExportParams) -> Result<String> {
         params.validate()?;
-        let r = ClsErrors::call(
-            self.inner
-                .api
-                .create_export()
-                .body(params.to_request())
-                .send(),
-        )
-        .await?
-        .response;
-        check(r.error.as_ref(), r.request_id.as_deref())?;
-        r.export_id
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| missing("CreateExport", "ExportId", r.request_id.as_deref()))
+        let r = call!(self.inner.api.create_export().body(params.to_request()));
+        r.export_id.filter(|id| !id.is_empty()).ok_or_else(|| {
+            let e = Error::decode("CreateExport succeeded but returned no ExportId")
+                .with_vendor(Vendor::TencentCls);
+            r.request_id.into_iter().fold(e, Error::with_request_id)
+        })
     }
 
     /// One page of a topic's export tasks (DescribeExports), newest first.
@@ -310,19 +289,13 @@ impl Client {
         limit: u32,
     ) -> Result<(ExportPage, u64)> {
         check_topic_id(topic_id)?;
-        check_limit(limit)?;
+        let (offset, limit) = paging(offset, limit)?;
         let body = gen::DescribeExportsRequest {
-            limit: Some(i64::from(limit)),
-            offset: Some(
-                i64::try_from(offset)
-                    .map_err(|_| Error::invalid_input("offset", "is too large"))?,
-            ),
+            limit,
+            offset,
             topic_id: topic_id.to_string(),
         };
-        let r = ClsErrors::call(self.inner.api.describe_exports().body(body).send())
-            .await?
-            .response;
-        check(r.error.as_ref(), r.request_id.as_deref())?;
+        let r = call!(self.inner.api.describe_exports().body(body));
         let sent = r.exports.len() as u64;
         let page = ExportPage {
             exports: r.exports.into_iter().filter_map(Export::from_gen).collect(),
@@ -339,7 +312,7 @@ impl Client {
         topic_id: impl Into<String>,
     ) -> Result<BoxStream<'static, Result<Export>>> {
         let topic_id = topic_id.into();
-        super::types::check_topic_id(&topic_id)?;
+        check_topic_id(&topic_id)?;
         let client = self.clone();
         Ok(offset_paged(move |offset| {
             let (client, topic_id) = (client.clone(), topic_id.clone());
@@ -378,10 +351,8 @@ impl Client {
         let body = gen::DeleteExportRequest {
             export_id: export_id.to_string(),
         };
-        let r = ClsErrors::call(self.inner.api.delete_export().body(body).send())
-            .await?
-            .response;
-        check(r.error.as_ref(), r.request_id.as_deref())
+        call!(self.inner.api.delete_export().body(body));
+        Ok(())
     }
 
     /// One page of topics (DescribeTopics). `limit` is 1 ..= 100.
@@ -403,21 +374,15 @@ impl Client {
         offset: u64,
         limit: u32,
     ) -> Result<(TopicPage, u64)> {
-        check_limit(limit)?;
+        let (offset, limit) = paging(offset, limit)?;
         let body = gen::DescribeTopicsRequest {
             biz_type: None,
             filters: filter.to_filters(),
-            limit: Some(i64::from(limit)),
-            offset: Some(
-                i64::try_from(offset)
-                    .map_err(|_| Error::invalid_input("offset", "is too large"))?,
-            ),
+            limit,
+            offset,
             precise_search: filter.precise.then_some(1),
         };
-        let r = ClsErrors::call(self.inner.api.describe_topics().body(body).send())
-            .await?
-            .response;
-        check(r.error.as_ref(), r.request_id.as_deref())?;
+        let r = call!(self.inner.api.describe_topics().body(body));
         let sent = r.topics.len() as u64;
         let page = TopicPage {
             topics: r.topics.into_iter().filter_map(Topic::from_gen).collect(),
@@ -443,10 +408,7 @@ impl Client {
     #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "SearchLog"))]
     pub async fn search_log(&self, params: &SearchParams) -> Result<SearchPage> {
         params.validate()?;
-        let r = ClsErrors::call(self.inner.api.search_log().body(params.to_request()).send())
-            .await?
-            .response;
-        check(r.error.as_ref(), r.request_id.as_deref())?;
+        let r = call!(self.inner.api.search_log().body(params.to_request()));
         Ok(SearchPage {
             results: r
                 .results
@@ -512,29 +474,13 @@ where
     })
 }
 
-fn check_limit(limit: u32) -> Result<()> {
-    let outside =
-        || Error::invalid_input("limit", format!("{limit} is outside 1..={MAX_PAGE_LIMIT}"));
-    (1..=MAX_PAGE_LIMIT)
-        .contains(&limit)
-        .then_some(())
-        .ok_or_else(outside)
-}
-
-fn check_export_id(export_id: &str) -> Result<()> {
-    if export_id.trim().is_empty() {
-        return Err(Error::invalid_input("export_id", "is empty"));
-    }
-    Ok(())
-}
-
-fn missing(action: &str, member: &str, request_id: Option<&str>) -> Error {
-    let mut e = Error::decode(format!("{action} succeeded but returned no {member}"))
-        .with_vendor(Vendor::TencentCls);
-    if let Some(r) = request_id {
-        e = e.with_request_id(r);
-    }
-    e
+/// The `Offset` and `Limit` of a DescribeExports or DescribeTopics request,
+/// checked.
+fn paging(offset: u64, limit: u32) -> Result<(Option<i64>, Option<i64>)> {
+    check_within("limit", limit, MAX_PAGE_LIMIT)?;
+    let offset =
+        i64::try_from(offset).map_err(|_| Error::invalid_input("offset", "is too large"))?;
+    Ok((Some(offset), Some(i64::from(limit))))
 }
 
 #[cfg(test)]
@@ -543,29 +489,23 @@ mod tests {
 
     #[test]
     fn build_requires_region_and_credentials() {
-        let err = Client::builder()
-            .credentials(Credentials::new("AKID", "k"))
-            .build()
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput);
-        let err = Client::builder()
-            .credentials(Credentials::new("AKID", "k"))
-            .region("Guangzhou!")
-            .build()
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput);
-        let err = Client::builder()
-            .region("ap-guangzhou")
-            .build()
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Credentials);
-        let err = Client::builder()
-            .credentials(Credentials::new("AKID", "k"))
-            .region("ap-guangzhou")
-            .endpoint("http://cls.example.com")
-            .build()
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let with_key = || Client::builder().credentials(Credentials::new("AKID", "k"));
+        for (builder, kind) in [
+            (with_key(), ErrorKind::InvalidInput),
+            (with_key().region("Guangzhou!"), ErrorKind::InvalidInput),
+            (
+                Client::builder().region("ap-guangzhou"),
+                ErrorKind::Credentials,
+            ),
+            (
+                with_key()
+                    .region("ap-guangzhou")
+                    .endpoint("http://cls.example.com"),
+                ErrorKind::InvalidInput,
+            ),
+        ] {
+            assert_eq!(builder.build().unwrap_err().kind(), kind);
+        }
     }
 
     #[test]

@@ -309,32 +309,20 @@ mod tests {
             let all: Vec<_> = base.iter().chain(extra).copied().collect();
             Credentials::from_vars(vars(&all)).unwrap()
         };
-        let token = |c: &Credentials| c.session_token().map(|t| t.expose().to_string());
-        assert_eq!(
-            token(&with(&[("TENCENTCLOUD_TOKEN", "tccli")])).as_deref(),
-            Some("tccli")
-        );
-        assert_eq!(
-            token(&with(&[("TENCENTCLOUD_SECURITY_TOKEN", "tf")])).as_deref(),
-            Some("tf")
-        );
-        assert_eq!(
-            token(&with(&[
-                ("TENCENTCLOUD_SECURITY_TOKEN", "tf"),
-                ("TENCENTCLOUD_TOKEN", "tccli"),
-                (ENV_SESSION_TOKEN, "ours"),
-            ]))
-            .as_deref(),
-            Some("ours")
-        );
-        assert_eq!(
-            token(&with(&[
-                ("TENCENTCLOUD_SECURITY_TOKEN", "tf"),
-                ("TENCENTCLOUD_TOKEN", " ")
-            ]))
-            .as_deref(),
-            Some("tf")
-        );
+        let (tf, tccli) = ("TENCENTCLOUD_SECURITY_TOKEN", "TENCENTCLOUD_TOKEN");
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (&[(tccli, "tccli")], "tccli"),
+            (&[(tf, "tf")], "tf"),
+            (
+                &[(tf, "tf"), (tccli, "tccli"), (ENV_SESSION_TOKEN, "ours")],
+                "ours",
+            ),
+            (&[(tf, "tf"), (tccli, " ")], "tf"),
+        ];
+        for (extra, want) in cases {
+            let token = with(extra).session_token().map(|t| t.expose().to_string());
+            assert_eq!(token.as_deref(), Some(want), "{extra:?}");
+        }
     }
 
     #[test]

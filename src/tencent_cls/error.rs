@@ -32,12 +32,16 @@ struct EnvelopeError {
     message: Option<String>,
 }
 
+/// The code, message and request id of an envelope that reports an error.
+fn envelope_error(body: &[u8]) -> Option<(String, Option<String>, Option<String>)> {
+    let resp = serde_json::from_slice::<Envelope>(body).ok()?.response?;
+    let error = resp.error?;
+    Some((error.code?, error.message, resp.request_id))
+}
+
 /// The error code and request id of an envelope body, if it reports an error.
 pub(crate) fn envelope_error_code(body: &[u8]) -> Option<(String, Option<String>)> {
-    let env: Envelope = serde_json::from_slice(body).ok()?;
-    let resp = env.response?;
-    let code = resp.error?.code?;
-    Some((code, resp.request_id))
+    envelope_error(body).map(|(code, _, request_id)| (code, request_id))
 }
 
 /// The kind a Tencent error code calls for.
@@ -92,23 +96,24 @@ pub(crate) fn check(
 
 /// The error for a response that is not a success envelope.
 pub(crate) fn from_parts(status: u16, body: &[u8]) -> Error {
-    if let Ok(env) = serde_json::from_slice::<Envelope>(body) {
-        if let Some(resp) = env.response {
-            if let Some(e) = resp.error {
-                if let Some(code) = e.code {
-                    return api_error(&code, e.message.as_deref(), resp.request_id.as_deref())
-                        .with_status(status);
-                }
-            }
+    match envelope_error(body) {
+        Some((code, message, request_id)) => {
+            api_error(&code, message.as_deref(), request_id.as_deref()).with_status(status)
         }
+        None => status_error(status, format!("unexpected HTTP {status} from the CLS API")),
     }
+}
+
+/// The error for an HTTP status without a CLS envelope (the API's, or the
+/// export file download's).
+pub(crate) fn status_error(status: u16, message: String) -> Error {
     let kind = match status {
         401 | 403 => ErrorKind::Auth,
         404 => ErrorKind::NotFound,
         429 => ErrorKind::RateLimited,
         _ => ErrorKind::Api,
     };
-    Error::new(kind, format!("unexpected HTTP {status} from the CLS API"))
+    Error::new(kind, message)
         .with_vendor(Vendor::TencentCls)
         .with_status(status)
 }
@@ -143,28 +148,20 @@ mod tests {
 
     #[test]
     fn codes_map_to_kinds() {
-        assert_eq!(
-            kind_for_code("AuthFailure.SignatureFailure"),
-            ErrorKind::Auth
-        );
-        assert_eq!(
-            kind_for_code("AuthFailure.SignatureExpire"),
-            ErrorKind::Auth
-        );
-        assert_eq!(
-            kind_for_code("RequestLimitExceeded"),
-            ErrorKind::RateLimited
-        );
-        assert_eq!(
-            kind_for_code("RequestLimitExceeded.UinLimitExceeded"),
-            ErrorKind::RateLimited
-        );
-        assert_eq!(
-            kind_for_code("ResourceNotFound.ExportNotExist"),
-            ErrorKind::NotFound
-        );
-        assert_eq!(kind_for_code("InvalidParameter"), ErrorKind::Api);
-        assert_eq!(kind_for_code("InternalError"), ErrorKind::Api);
+        for (code, kind) in [
+            ("AuthFailure.SignatureFailure", ErrorKind::Auth),
+            ("AuthFailure.SignatureExpire", ErrorKind::Auth),
+            ("RequestLimitExceeded", ErrorKind::RateLimited),
+            (
+                "RequestLimitExceeded.UinLimitExceeded",
+                ErrorKind::RateLimited,
+            ),
+            ("ResourceNotFound.ExportNotExist", ErrorKind::NotFound),
+            ("InvalidParameter", ErrorKind::Api),
+            ("InternalError", ErrorKind::Api),
+        ] {
+            assert_eq!(kind_for_code(code), kind, "{code}");
+        }
     }
 
     #[test]

@@ -31,7 +31,10 @@
 
 use super::client::Client;
 use super::records::NdjsonConverter;
-use super::types::{Export, ExportParams, ExportStatus, Format, Order, SyntaxRule, TimeRange};
+use super::types::{
+    check_export_id, check_topic_id, Export, ExportParams, ExportStatus, Format, Order, SyntaxRule,
+    TimeRange,
+};
 use crate::download::{
     self, AtomicFile, BoxReader, ByteStream, DecodeOptions, Progress, Replacements, SaveMode,
 };
@@ -46,7 +49,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::AsyncBufReadExt;
 
 /// An export event callback. Called from the task driving the export; keep
 /// it quick. (Download progress alone, in the type every download uses:
@@ -122,7 +124,7 @@ pub enum ExportEvent {
 ///     .delete_after(true)
 ///     .on_event(|event| eprintln!("{event:?}"));
 /// ```
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ExportOptions {
     count: u64,
     format: Format,
@@ -134,7 +136,17 @@ pub struct ExportOptions {
     wait_timeout: Duration,
     download_attempts: u32,
     delete_after: bool,
-    progress: Option<EventFn>,
+    progress: Events,
+}
+
+/// The event callback, which `Debug` shows only by whether it is set.
+#[derive(Clone, Default)]
+struct Events(Option<EventFn>);
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.is_some())
+    }
 }
 
 impl Default for ExportOptions {
@@ -153,57 +165,39 @@ impl Default for ExportOptions {
             wait_timeout: Duration::from_secs(2 * 3600),
             download_attempts: 3,
             delete_after: false,
-            progress: None,
+            progress: Events::default(),
         }
     }
 }
 
-impl fmt::Debug for ExportOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ExportOptions")
-            .field("count", &self.count)
-            .field("format", &self.format)
-            .field("order", &self.order)
-            .field("syntax_rule", &self.syntax_rule)
-            .field("poll_initial", &self.poll_initial)
-            .field("poll_max", &self.poll_max)
-            .field("wait_timeout", &self.wait_timeout)
-            .field("download_attempts", &self.download_attempts)
-            .field("delete_after", &self.delete_after)
-            .field("progress", &self.progress.is_some())
-            .finish()
-    }
+/// Setters that store their argument as it is.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty => $field:ident;)+) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.$field = value;
+            self
+        }
+    )+};
 }
 
 impl ExportOptions {
-    /// The most records to export (1 ..= 50,000,000; checked when run).
-    pub fn count(mut self, count: u64) -> Self {
-        self.count = count;
-        self
-    }
-
-    /// The file format.
-    pub fn format(mut self, format: Format) -> Self {
-        self.format = format;
-        self
-    }
-
-    /// The record order.
-    pub fn order(mut self, order: Order) -> Self {
-        self.order = order;
-        self
-    }
-
-    /// The query language.
-    pub fn syntax_rule(mut self, rule: SyntaxRule) -> Self {
-        self.syntax_rule = rule;
-        self
-    }
-
-    /// Derived fields to include.
-    pub fn derived_fields(mut self, fields: Vec<String>) -> Self {
-        self.derived_fields = fields;
-        self
+    setters! {
+        /// The most records to export (1 ..= 50,000,000; checked when run).
+        count: u64 => count;
+        /// The file format.
+        format: Format => format;
+        /// The record order.
+        order: Order => order;
+        /// The query language.
+        syntax_rule: SyntaxRule => syntax_rule;
+        /// Derived fields to include.
+        derived_fields: Vec<String> => derived_fields;
+        /// How long to wait for the task to complete before giving up (the task
+        /// itself keeps running and can be resumed by id).
+        timeout: Duration => wait_timeout;
+        /// Delete the task once its output is complete.
+        delete_after: bool => delete_after;
     }
 
     /// The first wait between status polls, doubling up to `max` (at least
@@ -215,29 +209,16 @@ impl ExportOptions {
         self
     }
 
-    /// How long to wait for the task to complete before giving up (the task
-    /// itself keeps running and can be resumed by id).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.wait_timeout = timeout;
-        self
-    }
-
     /// How many times to try the download (at least 1).
     pub fn download_attempts(mut self, attempts: u32) -> Self {
         self.download_attempts = attempts.max(1);
         self
     }
 
-    /// Delete the task once its output is complete.
-    pub fn delete_after(mut self, delete: bool) -> Self {
-        self.delete_after = delete;
-        self
-    }
-
     /// Reports every [`ExportEvent`] (status changes, downloads, retries)
     /// to `f`.
     pub fn on_event(mut self, f: impl Fn(&ExportEvent) + Send + Sync + 'static) -> Self {
-        self.progress = Some(Arc::new(f));
+        self.progress = Events(Some(Arc::new(f)));
         self
     }
 }
@@ -302,14 +283,7 @@ impl Client {
             syntax_rule: options.syntax_rule,
             derived_fields: options.derived_fields.clone(),
         };
-        ExportLogs {
-            flow: Arc::new(Flow {
-                client: self.clone(),
-                params,
-                options,
-                existing: None,
-            }),
-        }
+        ExportLogs::new(self.flow(params, options, None))
     }
 
     /// Like [`export_logs`](Self::export_logs) for a task that already
@@ -321,15 +295,7 @@ impl Client {
         export_id: impl Into<String>,
         options: ExportOptions,
     ) -> ExportLogs {
-        let params = ExportParams::new(topic_id, "*", TimeRange::from_millis(0, 1));
-        ExportLogs {
-            flow: Arc::new(Flow {
-                client: self.clone(),
-                params,
-                options,
-                existing: Some(export_id.into()),
-            }),
-        }
+        ExportLogs::new(self.existing(topic_id, export_id.into(), options))
     }
 
     /// Polls DescribeExports until the task is `Completed`, with the
@@ -345,13 +311,29 @@ impl Client {
         export_id: &str,
         options: &ExportOptions,
     ) -> Result<Export> {
-        let flow = Flow {
-            client: self.clone(),
-            params: ExportParams::new(topic_id, "*", TimeRange::from_millis(0, 1)),
-            options: options.clone(),
-            existing: Some(export_id.to_string()),
-        };
+        let flow = self.existing(topic_id, export_id.to_string(), options.clone());
         flow.wait(export_id).await
+    }
+
+    fn flow(&self, params: ExportParams, options: ExportOptions, existing: Option<String>) -> Flow {
+        Flow {
+            client: self.clone(),
+            params,
+            options,
+            existing,
+        }
+    }
+
+    /// The flow of a task that exists: of the parameters, only its topic is
+    /// used.
+    fn existing(
+        &self,
+        topic_id: impl Into<String>,
+        export_id: String,
+        options: ExportOptions,
+    ) -> Flow {
+        let params = ExportParams::new(topic_id, "*", TimeRange::from_millis(0, 1));
+        self.flow(params, options, Some(export_id))
     }
 }
 
@@ -362,7 +344,7 @@ pub struct ExportLogs {
     flow: Arc<Flow>,
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 struct Flow {
     client: Client,
     params: ExportParams,
@@ -370,24 +352,20 @@ struct Flow {
     existing: Option<String>,
 }
 
-impl fmt::Debug for Flow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Flow")
-            .field("params", &self.params)
-            .field("options", &self.options)
-            .field("existing", &self.existing)
-            .finish_non_exhaustive()
-    }
-}
-
 impl ExportLogs {
+    fn new(flow: Flow) -> Self {
+        ExportLogs {
+            flow: Arc::new(flow),
+        }
+    }
+
     /// Calls `progress` after every chunk of the download with the bytes
     /// of this attempt received so far and the file size when known, as
     /// every download's `on_progress` does.
     pub fn on_progress(self, progress: impl Fn(Progress) + Send + Sync + 'static) -> Self {
         let mut flow = Flow::clone(&self.flow);
-        let events = flow.options.progress.take();
-        flow.options.progress = Some(Arc::new(move |event: &ExportEvent| {
+        let events = flow.options.progress.0.take();
+        flow.options.progress.0 = Some(Arc::new(move |event: &ExportEvent| {
             if let ExportEvent::Downloaded { bytes, total_bytes } = event {
                 let (bytes, total) = (*bytes, *total_bytes);
                 progress(Progress { bytes, total });
@@ -396,9 +374,7 @@ impl ExportLogs {
                 f(event);
             }
         }));
-        ExportLogs {
-            flow: Arc::new(flow),
-        }
+        ExportLogs::new(flow)
     }
 
     /// Runs the export into `path`: in [`SaveMode::Raw`] the file exactly
@@ -406,11 +382,47 @@ impl ExportLogs {
     /// gzip stream verified before the file appears; in
     /// [`SaveMode::Decoded`] the records as NDJSON (a directory gets
     /// `<export id>.ndjson`). Atomic: on failure nothing is left behind.
+    #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "export_logs"))]
     pub async fn save(self, path: impl AsRef<Path>, mode: SaveMode) -> Result<ExportSummary> {
-        match mode {
-            SaveMode::Raw => self.save_raw(path).await,
-            SaveMode::Decoded => self.save_ndjson(path).await,
-        }
+        let (flow, path) = (&*self.flow, path.as_ref());
+        let export_id = &flow.prepare().await?;
+        let replacements = &Replacements::new();
+        let attempt = |attempt| async move {
+            let (body, export) = flow.open_download(export_id, attempt).await?;
+            let (dest, bytes, records) = match mode {
+                SaveMode::Raw => {
+                    let fallback = format!("{export_id}.tar.gz");
+                    let name = safe_file_name(export.file_name.as_deref(), &fallback);
+                    let dest = download::resolve_output(path, &name);
+                    let bytes = download::write_raw(&dest, body, true).await?;
+                    (dest, bytes, None)
+                }
+                SaveMode::Decoded => {
+                    let dest = download::resolve_output(path, &format!("{export_id}.ndjson"));
+                    let mut reader = flow.decode_records(body, &export, replacements).await?;
+                    let mut out = AtomicFile::create(&dest).await?;
+                    // Each record is one line: JSON has no raw newline inside a value.
+                    let mut records = 0u64;
+                    out.copy_from(&mut reader, |chunk| {
+                        records += memchr::memchr_iter(b'\n', chunk).count() as u64;
+                    })
+                    .await?;
+                    (dest, out.commit().await?, Some(records))
+                }
+            };
+            Ok((dest, bytes, records, export.file_name))
+        };
+        let ((path, bytes, records, file_name), attempts) = flow.with_attempts(attempt).await?;
+        Ok(ExportSummary {
+            export_id: export_id.clone(),
+            path,
+            bytes,
+            records,
+            file_name,
+            attempts,
+            deleted: flow.finish(export_id, bytes, records).await,
+            replaced: replacements.get(),
+        })
     }
 
     /// The records, parsed, as a stream. Errors end the stream.
@@ -461,20 +473,10 @@ impl ExportLogs {
             seen: 0,
             attempt: 0,
             received: Arc::new(AtomicU64::new(0)),
-            done: false,
         };
-        let inner = futures::stream::unfold(state, |mut st| async move {
-            if st.done {
-                return None;
-            }
-            match st.next().await {
-                Ok(Some(v)) => Some((Ok(v), st)),
-                Ok(None) => None,
-                Err(e) => {
-                    st.done = true;
-                    Some((Err(e), st))
-                }
-            }
+        // An error ends the stream.
+        let inner = futures::stream::try_unfold(state, |mut st| async move {
+            Ok(st.next().await?.map(|v| (v, st)))
         });
         Records {
             replacements,
@@ -486,103 +488,10 @@ impl ExportLogs {
             ),
         }
     }
-
-    /// Writes the file exactly as served to `path` (or, if `path` is a
-    /// directory, to the service's file name inside it). The gzip stream is
-    /// verified before the file appears; on failure nothing is left behind.
-    #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "export_logs"))]
-    async fn save_raw(self, path: impl AsRef<Path>) -> Result<ExportSummary> {
-        let flow = &self.flow;
-        let export_id = flow.prepare().await?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = async {
-                let (body, export) = flow.open_download(&export_id, attempt).await?;
-                let name =
-                    safe_file_name(export.file_name.as_deref(), &format!("{export_id}.tar.gz"));
-                let dest = download::resolve_output(path.as_ref(), &name);
-                let bytes = download::write_raw(&dest, body, true).await?;
-                Ok::<_, Error>((dest, bytes, export))
-            }
-            .await;
-            match result {
-                Ok((dest, bytes, export)) => {
-                    let deleted = flow.finish(&export_id, bytes, None).await;
-                    return Ok(ExportSummary {
-                        export_id,
-                        path: dest,
-                        bytes,
-                        records: None,
-                        file_name: export.file_name,
-                        attempts: attempt,
-                        deleted,
-                        replaced: 0,
-                    });
-                }
-                Err(e) => flow.after_failed_attempt(e, attempt).await?,
-            }
-        }
-    }
-
-    /// Writes the decoded records to `path` as NDJSON (or, if `path` is a
-    /// directory, to `<export id>.ndjson` inside it), atomically.
-    #[tracing::instrument(skip_all, fields(vendor = "tencent-cls", operation = "export_logs"))]
-    async fn save_ndjson(self, path: impl AsRef<Path>) -> Result<ExportSummary> {
-        let flow = &self.flow;
-        let export_id = flow.prepare().await?;
-        let dest = download::resolve_output(path.as_ref(), &format!("{export_id}.ndjson"));
-        let replacements = Replacements::new();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = async {
-                let (body, export) = flow.open_download(&export_id, attempt).await?;
-                let reader = flow.decode_records(body, &export, &replacements).await?;
-                let mut out = AtomicFile::create(&dest).await?;
-                let records = write_records(reader, &mut out).await?;
-                let bytes = out.commit().await?;
-                Ok::<_, Error>((bytes, records, export))
-            }
-            .await;
-            match result {
-                Ok((bytes, records, export)) => {
-                    let deleted = flow.finish(&export_id, bytes, Some(records)).await;
-                    return Ok(ExportSummary {
-                        export_id,
-                        path: dest,
-                        bytes,
-                        records: Some(records),
-                        file_name: export.file_name,
-                        attempts: attempt,
-                        deleted,
-                        replaced: replacements.get(),
-                    });
-                }
-                Err(e) => flow.after_failed_attempt(e, attempt).await?,
-            }
-        }
-    }
 }
 
 /// The shortest wait between status polls.
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
-
-/// Copies the converter's NDJSON to `out` in the decoder's chunks, counting
-/// records: each is one line, and JSON has no raw newline inside a value.
-async fn write_records(mut reader: BoxReader, out: &mut AtomicFile) -> Result<u64> {
-    let mut records = 0u64;
-    loop {
-        let chunk = reader.fill_buf().await?;
-        if chunk.is_empty() {
-            return Ok(records);
-        }
-        records += memchr::memchr_iter(b'\n', chunk).count() as u64;
-        let n = chunk.len();
-        out.write_all(chunk).await?;
-        reader.as_mut().consume(n);
-    }
-}
 
 /// The records of the converter's NDJSON, one line each (without the
 /// newline).
@@ -613,7 +522,7 @@ fn values(reader: BoxReader) -> BoxStream<'static, Result<Value>> {
 
 impl Flow {
     fn emit(&self, event: ExportEvent) {
-        if let Some(f) = &self.options.progress {
+        if let Some(f) = &self.options.progress.0 {
             f(&event);
         }
     }
@@ -622,10 +531,8 @@ impl Flow {
     async fn prepare(&self) -> Result<String> {
         let export_id = match &self.existing {
             Some(id) => {
-                if id.trim().is_empty() {
-                    return Err(Error::invalid_input("export_id", "is empty"));
-                }
-                super::types::check_topic_id(&self.params.topic_id)?;
+                check_export_id(id)?;
+                check_topic_id(&self.params.topic_id)?;
                 id.clone()
             }
             None => self.client.create_export(&self.params).await?,
@@ -666,14 +573,10 @@ impl Flow {
             }
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             if remaining.is_zero() {
-                return Err(Error::new(
-                    ErrorKind::ExportFailed,
-                    format!(
-                        "export {export_id} did not complete within {:?} (last status {}); it keeps running and can be resumed",
-                        self.options.wait_timeout, export.status
-                    ),
-                )
-                .with_vendor(Vendor::TencentCls)
+                return Err(export_failed(format!(
+                    "export {export_id} did not complete within {:?} (last status {}); it keeps running and can be resumed",
+                    self.options.wait_timeout, export.status
+                ))
                 .with_retryable(true));
             }
             // The last wait is cut short so the final poll lands on the
@@ -681,10 +584,6 @@ impl Flow {
             tokio::time::sleep(interval.min(remaining)).await;
             interval = interval.saturating_mul(2).min(self.options.poll_max);
         }
-    }
-
-    fn format_of(&self, export: &Export) -> Format {
-        export.file_format().unwrap_or(self.params.format)
     }
 
     /// Decodes a download and converts its records to NDJSON, both on the
@@ -695,7 +594,8 @@ impl Flow {
         export: &Export,
         replacements: &Replacements,
     ) -> Result<BoxReader> {
-        let converter = NdjsonConverter::new(self.format_of(export), replacements.clone());
+        let format = export.file_format().unwrap_or(self.params.format);
+        let converter = NdjsonConverter::new(format, replacements.clone());
         let (reader, layout) =
             download::decode_transformed(body, gzip_only(), replacements, Box::new(converter))
                 .await?;
@@ -714,14 +614,10 @@ impl Flow {
             ExportStatus::Completed => {}
             ExportStatus::Failed | ExportStatus::Expired => return Err(ended(&export)),
             _ => {
-                return Err(Error::new(
-                    ErrorKind::ExportFailed,
-                    format!(
-                        "export {export_id} is {} again; it cannot be downloaded now",
-                        export.status
-                    ),
-                )
-                .with_vendor(Vendor::TencentCls))
+                return Err(export_failed(format!(
+                    "export {export_id} is {} again; it cannot be downloaded now",
+                    export.status
+                )))
             }
         }
         let url = export.download_url().ok_or_else(|| {
@@ -739,18 +635,8 @@ impl Flow {
             .map_err(|e| e.with_vendor(Vendor::TencentCls))?;
         let status = response.status().as_u16();
         if status != 200 {
-            let kind = match status {
-                401 | 403 => ErrorKind::Auth,
-                404 => ErrorKind::NotFound,
-                429 => ErrorKind::RateLimited,
-                _ => ErrorKind::Api,
-            };
-            let mut err = Error::new(
-                kind,
-                format!("the export file download answered HTTP {status}"),
-            )
-            .with_vendor(Vendor::TencentCls)
-            .with_status(status);
+            let message = format!("the export file download answered HTTP {status}");
+            let mut err = super::error::status_error(status, message);
             if let Some(after) = crate::retry::retry_after_header(response.headers()) {
                 err = err.with_retry_after(after);
             }
@@ -769,7 +655,7 @@ impl Flow {
             total_bytes: total,
         });
         let body = self.client.downloader().body(response);
-        let body = match self.options.progress.clone() {
+        let body = match self.options.progress.0.clone() {
             Some(progress) => {
                 let mut received = 0u64;
                 download::observe(body, move |n| {
@@ -783,6 +669,24 @@ impl Flow {
             None => body,
         };
         Ok((body, export))
+    }
+
+    /// Runs `attempt` (given its number, from 1) until it succeeds, or
+    /// fails in a way a fresh download cannot cure, or the attempts run out.
+    /// Returns its result and the attempts made.
+    async fn with_attempts<T, F, Fut>(&self, mut attempt: F) -> Result<(T, u32)>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut n = 0;
+        loop {
+            n += 1;
+            match attempt(n).await {
+                Ok(done) => return Ok((done, n)),
+                Err(e) => self.after_failed_attempt(e, n).await?,
+            }
+        }
     }
 
     /// Decides whether a failed download attempt is repeated: returns after
@@ -850,12 +754,15 @@ fn tag(err: Error) -> Error {
 }
 
 fn ended(export: &Export) -> Error {
-    Error::new(
-        ErrorKind::ExportFailed,
-        format!("export {} ended {}", export.export_id, export.status),
-    )
-    .with_vendor(Vendor::TencentCls)
+    export_failed(format!(
+        "export {} ended {}",
+        export.export_id, export.status
+    ))
     .with_code(export.status.as_str())
+}
+
+fn export_failed(message: String) -> Error {
+    Error::new(ErrorKind::ExportFailed, message).with_vendor(Vendor::TencentCls)
 }
 
 /// A plain file name from what the service suggests: no directories, no
@@ -911,7 +818,6 @@ struct RecordsState<T> {
     seen: u64,
     attempt: u32,
     received: Arc<AtomicU64>,
-    done: bool,
 }
 
 impl<T: Send + 'static> RecordsState<T> {

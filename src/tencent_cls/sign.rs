@@ -280,10 +280,7 @@ pub fn canonical_headers(
                 raw.to_string()
             }
         };
-        block.push_str(name);
-        block.push(':');
-        block.push_str(&value);
-        block.push('\n');
+        block.push_str(&format!("{name}:{value}\n"));
     }
     Ok((block, names.join(";")))
 }
@@ -508,11 +505,8 @@ mod tests {
         ];
         let action = sign(&request(&other, b"{}"), &params(DEFAULT_SIGNED_HEADERS)).unwrap();
         let sigs = [base, body, later, action].map(|o| o.intermediate.signature);
-        for i in 0..sigs.len() {
-            for j in i + 1..sigs.len() {
-                assert_ne!(sigs[i], sigs[j]);
-            }
-        }
+        let distinct: std::collections::HashSet<_> = sigs.iter().collect();
+        assert_eq!(distinct.len(), sigs.len(), "{sigs:?}");
     }
 
     #[test]

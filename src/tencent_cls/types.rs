@@ -20,6 +20,47 @@ pub const MAX_PAGE_LIMIT: u32 = 100;
 /// The largest `Limit` SearchLog accepts.
 pub const MAX_SEARCH_LIMIT: u32 = 1000;
 
+/// The wire value of a closed enum: `as_str`, `Display`, the generated
+/// type's twin, and a `FromStr` (any case) whose error names the field and
+/// the values allowed.
+macro_rules! wire_enum {
+    ($name:ident, $field:literal, $gen:ident { $($variant:ident = $wire:literal),+ }) => {
+        impl $name {
+            /// The wire value.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire,)+
+                }
+            }
+
+            fn to_gen(self) -> gen::$gen {
+                match self {
+                    $($name::$variant => gen::$gen::$variant,)+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                match s.to_ascii_lowercase().as_str() {
+                    $($wire => Ok($name::$variant),)+
+                    _ => Err(Error::invalid_input(
+                        $field,
+                        format!("`{s}` is not one of {}", [$($wire),+].join(", ")),
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 /// The file format of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Format {
@@ -30,42 +71,7 @@ pub enum Format {
     Csv,
 }
 
-impl Format {
-    /// The wire value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Json => "json",
-            Format::Csv => "csv",
-        }
-    }
-
-    fn to_gen(self) -> gen::CreateExportRequestFormat {
-        match self {
-            Format::Json => gen::CreateExportRequestFormat::Json,
-            Format::Csv => gen::CreateExportRequestFormat::Csv,
-        }
-    }
-}
-
-impl std::str::FromStr for Format {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "json" => Ok(Format::Json),
-            "csv" => Ok(Format::Csv),
-            _ => Err(Error::invalid_input(
-                "format",
-                format!("`{s}` is not one of json, csv"),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+wire_enum!(Format, "format", CreateExportRequestFormat { Json = "json", Csv = "csv" });
 
 /// The order of records in an export or a search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -77,42 +83,7 @@ pub enum Order {
     Desc,
 }
 
-impl Order {
-    /// The wire value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Order::Asc => "asc",
-            Order::Desc => "desc",
-        }
-    }
-
-    fn to_gen(self) -> gen::CreateExportRequestOrder {
-        match self {
-            Order::Asc => gen::CreateExportRequestOrder::Asc,
-            Order::Desc => gen::CreateExportRequestOrder::Desc,
-        }
-    }
-}
-
-impl std::str::FromStr for Order {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "asc" => Ok(Order::Asc),
-            "desc" => Ok(Order::Desc),
-            _ => Err(Error::invalid_input(
-                "order",
-                format!("`{s}` is not one of asc, desc"),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Order {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+wire_enum!(Order, "order", CreateExportRequestOrder { Asc = "asc", Desc = "desc" });
 
 /// The query language. The documentation disagrees on the default, so the
 /// client always sends one.
@@ -198,13 +169,7 @@ impl ExportParams {
             ));
         }
         range_ms(&self.range)?;
-        if !(1..=MAX_EXPORT_COUNT).contains(&self.count) {
-            return Err(Error::invalid_input(
-                "count",
-                format!("{} is outside 1..={MAX_EXPORT_COUNT}", self.count),
-            ));
-        }
-        Ok(())
+        check_within("count", self.count, MAX_EXPORT_COUNT)
     }
 
     pub(crate) fn to_request(&self) -> gen::CreateExportRequest {
@@ -221,6 +186,27 @@ impl ExportParams {
             topic_id: self.topic_id.clone(),
         }
     }
+}
+
+/// Checks that `value` is in `1..=max`, naming `field` if not.
+pub(crate) fn check_within<T>(field: &str, value: T, max: T) -> Result<()>
+where
+    T: PartialOrd + From<u8> + fmt::Display,
+{
+    if value < T::from(1) || value > max {
+        return Err(Error::invalid_input(
+            field,
+            format!("{value} is outside 1..={max}"),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_export_id(export_id: &str) -> Result<()> {
+    if export_id.trim().is_empty() {
+        return Err(Error::invalid_input("export_id", "is empty"));
+    }
+    Ok(())
 }
 
 pub(crate) fn check_topic_id(topic_id: &str) -> Result<()> {
@@ -323,7 +309,7 @@ impl fmt::Display for ExportStatus {
 /// One export task as DescribeExports reports it. It serializes with CLS's
 /// own field names (`ExportId`, `From`, …), without the download URL: that
 /// grants access by itself.
-#[derive(Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "PascalCase")]
 #[non_exhaustive]
@@ -356,15 +342,30 @@ pub struct Export {
     pub create_time: Option<String>,
     /// The query language (0 Lucene, 1 CQL).
     pub syntax_rule: Option<u64>,
+    /// The `CosPath`.
     #[serde(skip)]
-    cos_path: Option<String>,
+    download_url: Option<SignedUrl>,
+}
+
+/// A pre-signed URL. Its query is the signature, so `Debug` shows only
+/// that there is one.
+#[derive(Clone, PartialEq, Eq)]
+struct SignedUrl(String);
+
+impl fmt::Debug for SignedUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.split_once('?') {
+            Some((path, _)) => write!(f, "{:?}", format!("{path}?***")),
+            None => write!(f, "{:?}", self.0),
+        }
+    }
 }
 
 impl Export {
     /// The pre-signed download URL (valid for about an hour after it was
     /// described). It grants access by itself: do not log it.
     pub fn download_url(&self) -> Option<&str> {
-        self.cos_path.as_deref().filter(|s| !s.is_empty())
+        self.download_url.as_ref().map(|u| u.0.as_str())
     }
 
     /// The file format, if it is one this crate knows.
@@ -387,33 +388,8 @@ impl Export {
             file_size: info.file_size,
             create_time: info.create_time,
             syntax_rule: info.syntax_rule,
-            cos_path: info.cos_path,
+            download_url: info.cos_path.filter(|u| !u.is_empty()).map(SignedUrl),
         })
-    }
-}
-
-impl fmt::Debug for Export {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The URL's query is the signature; show only that there is one.
-        let url = self.download_url().map(|u| match u.split_once('?') {
-            Some((path, _)) => format!("{path}?***"),
-            None => u.to_string(),
-        });
-        f.debug_struct("Export")
-            .field("export_id", &self.export_id)
-            .field("topic_id", &self.topic_id)
-            .field("status", &self.status)
-            .field("query", &self.query)
-            .field("from_ms", &self.from_ms)
-            .field("to_ms", &self.to_ms)
-            .field("count", &self.count)
-            .field("format", &self.format)
-            .field("order", &self.order)
-            .field("file_name", &self.file_name)
-            .field("file_size", &self.file_size)
-            .field("create_time", &self.create_time)
-            .field("download_url", &url)
-            .finish()
     }
 }
 
@@ -552,13 +528,7 @@ impl SearchParams {
     pub fn validate(&self) -> Result<()> {
         check_topic_id(&self.topic_id)?;
         range_ms(&self.range)?;
-        if !(1..=MAX_SEARCH_LIMIT).contains(&self.limit) {
-            return Err(Error::invalid_input(
-                "limit",
-                format!("{} is outside 1..={MAX_SEARCH_LIMIT}", self.limit),
-            ));
-        }
-        Ok(())
+        check_within("limit", self.limit, MAX_SEARCH_LIMIT)
     }
 
     pub(crate) fn to_request(&self) -> gen::SearchLogRequest {
@@ -698,7 +668,11 @@ mod tests {
     #[test]
     fn enums_parse_only_allowed_values() {
         assert_eq!("CSV".parse::<Format>().unwrap(), Format::Csv);
-        assert!("xml".parse::<Format>().is_err());
+        let err = "xml".parse::<Format>().unwrap_err();
+        assert!(
+            err.to_string().contains("`xml` is not one of json, csv"),
+            "{err}"
+        );
         assert_eq!("asc".parse::<Order>().unwrap(), Order::Asc);
         assert!("sideways".parse::<Order>().is_err());
     }
