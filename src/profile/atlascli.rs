@@ -9,7 +9,7 @@
 //! keyring instead of the file; those logins are reported as having no
 //! credentials, since logexport reads files only.
 
-use super::{Source, Sourced, Tool};
+use super::{Sourced, Tool};
 use crate::atlas::{
     Credentials, EnvSettings, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_PRIVATE_KEY, ENV_PUBLIC_KEY,
 };
@@ -170,11 +170,6 @@ pub fn resolve_in(
         Some(p) if need_profile => read_profile(p, &name)?,
         _ => None,
     };
-    let from_profile = |p: &Profile| Source::Profile {
-        tool: Tool::Atlascli,
-        name: p.name.clone(),
-        path: p.path.clone(),
-    };
     let credentials = if !env_set.is_empty() {
         let creds = Credentials::from_lookup(&lookup)?;
         let used = match creds {
@@ -183,33 +178,27 @@ pub fn resolve_in(
         };
         Sourced::env(creds, used)
     } else {
-        match file
-            .as_ref()
-            .and_then(|p| p.credentials.clone().map(|c| (p, c)))
-        {
-            Some((p, creds)) => Sourced {
-                value: creds,
-                source: from_profile(p),
-            },
-            None => {
-                let why = match (&file, path) {
-                    (Some(p), _) => format!(
-                        " (profile `{}` in {} has no API key or service account; \
-                         the atlas CLI may keep it in the system keyring, which logexport does not read)",
-                        p.name,
-                        p.path.display()
-                    ),
-                    (None, Some(path)) => {
-                        format!(" (no profile `{name}` in {})", path.display())
-                    }
-                    (None, None) => String::new(),
-                };
-                return Err(cred_err(format!(
-                    "no Atlas credentials: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (service account) \
-                     or {ENV_PUBLIC_KEY} and {ENV_PRIVATE_KEY} (API key), or save an atlas CLI profile{why}"
-                )));
-            }
-        }
+        let found = file.as_ref().and_then(|p| {
+            p.credentials
+                .clone()
+                .map(|c| Sourced::profile(c, Tool::Atlascli, &p.name, &p.path))
+        });
+        found.ok_or_else(|| {
+            let why = match (&file, path) {
+                (Some(p), _) => format!(
+                    " (profile `{}` in {} has no API key or service account; \
+                     the atlas CLI may keep it in the system keyring, which logexport does not read)",
+                    p.name,
+                    p.path.display()
+                ),
+                (None, Some(path)) => format!(" (no profile `{name}` in {})", path.display()),
+                (None, None) => String::new(),
+            };
+            cred_err(format!(
+                "no Atlas credentials: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (service account) \
+                 or {ENV_PUBLIC_KEY} and {ENV_PRIVATE_KEY} (API key), or save an atlas CLI profile{why}"
+            ))
+        })?
     };
     let pick = |env_value: Option<String>,
                 env_names: Vec<&'static str>,
@@ -217,10 +206,7 @@ pub fn resolve_in(
         match env_value {
             Some(v) => Some(Sourced::env(v, env_names)),
             None => file.as_ref().and_then(|p| {
-                field(p).map(|value| Sourced {
-                    value,
-                    source: from_profile(p),
-                })
+                field(p).map(|value| Sourced::profile(value, Tool::Atlascli, &p.name, &p.path))
             }),
         }
     };

@@ -5,7 +5,7 @@
 //! The profile is the caller's choice, else `CONE_PROFILE` (cone's own
 //! selector), else `default`.
 
-use super::{Source, Sourced, Tool};
+use super::{Sourced, Tool};
 use crate::conductorone::{
     endpoint_from_lookup, Credentials, ENV_ACCESS_TOKEN_NAMES, ENV_CLIENT_ID_NAMES,
     ENV_CLIENT_SECRET_NAMES, ENV_ENDPOINT_NAMES,
@@ -162,25 +162,17 @@ pub fn resolve_in(
         };
         Sourced::env(creds, used)
     } else {
-        match path.map(|p| read_profile(p, &name)).transpose()?.flatten() {
-            Some(p) => Sourced {
-                value: p.credentials,
-                source: Source::Profile {
-                    tool: Tool::Cone,
-                    name: p.name,
-                    path: p.path,
-                },
-            },
-            None => {
-                let looked = path
-                    .map(|p| format!(" (no profile `{name}` in {})", p.display()))
-                    .unwrap_or_default();
-                return Err(cred_err(format!(
-                    "no ConductorOne credentials: set CONE_CLIENT_ID and CONE_CLIENT_SECRET, \
-                     or CONE_ACCESS_TOKEN, or save a cone profile with `cone login`{looked}"
-                )));
-            }
-        }
+        let found = path.map(|p| read_profile(p, &name)).transpose()?.flatten();
+        let found = found.map(|p| Sourced::profile(p.credentials, Tool::Cone, &p.name, &p.path));
+        found.ok_or_else(|| {
+            let looked = path
+                .map(|p| format!(" (no profile `{name}` in {})", p.display()))
+                .unwrap_or_default();
+            cred_err(format!(
+                "no ConductorOne credentials: set CONE_CLIENT_ID and CONE_CLIENT_SECRET, \
+                 or CONE_ACCESS_TOKEN, or save a cone profile with `cone login`{looked}"
+            ))
+        })?
     };
     let endpoint = first(&ENV_ENDPOINT_NAMES)
         .and_then(|n| endpoint_from_lookup(&lookup).map(|url| Sourced::env(url, vec![n])));

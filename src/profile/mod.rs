@@ -115,6 +115,18 @@ impl<T> Sourced<T> {
             source: Source::Env { variables },
         }
     }
+
+    /// A value read from `tool`'s profile `name` in the file `path`.
+    pub(crate) fn profile(value: T, tool: Tool, name: &str, path: &Path) -> Self {
+        Sourced {
+            value,
+            source: Source::Profile {
+                tool,
+                name: name.to_string(),
+                path: path.to_path_buf(),
+            },
+        }
+    }
 }
 
 /// Looks a variable up, treating blank as unset and trimming the rest.

@@ -5,7 +5,7 @@
 //! The profile is the caller's choice, else `TCCLI_PROFILE` (tccli's own
 //! selector), else `default`.
 
-use super::{Source, Sourced, Tool};
+use super::{Sourced, Tool};
 use crate::tencent_cls::{
     Credentials, Region, ENV_REGION, ENV_SECRET_ID, ENV_SECRET_KEY, ENV_SESSION_TOKEN,
     ENV_SESSION_TOKEN_ALIASES,
@@ -192,41 +192,36 @@ pub fn resolve_in(
         );
         Sourced::env(creds, names)
     } else {
-        match profile
-            .as_ref()
-            .and_then(|p| p.credentials.clone().map(|c| (p, c)))
-        {
-            Some((p, creds)) => Sourced {
-                value: creds,
-                source: Source::Profile {
-                    tool: Tool::Tccli,
-                    name: p.name.clone(),
-                    path: p.credential_path.clone(),
-                },
-            },
-            None => {
-                let looked = profile
-                    .as_ref()
-                    .map(|p| format!(" (no {})", p.credential_path.display()))
-                    .unwrap_or_default();
-                return Err(cred_err(format!(
-                    "no Tencent Cloud credentials: set {ENV_SECRET_ID} and {ENV_SECRET_KEY}, \
-                     or save a tccli profile with `tccli configure`{looked}"
-                )));
-            }
-        }
+        let found = profile.as_ref().and_then(|p| {
+            let creds = p.credentials.clone()?;
+            Some(Sourced::profile(
+                creds,
+                Tool::Tccli,
+                &p.name,
+                &p.credential_path,
+            ))
+        });
+        found.ok_or_else(|| {
+            let looked = profile
+                .as_ref()
+                .map(|p| format!(" (no {})", p.credential_path.display()))
+                .unwrap_or_default();
+            cred_err(format!(
+                "no Tencent Cloud credentials: set {ENV_SECRET_ID} and {ENV_SECRET_KEY}, \
+                 or save a tccli profile with `tccli configure`{looked}"
+            ))
+        })?
     };
     let region = match env_region {
         Some(r) => Some(Sourced::env(Region::new(r)?, vec![ENV_REGION])),
         None => profile.and_then(|p| {
-            p.region.map(|r| Sourced {
-                value: r,
-                source: Source::Profile {
-                    tool: Tool::Tccli,
-                    name: p.name,
-                    path: p.configure_path,
-                },
-            })
+            let region = p.region?;
+            Some(Sourced::profile(
+                region,
+                Tool::Tccli,
+                &p.name,
+                &p.configure_path,
+            ))
         }),
     };
     Ok(Login {
