@@ -36,12 +36,7 @@ impl Challenge {
     /// Returns `None` when there is none or it lacks a realm or nonce.
     pub fn parse(header: &str) -> Option<Challenge> {
         let params = digest_params(header)?;
-        let get = |k: &str| {
-            params
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(k))
-                .map(|(_, v)| v.clone())
-        };
+        let get = |k: &str| param(&params, k);
         Some(Challenge {
             realm: get("realm")?,
             nonce: get("nonce")?,
@@ -204,12 +199,7 @@ impl Authorization {
     /// Parses an `Authorization: Digest …` header value.
     pub fn parse(header: &str) -> Option<Authorization> {
         let params = digest_params(header)?;
-        let get = |k: &str| {
-            params
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(k))
-                .map(|(_, v)| v.clone())
-        };
+        let get = |k: &str| param(&params, k);
         let nc = match get("nc") {
             Some(n) => u32::from_str_radix(&n, 16).ok()?,
             None => 0,
@@ -271,6 +261,14 @@ fn digest_params(header: &str) -> Option<Vec<(String, String)>> {
         }
     }
     None
+}
+
+/// The parameter `key` (case-insensitive) of a [`digest_params`] list.
+fn param(params: &[(String, String)], key: &str) -> Option<String> {
+    params
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v.clone())
 }
 
 fn escape(s: &str) -> String {
