@@ -392,8 +392,7 @@ impl Client {
         let revoked = self.revoke_token().await;
         match (result, revoked) {
             (Ok(value), Ok(_)) => Ok(value),
-            (Ok(_), Err(e)) => Err(e),
-            (Err(e), Ok(_)) => Err(e),
+            (Ok(_), Err(e)) | (Err(e), Ok(_)) => Err(e),
             (Err(e), Err(revoke)) => {
                 tracing::warn!(error = %revoke, "could not revoke the service-account token");
                 Err(e)
@@ -907,20 +906,14 @@ mod tests {
     fn build_rejects_bad_configuration() {
         let e = Client::builder().build().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Credentials);
-        let e = Client::builder()
-            .api_key("pub", "priv")
-            .endpoint("http://example.com")
-            .build()
-            .unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::InvalidInput);
-        let e = Client::builder()
-            .api_key("pub", "priv")
-            .version("download_cluster_log", "1999-01-01")
-            .build()
-            .unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::InvalidInput);
-        let c = Client::builder()
-            .api_key("pub", "priv")
+        let with_key = || Client::builder().api_key("pub", "priv");
+        for bad in [
+            with_key().endpoint("http://example.com"),
+            with_key().version("download_cluster_log", "1999-01-01"),
+        ] {
+            assert_eq!(bad.build().unwrap_err().kind(), ErrorKind::InvalidInput);
+        }
+        let c = with_key()
             .version("download_cluster_log", "2023-01-01")
             .build()
             .unwrap();

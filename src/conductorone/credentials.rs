@@ -529,15 +529,13 @@ impl Exchange {
             let body = crate::http::body::read_error_body(response).await;
             // A 400 here means the server judged the assertion (OAuth's
             // `invalid_client`/`invalid_grant`): an authentication failure.
-            let kind = if status == 400 {
-                crate::ErrorKind::Auth
-            } else {
-                kind_for_status(status)
+            let kind = match status {
+                400 => crate::ErrorKind::Auth,
+                _ => kind_for_status(status),
             };
-            let err = error_of_kind(kind, status, &headers, &body, Some("token exchange failed"));
-            return Err(err);
+            let context = Some("token exchange failed");
+            return Err(error_of_kind(kind, status, &headers, &body, context));
         }
-        // A token response is a few hundred bytes.
         // Capped by the core already; a token response is a few hundred bytes.
         let body = crate::http::body::read_capped(response, 64 * 1024).await?;
         crate::token::parse_token_response(&body)
@@ -561,6 +559,16 @@ mod tests {
 
     fn jwk_secret(json: &str, engine: &GeneralPurpose) -> String {
         format!("{SECRET_PREFIX}{}", engine.encode(json))
+    }
+
+    /// A secret holding `json` as C1 documents it: unpadded base64url.
+    fn jwk(json: &str) -> String {
+        jwk_secret(json, &URL_SAFE_NO_PAD)
+    }
+
+    /// A variable lookup over `pairs`.
+    fn env(pairs: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
+        move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
     }
 
     fn key_json(seed: [u8; 32]) -> String {
@@ -599,7 +607,7 @@ mod tests {
     fn secret_good_padded_and_unpadded() {
         let json = key_json([3; 32]);
         let want = ClientSecret::from_seed([3; 32]).public_key();
-        let unpadded = jwk_secret(&json, &URL_SAFE_NO_PAD);
+        let unpadded = jwk(&json);
         assert!(!unpadded.ends_with('='));
         let padded = jwk_secret(&json, &base64::engine::general_purpose::URL_SAFE);
         // The JSON length is chosen by the key; make sure padding is really exercised.
@@ -648,39 +656,26 @@ mod tests {
                 "not valid base64",
             ),
             (
-                jwk_secret(
-                    r#"{"kty":"RSA","n":"AQAB","e":"AQAB","d":"AA"}"#,
-                    &URL_SAFE_NO_PAD,
-                ),
+                jwk(r#"{"kty":"RSA","n":"AQAB","e":"AQAB","d":"AA"}"#),
                 "key type `RSA`",
             ),
             (
-                jwk_secret(r#"{"kty":"EC","crv":"P-256","d":"AA"}"#, &URL_SAFE_NO_PAD),
+                jwk(r#"{"kty":"EC","crv":"P-256","d":"AA"}"#),
                 "key type `EC`",
             ),
+            (jwk(r#"{"kty":"OKP","crv":"X25519","d":"AA"}"#), "`Ed25519`"),
             (
-                jwk_secret(r#"{"kty":"OKP","crv":"X25519","d":"AA"}"#, &URL_SAFE_NO_PAD),
-                "`Ed25519`",
-            ),
-            (
-                jwk_secret(
-                    r#"{"kty":"OKP","crv":"Ed25519","x":"AA"}"#,
-                    &URL_SAFE_NO_PAD,
-                ),
+                jwk(r#"{"kty":"OKP","crv":"Ed25519","x":"AA"}"#),
                 "private part `d`",
             ),
             (
-                jwk_secret(
-                    r#"{"kty":"OKP","crv":"Ed25519","d":"AAAA"}"#,
-                    &URL_SAFE_NO_PAD,
-                ),
+                jwk(r#"{"kty":"OKP","crv":"Ed25519","d":"AAAA"}"#),
                 "32 bytes",
             ),
             (
-                jwk_secret(
-                    &format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{other_x}","d":"{d}"}}"#),
-                    &URL_SAFE_NO_PAD,
-                ),
+                jwk(&format!(
+                    r#"{{"kty":"OKP","crv":"Ed25519","x":"{other_x}","d":"{d}"}}"#
+                )),
                 "does not match",
             ),
         ];
@@ -711,9 +706,6 @@ mod tests {
     #[test]
     fn env_lookup_precedence_and_errors() {
         let secret = ClientSecret::from_seed([2; 32]).to_secret_string();
-        let env = |pairs: Vec<(&'static str, String)>| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
-        };
         let both = Credentials::from_lookup(env(vec![
             (ENV_CLIENT_ID, "a@t.conductor.one/x".into()),
             (ENV_CLIENT_SECRET, secret.expose().into()),
@@ -736,9 +728,6 @@ mod tests {
     #[test]
     fn sdk_and_cone_names_and_the_derived_endpoint() {
         let secret = ClientSecret::from_seed([2; 32]).to_secret_string();
-        let env = |pairs: Vec<(&'static str, String)>| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
-        };
         let sdk = env(vec![
             ("CONDUCTORONE_CLIENT_ID", "a@t.conductor.one/x".into()),
             ("CONDUCTORONE_CLIENT_SECRET", secret.expose().into()),
