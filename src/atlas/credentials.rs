@@ -61,17 +61,20 @@ impl EnvSettings {
 
     /// Like [`from_env`](Self::from_env), over any variable lookup.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |k: &str| {
-            get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |k: &str| trimmed(&get, k);
         EnvSettings {
             base_url: get(ENV_BASE_URL).or_else(|| get(ENV_OPS_MANAGER_URL)),
             project_id: get(ENV_PROJECT_ID),
             org_id: get(ENV_ORG_ID),
         }
     }
+}
+
+/// Variable `k`, trimmed; `None` when unset or blank.
+fn trimmed(get: &impl Fn(&str) -> Option<String>, k: &str) -> Option<String> {
+    get(k)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 /// How a client proves who it is. `Debug` shows no secret: the secrets are
@@ -127,7 +130,7 @@ impl Credentials {
     /// Like [`from_env`](Self::from_env), over any variable lookup; blank
     /// values count as unset.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let get = |k: &str| trimmed(&get, k);
         let pair = |a: &str, b: &str| -> Result<Option<(String, String)>> {
             match (get(a), get(b)) {
                 (Some(x), Some(y)) => Ok(Some((x, y))),
@@ -139,10 +142,10 @@ impl Credentials {
             }
         };
         if let Some((id, secret)) = pair(ENV_CLIENT_ID, ENV_CLIENT_SECRET)? {
-            return Ok(Credentials::service_account(id.trim(), secret.trim()));
+            return Ok(Credentials::service_account(id, secret));
         }
         if let Some((public, private)) = pair(ENV_PUBLIC_KEY, ENV_PRIVATE_KEY)? {
-            return Ok(Credentials::api_key(public.trim(), private.trim()));
+            return Ok(Credentials::api_key(public, private));
         }
         Err(Error::credentials(format!(
             "no Atlas credentials: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (service account) \

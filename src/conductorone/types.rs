@@ -64,12 +64,12 @@ macro_rules! open_enum {
             /// Anything else becomes `Unknown`.
             fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
                 let s = s.trim();
-                if s == $dwire { return Ok($name::$default); }
-                $( if s == $wire { return Ok($name::$variant); } )+
                 let long = format!("{}{}", $prefix, s.to_ascii_uppercase());
-                if long == $dwire { return Ok($name::$default); }
-                $( if long == $wire { return Ok($name::$variant); } )+
-                Ok($name::Unknown(s.to_string()))
+                let known = || [$name::$default, $($name::$variant),+].into_iter();
+                Ok(known()
+                    .find(|v| v.as_str() == s)
+                    .or_else(|| known().find(|v| v.as_str() == long))
+                    .unwrap_or_else(|| $name::Unknown(s.to_string())))
             }
         }
 

@@ -91,9 +91,7 @@ pub fn read_profile(path: &Path, name: &str) -> Result<Option<Profile>> {
     let get = |key: &str| -> Result<Option<String>> {
         match table.get(key) {
             None => Ok(None),
-            Some(toml::Value::String(s)) => {
-                Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty()))
-            }
+            Some(toml::Value::String(s)) => Ok(super::trimmed(Some(s.clone()))),
             Some(_) => Err(cred_err(format!(
                 "{}: `{key}` in profile `{name}` is not a string",
                 path.display()

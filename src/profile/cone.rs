@@ -64,15 +64,13 @@ pub fn profile_name(
 
 #[derive(serde::Deserialize)]
 struct ConfigFile {
-    #[serde(default)]
     profiles: Option<BTreeMap<String, ProfileEntry>>,
 }
 
 #[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 struct ProfileEntry {
-    #[serde(rename = "client-id", default)]
     client_id: Option<String>,
-    #[serde(rename = "client-secret", default)]
     client_secret: Option<String>,
 }
 
@@ -96,8 +94,10 @@ pub fn read_profile(path: &Path, name: &str) -> Result<Option<Profile>> {
     let Some(entry) = file.profiles.and_then(|mut p| p.remove(&name)) else {
         return Ok(None);
     };
-    let value = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let (id, secret) = match (value(entry.client_id), value(entry.client_secret)) {
+    let (id, secret) = match (
+        super::trimmed(entry.client_id),
+        super::trimmed(entry.client_secret),
+    ) {
         (Some(id), Some(secret)) => (id, secret),
         _ => {
             return Err(cred_err(format!(

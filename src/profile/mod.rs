@@ -129,11 +129,14 @@ impl<T> Sourced<T> {
     }
 }
 
+/// `v` trimmed; `None` if absent or blank.
+pub(crate) fn trimmed(v: Option<String>) -> Option<String> {
+    v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
 /// Looks a variable up, treating blank as unset and trimming the rest.
 pub(crate) fn var(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    lookup(name)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
+    trimmed(lookup(name))
 }
 
 /// The home directory (`HOME`, or `USERPROFILE` on Windows).

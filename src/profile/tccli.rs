@@ -56,28 +56,25 @@ pub fn profile_name(
 }
 
 #[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct CredentialFile {
-    #[serde(rename = "secretId", default)]
     secret_id: Option<String>,
-    #[serde(rename = "secretKey", default)]
     secret_key: Option<String>,
-    #[serde(default)]
     token: Option<String>,
-    #[serde(rename = "role-arn", default)]
+    #[serde(rename = "role-arn")]
     role_arn: Option<String>,
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     kind: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
 struct ConfigureFile {
-    #[serde(rename = "_sys_param", default)]
+    #[serde(rename = "_sys_param")]
     sys_param: Option<SysParam>,
 }
 
 #[derive(serde::Deserialize)]
 struct SysParam {
-    #[serde(default)]
     region: Option<String>,
 }
 
@@ -113,16 +110,15 @@ pub fn read_profile(dir: &Path, name: &str) -> Result<Profile> {
                 )));
             }
             let field = |v: Option<String>, what: &str| {
-                v.map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
+                super::trimmed(v)
                     .ok_or_else(|| cred_err(format!("{} has no {what}", credential_path.display())))
             };
             let mut creds = Credentials::new(
                 field(file.secret_id, "secretId")?,
                 field(file.secret_key, "secretKey")?,
             );
-            if let Some(token) = file.token.filter(|t| !t.trim().is_empty()) {
-                creds = creds.with_session_token(token.trim());
+            if let Some(token) = super::trimmed(file.token) {
+                creds = creds.with_session_token(token);
             }
             creds
                 .validate()
@@ -134,16 +130,11 @@ pub fn read_profile(dir: &Path, name: &str) -> Result<Profile> {
         None => None,
         Some(text) => {
             let file: ConfigureFile = parse_json(&configure_path, &text)?;
-            match file
-                .sys_param
-                .and_then(|p| p.region)
-                .filter(|r| !r.trim().is_empty())
-            {
-                None => None,
-                Some(r) => Some(Region::new(r.trim()).map_err(|e| {
-                    cred_err(format!("{}: {}", configure_path.display(), e.message()))
-                })?),
-            }
+            let invalid =
+                |e: Error| cred_err(format!("{}: {}", configure_path.display(), e.message()));
+            super::trimmed(file.sys_param.and_then(|p| p.region))
+                .map(|r| Region::new(r).map_err(invalid))
+                .transpose()?
         }
     };
     Ok(Profile {
