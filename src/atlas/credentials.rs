@@ -418,46 +418,6 @@ mod tests {
     use crate::http::transport::tests::FakeTransport;
 
     #[test]
-    fn env_lookup_prefers_service_accounts_and_rejects_half_pairs() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        let c = Credentials::from_lookup(env(&[
-            (ENV_CLIENT_ID, "mdb_sa_id_1"),
-            (ENV_CLIENT_SECRET, "mdb_sa_sk_2"),
-            (ENV_PUBLIC_KEY, "pub"),
-            (ENV_PRIVATE_KEY, "priv"),
-        ]))
-        .unwrap();
-        assert_eq!(c.scheme(), "service-account");
-        let c =
-            Credentials::from_lookup(env(&[(ENV_PUBLIC_KEY, "pub"), (ENV_PRIVATE_KEY, "priv")]))
-                .unwrap();
-        assert_eq!(c, Credentials::api_key("pub", "priv"));
-        let e = Credentials::from_lookup(env(&[(ENV_PUBLIC_KEY, "pub")])).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Credentials);
-        let e = Credentials::from_lookup(env(&[])).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Credentials);
-    }
-
-    #[test]
-    fn debug_hides_secrets() {
-        let c = Credentials::service_account("id-1", "very-secret-value");
-        let shown = format!("{c:?}");
-        assert!(
-            shown.contains("id-1") && !shown.contains("very-secret-value"),
-            "{shown}"
-        );
-        let c = Credentials::api_key("pub", "private-key-value");
-        assert!(!format!("{c:?}").contains("private-key-value"));
-    }
-
-    #[test]
     fn digest_state_counts_per_nonce() {
         let state = DigestState::default();
         let key = SecretString::new("priv");
