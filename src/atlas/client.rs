@@ -159,19 +159,6 @@ impl ClientBuilder {
             )
         })?;
         let guard = crate::http::Guard::new(common.limits);
-        match &credentials {
-            Credentials::ApiKey { private_key, .. } => guard.redactor.add(private_key.expose()),
-            Credentials::ServiceAccount {
-                client_id,
-                client_secret,
-            } => {
-                guard.redactor.add(client_secret.expose());
-                // What the Basic header encodes.
-                guard
-                    .redactor
-                    .add(&format!("{client_id}:{}", client_secret.expose()));
-            }
-        }
         let raw = self
             .transport
             .unwrap_or_else(|| Arc::new(Reqwest(http.clone())));
@@ -182,18 +169,28 @@ impl ClientBuilder {
             Credentials::ApiKey {
                 public_key,
                 private_key,
-            } => Auth::Digest {
-                user: public_key,
-                password: private_key,
-                state: DigestState::default(),
-            },
+            } => {
+                guard.redactor.add(private_key.expose());
+                Auth::Digest {
+                    user: public_key,
+                    password: private_key,
+                    state: DigestState::default(),
+                }
+            }
             Credentials::ServiceAccount {
                 client_id,
                 client_secret,
-            } => Auth::Bearer(credentials::service_account_tokens(
-                ServiceAccount::new(&endpoint, client_id, client_secret, token_core)?,
-                self.token_refresh_margin.unwrap_or(Duration::from_secs(60)),
-            )),
+            } => {
+                guard.redactor.add(client_secret.expose());
+                // What the Basic header encodes.
+                guard
+                    .redactor
+                    .add(&format!("{client_id}:{}", client_secret.expose()));
+                Auth::Bearer(credentials::service_account_tokens(
+                    ServiceAccount::new(&endpoint, client_id, client_secret, token_core)?,
+                    self.token_refresh_margin.unwrap_or(Duration::from_secs(60)),
+                ))
+            }
         };
         let mut pipeline = Pipeline::new(raw, auth, retry, common.limiter).with_guard(guard);
         for (op, v) in &self.versions {
@@ -208,6 +205,12 @@ impl ClientBuilder {
         })
     }
 }
+
+/// A stream log download: its operation id, and the prefix of the file
+/// name it is saved under when the server names none.
+type StreamLog = (&'static str, &'static str);
+const AUDIT_LOGS: StreamLog = ("download_stream_audit_logs", "auditLogs");
+const OPERATIONAL_LOGS: StreamLog = ("download_stream_operational_logs", "operationalLogs");
 
 /// Sends a generated listing request `b` and reads the page it returns.
 macro_rules! read_page {
@@ -413,15 +416,8 @@ impl Client {
         range: TimeRange,
         options: StreamLogOptions,
     ) -> Result<Download> {
-        self.stream_logs(
-            "download_stream_audit_logs",
-            "auditLogs",
-            project,
-            workspace,
-            range,
-            options,
-        )
-        .await
+        self.stream_logs(AUDIT_LOGS, project, workspace, range, options)
+            .await
     }
 
     /// Downloads the operational logs of a stream processing workspace.
@@ -436,21 +432,13 @@ impl Client {
         range: TimeRange,
         options: StreamLogOptions,
     ) -> Result<Download> {
-        self.stream_logs(
-            "download_stream_operational_logs",
-            "operationalLogs",
-            project,
-            workspace,
-            range,
-            options,
-        )
-        .await
+        self.stream_logs(OPERATIONAL_LOGS, project, workspace, range, options)
+            .await
     }
 
     async fn stream_logs(
         &self,
-        operation: &'static str,
-        kind: &str,
+        (operation, kind): StreamLog,
         project: &str,
         workspace: &str,
         range: TimeRange,
@@ -478,7 +466,7 @@ impl Client {
             }};
         }
         let g = self.generated();
-        let sent = if operation == "download_stream_audit_logs" {
+        let sent = if operation == AUDIT_LOGS.0 {
             send!(g.download_stream_audit_logs())
         } else {
             send!(g.download_stream_operational_logs())
