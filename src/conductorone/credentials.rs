@@ -567,7 +567,8 @@ mod tests {
     }
 
     /// A variable lookup over `pairs`.
-    fn env(pairs: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
+    fn env(pairs: &[(&'static str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<_> = pairs.iter().map(|(k, v)| (*k, v.to_string())).collect();
         move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
     }
 
@@ -706,83 +707,67 @@ mod tests {
     #[test]
     fn env_lookup_precedence_and_errors() {
         let secret = ClientSecret::from_seed([2; 32]).to_secret_string();
-        let both = Credentials::from_lookup(env(vec![
-            (ENV_CLIENT_ID, "a@t.conductor.one/x".into()),
-            (ENV_CLIENT_SECRET, secret.expose().into()),
-            (ENV_ACCESS_TOKEN, "tok".into()),
-        ]))
-        .unwrap();
+        let token = |vars: &[(&'static str, &str)]| match Credentials::from_lookup(env(vars)) {
+            Ok(Credentials::AccessToken(t)) => t.expose().to_string(),
+            other => panic!("not an access token: {other:?}"),
+        };
         // cone tries the access token first; so do we.
-        assert!(matches!(&both, Credentials::AccessToken(t) if t.expose() == "tok"));
-        let tok =
-            Credentials::from_lookup(env(vec![(ENV_ACCESS_TOKEN, "Bearer tok".into())])).unwrap();
-        assert!(matches!(&tok, Credentials::AccessToken(t) if t.expose() == "tok"));
-        let e = Credentials::from_lookup(env(vec![(ENV_CLIENT_ID, "a@t.conductor.one/x".into())]))
-            .unwrap_err();
+        let id = (ENV_CLIENT_ID, "a@t.conductor.one/x");
+        let all = [
+            id,
+            (ENV_CLIENT_SECRET, secret.expose()),
+            (ENV_ACCESS_TOKEN, "tok"),
+        ];
+        assert_eq!(token(&all), "tok");
+        assert_eq!(token(&[(ENV_ACCESS_TOKEN, "tok"), id]), "tok");
+        assert_eq!(token(&[(ENV_ACCESS_TOKEN, "Bearer tok")]), "tok");
+        assert_eq!(
+            token(&[("CONDUCTORONE_ACCESS_TOKEN", "sdk-tok")]),
+            "sdk-tok"
+        );
+        let e = Credentials::from_lookup(env(&[id])).unwrap_err();
         assert!(e.to_string().contains("CONE_CLIENT_SECRET is not"), "{e}");
-        let e = Credentials::from_lookup(env(vec![])).unwrap_err();
+        let e = Credentials::from_lookup(env(&[])).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Credentials);
         assert!(e.to_string().contains("CONE_ACCESS_TOKEN"));
+        let sdk = env(&[
+            ("CONDUCTORONE_CLIENT_ID", "a@t.conductor.one/x"),
+            ("CONDUCTORONE_CLIENT_SECRET", secret.expose()),
+        ]);
+        let c = Credentials::from_lookup(sdk).unwrap();
+        assert_eq!(c.host(), Some("t.conductor.one"));
     }
 
     #[test]
-    fn sdk_and_cone_names_and_the_derived_endpoint() {
-        let secret = ClientSecret::from_seed([2; 32]).to_secret_string();
-        let sdk = env(vec![
-            ("CONDUCTORONE_CLIENT_ID", "a@t.conductor.one/x".into()),
-            ("CONDUCTORONE_CLIENT_SECRET", secret.expose().into()),
-        ]);
-        let c = Credentials::from_lookup(&sdk).unwrap();
-        assert_eq!(c.host(), Some("t.conductor.one"));
-        assert_eq!(
-            endpoint_from_lookup(&sdk).as_deref(),
-            Some("https://t.conductor.one")
-        );
-        let tok =
-            Credentials::from_lookup(env(vec![("CONDUCTORONE_ACCESS_TOKEN", "sdk-tok".into())]))
-                .unwrap();
-        assert!(matches!(&tok, Credentials::AccessToken(t) if t.expose() == "sdk-tok"));
-        // An access token beside a client id: the host comes from the id.
-        let tok_and_id = env(vec![
-            (ENV_ACCESS_TOKEN, "tok".into()),
-            (ENV_CLIENT_ID, "a@acme.conductor.one/x".into()),
-        ]);
-        assert!(matches!(
-            Credentials::from_lookup(&tok_and_id).unwrap(),
-            Credentials::AccessToken(_)
-        ));
-        assert_eq!(
-            endpoint_from_lookup(&tok_and_id).as_deref(),
-            Some("https://acme.conductor.one")
-        );
-        // Explicit endpoints, in order; a bare host gets https.
-        for (name, value, want) in [
+    fn endpoints_from_explicit_names_in_order_else_the_client_id() {
+        let id = (ENV_CLIENT_ID, "a@t.conductor.one/x");
+        let sdk_url = ("CONDUCTORONE_SERVER_URL", "https://sdk.example.com");
+        let cone_url = ("CONE_API_ENDPOINT", "cone.example.com");
+        let cases: [(&[(&'static str, &str)], _); 6] = [
             (
-                "CONE_API_ENDPOINT",
-                "cone.example.com",
-                "https://cone.example.com",
+                &[("CONDUCTORONE_CLIENT_ID", "a@t.conductor.one/x")],
+                Some("https://t.conductor.one"),
             ),
+            // An access token names no host; the client id beside it does.
             (
-                "CONDUCTORONE_SERVER_URL",
-                "https://sdk.example.com",
-                "https://sdk.example.com",
+                &[(ENV_ACCESS_TOKEN, "tok"), id],
+                Some("https://t.conductor.one"),
             ),
-        ] {
-            let e = env(vec![
-                (name, value.into()),
-                (ENV_CLIENT_ID, "a@t.conductor.one/x".into()),
-            ]);
-            assert_eq!(endpoint_from_lookup(&e).as_deref(), Some(want), "{name}");
+            // A bare host gets https.
+            (&[cone_url, id], Some("https://cone.example.com")),
+            (&[sdk_url, id], Some("https://sdk.example.com")),
+            (
+                &[
+                    sdk_url,
+                    cone_url,
+                    (ENV_ENDPOINT, "https://ours.example.com"),
+                ],
+                Some("https://ours.example.com"),
+            ),
+            (&[], None),
+        ];
+        for (vars, want) in cases {
+            assert_eq!(endpoint_from_lookup(env(vars)).as_deref(), want, "{vars:?}");
         }
-        let e = env(vec![
-            ("CONDUCTORONE_SERVER_URL", "https://sdk.example.com".into()),
-            ("CONE_API_ENDPOINT", "https://cone.example.com".into()),
-            (ENV_ENDPOINT, "https://ours.example.com".into()),
-        ]);
-        assert_eq!(
-            endpoint_from_lookup(&e).as_deref(),
-            Some("https://ours.example.com")
-        );
-        assert_eq!(endpoint_from_lookup(env(vec![])), None);
     }
 }
