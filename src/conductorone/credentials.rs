@@ -556,6 +556,7 @@ impl TokenSource for Exchange {
 mod tests {
     use super::*;
     use crate::ErrorKind;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 
     fn jwk_secret(json: &str, engine: &GeneralPurpose) -> String {
         format!("{SECRET_PREFIX}{}", engine.encode(json))
@@ -610,22 +611,15 @@ mod tests {
         let want = ClientSecret::from_seed([3; 32]).public_key();
         let unpadded = jwk(&json);
         assert!(!unpadded.ends_with('='));
-        let padded = jwk_secret(&json, &base64::engine::general_purpose::URL_SAFE);
+        let padded = jwk_secret(&json, &URL_SAFE);
         // The JSON length is chosen by the key; make sure padding is really exercised.
         let padded = if padded.ends_with('=') {
             padded
         } else {
-            jwk_secret(
-                &format!("{json} "),
-                &base64::engine::general_purpose::URL_SAFE,
-            )
+            jwk_secret(&format!("{json} "), &URL_SAFE)
         };
         assert!(padded.ends_with('='), "{padded}");
-        for s in [
-            unpadded,
-            padded,
-            jwk_secret(&json, &base64::engine::general_purpose::STANDARD),
-        ] {
+        for s in [unpadded, padded, jwk_secret(&json, &STANDARD)] {
             assert_eq!(ClientSecret::parse(&s).unwrap().public_key(), want);
         }
         // And our own encoder round-trips.

@@ -441,22 +441,21 @@ impl ExporterUpdate {
                 return Err(Error::invalid_input("displayName", "must not be empty"));
             }
         }
-        let touches = |p: &'static str| self.paths.contains(&p);
-        if touches("datasource") || touches("datasource.datasourceId") {
+        // Whether the update sets datasource field `path`, alone or with
+        // the whole datasource.
+        let sets = |path: &str| self.paths.iter().any(|p| *p == "datasource" || *p == path);
+        if sets("datasource.datasourceId") {
             check_id("datasource.datasourceId", &self.datasource.datasource_id)?;
         }
-        if touches("datasource") || touches("datasource.format") {
+        if sets("datasource.format") {
             check_format("datasource.format", &self.datasource.format)?;
         }
         let has_ds = self.paths.iter().any(|p| p.starts_with("datasource"));
         let ds = &self.datasource;
         let datasource = has_ds.then(|| gen::C1ApiSystemlogV1ExportToDatasource {
-            datasource_id: (touches("datasource") || touches("datasource.datasourceId"))
-                .then(|| ds.datasource_id.clone()),
-            prefix: (touches("datasource") || touches("datasource.prefix"))
-                .then(|| ds.prefix.clone()),
-            format: (touches("datasource") || touches("datasource.format"))
-                .then(|| ds.format.to_string()),
+            datasource_id: sets("datasource.datasourceId").then(|| ds.datasource_id.clone()),
+            prefix: sets("datasource.prefix").then(|| ds.prefix.clone()),
+            format: sets("datasource.format").then(|| ds.format.to_string()),
         });
         Ok(gen::C1ApiSystemlogV1ExportServiceUpdateRequestInput {
             exporter: Some(gen::C1ApiSystemlogV1Exporter {
