@@ -174,17 +174,11 @@ pub fn resolve_in(
             ))
         })?
     };
+    // An access token names no host; a client id beside it does.
+    let is_token = matches!(credentials.value, Credentials::AccessToken(_));
     let endpoint = first(&ENV_ENDPOINT_NAMES)
+        .or(id.filter(|_| is_token))
         .and_then(|n| endpoint_from_lookup(&lookup).map(|url| Sourced::env(url, vec![n])));
-    let endpoint = endpoint.or_else(|| {
-        // An access token names no host; a client id beside it does.
-        match (&credentials.value, id) {
-            (Credentials::AccessToken(_), Some(id_name)) => {
-                endpoint_from_lookup(&lookup).map(|url| Sourced::env(url, vec![id_name]))
-            }
-            _ => None,
-        }
-    });
     Ok(Login {
         credentials,
         endpoint,

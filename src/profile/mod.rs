@@ -142,13 +142,7 @@ pub(crate) fn var(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Optio
 /// The home directory (`HOME`, or `USERPROFILE` on Windows).
 pub(crate) fn home(lookup: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
     var(lookup, "HOME")
-        .or_else(|| {
-            if cfg!(windows) {
-                var(lookup, "USERPROFILE")
-            } else {
-                None
-            }
-        })
+        .or_else(|| var(lookup, "USERPROFILE").filter(|_| cfg!(windows)))
         .map(PathBuf::from)
 }
 
