@@ -808,39 +808,48 @@ mod tests {
             .unwrap()
     }
 
+    /// A server answering page `pageNum` with `body(pageNum)`.
+    fn pages(body: impl Fn(usize) -> serde_json::Value + Send + Sync + 'static) -> FakeTransport {
+        FakeTransport::new(move |_, req| {
+            let page = req.url().query_pairs().find(|(k, _)| k == "pageNum");
+            let page = page.map(|(_, v)| v.parse().unwrap()).unwrap();
+            (200, vec![], body(page).to_string())
+        })
+    }
+
+    /// Every event of a project (or organization) listing, 2 a page.
+    async fn events(fake: &FakeTransport, org: bool) -> Vec<Event> {
+        let (c, id, query) = (
+            client(fake),
+            "5f2a0c3e9d1b4a6c8e7f0a1b",
+            EventQuery::default(),
+        );
+        let query = query.items_per_page(2);
+        let listing = if org {
+            c.org_events(id, query)
+        } else {
+            c.project_events(id, query)
+        };
+        listing.unwrap().try_collect().await.unwrap()
+    }
+
     #[tokio::test]
     async fn pages_follow_next_links_and_total_count() {
-        let fake = FakeTransport::new(|_, req| {
-            let page: u32 = req
-                .url()
-                .query_pairs()
-                .find(|(k, _)| k == "pageNum")
-                .map(|(_, v)| v.parse().unwrap())
-                .unwrap();
-            // 5 events, 2 per page; the next link is omitted on purpose so
-            // the total count has to end the listing.
+        // 5 events, 2 per page; the next link is omitted on purpose so the
+        // total count has to end the listing.
+        let fake = pages(|page| {
             let results: Vec<_> = (0..5u32)
-                .skip(((page - 1) * 2) as usize)
+                .skip((page - 1) * 2)
                 .take(2)
                 .map(|i| serde_json::json!({"id": i.to_string(), "eventTypeName": "X"}))
                 .collect();
-            (
-                200,
-                vec![],
-                serde_json::json!({"results": results, "totalCount": 5}).to_string(),
-            )
+            serde_json::json!({"results": results, "totalCount": 5})
         });
-        let c = client(&fake);
-        let ids: Vec<String> = c
-            .project_events(
-                "5f2a0c3e9d1b4a6c8e7f0a1b",
-                EventQuery::default().items_per_page(2),
-            )
-            .unwrap()
-            .map_ok(|e| e.id)
-            .try_collect()
+        let ids: Vec<String> = events(&fake, false)
             .await
-            .unwrap();
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
         assert_eq!(ids, ["0", "1", "2", "3", "4"]);
         assert_eq!(fake.calls(), 3);
     }
@@ -848,46 +857,24 @@ mod tests {
     #[tokio::test]
     async fn total_count_ends_a_listing_whose_next_link_never_stops() {
         // Every page repeats the same items and always links to a next page.
-        let fake = FakeTransport::new(|_, _| {
-            let body = serde_json::json!({
+        let fake = pages(|_| {
+            serde_json::json!({
                 "results": [{"id": "a", "hostname": "h1"}, {"id": "b", "hostname": "h2"}],
                 "totalCount": 5,
                 "links": [{"rel": "next", "href": "http://127.0.0.1:9/next"}],
-            });
-            (200, vec![], body.to_string())
+            })
         });
-        let c = client(&fake);
-        let n = c
-            .project_events(
-                "5f2a0c3e9d1b4a6c8e7f0a1b",
-                EventQuery::default().items_per_page(2),
-            )
-            .unwrap()
-            .try_collect::<Vec<_>>()
-            .await
-            .unwrap()
-            .len();
-        assert_eq!((n, fake.calls()), (6, 3));
+        assert_eq!((events(&fake, false).await.len(), fake.calls()), (6, 3));
 
         // Without a count, links decide: a full page without a `next` link
         // is the last one.
-        let fake = FakeTransport::new(|_, _| {
-            let body = serde_json::json!({
+        let fake = pages(|_| {
+            serde_json::json!({
                 "results": [{"id": "a"}, {"id": "b"}],
                 "links": [{"rel": "self", "href": "http://127.0.0.1:9/self"}],
-            });
-            (200, vec![], body.to_string())
+            })
         });
-        let events = client(&fake)
-            .org_events(
-                "5f2a0c3e9d1b4a6c8e7f0a1b",
-                EventQuery::default().items_per_page(2),
-            )
-            .unwrap()
-            .try_collect::<Vec<_>>()
-            .await
-            .unwrap();
-        assert_eq!((events.len(), fake.calls()), (2, 1));
+        assert_eq!((events(&fake, true).await.len(), fake.calls()), (2, 1));
     }
 
     #[test]
