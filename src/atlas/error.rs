@@ -200,18 +200,5 @@ mod tests {
         assert!(e.to_string().contains("bad secret"));
     }
 
-    #[tokio::test]
-    async fn synthetic_responses_round_trip() {
-        let original = Error::new(ErrorKind::Auth, "token request refused")
-            .with_status(200)
-            .with_code("invalid_client");
-        let resp = crate::hooks::carry(original);
-        assert!(!resp.status().is_success());
-        let back = from_response(resp).await;
-        assert_eq!(back.kind(), ErrorKind::Auth);
-        assert_eq!(back.code(), Some("invalid_client"));
-        assert_eq!(back.message(), "token request refused");
-    }
-
     crate::http::proptests::error_bodies_never_panic!(AtlasErrors);
 }
