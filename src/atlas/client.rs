@@ -196,13 +196,7 @@ impl ClientBuilder {
         for (op, v) in &self.versions {
             pipeline = pipeline.with_pins(pipeline.pins().with(op, v)?);
         }
-        let generated = generated::Client::new_with_client(endpoint.as_str(), http, pipeline);
-        Ok(Client {
-            inner: Arc::new(Inner {
-                generated,
-                endpoint,
-            }),
-        })
+        Ok(Client::assemble(endpoint, http, pipeline))
     }
 }
 
@@ -301,6 +295,16 @@ impl Client {
         &self.inner.generated
     }
 
+    /// A client sending to `endpoint` over `http`, through `pipeline`.
+    fn assemble(endpoint: Endpoint, http: reqwest::Client, pipeline: Pipeline) -> Client {
+        let generated = generated::Client::new_with_client(endpoint.as_str(), http, pipeline);
+        let inner = Arc::new(Inner {
+            generated,
+            endpoint,
+        });
+        Client { inner }
+    }
+
     fn pipeline(&self) -> &Pipeline {
         self.inner.generated.inner()
     }
@@ -316,17 +320,8 @@ impl Client {
     pub fn with_version(&self, operation: &str, version: &str) -> Result<Client> {
         let pins = self.pipeline().pins().with(operation, version)?;
         let pipeline = self.pipeline().with_pins(pins);
-        let generated = generated::Client::new_with_client(
-            self.inner.endpoint.as_str(),
-            self.inner.generated.client().clone(),
-            pipeline,
-        );
-        Ok(Client {
-            inner: Arc::new(Inner {
-                generated,
-                endpoint: self.inner.endpoint.clone(),
-            }),
-        })
+        let (endpoint, http) = (&self.inner.endpoint, self.inner.generated.client());
+        Ok(Client::assemble(endpoint.clone(), http.clone(), pipeline))
     }
 
     /// Revokes the cached service-account token (`POST /api/oauth/revoke`).
