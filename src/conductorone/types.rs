@@ -57,28 +57,26 @@ macro_rules! open_enum {
             }
         }
 
-        impl FromStr for $name {
-            type Err = std::convert::Infallible;
+        impl From<&str> for $name {
             /// Accepts the wire form, or the short form without the prefix
             /// in any case (`exporting`), so command lines can be brief.
             /// Anything else becomes `Unknown`.
-            fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+            fn from(s: &str) -> Self {
                 let s = s.trim();
                 let long = format!("{}{}", $prefix, s.to_ascii_uppercase());
                 let known = || [$name::$default, $($name::$variant),+].into_iter();
-                Ok(known()
+                known()
                     .find(|v| v.as_str() == s)
                     .or_else(|| known().find(|v| v.as_str() == long))
-                    .unwrap_or_else(|| $name::Unknown(s.to_string())))
+                    .unwrap_or_else(|| $name::Unknown(s.to_string()))
             }
         }
 
-        impl From<&str> for $name {
-            fn from(s: &str) -> Self {
-                match s.parse() {
-                    Ok(v) => v,
-                    Err(never) => match never {},
-                }
+        impl FromStr for $name {
+            type Err = std::convert::Infallible;
+            /// The same as `From<&str>`; never fails.
+            fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+                Ok($name::from(s))
             }
         }
 
