@@ -150,17 +150,15 @@ pub fn resolve_in(
 ) -> Result<Login> {
     let name = super::profile_name(Tool::Atlascli, profile, None)?;
     let env = EnvSettings::from_lookup(&lookup);
-    let cred_names = [
+    let env_has_creds = [
         ENV_CLIENT_ID,
         ENV_CLIENT_SECRET,
         ENV_PUBLIC_KEY,
         ENV_PRIVATE_KEY,
-    ];
-    let env_set: Vec<&'static str> = cred_names
-        .into_iter()
-        .filter(|n| super::var(&lookup, n).is_some())
-        .collect();
-    let need_profile = env_set.is_empty()
+    ]
+    .into_iter()
+    .any(|n| super::var(&lookup, n).is_some());
+    let need_profile = !env_has_creds
         || env.base_url.is_none()
         || env.project_id.is_none()
         || env.org_id.is_none();
@@ -168,7 +166,7 @@ pub fn resolve_in(
         Some(p) if need_profile => read_profile(p, &name)?,
         _ => None,
     };
-    let credentials = if !env_set.is_empty() {
+    let credentials = if env_has_creds {
         let creds = Credentials::from_lookup(&lookup)?;
         let used = match creds {
             Credentials::ServiceAccount { .. } => vec![ENV_CLIENT_ID, ENV_CLIENT_SECRET],
