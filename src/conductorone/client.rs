@@ -443,22 +443,17 @@ mod tests {
     use crate::ErrorKind;
     use futures::StreamExt as _;
 
-    fn secret() -> SecretString {
-        ClientSecret::from_seed([4; 32]).to_secret_string()
+    /// A builder with client credentials for `acme.conductor.one`.
+    fn acme() -> ClientBuilder {
+        let secret = ClientSecret::from_seed([4; 32]).to_secret_string();
+        Client::builder().client_credentials("a@acme.conductor.one/x", secret)
     }
 
     #[test]
     fn host_comes_from_the_id_unless_overridden() {
-        let c = Client::builder()
-            .client_credentials("a@acme.conductor.one/x", secret())
-            .build()
-            .unwrap();
+        let c = acme().build().unwrap();
         assert_eq!(c.endpoint().as_str(), "https://acme.conductor.one");
-        let c = Client::builder()
-            .client_credentials("a@acme.conductor.one/x", secret())
-            .endpoint("http://127.0.0.1:8080/")
-            .build()
-            .unwrap();
+        let c = acme().endpoint("http://127.0.0.1:8080/").build().unwrap();
         assert_eq!(c.endpoint().as_str(), "http://127.0.0.1:8080");
     }
 
@@ -466,10 +461,7 @@ mod tests {
     fn clients_and_futures_are_send_and_sync() {
         fn check<T: Send + Sync>(_: &T) {}
         fn send<T: Send>(_: &T) {}
-        let c = Client::builder()
-            .client_credentials("a@acme.conductor.one/x", secret())
-            .build()
-            .unwrap();
+        let c = acme().build().unwrap();
         check(&c);
         send(&c.get_exporter("x"));
         send(&c.create_exporter(NewExporter::new("n")));
@@ -519,16 +511,11 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Credentials);
         let e = Client::builder().access_token("t").build().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
-        let e = Client::builder()
-            .client_credentials("a@acme.conductor.one/x", secret())
-            .endpoint("http://example.com")
-            .build()
-            .unwrap_err();
+        let e = acme().endpoint("http://example.com").build().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
-        let e = Client::builder()
-            .client_credentials("nope", secret())
-            .build()
-            .unwrap_err();
+        let secret = ClientSecret::from_seed([4; 32]).to_secret_string();
+        let e = Client::builder().client_credentials("nope", secret).build();
+        let e = e.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Credentials);
     }
 }
