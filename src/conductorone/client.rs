@@ -514,8 +514,10 @@ mod tests {
         let e = acme().endpoint("http://example.com").build().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         let secret = ClientSecret::from_seed([4; 32]).to_secret_string();
-        let e = Client::builder().client_credentials("nope", secret).build();
-        let e = e.unwrap_err();
+        let e = Client::builder()
+            .client_credentials("nope", secret)
+            .build()
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Credentials);
     }
 }
