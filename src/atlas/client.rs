@@ -814,12 +814,9 @@ mod tests {
 
     /// Every event of a project (or organization) listing, 2 a page.
     async fn events(fake: &FakeTransport, org: bool) -> Vec<Event> {
-        let (c, id, query) = (
-            client(fake),
-            "5f2a0c3e9d1b4a6c8e7f0a1b",
-            EventQuery::default(),
-        );
-        let query = query.items_per_page(2);
+        let c = client(fake);
+        let id = "5f2a0c3e9d1b4a6c8e7f0a1b";
+        let query = EventQuery::default().items_per_page(2);
         let listing = if org {
             c.org_events(id, query)
         } else {
