@@ -148,8 +148,7 @@ impl ClientBuilder {
         let common = self.common;
         let endpoint = Endpoint::parse(common.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT))?;
         let credentials = self.credentials.ok_or_else(|| {
-            Error::credentials("no Atlas credentials configured; use `api_key`, `service_account` or `Client::from_env`")
-                .with_vendor(Vendor::Atlas)
+            credentials::cred_err("no Atlas credentials configured; use `api_key`, `service_account` or `Client::from_env`")
         })?;
         credentials.check()?;
         let http = common.http_client().map_err(|e| {

@@ -70,6 +70,11 @@ impl EnvSettings {
     }
 }
 
+/// A credentials error, from Atlas.
+pub(crate) fn cred_err(msg: impl Into<String>) -> Error {
+    Error::credentials(msg).with_vendor(Vendor::Atlas)
+}
+
 /// Variable `k`, trimmed; `None` when unset or blank.
 fn trimmed(get: &impl Fn(&str) -> Option<String>, k: &str) -> Option<String> {
     get(k)
@@ -135,10 +140,8 @@ impl Credentials {
             match (get(a), get(b)) {
                 (Some(x), Some(y)) => Ok(Some((x, y))),
                 (None, None) => Ok(None),
-                (Some(_), None) => Err(Error::credentials(format!("{a} is set but {b} is not"))
-                    .with_vendor(Vendor::Atlas)),
-                (None, Some(_)) => Err(Error::credentials(format!("{b} is set but {a} is not"))
-                    .with_vendor(Vendor::Atlas)),
+                (Some(_), None) => Err(cred_err(format!("{a} is set but {b} is not"))),
+                (None, Some(_)) => Err(cred_err(format!("{b} is set but {a} is not"))),
             }
         };
         if let Some((id, secret)) = pair(ENV_CLIENT_ID, ENV_CLIENT_SECRET)? {
@@ -147,11 +150,10 @@ impl Credentials {
         if let Some((public, private)) = pair(ENV_PUBLIC_KEY, ENV_PRIVATE_KEY)? {
             return Ok(Credentials::api_key(public, private));
         }
-        Err(Error::credentials(format!(
+        Err(cred_err(format!(
             "no Atlas credentials: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (service account) \
              or {ENV_PUBLIC_KEY} and {ENV_PRIVATE_KEY} (API key)"
-        ))
-        .with_vendor(Vendor::Atlas))
+        )))
     }
 
     pub(crate) fn check(&self) -> Result<()> {
@@ -166,16 +168,12 @@ impl Credentials {
             } => (client_id, client_secret, "service account"),
         };
         if who.trim().is_empty() || secret.is_empty() {
-            return Err(Error::credentials(format!("the {what} has an empty part"))
-                .with_vendor(Vendor::Atlas));
+            return Err(cred_err(format!("the {what} has an empty part")));
         }
         if who.contains(':') && matches!(self, Credentials::ServiceAccount { .. }) {
             // Basic auth joins id and secret with ':'; an id containing one
             // would be split in the wrong place.
-            return Err(
-                Error::credentials("a service account client id cannot contain ':'")
-                    .with_vendor(Vendor::Atlas),
-            );
+            return Err(cred_err("a service account client id cannot contain ':'"));
         }
         Ok(())
     }
