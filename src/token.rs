@@ -353,42 +353,25 @@ pub(crate) mod tests {
     #[tokio::test(start_paused = true)]
     async fn one_fetch_for_many_concurrent_callers() {
         let source = FakeSource::new(Duration::from_secs(600));
-        let cache = Arc::new(TokenCache::new(Box::new(source.clone()), TEN_S));
-        let tasks: Vec<_> = (0..50)
-            .map(|_| {
-                let cache = cache.clone();
-                tokio::spawn(async move { cache.get().await.unwrap().0.expose().to_string() })
-            })
-            .collect();
-        for t in tasks {
-            assert_eq!(t.await.unwrap(), "tok-1");
-        }
+        let cache = TokenCache::new(Box::new(source.clone()), TEN_S);
+        let all = futures::future::join_all((0..50).map(|_| cache.get())).await;
+        assert!(all
+            .iter()
+            .all(|t| t.as_ref().unwrap().0.expose() == "tok-1"));
         assert_eq!(source.calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test(start_paused = true)]
     async fn rejected_token_is_replaced_once() {
         let source = FakeSource::new(Duration::from_secs(600));
-        let cache = Arc::new(TokenCache::new(Box::new(source.clone()), TEN_S));
+        let cache = TokenCache::new(Box::new(source.clone()), TEN_S);
         let (_, generation) = cache.get().await.unwrap();
         // Ten requests that all used generation 1 get 401 at once.
-        let tasks: Vec<_> = (0..10)
-            .map(|_| {
-                let cache = cache.clone();
-                tokio::spawn(async move {
-                    cache
-                        .replace_rejected(generation)
-                        .await
-                        .unwrap()
-                        .0
-                        .expose()
-                        .to_string()
-                })
-            })
-            .collect();
-        for t in tasks {
-            assert_eq!(t.await.unwrap(), "tok-2");
-        }
+        let replaced = (0..10).map(|_| cache.replace_rejected(generation));
+        let all = futures::future::join_all(replaced).await;
+        assert!(all
+            .iter()
+            .all(|t| t.as_ref().unwrap().0.expose() == "tok-2"));
         assert_eq!(source.calls.load(Ordering::SeqCst), 2);
     }
 

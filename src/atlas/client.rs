@@ -148,8 +148,7 @@ impl ClientBuilder {
         let common = self.common;
         let endpoint = Endpoint::parse(common.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT))?;
         let credentials = self.credentials.ok_or_else(|| {
-            Error::credentials("no Atlas credentials configured; use `api_key`, `service_account` or `Client::from_env`")
-                .with_vendor(Vendor::Atlas)
+            credentials::cred_err("no Atlas credentials configured; use `api_key`, `service_account` or `Client::from_env`")
         })?;
         credentials.check()?;
         let http = common.http_client().map_err(|e| {
@@ -159,19 +158,6 @@ impl ClientBuilder {
             )
         })?;
         let guard = crate::http::Guard::new(common.limits);
-        match &credentials {
-            Credentials::ApiKey { private_key, .. } => guard.redactor.add(private_key.expose()),
-            Credentials::ServiceAccount {
-                client_id,
-                client_secret,
-            } => {
-                guard.redactor.add(client_secret.expose());
-                // What the Basic header encodes.
-                guard
-                    .redactor
-                    .add(&format!("{client_id}:{}", client_secret.expose()));
-            }
-        }
         let raw = self
             .transport
             .unwrap_or_else(|| Arc::new(Reqwest(http.clone())));
@@ -182,32 +168,42 @@ impl ClientBuilder {
             Credentials::ApiKey {
                 public_key,
                 private_key,
-            } => Auth::Digest {
-                user: public_key,
-                password: private_key,
-                state: DigestState::default(),
-            },
+            } => {
+                guard.redactor.add(private_key.expose());
+                Auth::Digest {
+                    user: public_key,
+                    password: private_key,
+                    state: DigestState::default(),
+                }
+            }
             Credentials::ServiceAccount {
                 client_id,
                 client_secret,
-            } => Auth::Bearer(credentials::service_account_tokens(
-                ServiceAccount::new(&endpoint, client_id, client_secret, token_core)?,
-                self.token_refresh_margin.unwrap_or(Duration::from_secs(60)),
-            )),
+            } => {
+                guard.redactor.add(client_secret.expose());
+                // What the Basic header encodes.
+                guard
+                    .redactor
+                    .add(&format!("{client_id}:{}", client_secret.expose()));
+                Auth::Bearer(credentials::service_account_tokens(
+                    ServiceAccount::new(&endpoint, client_id, client_secret, token_core)?,
+                    self.token_refresh_margin.unwrap_or(Duration::from_secs(60)),
+                ))
+            }
         };
         let mut pipeline = Pipeline::new(raw, auth, retry, common.limiter).with_guard(guard);
         for (op, v) in &self.versions {
             pipeline = pipeline.with_pins(pipeline.pins().with(op, v)?);
         }
-        let generated = generated::Client::new_with_client(endpoint.as_str(), http, pipeline);
-        Ok(Client {
-            inner: Arc::new(Inner {
-                generated,
-                endpoint,
-            }),
-        })
+        Ok(Client::assemble(endpoint, http, pipeline))
     }
 }
+
+/// A stream log download: its operation id, and the prefix of the file
+/// name it is saved under when the server names none.
+type StreamLog = (&'static str, &'static str);
+const AUDIT_LOGS: StreamLog = ("download_stream_audit_logs", "auditLogs");
+const OPERATIONAL_LOGS: StreamLog = ("download_stream_operational_logs", "operationalLogs");
 
 /// Sends a generated listing request `b` and reads the page it returns.
 macro_rules! read_page {
@@ -298,6 +294,16 @@ impl Client {
         &self.inner.generated
     }
 
+    /// A client sending to `endpoint` over `http`, through `pipeline`.
+    fn assemble(endpoint: Endpoint, http: reqwest::Client, pipeline: Pipeline) -> Client {
+        let generated = generated::Client::new_with_client(endpoint.as_str(), http, pipeline);
+        let inner = Arc::new(Inner {
+            generated,
+            endpoint,
+        });
+        Client { inner }
+    }
+
     fn pipeline(&self) -> &Pipeline {
         self.inner.generated.inner()
     }
@@ -313,17 +319,8 @@ impl Client {
     pub fn with_version(&self, operation: &str, version: &str) -> Result<Client> {
         let pins = self.pipeline().pins().with(operation, version)?;
         let pipeline = self.pipeline().with_pins(pins);
-        let generated = generated::Client::new_with_client(
-            self.inner.endpoint.as_str(),
-            self.inner.generated.client().clone(),
-            pipeline,
-        );
-        Ok(Client {
-            inner: Arc::new(Inner {
-                generated,
-                endpoint: self.inner.endpoint.clone(),
-            }),
-        })
+        let (endpoint, http) = (&self.inner.endpoint, self.inner.generated.client());
+        Ok(Client::assemble(endpoint.clone(), http.clone(), pipeline))
     }
 
     /// Revokes the cached service-account token (`POST /api/oauth/revoke`).
@@ -392,8 +389,7 @@ impl Client {
         let revoked = self.revoke_token().await;
         match (result, revoked) {
             (Ok(value), Ok(_)) => Ok(value),
-            (Ok(_), Err(e)) => Err(e),
-            (Err(e), Ok(_)) => Err(e),
+            (Ok(_), Err(e)) | (Err(e), Ok(_)) => Err(e),
             (Err(e), Err(revoke)) => {
                 tracing::warn!(error = %revoke, "could not revoke the service-account token");
                 Err(e)
@@ -414,15 +410,8 @@ impl Client {
         range: TimeRange,
         options: StreamLogOptions,
     ) -> Result<Download> {
-        self.stream_logs(
-            "download_stream_audit_logs",
-            "auditLogs",
-            project,
-            workspace,
-            range,
-            options,
-        )
-        .await
+        self.stream_logs(AUDIT_LOGS, project, workspace, range, options)
+            .await
     }
 
     /// Downloads the operational logs of a stream processing workspace.
@@ -437,21 +426,13 @@ impl Client {
         range: TimeRange,
         options: StreamLogOptions,
     ) -> Result<Download> {
-        self.stream_logs(
-            "download_stream_operational_logs",
-            "operationalLogs",
-            project,
-            workspace,
-            range,
-            options,
-        )
-        .await
+        self.stream_logs(OPERATIONAL_LOGS, project, workspace, range, options)
+            .await
     }
 
     async fn stream_logs(
         &self,
-        operation: &'static str,
-        kind: &str,
+        (operation, kind): StreamLog,
         project: &str,
         workspace: &str,
         range: TimeRange,
@@ -479,7 +460,7 @@ impl Client {
             }};
         }
         let g = self.generated();
-        let sent = if operation == "download_stream_audit_logs" {
+        let sent = if operation == AUDIT_LOGS.0 {
             send!(g.download_stream_audit_logs())
         } else {
             send!(g.download_stream_operational_logs())
@@ -821,39 +802,45 @@ mod tests {
             .unwrap()
     }
 
+    /// A server answering page `pageNum` with `body(pageNum)`.
+    fn pages(body: impl Fn(usize) -> serde_json::Value + Send + Sync + 'static) -> FakeTransport {
+        FakeTransport::new(move |_, req| {
+            let page = req.url().query_pairs().find(|(k, _)| k == "pageNum");
+            let page = page.map(|(_, v)| v.parse().unwrap()).unwrap();
+            (200, vec![], body(page).to_string())
+        })
+    }
+
+    /// Every event of a project (or organization) listing, 2 a page.
+    async fn events(fake: &FakeTransport, org: bool) -> Vec<Event> {
+        let c = client(fake);
+        let id = "5f2a0c3e9d1b4a6c8e7f0a1b";
+        let query = EventQuery::default().items_per_page(2);
+        let listing = if org {
+            c.org_events(id, query)
+        } else {
+            c.project_events(id, query)
+        };
+        listing.unwrap().try_collect().await.unwrap()
+    }
+
     #[tokio::test]
     async fn pages_follow_next_links_and_total_count() {
-        let fake = FakeTransport::new(|_, req| {
-            let page: u32 = req
-                .url()
-                .query_pairs()
-                .find(|(k, _)| k == "pageNum")
-                .map(|(_, v)| v.parse().unwrap())
-                .unwrap();
-            // 5 events, 2 per page; the next link is omitted on purpose so
-            // the total count has to end the listing.
+        // 5 events, 2 per page; the next link is omitted on purpose so the
+        // total count has to end the listing.
+        let fake = pages(|page| {
             let results: Vec<_> = (0..5u32)
-                .skip(((page - 1) * 2) as usize)
+                .skip((page - 1) * 2)
                 .take(2)
                 .map(|i| serde_json::json!({"id": i.to_string(), "eventTypeName": "X"}))
                 .collect();
-            (
-                200,
-                vec![],
-                serde_json::json!({"results": results, "totalCount": 5}).to_string(),
-            )
+            serde_json::json!({"results": results, "totalCount": 5})
         });
-        let c = client(&fake);
-        let ids: Vec<String> = c
-            .project_events(
-                "5f2a0c3e9d1b4a6c8e7f0a1b",
-                EventQuery::default().items_per_page(2),
-            )
-            .unwrap()
-            .map_ok(|e| e.id)
-            .try_collect()
+        let ids: Vec<String> = events(&fake, false)
             .await
-            .unwrap();
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
         assert_eq!(ids, ["0", "1", "2", "3", "4"]);
         assert_eq!(fake.calls(), 3);
     }
@@ -861,85 +848,44 @@ mod tests {
     #[tokio::test]
     async fn total_count_ends_a_listing_whose_next_link_never_stops() {
         // Every page repeats the same items and always links to a next page.
-        let fake = FakeTransport::new(|_, _| {
-            let body = serde_json::json!({
+        let fake = pages(|_| {
+            serde_json::json!({
                 "results": [{"id": "a", "hostname": "h1"}, {"id": "b", "hostname": "h2"}],
                 "totalCount": 5,
                 "links": [{"rel": "next", "href": "http://127.0.0.1:9/next"}],
-            });
-            (200, vec![], body.to_string())
+            })
         });
-        let c = client(&fake);
-        let n = c
-            .project_events(
-                "5f2a0c3e9d1b4a6c8e7f0a1b",
-                EventQuery::default().items_per_page(2),
-            )
-            .unwrap()
-            .try_collect::<Vec<_>>()
-            .await
-            .unwrap()
-            .len();
-        assert_eq!((n, fake.calls()), (6, 3));
+        assert_eq!((events(&fake, false).await.len(), fake.calls()), (6, 3));
 
         // Without a count, links decide: a full page without a `next` link
         // is the last one.
-        let fake = FakeTransport::new(|_, _| {
-            let body = serde_json::json!({
+        let fake = pages(|_| {
+            serde_json::json!({
                 "results": [{"id": "a"}, {"id": "b"}],
                 "links": [{"rel": "self", "href": "http://127.0.0.1:9/self"}],
-            });
-            (200, vec![], body.to_string())
+            })
         });
-        let events = client(&fake)
-            .org_events(
-                "5f2a0c3e9d1b4a6c8e7f0a1b",
-                EventQuery::default().items_per_page(2),
-            )
-            .unwrap()
-            .try_collect::<Vec<_>>()
-            .await
-            .unwrap();
-        assert_eq!((events.len(), fake.calls()), (2, 1));
+        assert_eq!((events(&fake, true).await.len(), fake.calls()), (2, 1));
     }
 
     #[test]
     fn build_rejects_bad_configuration() {
         let e = Client::builder().build().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Credentials);
-        let e = Client::builder()
-            .api_key("pub", "priv")
-            .endpoint("http://example.com")
-            .build()
-            .unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::InvalidInput);
-        let e = Client::builder()
-            .api_key("pub", "priv")
-            .version("download_cluster_log", "1999-01-01")
-            .build()
-            .unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::InvalidInput);
-        let c = Client::builder()
-            .api_key("pub", "priv")
+        let with_key = || Client::builder().api_key("pub", "priv");
+        for bad in [
+            with_key().endpoint("http://example.com"),
+            with_key().version("download_cluster_log", "1999-01-01"),
+        ] {
+            assert_eq!(bad.build().unwrap_err().kind(), ErrorKind::InvalidInput);
+        }
+        let c = with_key()
             .version("download_cluster_log", "2023-01-01")
             .build()
             .unwrap();
         assert_eq!(
             c.media_type("download_cluster_log"),
             Some("application/vnd.atlas.2023-01-01+gzip")
-        );
-    }
-
-    #[test]
-    fn debug_hides_the_private_key() {
-        let c = Client::builder()
-            .api_key("pub-key", "the-private-key")
-            .build()
-            .unwrap();
-        let shown = format!("{c:?}");
-        assert!(
-            shown.contains("pub-key") && !shown.contains("the-private-key"),
-            "{shown}"
         );
     }
 

@@ -155,11 +155,7 @@ impl Download {
             bytes += n;
             progress(Progress { bytes, total });
         });
-        Download {
-            meta: self.meta,
-            body,
-            replacements: self.replacements,
-        }
+        Download { body, ..self }
     }
 
     /// A handle on the count of invalid UTF-8 sequences replaced with

@@ -13,28 +13,19 @@
 use crate::hooks::VendorErrors;
 use crate::{Error, ErrorKind, Vendor};
 use http::HeaderMap;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// Atlas' `ApiError`, leniently: every field optional, unknown ones ignored.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ApiError {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Vec<serde_json::Value>>,
     /// OAuth endpoints: `error_description`.
-    #[serde(
-        default,
-        rename = "error_description",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "error_description")]
     pub error_description: Option<String>,
 }
 
@@ -207,19 +198,6 @@ mod tests {
             (ErrorKind::Auth, Some("invalid_client"))
         );
         assert!(e.to_string().contains("bad secret"));
-    }
-
-    #[tokio::test]
-    async fn synthetic_responses_round_trip() {
-        let original = Error::new(ErrorKind::Auth, "token request refused")
-            .with_status(200)
-            .with_code("invalid_client");
-        let resp = crate::hooks::carry(original);
-        assert!(!resp.status().is_success());
-        let back = from_response(resp).await;
-        assert_eq!(back.kind(), ErrorKind::Auth);
-        assert_eq!(back.code(), Some("invalid_client"));
-        assert_eq!(back.message(), "token request refused");
     }
 
     crate::http::proptests::error_bodies_never_panic!(AtlasErrors);

@@ -198,13 +198,14 @@ impl AccessHistoryQuery {
 /// so only the common fields are named; the rest stays in `extra`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Event {
     /// The event id.
     #[serde(default)]
     pub id: String,
     /// The event type, e.g. `JOINED_GROUP` (an open set).
-    #[serde(rename = "eventTypeName", default)]
+    #[serde(default)]
     pub event_type_name: String,
     /// When the event happened (`None` if absent or not a date: one odd
     /// event must not break a whole listing).
@@ -215,10 +216,10 @@ pub struct Event {
     )]
     pub created: Option<DateTime<Utc>>,
     /// The project, for project events.
-    #[serde(rename = "groupId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
     /// The organization.
-    #[serde(rename = "orgId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org_id: Option<String>,
     /// Every other field, as sent.
     #[serde(flatten)]
@@ -228,6 +229,7 @@ pub struct Event {
 /// One MongoDB process (host) of a project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Process {
     /// `hostname:port`.
@@ -240,17 +242,13 @@ pub struct Process {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     /// `REPLICA_PRIMARY`, `SHARD_MONGOS`, … (an open set).
-    #[serde(rename = "typeName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_name: Option<String>,
     /// The replica set, if any.
-    #[serde(
-        rename = "replicaSetName",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica_set_name: Option<String>,
     /// The shard, if any.
-    #[serde(rename = "shardName", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard_name: Option<String>,
     /// The MongoDB version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -262,6 +260,7 @@ pub struct Process {
 
 /// A stream processing workspace (Atlas calls it a tenant in paths).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct StreamWorkspace {
     /// The workspace id.
@@ -271,7 +270,7 @@ pub struct StreamWorkspace {
     #[serde(default)]
     pub name: String,
     /// The project.
-    #[serde(rename = "groupId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
     /// Connection host names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -283,37 +282,26 @@ pub struct StreamWorkspace {
 
 /// One database authentication attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct AccessLogEntry {
     /// Whether the attempt succeeded.
-    #[serde(
-        rename = "authResult",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_result: Option<bool>,
     /// The authentication database.
-    #[serde(
-        rename = "authSource",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_source: Option<String>,
     /// Why it failed.
-    #[serde(
-        rename = "failureReason",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     /// The host that logged it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
     /// The client address.
-    #[serde(rename = "ipAddress", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_address: Option<String>,
     /// The raw log line.
-    #[serde(rename = "logLine", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_line: Option<String>,
     /// When, as the server formats it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

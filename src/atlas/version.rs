@@ -98,32 +98,26 @@ pub(crate) fn resolve(operation: &str, version: &str) -> Result<&'static str> {
         .versions
         .iter()
         .find(|(media, _)| *media == version || date_of(media) == Some(version));
-    match found {
-        Some((media, sunset)) => {
-            if let Some(s) = sunset {
-                if sunset_passed(s) {
-                    tracing::warn!(
-                        operation,
-                        version = *media,
-                        sunset = *s,
-                        "pinned Atlas version is past its sunset; expect 410 VERSION_GONE"
-                    );
-                }
-            }
-            Ok(media)
-        }
-        None => {
-            let known: Vec<_> = e.versions.iter().map(|(m, _)| *m).collect();
-            Err(Error::invalid_input(
-                "version",
-                format!(
-                    "`{version}` is not a version the spec lists for `{operation}` (known: {})",
-                    known.join(", ")
-                ),
-            )
-            .with_vendor(crate::Vendor::Atlas))
-        }
+    let Some((media, sunset)) = found else {
+        let known: Vec<_> = e.versions.iter().map(|(m, _)| *m).collect();
+        return Err(Error::invalid_input(
+            "version",
+            format!(
+                "`{version}` is not a version the spec lists for `{operation}` (known: {})",
+                known.join(", ")
+            ),
+        )
+        .with_vendor(crate::Vendor::Atlas));
+    };
+    if let Some(s) = sunset.filter(|s| sunset_passed(s)) {
+        tracing::warn!(
+            operation,
+            version = *media,
+            sunset = s,
+            "pinned Atlas version is past its sunset; expect 410 VERSION_GONE"
+        );
     }
+    Ok(media)
 }
 
 fn sunset_passed(date: &str) -> bool {

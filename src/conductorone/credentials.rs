@@ -529,15 +529,13 @@ impl Exchange {
             let body = crate::http::body::read_error_body(response).await;
             // A 400 here means the server judged the assertion (OAuth's
             // `invalid_client`/`invalid_grant`): an authentication failure.
-            let kind = if status == 400 {
-                crate::ErrorKind::Auth
-            } else {
-                kind_for_status(status)
+            let kind = match status {
+                400 => crate::ErrorKind::Auth,
+                _ => kind_for_status(status),
             };
-            let err = error_of_kind(kind, status, &headers, &body, Some("token exchange failed"));
-            return Err(err);
+            let context = Some("token exchange failed");
+            return Err(error_of_kind(kind, status, &headers, &body, context));
         }
-        // A token response is a few hundred bytes.
         // Capped by the core already; a token response is a few hundred bytes.
         let body = crate::http::body::read_capped(response, 64 * 1024).await?;
         crate::token::parse_token_response(&body)
@@ -558,9 +556,21 @@ impl TokenSource for Exchange {
 mod tests {
     use super::*;
     use crate::ErrorKind;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 
     fn jwk_secret(json: &str, engine: &GeneralPurpose) -> String {
         format!("{SECRET_PREFIX}{}", engine.encode(json))
+    }
+
+    /// A secret holding `json` as C1 documents it: unpadded base64url.
+    fn jwk(json: &str) -> String {
+        jwk_secret(json, &URL_SAFE_NO_PAD)
+    }
+
+    /// A variable lookup over `pairs`.
+    fn env(pairs: &[(&'static str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<_> = pairs.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
     }
 
     fn key_json(seed: [u8; 32]) -> String {
@@ -599,24 +609,17 @@ mod tests {
     fn secret_good_padded_and_unpadded() {
         let json = key_json([3; 32]);
         let want = ClientSecret::from_seed([3; 32]).public_key();
-        let unpadded = jwk_secret(&json, &URL_SAFE_NO_PAD);
+        let unpadded = jwk(&json);
         assert!(!unpadded.ends_with('='));
-        let padded = jwk_secret(&json, &base64::engine::general_purpose::URL_SAFE);
+        let padded = jwk_secret(&json, &URL_SAFE);
         // The JSON length is chosen by the key; make sure padding is really exercised.
         let padded = if padded.ends_with('=') {
             padded
         } else {
-            jwk_secret(
-                &format!("{json} "),
-                &base64::engine::general_purpose::URL_SAFE,
-            )
+            jwk_secret(&format!("{json} "), &URL_SAFE)
         };
         assert!(padded.ends_with('='), "{padded}");
-        for s in [
-            unpadded,
-            padded,
-            jwk_secret(&json, &base64::engine::general_purpose::STANDARD),
-        ] {
+        for s in [unpadded, padded, jwk_secret(&json, &STANDARD)] {
             assert_eq!(ClientSecret::parse(&s).unwrap().public_key(), want);
         }
         // And our own encoder round-trips.
@@ -648,39 +651,26 @@ mod tests {
                 "not valid base64",
             ),
             (
-                jwk_secret(
-                    r#"{"kty":"RSA","n":"AQAB","e":"AQAB","d":"AA"}"#,
-                    &URL_SAFE_NO_PAD,
-                ),
+                jwk(r#"{"kty":"RSA","n":"AQAB","e":"AQAB","d":"AA"}"#),
                 "key type `RSA`",
             ),
             (
-                jwk_secret(r#"{"kty":"EC","crv":"P-256","d":"AA"}"#, &URL_SAFE_NO_PAD),
+                jwk(r#"{"kty":"EC","crv":"P-256","d":"AA"}"#),
                 "key type `EC`",
             ),
+            (jwk(r#"{"kty":"OKP","crv":"X25519","d":"AA"}"#), "`Ed25519`"),
             (
-                jwk_secret(r#"{"kty":"OKP","crv":"X25519","d":"AA"}"#, &URL_SAFE_NO_PAD),
-                "`Ed25519`",
-            ),
-            (
-                jwk_secret(
-                    r#"{"kty":"OKP","crv":"Ed25519","x":"AA"}"#,
-                    &URL_SAFE_NO_PAD,
-                ),
+                jwk(r#"{"kty":"OKP","crv":"Ed25519","x":"AA"}"#),
                 "private part `d`",
             ),
             (
-                jwk_secret(
-                    r#"{"kty":"OKP","crv":"Ed25519","d":"AAAA"}"#,
-                    &URL_SAFE_NO_PAD,
-                ),
+                jwk(r#"{"kty":"OKP","crv":"Ed25519","d":"AAAA"}"#),
                 "32 bytes",
             ),
             (
-                jwk_secret(
-                    &format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{other_x}","d":"{d}"}}"#),
-                    &URL_SAFE_NO_PAD,
-                ),
+                jwk(&format!(
+                    r#"{{"kty":"OKP","crv":"Ed25519","x":"{other_x}","d":"{d}"}}"#
+                )),
                 "does not match",
             ),
         ];
@@ -711,89 +701,67 @@ mod tests {
     #[test]
     fn env_lookup_precedence_and_errors() {
         let secret = ClientSecret::from_seed([2; 32]).to_secret_string();
-        let env = |pairs: Vec<(&'static str, String)>| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+        let token = |vars: &[(&'static str, &str)]| match Credentials::from_lookup(env(vars)) {
+            Ok(Credentials::AccessToken(t)) => t.expose().to_string(),
+            other => panic!("not an access token: {other:?}"),
         };
-        let both = Credentials::from_lookup(env(vec![
-            (ENV_CLIENT_ID, "a@t.conductor.one/x".into()),
-            (ENV_CLIENT_SECRET, secret.expose().into()),
-            (ENV_ACCESS_TOKEN, "tok".into()),
-        ]))
-        .unwrap();
         // cone tries the access token first; so do we.
-        assert!(matches!(&both, Credentials::AccessToken(t) if t.expose() == "tok"));
-        let tok =
-            Credentials::from_lookup(env(vec![(ENV_ACCESS_TOKEN, "Bearer tok".into())])).unwrap();
-        assert!(matches!(&tok, Credentials::AccessToken(t) if t.expose() == "tok"));
-        let e = Credentials::from_lookup(env(vec![(ENV_CLIENT_ID, "a@t.conductor.one/x".into())]))
-            .unwrap_err();
+        let id = (ENV_CLIENT_ID, "a@t.conductor.one/x");
+        let all = [
+            id,
+            (ENV_CLIENT_SECRET, secret.expose()),
+            (ENV_ACCESS_TOKEN, "tok"),
+        ];
+        assert_eq!(token(&all), "tok");
+        assert_eq!(token(&[(ENV_ACCESS_TOKEN, "tok"), id]), "tok");
+        assert_eq!(token(&[(ENV_ACCESS_TOKEN, "Bearer tok")]), "tok");
+        assert_eq!(
+            token(&[("CONDUCTORONE_ACCESS_TOKEN", "sdk-tok")]),
+            "sdk-tok"
+        );
+        let e = Credentials::from_lookup(env(&[id])).unwrap_err();
         assert!(e.to_string().contains("CONE_CLIENT_SECRET is not"), "{e}");
-        let e = Credentials::from_lookup(env(vec![])).unwrap_err();
+        let e = Credentials::from_lookup(env(&[])).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Credentials);
         assert!(e.to_string().contains("CONE_ACCESS_TOKEN"));
+        let sdk = env(&[
+            ("CONDUCTORONE_CLIENT_ID", "a@t.conductor.one/x"),
+            ("CONDUCTORONE_CLIENT_SECRET", secret.expose()),
+        ]);
+        let c = Credentials::from_lookup(sdk).unwrap();
+        assert_eq!(c.host(), Some("t.conductor.one"));
     }
 
     #[test]
-    fn sdk_and_cone_names_and_the_derived_endpoint() {
-        let secret = ClientSecret::from_seed([2; 32]).to_secret_string();
-        let env = |pairs: Vec<(&'static str, String)>| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
-        };
-        let sdk = env(vec![
-            ("CONDUCTORONE_CLIENT_ID", "a@t.conductor.one/x".into()),
-            ("CONDUCTORONE_CLIENT_SECRET", secret.expose().into()),
-        ]);
-        let c = Credentials::from_lookup(&sdk).unwrap();
-        assert_eq!(c.host(), Some("t.conductor.one"));
-        assert_eq!(
-            endpoint_from_lookup(&sdk).as_deref(),
-            Some("https://t.conductor.one")
-        );
-        let tok =
-            Credentials::from_lookup(env(vec![("CONDUCTORONE_ACCESS_TOKEN", "sdk-tok".into())]))
-                .unwrap();
-        assert!(matches!(&tok, Credentials::AccessToken(t) if t.expose() == "sdk-tok"));
-        // An access token beside a client id: the host comes from the id.
-        let tok_and_id = env(vec![
-            (ENV_ACCESS_TOKEN, "tok".into()),
-            (ENV_CLIENT_ID, "a@acme.conductor.one/x".into()),
-        ]);
-        assert!(matches!(
-            Credentials::from_lookup(&tok_and_id).unwrap(),
-            Credentials::AccessToken(_)
-        ));
-        assert_eq!(
-            endpoint_from_lookup(&tok_and_id).as_deref(),
-            Some("https://acme.conductor.one")
-        );
-        // Explicit endpoints, in order; a bare host gets https.
-        for (name, value, want) in [
+    fn endpoints_from_explicit_names_in_order_else_the_client_id() {
+        let id = (ENV_CLIENT_ID, "a@t.conductor.one/x");
+        let sdk_url = ("CONDUCTORONE_SERVER_URL", "https://sdk.example.com");
+        let cone_url = ("CONE_API_ENDPOINT", "cone.example.com");
+        let cases: [(&[(&'static str, &str)], _); 6] = [
             (
-                "CONE_API_ENDPOINT",
-                "cone.example.com",
-                "https://cone.example.com",
+                &[("CONDUCTORONE_CLIENT_ID", "a@t.conductor.one/x")],
+                Some("https://t.conductor.one"),
             ),
+            // An access token names no host; the client id beside it does.
             (
-                "CONDUCTORONE_SERVER_URL",
-                "https://sdk.example.com",
-                "https://sdk.example.com",
+                &[(ENV_ACCESS_TOKEN, "tok"), id],
+                Some("https://t.conductor.one"),
             ),
-        ] {
-            let e = env(vec![
-                (name, value.into()),
-                (ENV_CLIENT_ID, "a@t.conductor.one/x".into()),
-            ]);
-            assert_eq!(endpoint_from_lookup(&e).as_deref(), Some(want), "{name}");
+            // A bare host gets https.
+            (&[cone_url, id], Some("https://cone.example.com")),
+            (&[sdk_url, id], Some("https://sdk.example.com")),
+            (
+                &[
+                    sdk_url,
+                    cone_url,
+                    (ENV_ENDPOINT, "https://ours.example.com"),
+                ],
+                Some("https://ours.example.com"),
+            ),
+            (&[], None),
+        ];
+        for (vars, want) in cases {
+            assert_eq!(endpoint_from_lookup(env(vars)).as_deref(), want, "{vars:?}");
         }
-        let e = env(vec![
-            ("CONDUCTORONE_SERVER_URL", "https://sdk.example.com".into()),
-            ("CONE_API_ENDPOINT", "https://cone.example.com".into()),
-            (ENV_ENDPOINT, "https://ours.example.com".into()),
-        ]);
-        assert_eq!(
-            endpoint_from_lookup(&e).as_deref(),
-            Some("https://ours.example.com")
-        );
-        assert_eq!(endpoint_from_lookup(env(vec![])), None);
     }
 }

@@ -76,18 +76,9 @@ impl fmt::Display for ErrorDetails {
 
 impl std::error::Error for ErrorDetails {}
 
-/// An [`Error`] for a non-success response. `context` prefixes the message
-/// when the server sent none worth showing alone (e.g. "token exchange").
-pub(crate) fn error_from_parts(
-    status: u16,
-    headers: &http::HeaderMap,
-    body: &[u8],
-    context: Option<&str>,
-) -> Error {
-    error_of_kind(kind_for_status(status), status, headers, body, context)
-}
-
-/// [`error_from_parts`] with the kind chosen by the caller.
+/// An [`Error`] of `kind` for a non-success response. `context` prefixes
+/// the message when the server sent none worth showing alone (e.g. "token
+/// exchange").
 pub(crate) fn error_of_kind(
     kind: ErrorKind,
     status: u16,
@@ -137,7 +128,7 @@ impl VendorErrors for C1Errors {
     const VENDOR: Vendor = Vendor::ConductorOne;
 
     fn from_parts(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Error {
-        error_from_parts(status, headers, body, None)
+        error_of_kind(kind_for_status(status), status, headers, body, None)
     }
 
     fn from_unparsed_success(body: &[u8], e: serde_json::Error) -> Error {
@@ -196,7 +187,7 @@ mod tests {
             (503, ErrorKind::Api),
         ];
         for (status, kind) in cases {
-            let e = error_from_parts(status, &h, br#"{"code":7,"message":"m"}"#, None);
+            let e = C1Errors::from_parts(status, &h, br#"{"code":7,"message":"m"}"#);
             assert_eq!(
                 (e.kind(), e.status(), e.code(), e.message()),
                 (kind, Some(status), Some("7"), "m")
@@ -205,7 +196,7 @@ mod tests {
         let mut h = http::HeaderMap::new();
         h.insert("retry-after", "3".parse().unwrap());
         h.insert("x-request-id", "req-9".parse().unwrap());
-        let e = error_from_parts(503, &h, b"", Some("token exchange"));
+        let e = error_of_kind(ErrorKind::Api, 503, &h, b"", Some("token exchange"));
         assert_eq!(e.message(), "token exchange: HTTP 503 Service Unavailable");
         assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(3)));
         assert_eq!(e.request_id(), Some("req-9"));

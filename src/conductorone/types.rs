@@ -57,28 +57,26 @@ macro_rules! open_enum {
             }
         }
 
-        impl FromStr for $name {
-            type Err = std::convert::Infallible;
+        impl From<&str> for $name {
             /// Accepts the wire form, or the short form without the prefix
             /// in any case (`exporting`), so command lines can be brief.
             /// Anything else becomes `Unknown`.
-            fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+            fn from(s: &str) -> Self {
                 let s = s.trim();
-                if s == $dwire { return Ok($name::$default); }
-                $( if s == $wire { return Ok($name::$variant); } )+
                 let long = format!("{}{}", $prefix, s.to_ascii_uppercase());
-                if long == $dwire { return Ok($name::$default); }
-                $( if long == $wire { return Ok($name::$variant); } )+
-                Ok($name::Unknown(s.to_string()))
+                let known = || [$name::$default, $($name::$variant),+].into_iter();
+                known()
+                    .find(|v| v.as_str() == s)
+                    .or_else(|| known().find(|v| v.as_str() == long))
+                    .unwrap_or_else(|| $name::Unknown(s.to_string()))
             }
         }
 
-        impl From<&str> for $name {
-            fn from(s: &str) -> Self {
-                match s.parse() {
-                    Ok(v) => v,
-                    Err(never) => match never {},
-                }
+        impl FromStr for $name {
+            type Err = std::convert::Infallible;
+            /// The same as `From<&str>`; never fails.
+            fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+                Ok($name::from(s))
             }
         }
 
@@ -441,22 +439,21 @@ impl ExporterUpdate {
                 return Err(Error::invalid_input("displayName", "must not be empty"));
             }
         }
-        let touches = |p: &'static str| self.paths.contains(&p);
-        if touches("datasource") || touches("datasource.datasourceId") {
+        // Whether the update sets datasource field `path`, alone or with
+        // the whole datasource.
+        let sets = |path: &str| self.paths.iter().any(|p| *p == "datasource" || *p == path);
+        if sets("datasource.datasourceId") {
             check_id("datasource.datasourceId", &self.datasource.datasource_id)?;
         }
-        if touches("datasource") || touches("datasource.format") {
+        if sets("datasource.format") {
             check_format("datasource.format", &self.datasource.format)?;
         }
         let has_ds = self.paths.iter().any(|p| p.starts_with("datasource"));
         let ds = &self.datasource;
         let datasource = has_ds.then(|| gen::C1ApiSystemlogV1ExportToDatasource {
-            datasource_id: (touches("datasource") || touches("datasource.datasourceId"))
-                .then(|| ds.datasource_id.clone()),
-            prefix: (touches("datasource") || touches("datasource.prefix"))
-                .then(|| ds.prefix.clone()),
-            format: (touches("datasource") || touches("datasource.format"))
-                .then(|| ds.format.to_string()),
+            datasource_id: sets("datasource.datasourceId").then(|| ds.datasource_id.clone()),
+            prefix: sets("datasource.prefix").then(|| ds.prefix.clone()),
+            format: sets("datasource.format").then(|| ds.format.to_string()),
         });
         Ok(gen::C1ApiSystemlogV1ExportServiceUpdateRequestInput {
             exporter: Some(gen::C1ApiSystemlogV1Exporter {

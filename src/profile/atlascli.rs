@@ -9,7 +9,7 @@
 //! keyring instead of the file; those logins are reported as having no
 //! credentials, since logexport reads files only.
 
-use super::{Source, Sourced, Tool};
+use super::{Sourced, Tool};
 use crate::atlas::{
     Credentials, EnvSettings, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_PRIVATE_KEY, ENV_PUBLIC_KEY,
 };
@@ -91,9 +91,7 @@ pub fn read_profile(path: &Path, name: &str) -> Result<Option<Profile>> {
     let get = |key: &str| -> Result<Option<String>> {
         match table.get(key) {
             None => Ok(None),
-            Some(toml::Value::String(s)) => {
-                Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty()))
-            }
+            Some(toml::Value::String(s)) => Ok(super::trimmed(Some(s.clone()))),
             Some(_) => Err(cred_err(format!(
                 "{}: `{key}` in profile `{name}` is not a string",
                 path.display()
@@ -152,17 +150,15 @@ pub fn resolve_in(
 ) -> Result<Login> {
     let name = super::profile_name(Tool::Atlascli, profile, None)?;
     let env = EnvSettings::from_lookup(&lookup);
-    let cred_names = [
+    let env_has_creds = [
         ENV_CLIENT_ID,
         ENV_CLIENT_SECRET,
         ENV_PUBLIC_KEY,
         ENV_PRIVATE_KEY,
-    ];
-    let env_set: Vec<&'static str> = cred_names
-        .into_iter()
-        .filter(|n| super::var(&lookup, n).is_some())
-        .collect();
-    let need_profile = env_set.is_empty()
+    ]
+    .into_iter()
+    .any(|n| super::var(&lookup, n).is_some());
+    let need_profile = !env_has_creds
         || env.base_url.is_none()
         || env.project_id.is_none()
         || env.org_id.is_none();
@@ -170,12 +166,7 @@ pub fn resolve_in(
         Some(p) if need_profile => read_profile(p, &name)?,
         _ => None,
     };
-    let from_profile = |p: &Profile| Source::Profile {
-        tool: Tool::Atlascli,
-        name: p.name.clone(),
-        path: p.path.clone(),
-    };
-    let credentials = if !env_set.is_empty() {
+    let credentials = if env_has_creds {
         let creds = Credentials::from_lookup(&lookup)?;
         let used = match creds {
             Credentials::ServiceAccount { .. } => vec![ENV_CLIENT_ID, ENV_CLIENT_SECRET],
@@ -183,33 +174,27 @@ pub fn resolve_in(
         };
         Sourced::env(creds, used)
     } else {
-        match file
-            .as_ref()
-            .and_then(|p| p.credentials.clone().map(|c| (p, c)))
-        {
-            Some((p, creds)) => Sourced {
-                value: creds,
-                source: from_profile(p),
-            },
-            None => {
-                let why = match (&file, path) {
-                    (Some(p), _) => format!(
-                        " (profile `{}` in {} has no API key or service account; \
-                         the atlas CLI may keep it in the system keyring, which logexport does not read)",
-                        p.name,
-                        p.path.display()
-                    ),
-                    (None, Some(path)) => {
-                        format!(" (no profile `{name}` in {})", path.display())
-                    }
-                    (None, None) => String::new(),
-                };
-                return Err(cred_err(format!(
-                    "no Atlas credentials: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (service account) \
-                     or {ENV_PUBLIC_KEY} and {ENV_PRIVATE_KEY} (API key), or save an atlas CLI profile{why}"
-                )));
-            }
-        }
+        let found = file.as_ref().and_then(|p| {
+            p.credentials
+                .clone()
+                .map(|c| Sourced::profile(c, Tool::Atlascli, &p.name, &p.path))
+        });
+        found.ok_or_else(|| {
+            let why = match (&file, path) {
+                (Some(p), _) => format!(
+                    " (profile `{}` in {} has no API key or service account; \
+                     the atlas CLI may keep it in the system keyring, which logexport does not read)",
+                    p.name,
+                    p.path.display()
+                ),
+                (None, Some(path)) => format!(" (no profile `{name}` in {})", path.display()),
+                (None, None) => String::new(),
+            };
+            cred_err(format!(
+                "no Atlas credentials: set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} (service account) \
+                 or {ENV_PUBLIC_KEY} and {ENV_PRIVATE_KEY} (API key), or save an atlas CLI profile{why}"
+            ))
+        })?
     };
     let pick = |env_value: Option<String>,
                 env_names: Vec<&'static str>,
@@ -217,10 +202,7 @@ pub fn resolve_in(
         match env_value {
             Some(v) => Some(Sourced::env(v, env_names)),
             None => file.as_ref().and_then(|p| {
-                field(p).map(|value| Sourced {
-                    value,
-                    source: from_profile(p),
-                })
+                field(p).map(|value| Sourced::profile(value, Tool::Atlascli, &p.name, &p.path))
             }),
         }
     };

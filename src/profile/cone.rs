@@ -5,7 +5,7 @@
 //! The profile is the caller's choice, else `CONE_PROFILE` (cone's own
 //! selector), else `default`.
 
-use super::{Source, Sourced, Tool};
+use super::{Sourced, Tool};
 use crate::conductorone::{
     endpoint_from_lookup, Credentials, ENV_ACCESS_TOKEN_NAMES, ENV_CLIENT_ID_NAMES,
     ENV_CLIENT_SECRET_NAMES, ENV_ENDPOINT_NAMES,
@@ -64,15 +64,13 @@ pub fn profile_name(
 
 #[derive(serde::Deserialize)]
 struct ConfigFile {
-    #[serde(default)]
     profiles: Option<BTreeMap<String, ProfileEntry>>,
 }
 
 #[derive(serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 struct ProfileEntry {
-    #[serde(rename = "client-id", default)]
     client_id: Option<String>,
-    #[serde(rename = "client-secret", default)]
     client_secret: Option<String>,
 }
 
@@ -96,8 +94,10 @@ pub fn read_profile(path: &Path, name: &str) -> Result<Option<Profile>> {
     let Some(entry) = file.profiles.and_then(|mut p| p.remove(&name)) else {
         return Ok(None);
     };
-    let value = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let (id, secret) = match (value(entry.client_id), value(entry.client_secret)) {
+    let (id, secret) = match (
+        super::trimmed(entry.client_id),
+        super::trimmed(entry.client_secret),
+    ) {
         (Some(id), Some(secret)) => (id, secret),
         _ => {
             return Err(cred_err(format!(
@@ -162,37 +162,23 @@ pub fn resolve_in(
         };
         Sourced::env(creds, used)
     } else {
-        match path.map(|p| read_profile(p, &name)).transpose()?.flatten() {
-            Some(p) => Sourced {
-                value: p.credentials,
-                source: Source::Profile {
-                    tool: Tool::Cone,
-                    name: p.name,
-                    path: p.path,
-                },
-            },
-            None => {
-                let looked = path
-                    .map(|p| format!(" (no profile `{name}` in {})", p.display()))
-                    .unwrap_or_default();
-                return Err(cred_err(format!(
-                    "no ConductorOne credentials: set CONE_CLIENT_ID and CONE_CLIENT_SECRET, \
-                     or CONE_ACCESS_TOKEN, or save a cone profile with `cone login`{looked}"
-                )));
-            }
-        }
+        let found = path.map(|p| read_profile(p, &name)).transpose()?.flatten();
+        let found = found.map(|p| Sourced::profile(p.credentials, Tool::Cone, &p.name, &p.path));
+        found.ok_or_else(|| {
+            let looked = path
+                .map(|p| format!(" (no profile `{name}` in {})", p.display()))
+                .unwrap_or_default();
+            cred_err(format!(
+                "no ConductorOne credentials: set CONE_CLIENT_ID and CONE_CLIENT_SECRET, \
+                 or CONE_ACCESS_TOKEN, or save a cone profile with `cone login`{looked}"
+            ))
+        })?
     };
+    // An access token names no host; a client id beside it does.
+    let is_token = matches!(credentials.value, Credentials::AccessToken(_));
     let endpoint = first(&ENV_ENDPOINT_NAMES)
+        .or(id.filter(|_| is_token))
         .and_then(|n| endpoint_from_lookup(&lookup).map(|url| Sourced::env(url, vec![n])));
-    let endpoint = endpoint.or_else(|| {
-        // An access token names no host; a client id beside it does.
-        match (&credentials.value, id) {
-            (Credentials::AccessToken(_), Some(id_name)) => {
-                endpoint_from_lookup(&lookup).map(|url| Sourced::env(url, vec![id_name]))
-            }
-            _ => None,
-        }
-    });
     Ok(Login {
         credentials,
         endpoint,

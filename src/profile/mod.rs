@@ -115,25 +115,34 @@ impl<T> Sourced<T> {
             source: Source::Env { variables },
         }
     }
+
+    /// A value read from `tool`'s profile `name` in the file `path`.
+    pub(crate) fn profile(value: T, tool: Tool, name: &str, path: &Path) -> Self {
+        Sourced {
+            value,
+            source: Source::Profile {
+                tool,
+                name: name.to_string(),
+                path: path.to_path_buf(),
+            },
+        }
+    }
+}
+
+/// `v` trimmed; `None` if absent or blank.
+pub(crate) fn trimmed(v: Option<String>) -> Option<String> {
+    v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
 /// Looks a variable up, treating blank as unset and trimming the rest.
 pub(crate) fn var(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    lookup(name)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
+    trimmed(lookup(name))
 }
 
 /// The home directory (`HOME`, or `USERPROFILE` on Windows).
 pub(crate) fn home(lookup: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
     var(lookup, "HOME")
-        .or_else(|| {
-            if cfg!(windows) {
-                var(lookup, "USERPROFILE")
-            } else {
-                None
-            }
-        })
+        .or_else(|| var(lookup, "USERPROFILE").filter(|_| cfg!(windows)))
         .map(PathBuf::from)
 }
 

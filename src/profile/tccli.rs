@@ -5,7 +5,7 @@
 //! The profile is the caller's choice, else `TCCLI_PROFILE` (tccli's own
 //! selector), else `default`.
 
-use super::{Source, Sourced, Tool};
+use super::{Sourced, Tool};
 use crate::tencent_cls::{
     Credentials, Region, ENV_REGION, ENV_SECRET_ID, ENV_SECRET_KEY, ENV_SESSION_TOKEN,
     ENV_SESSION_TOKEN_ALIASES,
@@ -56,28 +56,25 @@ pub fn profile_name(
 }
 
 #[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct CredentialFile {
-    #[serde(rename = "secretId", default)]
     secret_id: Option<String>,
-    #[serde(rename = "secretKey", default)]
     secret_key: Option<String>,
-    #[serde(default)]
     token: Option<String>,
-    #[serde(rename = "role-arn", default)]
+    #[serde(rename = "role-arn")]
     role_arn: Option<String>,
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     kind: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
 struct ConfigureFile {
-    #[serde(rename = "_sys_param", default)]
+    #[serde(rename = "_sys_param")]
     sys_param: Option<SysParam>,
 }
 
 #[derive(serde::Deserialize)]
 struct SysParam {
-    #[serde(default)]
     region: Option<String>,
 }
 
@@ -113,16 +110,15 @@ pub fn read_profile(dir: &Path, name: &str) -> Result<Profile> {
                 )));
             }
             let field = |v: Option<String>, what: &str| {
-                v.map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
+                super::trimmed(v)
                     .ok_or_else(|| cred_err(format!("{} has no {what}", credential_path.display())))
             };
             let mut creds = Credentials::new(
                 field(file.secret_id, "secretId")?,
                 field(file.secret_key, "secretKey")?,
             );
-            if let Some(token) = file.token.filter(|t| !t.trim().is_empty()) {
-                creds = creds.with_session_token(token.trim());
+            if let Some(token) = super::trimmed(file.token) {
+                creds = creds.with_session_token(token);
             }
             creds
                 .validate()
@@ -134,16 +130,11 @@ pub fn read_profile(dir: &Path, name: &str) -> Result<Profile> {
         None => None,
         Some(text) => {
             let file: ConfigureFile = parse_json(&configure_path, &text)?;
-            match file
-                .sys_param
-                .and_then(|p| p.region)
-                .filter(|r| !r.trim().is_empty())
-            {
-                None => None,
-                Some(r) => Some(Region::new(r.trim()).map_err(|e| {
-                    cred_err(format!("{}: {}", configure_path.display(), e.message()))
-                })?),
-            }
+            let invalid =
+                |e: Error| cred_err(format!("{}: {}", configure_path.display(), e.message()));
+            super::trimmed(file.sys_param.and_then(|p| p.region))
+                .map(|r| Region::new(r).map_err(invalid))
+                .transpose()?
         }
     };
     Ok(Profile {
@@ -192,41 +183,36 @@ pub fn resolve_in(
         );
         Sourced::env(creds, names)
     } else {
-        match profile
-            .as_ref()
-            .and_then(|p| p.credentials.clone().map(|c| (p, c)))
-        {
-            Some((p, creds)) => Sourced {
-                value: creds,
-                source: Source::Profile {
-                    tool: Tool::Tccli,
-                    name: p.name.clone(),
-                    path: p.credential_path.clone(),
-                },
-            },
-            None => {
-                let looked = profile
-                    .as_ref()
-                    .map(|p| format!(" (no {})", p.credential_path.display()))
-                    .unwrap_or_default();
-                return Err(cred_err(format!(
-                    "no Tencent Cloud credentials: set {ENV_SECRET_ID} and {ENV_SECRET_KEY}, \
-                     or save a tccli profile with `tccli configure`{looked}"
-                )));
-            }
-        }
+        let found = profile.as_ref().and_then(|p| {
+            let creds = p.credentials.clone()?;
+            Some(Sourced::profile(
+                creds,
+                Tool::Tccli,
+                &p.name,
+                &p.credential_path,
+            ))
+        });
+        found.ok_or_else(|| {
+            let looked = profile
+                .as_ref()
+                .map(|p| format!(" (no {})", p.credential_path.display()))
+                .unwrap_or_default();
+            cred_err(format!(
+                "no Tencent Cloud credentials: set {ENV_SECRET_ID} and {ENV_SECRET_KEY}, \
+                 or save a tccli profile with `tccli configure`{looked}"
+            ))
+        })?
     };
     let region = match env_region {
         Some(r) => Some(Sourced::env(Region::new(r)?, vec![ENV_REGION])),
         None => profile.and_then(|p| {
-            p.region.map(|r| Sourced {
-                value: r,
-                source: Source::Profile {
-                    tool: Tool::Tccli,
-                    name: p.name,
-                    path: p.configure_path,
-                },
-            })
+            let region = p.region?;
+            Some(Sourced::profile(
+                region,
+                Tool::Tccli,
+                &p.name,
+                &p.configure_path,
+            ))
         }),
     };
     Ok(Login {
