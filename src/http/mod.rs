@@ -20,6 +20,8 @@
     allow(dead_code)
 )]
 
+// The attempt loop bridges to the generated clients: no vendor, no loop.
+#[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
 pub(crate) mod attempt;
 pub(crate) mod body;
 pub(crate) mod deadline;
