@@ -24,7 +24,9 @@ use futures::Stream;
 use serde_json::Value;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument as _;
 
 /// The page size used unless one is set: the largest, for fewest round trips.
@@ -263,35 +265,38 @@ impl EventQuery {
     fn stream_of<T>(self) -> Result<EventStream<T>> {
         self.validate()?;
         let span = self.span(true);
-        // Capacity 1, and a slot is reserved *before* each fetch: while the
-        // consumer holds page k, only page k+1 can be fetched. The fetch only
-        // splits the page into events; values, if wanted, are built as the
-        // consumer takes them, so the next request leaves at once.
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<RawEventPage>>(1);
+        // Two pages at most: the one the consumer holds (or that waits for
+        // it) and the one in flight. A page's permit travels with it and is
+        // released when the consumer moves past the page, so while it holds
+        // page k only page k+1 can be fetched, and a consumer that is waiting
+        // holds nothing: the next request leaves as soon as a page is handed
+        // over, without waiting for the consumer's thread to wake. The fetch
+        // only splits a page into events; values, if wanted, are built as the
+        // consumer takes them.
+        let pages = Arc::new(Semaphore::new(2));
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Held>>(2);
         let task = tokio::spawn(
             async move {
                 let mut token: Option<String> = None;
                 let mut cursor = PageCursor::default();
                 loop {
-                    let Ok(permit) = tx.reserve().await else {
+                    let Ok(permit) = pages.clone().acquire_owned().await else {
                         return;
                     };
                     let page = self.fetch(token.as_deref()).await.and_then(|page| {
                         let next = cursor.advance(page.events().len(), page.next_page_token())?;
                         Ok((page, next))
                     });
-                    match page {
-                        Ok((page, next)) => {
-                            permit.send(Ok(page));
-                            match next {
-                                Some(t) => token = Some(t),
-                                None => return,
-                            }
-                        }
-                        Err(e) => {
-                            permit.send(Err(e));
-                            return;
-                        }
+                    let (sent, next) = match page {
+                        Ok((page, next)) => (Ok((page, permit)), next),
+                        Err(e) => (Err(e), None),
+                    };
+                    if tx.send(sent).await.is_err() {
+                        return;
+                    }
+                    match next {
+                        Some(t) => token = Some(t),
+                        None => return,
                     }
                 }
             }
@@ -300,6 +305,7 @@ impl EventQuery {
         Ok(EventStream {
             rx,
             current: Vec::new().into_iter(),
+            held: None,
             task,
             last_uid: None,
             pages: 0,
@@ -310,14 +316,19 @@ impl EventQuery {
     }
 }
 
+/// A page and its place in the two-page budget.
+type Held = (RawEventPage, OwnedSemaphorePermit);
+
 /// The stream behind [`EventQuery::stream`] (`T` = [`Value`]) and
 /// [`EventQuery::stream_raw`] (`T` = [`RawEvent`]): `Result<T>` per OCSF
 /// event, ending after the last page or the first error. Dropping it stops
 /// the background fetch.
 #[derive(Debug)]
 pub struct EventStream<T = Value> {
-    rx: tokio::sync::mpsc::Receiver<Result<RawEventPage>>,
+    rx: tokio::sync::mpsc::Receiver<Result<Held>>,
     current: std::vec::IntoIter<RawEvent>,
+    /// The budget place of the page `current` came from.
+    held: Option<OwnedSemaphorePermit>,
     task: tokio::task::JoinHandle<()>,
     last_uid: Option<String>,
     pages: u64,
@@ -350,15 +361,18 @@ impl<T> EventStream<T> {
             if let Some(event) = self.current.next() {
                 return Poll::Ready(Some(Ok(event)));
             }
+            // Past the page: its place may go to the next fetch.
+            self.held = None;
             if self.done {
                 return Poll::Ready(None);
             }
             match self.rx.poll_recv(cx) {
-                Poll::Ready(Some(Ok(page))) => {
+                Poll::Ready(Some(Ok((page, permit)))) => {
                     let (events, _, replaced) = page.into_parts();
                     self.pages += 1;
                     self.replaced += replaced;
                     self.current = events.into_iter();
+                    self.held = Some(permit);
                 }
                 Poll::Ready(Some(Err(e))) => {
                     self.done = true;
