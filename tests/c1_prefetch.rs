@@ -263,3 +263,30 @@ async fn a_page_whose_events_are_not_objects_is_a_decode_error() {
         assert_eq!(err.kind(), logexport::ErrorKind::Decode, "{err}");
     }
 }
+
+#[tokio::test]
+async fn an_idle_consumer_holds_no_page_so_two_are_fetched_and_no_more() {
+    let sb = ConductorOneSandbox::builder()
+        .event_count(50)
+        .start()
+        .await
+        .unwrap();
+    let fetched = || {
+        sb.requests()
+            .count_path(logexport::sandbox::conductorone::EVENTS_PATH)
+    };
+    let client = sb.client_builder().build().unwrap();
+    let mut stream = client.events().page_size(10).stream_raw().unwrap();
+    // Not polled yet: page 1 waits for the consumer, page 2 is fetched
+    // beside it (it need not wait for the consumer to wake), page 3 is not.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while fetched() < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(fetched(), 2);
+    let first = stream.next().await.unwrap().unwrap();
+    assert_eq!(first.uid().as_deref(), event_uid(&sb.events()[0]));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(fetched(), 2, "holding page 1 with page 2 waiting: no third");
+}
