@@ -63,6 +63,20 @@ pub enum ErrorKind {
     ExportFailed,
 }
 
+impl ErrorKind {
+    /// The kind an HTTP status calls for when the vendor says nothing more
+    /// specific: the one mapping every vendor starts from.
+    #[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
+    pub(crate) fn for_status(status: u16) -> ErrorKind {
+        match status {
+            401 | 403 => ErrorKind::Auth,
+            404 => ErrorKind::NotFound,
+            429 => ErrorKind::RateLimited,
+            _ => ErrorKind::Api,
+        }
+    }
+}
+
 /// The error returned by every fallible logexport operation.
 ///
 /// ```

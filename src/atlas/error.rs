@@ -38,12 +38,7 @@ pub(crate) fn kind_for(status: u16, code: Option<&str>) -> ErrorKind {
     if code.is_some_and(|c| c.starts_with("RATE_LIMITED")) {
         return ErrorKind::RateLimited;
     }
-    match status {
-        401 | 403 => ErrorKind::Auth,
-        404 => ErrorKind::NotFound,
-        429 => ErrorKind::RateLimited,
-        _ => ErrorKind::Api,
-    }
+    ErrorKind::for_status(status)
 }
 
 /// Builds the error for a non-success response from its parts.

@@ -8,7 +8,7 @@
 //! the client id is not repeated back.
 
 use super::assertion::{build_assertion, new_nonce, Claims};
-use super::error::{error_of_kind, kind_for_status};
+use super::error::error_of_kind;
 use crate::token::{BoxFuture, Token, TokenSource};
 use crate::{Error, Result, SecretString, Vendor};
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -531,7 +531,7 @@ impl Exchange {
             // `invalid_client`/`invalid_grant`): an authentication failure.
             let kind = match status {
                 400 => crate::ErrorKind::Auth,
-                _ => kind_for_status(status),
+                _ => crate::ErrorKind::for_status(status),
             };
             let context = Some("token exchange failed");
             return Err(error_of_kind(kind, status, &headers, &body, context));

@@ -44,16 +44,6 @@ pub(crate) fn parse_error_body(bytes: &[u8]) -> ErrorBody {
     }
 }
 
-/// The kind a status maps to.
-pub(crate) fn kind_for_status(status: u16) -> ErrorKind {
-    match status {
-        401 | 403 => ErrorKind::Auth,
-        404 => ErrorKind::NotFound,
-        429 => ErrorKind::RateLimited,
-        _ => ErrorKind::Api,
-    }
-}
-
 /// `details` from an error body, kept as the error's source so `{:?}` and
 /// error reporters show it without cluttering the one-line message.
 #[derive(Debug)]
@@ -128,7 +118,7 @@ impl VendorErrors for C1Errors {
     const VENDOR: Vendor = Vendor::ConductorOne;
 
     fn from_parts(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Error {
-        error_of_kind(kind_for_status(status), status, headers, body, None)
+        error_of_kind(ErrorKind::for_status(status), status, headers, body, None)
     }
 
     fn from_unparsed_success(body: &[u8], e: serde_json::Error) -> Error {

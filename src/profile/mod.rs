@@ -14,6 +14,13 @@
 //! The readers do blocking file I/O: call them before starting the async
 //! runtime, or from `spawn_blocking`.
 
+// The shared reading helpers serve the tool modules, which exist only with
+// their vendor's feature: with `profiles` alone they are unused by design.
+#![cfg_attr(
+    not(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls")),
+    allow(dead_code)
+)]
+
 use crate::{Error, Result, Vendor};
 use std::fmt;
 use std::path::{Path, PathBuf};

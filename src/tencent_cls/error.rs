@@ -107,13 +107,7 @@ pub(crate) fn from_parts(status: u16, body: &[u8]) -> Error {
 /// The error for an HTTP status without a CLS envelope (the API's, or the
 /// export file download's).
 pub(crate) fn status_error(status: u16, message: String) -> Error {
-    let kind = match status {
-        401 | 403 => ErrorKind::Auth,
-        404 => ErrorKind::NotFound,
-        429 => ErrorKind::RateLimited,
-        _ => ErrorKind::Api,
-    };
-    Error::new(kind, message)
+    Error::new(ErrorKind::for_status(status), message)
         .with_vendor(Vendor::TencentCls)
         .with_status(status)
 }
