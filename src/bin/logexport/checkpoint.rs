@@ -12,6 +12,7 @@
 //! lock) is held for as long as the [`Resumable`] lives. Two overlapping
 //! runs (a cron overlap) would otherwise interleave their output.
 
+use crate::clients::blocking;
 use crate::Failure;
 use logexport::download::LineNormalizer;
 use serde::{Deserialize, Serialize};
@@ -112,7 +113,15 @@ impl Resumable {
     /// the checkpoint (a crash between writing a page and recording it), the
     /// tail is cut off so it is written again exactly once. Holds the
     /// checkpoint's lock until dropped.
+    ///
+    /// Like every method here that touches the disk, it may be called on the
+    /// async runtime: its blocking I/O runs in place of a worker thread
+    /// (`block_in_place`), so other tasks move on.
     pub fn open(output: &Path, checkpoint: &Path, stream: &str) -> Result<Self, Failure> {
+        blocking(|| Self::open_now(output, checkpoint, stream))
+    }
+
+    fn open_now(output: &Path, checkpoint: &Path, stream: &str) -> Result<Self, Failure> {
         // Before anything is read or truncated: the holder may be mid-write.
         let lock = CheckpointLock::acquire(checkpoint)?;
         let state = match std::fs::read(checkpoint) {
@@ -191,8 +200,8 @@ impl Resumable {
     }
 
     fn flush_pending(&mut self) -> Result<(), Failure> {
-        self.output
-            .write_all(&self.pending)
+        let (output, pending) = (&mut self.output, &self.pending);
+        blocking(|| output.write_all(pending))
             .map_err(|e| Failure::path(&self.path, "cannot write", e))?;
         self.written += self.pending.len() as u64;
         self.pending.clear();
@@ -203,9 +212,7 @@ impl Resumable {
     /// the place to resume from.
     pub fn commit(&mut self, position: Option<String>) -> Result<(), Failure> {
         self.flush_pending()?;
-        self.output
-            .sync_data()
-            .map_err(|e| Failure::runtime(e.to_string()))?;
+        blocking(|| self.output.sync_data()).map_err(|e| Failure::runtime(e.to_string()))?;
         self.state.output_len += self.written;
         self.state.records += self.pending_records;
         self.written = 0;
@@ -232,17 +239,14 @@ impl Resumable {
         self.pending.clear();
         self.pending_records = 0;
         self.written = 0;
-        truncate(&mut self.output, self.state.output_len, &self.path)?;
+        blocking(|| truncate(&mut self.output, self.state.output_len, &self.path))?;
         self.state.pending = None;
         self.save()
     }
 
     fn save(&self) -> Result<(), Failure> {
-        write_atomic(
-            &self.checkpoint_path,
-            &serde_json::to_vec_pretty(&self.state).expect("serialisable"),
-        )
-        .map_err(Failure::runtime)
+        let bytes = serde_json::to_vec_pretty(&self.state).expect("serialisable");
+        blocking(|| write_atomic(&self.checkpoint_path, &bytes)).map_err(Failure::runtime)
     }
 }
 
