@@ -3,6 +3,7 @@
 //! huge bodies, resets mid-body, error pages that echo the request. The
 //! outcome is always a typed `logexport::Error` that names vendor and
 //! operation, never a hang, a leaked credential or unbounded memory.
+#![cfg(all(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
 
 #[path = "common/hostile.rs"]
 mod hostile;
