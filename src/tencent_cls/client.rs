@@ -92,7 +92,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends `X-TC-Language` (`zh-CN` or `en-US`) for localised messages.
+    /// Sends `X-TC-Language` (`zh-CN` or `en-US`, the values CLS accepts)
+    /// for localised messages; another value fails [`build`](Self::build).
     pub fn language(mut self, language: impl Into<String>) -> Self {
         self.language = Some(language.into());
         self
@@ -101,6 +102,8 @@ impl ClientBuilder {
     /// Builds the client. Fails on a malformed or missing region, missing
     /// credentials or an endpoint that is neither HTTPS nor loopback.
     pub fn build(self) -> Result<Client> {
+        // `X-TC-Language`'s values, per Tencent's common request parameters.
+        const LANGUAGES: [&str; 2] = ["zh-CN", "en-US"];
         let region = match self.region {
             Some(r) => Region::new(r.trim())?,
             None => {
@@ -113,6 +116,14 @@ impl ClientBuilder {
                 ))
             }
         };
+        if let Some(lang) = self.language.as_deref() {
+            if !LANGUAGES.contains(&lang) {
+                return Err(Error::invalid_input(
+                    "language",
+                    format!("`{lang}` is not one of {}", LANGUAGES.join(", ")),
+                ));
+            }
+        }
         let credentials = self.credentials.ok_or_else(|| {
             Error::credentials("no Tencent Cloud credentials configured (TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY)")
         })?;
@@ -494,6 +505,14 @@ mod tests {
             (with_key(), ErrorKind::InvalidInput),
             (with_key().region("Guangzhou!"), ErrorKind::InvalidInput),
             (
+                with_key().region("ap-guangzhou").language("en-US\n"),
+                ErrorKind::InvalidInput,
+            ),
+            (
+                with_key().region("ap-guangzhou").language("fr-FR"),
+                ErrorKind::InvalidInput,
+            ),
+            (
                 Client::builder().region("ap-guangzhou"),
                 ErrorKind::Credentials,
             ),
@@ -506,6 +525,11 @@ mod tests {
         ] {
             assert_eq!(builder.build().unwrap_err().kind(), kind);
         }
+        assert!(with_key()
+            .region("ap-guangzhou")
+            .language("zh-CN")
+            .build()
+            .is_ok());
     }
 
     #[test]

@@ -298,9 +298,12 @@ impl Pipeline {
         request: reqwest::Request,
         operation: &'static str,
     ) -> reqwest::Result<reqwest::Response> {
+        // Failures before the core runs still leave through the bridge, so
+        // they name the operation like every other error.
+        let early = |e| crate::hooks::leave(Ok(carry(e)), Vendor::TencentCls, operation);
         let (action, url) = match wire_target(request.url()) {
             Ok(v) => v,
-            Err(e) => return Ok(carry(e)),
+            Err(e) => return early(e),
         };
         let body = request
             .body()
@@ -309,7 +312,7 @@ impl Pipeline {
             .unwrap_or_else(|| Bytes::from_static(b"{}"));
         let wire = match self.wire_request(url, &action, body) {
             Ok(r) => r,
-            Err(e) => return Ok(carry(e)),
+            Err(e) => return early(e),
         };
         let shared = &self.shared;
         let limiter = shared.limiters.get(action.as_str());
