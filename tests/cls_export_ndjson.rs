@@ -4,6 +4,9 @@
 //! byte-order mark, ragged rows, the header repeated by a later file)
 //! become objects in header order, and every way of reading the export
 //! (`save` decoded, `lines`, `into_reader`, `records`) sees the same records.
+//! And the answers the workflow must turn into typed errors: a CreateExport
+//! without an id, an export file answered with an HTTP error, a task that
+//! never completes.
 
 #[path = "common/cls_file.rs"]
 #[allow(dead_code)]
@@ -14,9 +17,12 @@ mod rawserver;
 
 use cls_file::{cls_file_server, EXPORT, TOPIC};
 use futures::TryStreamExt;
-use logexport::tencent_cls::{Client, Credentials, ExportOptions, SaveMode};
-use logexport::ErrorKind;
-use rawserver::RawServer;
+use logexport::tencent_cls::{
+    Client, Credentials, ExportOptions, ExportParams, SaveMode, TimeRange,
+};
+use logexport::{ErrorKind, Vendor};
+use rawserver::{RawRequest, RawResponse, RawServer};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn tar_gz(files: &[&[u8]]) -> Vec<u8> {
@@ -148,4 +154,82 @@ async fn a_line_that_is_not_json_fails_without_a_file() {
         .and_then(|e| e.downcast_ref::<logexport::Error>())
         .expect("the library's error inside");
     assert_eq!(inner.kind(), ErrorKind::Decode, "{inner}");
+}
+
+/// A CLS API whose one export is in `status`, its file at `/file`
+/// answered with HTTP `file_status`.
+async fn one_export(status: &'static str, file_status: u16) -> RawServer {
+    let cos = Arc::new(Mutex::new(String::new()));
+    let cos_path = cos.clone();
+    let server = RawServer::start(move |req: &RawRequest| {
+        if req.path.starts_with("/file") {
+            return RawResponse {
+                status: file_status,
+                headers: Vec::new(),
+                body: b"no such file".to_vec(),
+            };
+        }
+        let body = serde_json::json!({"Response": {
+            "Exports": [{"TopicId": TOPIC, "ExportId": EXPORT, "Status": status,
+                         "Format": "json", "CosPath": *cos_path.lock().unwrap()}],
+            "TotalCount": 1, "RequestId": "req-1"}});
+        RawResponse::ok("application/json", body.to_string())
+    })
+    .await;
+    *cos.lock().unwrap() = format!("{}/file?sign=x", server.url());
+    server
+}
+
+#[tokio::test]
+async fn a_download_answering_404_is_not_found_and_not_repeated() {
+    let server = one_export("Completed", 404).await;
+    let dir = tempfile::tempdir().unwrap();
+    let err = client(&server)
+        .resume_export(TOPIC, EXPORT, options())
+        .save(dir.path().join("out.tar.gz"), SaveMode::Raw)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert_eq!(err.status(), Some(404));
+    assert_eq!(err.vendor(), Some(Vendor::TencentCls));
+    assert_eq!(err.operation(), Some("download_export"));
+    assert!(err.to_string().contains("answered HTTP 404"), "{err}");
+    let downloads = server
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/file"))
+        .count();
+    assert_eq!(downloads, 1, "a missing file is not fetched again");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn a_task_that_never_completes_times_out_retryably() {
+    let server = one_export("Processing", 200).await;
+    let options = options().timeout(Duration::from_millis(60));
+    let err = client(&server)
+        .wait_for_export(TOPIC, EXPORT, &options)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ExportFailed, "{err}");
+    assert_eq!(err.vendor(), Some(Vendor::TencentCls));
+    assert!(err.is_retryable(), "the task keeps running: {err}");
+    assert!(err.to_string().contains("did not complete within"), "{err}");
+}
+
+#[tokio::test]
+async fn create_export_without_an_export_id_is_a_decode_error_with_the_request_id() {
+    for body in [
+        r#"{"Response":{"RequestId":"req-7"}}"#,
+        r#"{"Response":{"ExportId":"","RequestId":"req-7"}}"#,
+    ] {
+        let server = RawServer::start(move |_| RawResponse::ok("application/json", body)).await;
+        let params = ExportParams::new(TOPIC, "*", TimeRange::from_millis(1_000, 2_000));
+        let err = client(&server).create_export(&params).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode, "{body}: {err}");
+        assert_eq!(err.vendor(), Some(Vendor::TencentCls), "{body}");
+        assert_eq!(err.request_id(), Some("req-7"), "{body}");
+        assert!(err.to_string().contains("no ExportId"), "{body}: {err}");
+        assert_eq!(server.requests().len(), 1, "a decode error is not retried");
+    }
 }
