@@ -25,7 +25,9 @@ use std::ops::Range;
 use std::sync::Arc;
 
 /// One OCSF event as the JSON text the server sent: a single line, an
-/// object, valid UTF-8. Cloning it is cheap (the page's text is shared).
+/// object, valid UTF-8. Cloning it is cheap: the events of a page share the
+/// page's text, which stays in memory while any of them is held (keep
+/// [`as_str`](Self::as_str) copies, not events, to hold a few for long).
 ///
 /// ```
 /// let page: logexport::conductorone::RawEventPage = serde_json::from_str(
