@@ -5,9 +5,9 @@
 //! never more than one page ahead, so memory stays bounded by two pages
 //! however slow the consumer is. The task only splits a page into events'
 //! text ([`RawEvent`]); a value is built, if the caller streams values, as
-//! each event is handed out, so the next request is not held up by parsing. To resume after a restart, store the uid of
-//! the last event handled ([`event_uid`]) and start again with
-//! [`EventQuery::since_event_uid`].
+//! each event is handed out, so the next request is not held up by parsing.
+//! To resume after a restart, store the uid of the last event handled
+//! ([`event_uid`]) and start again with [`EventQuery::since_event_uid`].
 //!
 //! A page with an invalid UTF-8 byte or a lone UTF-16 surrogate escape
 //! (`\ud800`) in one event does not fail the listing: under the crate's
