@@ -169,16 +169,15 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                                 // Whole events already read are kept, so a
                                 // rerun resumes after them rather than
                                 // fetching them again.
-                                resumable.commit(resume_after(last.take())?)?;
+                                resumable.commit(resume_after(last.take().as_ref())?)?;
                                 return Err(e.into());
                             }
                         };
-                        uid(&event)?;
                         resumable.append(event.as_str())?;
                         last = Some(event);
                         pending += 1;
                         if pending == COMMIT_EVERY {
-                            resumable.commit(resume_after(last.take())?)?;
+                            resumable.commit(resume_after(last.take().as_ref())?)?;
                             pending = 0;
                             bar.set_message(format!(
                                 "c1 events: {} stored",
@@ -186,7 +185,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
                             ));
                         }
                     }
-                    resumable.commit(resume_after(last)?)?;
+                    resumable.commit(resume_after(last.as_ref())?)?;
                     bar.finish_and_clear();
                     ctx.summary(json!({
                         "command": "c1 events",
@@ -204,16 +203,15 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), Failure> {
     }
 }
 
-/// The uid a checkpoint resumes after, once `event` is stored.
-pub fn uid(event: &RawEvent) -> Result<Cow<'_, str>, Failure> {
-    event
-        .uid()
-        .ok_or_else(|| Failure::runtime("an event has no metadata.uid; cannot checkpoint"))
-}
-
-/// The resume point after the last event stored, if any was.
-pub fn resume_after(last: Option<RawEvent>) -> Result<Option<String>, Failure> {
-    last.map(|e| uid(&e).map(Cow::into_owned)).transpose()
+/// The resume point after the last event stored, if any was: its uid, read
+/// once per commit rather than once per event.
+pub fn resume_after(last: Option<&RawEvent>) -> Result<Option<String>, Failure> {
+    last.map(|e| {
+        e.uid()
+            .map(Cow::into_owned)
+            .ok_or_else(|| Failure::runtime("an event has no metadata.uid; cannot checkpoint"))
+    })
+    .transpose()
 }
 
 async fn exporters(

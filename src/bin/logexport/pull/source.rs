@@ -19,7 +19,7 @@ use crate::Failure;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use logexport::atlas::{EventQuery, StreamLogOptions, TimeRange};
-use logexport::conductorone::SortDirection;
+use logexport::conductorone::{RawEvent, SortDirection};
 use logexport::tencent_cls::{self, ExportOptions, ExportParams, Order};
 use std::path::Path;
 use tokio::sync::watch;
@@ -350,42 +350,35 @@ async fn c1_events(
         None => query.since(start),
     };
     let mut stream = query.stream_raw()?;
-    // The last event stored: its uid is the resume point.
+    // The last event stored: its uid is the resume point and its time (the
+    // events come oldest first) the newest, both read at each commit.
     let mut last = None;
-    // The newest event's time (OCSF `time`, milliseconds), for the lag.
-    let mut newest: Option<i64> = None;
     let now = Utc::now().timestamp();
     cycle.lag_secs = batch.ledger.state.newest.map(|t| (now - t).max(0));
-    let commit = |batch: &mut Batch<'_>,
-                  uid: Option<String>,
-                  newest: Option<i64>,
-                  cycle: &mut Cycle|
-     -> Result<(), Failure> {
-        if uid.is_some() {
-            batch.ledger.state.newest = newest.or(batch.ledger.state.newest);
-        }
-        batch.commit(uid, cycle)?;
-        cycle.lag_secs = batch.ledger.state.newest.map(|t| (now - t).max(0));
-        Ok(())
-    };
+    let commit =
+        |batch: &mut Batch<'_>, last: Option<RawEvent>, cycle: &mut Cycle| -> Result<(), Failure> {
+            let uid = resume_after(last.as_ref())?;
+            if let Some(t) = last.as_ref().and_then(RawEvent::time) {
+                batch.ledger.state.newest = Some(t.timestamp());
+            }
+            batch.commit(uid, cycle)?;
+            cycle.lag_secs = batch.ledger.state.newest.map(|t| (now - t).max(0));
+            Ok(())
+        };
     loop {
         let event = match stream.try_next().await {
             Ok(Some(event)) => event,
             Ok(None) => break,
             Err(e) => {
                 // Whole events already read are kept.
-                commit(batch, resume_after(last.take())?, newest, cycle)?;
+                commit(batch, last.take(), cycle)?;
                 return Err(e.into());
             }
         };
-        crate::c1::uid(&event)?;
         batch.append(event.as_str())?;
-        if let Some(t) = event.time() {
-            newest = Some(t.timestamp());
-        }
         last = Some(event);
         if batch.records == COMMIT_EVERY {
-            commit(batch, resume_after(last.take())?, newest, cycle)?;
+            commit(batch, last.take(), cycle)?;
             env.bar.set_message(format!(
                 "{}: {} stored",
                 "c1 events", batch.ledger.state.records
@@ -395,5 +388,5 @@ async fn c1_events(
             }
         }
     }
-    commit(batch, resume_after(last)?, newest, cycle)
+    commit(batch, last, cycle)
 }
