@@ -12,7 +12,7 @@
 //! lock) is held for as long as the [`Resumable`] lives. Two overlapping
 //! runs (a cron overlap) would otherwise interleave their output.
 
-use crate::clients::blocking;
+use crate::blocking::blocking;
 use crate::Failure;
 use logexport::download::LineNormalizer;
 use serde::{Deserialize, Serialize};

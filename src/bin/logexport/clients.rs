@@ -3,6 +3,7 @@
 //! optional endpoint override. Single commands read the process environment
 //! and `--profile`; `pull` sources bring their own [`Credentials`].
 
+use crate::blocking::blocking;
 use crate::sandbox::Sandboxes;
 use crate::Failure;
 use logexport::profile::{atlascli, cone, tccli, Source};
@@ -70,18 +71,6 @@ pub struct Built<C> {
 impl<C> Built<C> {
     fn new(client: C, source: Option<Source>) -> Self {
         Built { client, source }
-    }
-}
-
-/// Profile files are read with blocking I/O; this keeps it off the
-/// runtime's worker threads without handing the whole resolver a `'static`
-/// bound.
-pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
     }
 }
 

@@ -31,6 +31,7 @@ macro_rules! value_enum {
 }
 
 mod atlas;
+mod blocking;
 mod c1;
 mod checkpoint;
 mod clients;

@@ -11,7 +11,7 @@
 
 use super::config::SinkSpec;
 use super::state::{FileState, Ledger};
-use crate::clients::blocking;
+use crate::blocking::blocking;
 use crate::Failure;
 use chrono::DateTime;
 use std::io::Write;

@@ -114,7 +114,7 @@ impl Ledger {
     /// Replaces the checkpoint atomically.
     pub fn save(&self) -> Result<(), Failure> {
         let bytes = serde_json::to_vec_pretty(&self.state).expect("serialisable");
-        crate::clients::blocking(|| write_atomic(&self.path, &bytes))
+        crate::blocking::blocking(|| write_atomic(&self.path, &bytes))
             .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", self.path.display())))
     }
 }
