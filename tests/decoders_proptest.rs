@@ -208,6 +208,21 @@ mod c1 {
                     .unwrap();
                 let got: logexport::Result<Vec<serde_json::Value>> =
                     client.events().stream().unwrap().try_collect().await;
+                // The text stream sees the same events, each one line that
+                // parses to the same value, or fails the same way.
+                let raw: logexport::Result<Vec<logexport::conductorone::RawEvent>> =
+                    client.events().stream_raw().unwrap().try_collect().await;
+                match (&got, &raw) {
+                    (Ok(values), Ok(raw)) => {
+                        prop_assert_eq!(values.len(), raw.len());
+                        for (v, r) in values.iter().zip(raw) {
+                            prop_assert!(!r.as_str().contains(['\n', '\r']));
+                            prop_assert_eq!(&r.to_value().unwrap(), v);
+                        }
+                    }
+                    (Err(a), Err(b)) => prop_assert_eq!(a.kind(), b.kind()),
+                    _ => prop_assert!(false, "the streams disagree: {got:?} vs {raw:?}"),
+                }
                 match got {
                     Ok(events) => {
                         if wrap {
