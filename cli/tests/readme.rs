@@ -23,7 +23,7 @@
 //! and comments are dropped; a line still holding `...` after substitution
 //! fails the test, so a new placeholder needs a mapping here.
 
-#![cfg(all(feature = "cli", unix))]
+#![cfg(unix)]
 
 use logexport::sandbox::atlas as atlas_sb;
 use logexport::sandbox::tencent_cls as cls_sb;
@@ -43,7 +43,7 @@ struct Example {
 /// The `logexport` command lines of the README's ```sh blocks.
 fn readme_commands() -> Vec<Example> {
     let mut env: Vec<(String, String)> = Vec::new();
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let mut commands = Vec::new();
     let mut in_sh = false;
     let mut pending = String::new();

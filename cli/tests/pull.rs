@@ -4,11 +4,8 @@
 //! and reruns, one failing source among healthy ones, SIGTERM mid-cycle,
 //! config errors with line numbers, `--check`, `--status`, `--source`.
 
-#![cfg(feature = "cli")]
+mod support;
 
-mod cli_support;
-
-use cli_support::{logexport, run_with_kills, text, tokio_rt, Lcg};
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::conductorone::ConductorOneSandbox;
 use logexport::sandbox::prelude::*;
@@ -18,6 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{logexport, run_with_kills, text, tokio_rt, Lcg};
 
 /// The three emulators.
 struct Emulators {

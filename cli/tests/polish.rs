@@ -3,14 +3,12 @@
 //! aliases, and each vendor's `--help` listing every variable and profile
 //! file it reads.
 
-#![cfg(feature = "cli")]
+mod support;
 
-mod cli_support;
-
-use cli_support::{logexport, text};
 use logexport::profile::{cone, tccli};
 use logexport::sandbox::atlas as atlas_sb;
 use logexport::{atlas, conductorone, tencent_cls};
+use support::{logexport, text};
 
 fn stdout_of(args: &[&str]) -> String {
     let out = logexport(args).output().unwrap();

@@ -4,13 +4,11 @@
 //! value) with kind `Credentials` and exit 2, and output paths: a trailing
 //! slash makes a directory, every other path error names the path.
 
-#![cfg(feature = "cli")]
+mod support;
 
-mod cli_support;
-
-use cli_support::{logexport, BIN};
 use logexport::sandbox::atlas as atlas_sb;
 use std::process::{Command, Output, Stdio};
+use support::{logexport, BIN};
 
 fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = logexport(args);

@@ -4,19 +4,17 @@
 //! the credential source (never a value) in `-v` and the `--json` summary.
 //! Every run gets a temp HOME holding files in the tools' own formats.
 
-#![cfg(feature = "cli")]
+mod support;
 
-mod cli_support;
-
-use cli_support::{logexport, text, tokio_rt};
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::conductorone::ConductorOneSandbox;
 use logexport::sandbox::prelude::*;
 use logexport::sandbox::tencent_cls::{self as cls_sb, TencentClsSandbox};
 use std::path::Path;
 use std::process::Output;
+use support::{logexport, text, tokio_rt};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/profiles");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/profiles");
 
 /// A tccli profile as tccli writes it: the fixture's `.configure` with the
 /// region the emulator serves, and a `.credential` in the fixture's shape.

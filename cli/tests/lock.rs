@@ -2,16 +2,14 @@
 //! run with the same checkpoint exits 2 at once, naming the holder, and
 //! leaves the first run's output intact.
 
-#![cfg(feature = "cli")]
+mod support;
 
-mod cli_support;
-
-use cli_support::{logexport, text, tokio_rt};
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::Fault;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{logexport, text, tokio_rt};
 
 fn windows_cmd(sb: &AtlasSandbox, out: &Path, cp: &Path, start: &str, end: &str) -> Command {
     let mut c = logexport(&[

@@ -3,14 +3,12 @@
 //! schema printed for its kind, by a small draft-07 checker written here
 //! (types, required properties, nested objects and arrays, `$ref`).
 
-#![cfg(feature = "cli")]
+mod support;
 
-mod cli_support;
-
-use cli_support::{logexport, text, tokio_rt};
 use logexport::sandbox::atlas as atlas_sb;
 use logexport::sandbox::tencent_cls::{self as cls_sb, TencentClsSandbox};
 use serde_json::Value;
+use support::{logexport, text, tokio_rt};
 
 fn schema(kind: &str) -> Value {
     let out = logexport(&["schema", kind]).output().unwrap();

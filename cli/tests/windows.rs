@@ -2,17 +2,15 @@
 //! --step` runs one export task per window, exactly once across kill -9s,
 //! and `--lag` keeps windows open until the vendor has their logs.
 
-#![cfg(feature = "cli")]
+mod support;
 
-mod cli_support;
-
-use cli_support::{logexport, run_with_kills, text, tokio_rt, Lcg};
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::tencent_cls::{self as cls_sb, TencentClsSandbox};
 use logexport::sandbox::{Fault, FaultTarget};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
+use support::{logexport, run_with_kills, text, tokio_rt, Lcg};
 
 fn cls(sb: &TencentClsSandbox, args: &[&str]) -> Command {
     let mut c = logexport(&["-q", "--endpoint", &sb.endpoint()]);

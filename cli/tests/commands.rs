@@ -2,11 +2,8 @@
 //! in-process sandbox, exit codes, credential messages, NDJSON validity,
 //! atomic output under injected failures, and the kill -9 resume property.
 
-#![cfg(feature = "cli")]
+mod support;
 
-mod cli_support;
-
-use cli_support::{logexport, run_with_kills, Lcg};
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::conductorone::ConductorOneSandbox;
 use logexport::sandbox::prelude::*;
@@ -14,6 +11,7 @@ use logexport::sandbox::{Fault, FaultTarget};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
+use support::{logexport, run_with_kills, Lcg};
 
 fn run(args: &[&str]) -> Output {
     logexport(args).output().expect("the binary runs")

@@ -4,9 +4,9 @@
 //! loopback emulator, and signalled only once its temporary output file
 //! exists (for C1, once records have reached it: mid-stream).
 
-#![cfg(all(feature = "cli", unix))]
+#![cfg(unix)]
 
-mod cli_support;
+mod support;
 
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::conductorone::ConductorOneSandbox;
@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn logexport(args: &[&str]) -> Command {
-    let mut cmd = cli_support::logexport(args);
+    let mut cmd = support::logexport(args);
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     cmd
 }
@@ -262,7 +262,7 @@ fn c1_sigint_with_a_checkpoint_resumes_exactly_once() {
     );
 }
 
-#[path = "common/hostile.rs"]
+#[path = "../../tests/common/hostile.rs"]
 #[allow(dead_code)]
 mod hostile;
 

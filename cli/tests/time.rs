@@ -3,9 +3,7 @@
 //! the inputs once seen to panic, and the 13-digit millisecond form, are run
 //! through the built binary.
 
-#![cfg(feature = "cli")]
-
-#[path = "../src/bin/logexport/time.rs"]
+#[path = "../src/time.rs"]
 #[allow(dead_code)]
 mod time;
 

@@ -2,15 +2,13 @@
 //! UTF-8 is written with U+FFFD, never dropped, and the `--json` summary
 //! counts the replacements.
 
-#![cfg(feature = "cli")]
-
-mod cli_support;
-#[path = "common/hostile.rs"]
+#[path = "../../tests/common/hostile.rs"]
 #[allow(dead_code)]
 mod hostile;
+mod support;
 
-use cli_support::{logexport, text, tokio_rt};
 use std::io::Write;
+use support::{logexport, text, tokio_rt};
 
 #[test]
 fn invalid_utf8_is_replaced_and_counted_in_the_summary() {

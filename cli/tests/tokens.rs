@@ -2,16 +2,14 @@
 //! token it minted, whether the command succeeded or failed; the token cap
 //! is an error that names it; the library scopes a token to a block of work.
 
-#![cfg(feature = "cli")]
+mod support;
 
-mod cli_support;
-
-use cli_support::{logexport, text, tokio_rt};
 use futures::TryStreamExt;
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::prelude::*;
 use logexport::ErrorKind;
 use std::process::Output;
+use support::{logexport, text, tokio_rt};
 
 /// A project id the emulator does not know: the run authenticates (mints a
 /// token), then fails with 404.
