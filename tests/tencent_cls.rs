@@ -1492,3 +1492,63 @@ async fn concurrent_calls_that_hit_clock_skew_all_resync() {
     c.unwrap();
     assert_eq!(sb.requests().len(), 6, "each call: expired, then re-signed");
 }
+
+/// The emulator's own TC3 check accepts a request signed by the public signer
+/// with header values padded by blanks, names in mixed case and the signed
+/// list out of order. The server's HTTP parser drops the blanks before the
+/// emulator sees the values, so a signer that left a value untrimmed, or
+/// did not sort and lowercase the names, is refused here.
+#[tokio::test]
+async fn padded_unsorted_headers_are_canonicalised_as_the_server_sees_them() {
+    use logexport::tencent_cls::sign::{self, SignableRequest, SigningParams};
+
+    let sb = sandbox().await;
+    let url = reqwest::Url::parse(&sb.endpoint()).unwrap();
+    let host = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    let content_type = "  application/json; charset=utf-8 ";
+    let action = " DescribeTopics\t";
+    let body = br#"{"Offset":0,"Limit":10}"#;
+    let timestamp = sb.clock().unix_secs();
+    let headers = [("Content-Type", content_type), ("X-TC-Action", action)];
+    let signed = sign::sign(
+        &SignableRequest {
+            method: "POST",
+            host: &host,
+            path: "/",
+            query: "",
+            headers: &headers,
+            body,
+        },
+        &SigningParams {
+            secret_id: logexport::sandbox::tencent_cls::DEMO_SECRET_ID,
+            secret_key: DEMO_SECRET_KEY,
+            token: None,
+            service: sign::SERVICE,
+            timestamp,
+            signed_headers: &["X-TC-Action", " Host", "content-type"],
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        signed.intermediate.signed_headers,
+        "content-type;host;x-tc-action"
+    );
+
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("Content-Type", content_type)
+        .header("X-TC-Action", action)
+        .header("X-TC-Version", "2020-10-16")
+        .header("X-TC-Region", logexport::sandbox::tencent_cls::DEMO_REGION)
+        .body(body.to_vec());
+    for (name, value) in &signed.headers {
+        request = request.header(*name, value);
+    }
+    let answer: Value = request.send().await.unwrap().json().await.unwrap();
+    assert!(
+        answer["Response"].get("Error").is_none(),
+        "the emulator refused the request: {answer}"
+    );
+    assert!(answer["Response"]["Topics"].is_array(), "{answer}");
+    assert_eq!(sb.calls("DescribeTopics"), 1);
+}
