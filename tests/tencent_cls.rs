@@ -1122,60 +1122,72 @@ async fn a_download_that_fails_midway_is_restarted_from_the_beginning() {
 
 // ------------------------------------------------------------------ wire
 
+/// Signs a request with the pure signer over `headers` (sent with exactly
+/// these values), signing `signed_headers`; lets `mutate` alter it; sends it
+/// raw and returns the emulator's `Response` object.
+async fn send_raw(
+    sb: &TencentClsSandbox,
+    headers: &[(&str, &str)],
+    signed_headers: &[&str],
+    mutate: fn(&mut reqwest::Request),
+) -> Value {
+    let http = reqwest::Client::new();
+    let host = sb.endpoint().trim_start_matches("http://").to_string();
+    let body = br#"{"Filters":[],"Limit":10,"Offset":0}"#;
+    let signed = sign::sign(
+        &sign::SignableRequest {
+            method: "POST",
+            host: &host,
+            path: "/",
+            query: "",
+            headers,
+            body,
+        },
+        &sign::SigningParams {
+            secret_id: logexport::sandbox::tencent_cls::DEMO_SECRET_ID,
+            secret_key: DEMO_SECRET_KEY,
+            token: None,
+            service: sign::SERVICE,
+            timestamp: sb.clock().unix_secs(),
+            signed_headers,
+        },
+    )
+    .unwrap();
+    let mut req = http
+        .post(format!("{}/", sb.endpoint()))
+        .header("X-TC-Version", "2020-10-16")
+        .header("X-TC-Region", "ap-guangzhou")
+        .body(body.to_vec());
+    for (n, v) in headers {
+        req = req.header(*n, *v);
+    }
+    let mut req = req.build().unwrap();
+    for (n, v) in signed.headers {
+        req.headers_mut().insert(n, v.parse().unwrap());
+    }
+    mutate(&mut req);
+    let resp = http.execute(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().contains_key("date"));
+    let v: Value = resp.json().await.unwrap();
+    let rid = v["Response"]["RequestId"].as_str().unwrap().to_string();
+    assert_eq!(rid.len(), 36);
+    v["Response"].clone()
+}
+
 /// Raw requests, signed with the pure functions: the sandbox's own checks.
 #[tokio::test]
 async fn the_sandbox_checks_the_wire_form_like_tencent() {
     let sb = sandbox().await;
-    let http = reqwest::Client::new();
-    let host = sb.endpoint().trim_start_matches("http://").to_string();
     let send = |action: &'static str, mutate: fn(&mut reqwest::Request)| {
-        let (http, host, url) = (http.clone(), host.clone(), sb.endpoint());
-        let clock = sb.clock().clone();
+        let headers = [
+            ("Content-Type", "application/json"),
+            ("X-TC-Action", action),
+        ];
+        let sb = &sb;
         async move {
-            let body = br#"{"Filters":[],"Limit":10,"Offset":0}"#;
-            let headers = [
-                ("Content-Type", "application/json"),
-                ("X-TC-Action", action),
-            ];
-            let signed = sign::sign(
-                &sign::SignableRequest {
-                    method: "POST",
-                    host: &host,
-                    path: "/",
-                    query: "",
-                    headers: &headers,
-                    body,
-                },
-                &sign::SigningParams {
-                    secret_id: logexport::sandbox::tencent_cls::DEMO_SECRET_ID,
-                    secret_key: DEMO_SECRET_KEY,
-                    token: None,
-                    service: "cls",
-                    timestamp: clock.unix_secs(),
-                    signed_headers: sign::DEFAULT_SIGNED_HEADERS,
-                },
-            )
-            .unwrap();
-            let mut req = http
-                .post(format!("{url}/"))
-                .header("Content-Type", "application/json")
-                .header("X-TC-Action", action)
-                .header("X-TC-Version", "2020-10-16")
-                .header("X-TC-Region", "ap-guangzhou")
-                .body(body.to_vec())
-                .build()
-                .unwrap();
-            for (n, v) in signed.headers {
-                req.headers_mut().insert(n, v.parse().unwrap());
-            }
-            mutate(&mut req);
-            let resp = http.execute(req).await.unwrap();
-            assert_eq!(resp.status(), 200);
-            assert!(resp.headers().contains_key("date"));
-            let v: Value = resp.json().await.unwrap();
-            let rid = v["Response"]["RequestId"].as_str().unwrap().to_string();
-            assert_eq!(rid.len(), 36);
-            v["Response"]["Error"]["Code"].as_str().map(str::to_string)
+            let answer = send_raw(sb, &headers, sign::DEFAULT_SIGNED_HEADERS, mutate).await;
+            answer["Error"]["Code"].as_str().map(str::to_string)
         }
     };
     assert_eq!(send("DescribeTopics", |_| {}).await, None);
@@ -1500,55 +1512,19 @@ async fn concurrent_calls_that_hit_clock_skew_all_resync() {
 /// did not sort and lowercase the names, is refused here.
 #[tokio::test]
 async fn padded_unsorted_headers_are_canonicalised_as_the_server_sees_them() {
-    use logexport::tencent_cls::sign::{self, SignableRequest, SigningParams};
-
     let sb = sandbox().await;
-    let url = reqwest::Url::parse(&sb.endpoint()).unwrap();
-    let host = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
-    let content_type = "  application/json; charset=utf-8 ";
-    let action = " DescribeTopics\t";
-    let body = br#"{"Offset":0,"Limit":10}"#;
-    let timestamp = sb.clock().unix_secs();
-    let headers = [("Content-Type", content_type), ("X-TC-Action", action)];
-    let signed = sign::sign(
-        &SignableRequest {
-            method: "POST",
-            host: &host,
-            path: "/",
-            query: "",
-            headers: &headers,
-            body,
-        },
-        &SigningParams {
-            secret_id: logexport::sandbox::tencent_cls::DEMO_SECRET_ID,
-            secret_key: DEMO_SECRET_KEY,
-            token: None,
-            service: sign::SERVICE,
-            timestamp,
-            signed_headers: &["X-TC-Action", " Host", "content-type"],
-        },
-    )
-    .unwrap();
-    assert_eq!(
-        signed.intermediate.signed_headers,
-        "content-type;host;x-tc-action"
-    );
-
-    let mut request = reqwest::Client::new()
-        .post(url)
-        .header("Content-Type", content_type)
-        .header("X-TC-Action", action)
-        .header("X-TC-Version", "2020-10-16")
-        .header("X-TC-Region", logexport::sandbox::tencent_cls::DEMO_REGION)
-        .body(body.to_vec());
-    for (name, value) in &signed.headers {
-        request = request.header(*name, value);
-    }
-    let answer: Value = request.send().await.unwrap().json().await.unwrap();
+    let headers = [
+        ("Content-Type", "  application/json; charset=utf-8 "),
+        ("X-TC-Action", " DescribeTopics\t"),
+    ];
+    let signed = ["X-TC-Action", " Host", "content-type"];
+    let (_, names) = sign::canonical_headers("127.0.0.1", &headers, &signed).unwrap();
+    assert_eq!(names, "content-type;host;x-tc-action");
+    let answer = send_raw(&sb, &headers, &signed, |_| {}).await;
     assert!(
-        answer["Response"].get("Error").is_none(),
+        answer.get("Error").is_none(),
         "the emulator refused the request: {answer}"
     );
-    assert!(answer["Response"]["Topics"].is_array(), "{answer}");
+    assert!(answer["Topics"].is_array(), "{answer}");
     assert_eq!(sb.calls("DescribeTopics"), 1);
 }
