@@ -1,6 +1,6 @@
 //! `logexport atlas …`: audit and host log downloads, events, processes.
 
-use crate::output::{file_target, Sink};
+use crate::output::{each_chunk, file_target, Sink};
 use crate::windows::parse_opt;
 use crate::windows::{self, Plan, Windows};
 use crate::{Ctx, Failure};
@@ -13,7 +13,6 @@ use logexport::atlas::{
 use logexport::download::LineNormalizer;
 use serde_json::json;
 use std::path::PathBuf;
-use tokio::io::AsyncBufReadExt;
 
 /// Atlas commands.
 #[derive(Subcommand, Debug)]
@@ -286,28 +285,13 @@ impl Window {
             while let Some(w) = windows.next_window() {
                 let dl = fetch(TimeRange::new(w.from, w.to)).await?;
                 ctx.count_replacements(dl.replacements());
-                let operation = dl.meta().operation;
-                let tag = move |e: logexport::Error| {
-                    e.with_vendor(logexport::Vendor::Atlas)
-                        .with_operation(operation)
-                };
-                let mut reader = dl.into_reader().await?;
                 let mut lines = LineNormalizer::new();
-                loop {
-                    // Records go from the decoder's chunks into the output's
-                    // pending block: no `String` per line.
-                    let chunk = reader.fill_buf().await.map_err(|e| tag(e.into()))?;
-                    if chunk.is_empty() {
-                        break;
-                    }
-                    let n = chunk.len();
-                    windows
-                        .output()
-                        .append_text(chunk, &mut lines)
-                        .map_err(&tag)?;
-                    reader.as_mut().consume(n);
-                }
-                windows.output().end_text(&mut lines)?;
+                let output = windows.output();
+                each_chunk(dl.into_reader().await?, |chunk| {
+                    output.append_text(chunk, &mut lines)
+                })
+                .await?;
+                output.end_text(&mut lines)?;
                 windows.commit(w)?;
             }
             windows.finish();

@@ -170,15 +170,10 @@ impl Resumable {
     /// Appends the records of a piece of decoded text, one per line as
     /// [`LineNormalizer`] makes them, copied into the pending block without a
     /// `String` per line. Call [`end_text`](Self::end_text) after the last piece.
-    pub fn append_text(
-        &mut self,
-        text: &[u8],
-        lines: &mut LineNormalizer,
-    ) -> Result<(), logexport::Error> {
+    pub fn append_text(&mut self, text: &[u8], lines: &mut LineNormalizer) -> Result<(), Failure> {
         let before = lines.records();
         lines.push(text, &mut self.pending)?;
         self.appended(lines.records() - before)
-            .map_err(|f| logexport::Error::new(logexport::ErrorKind::Io, f.message))
     }
 
     /// Ends a text given to [`append_text`](Self::append_text): an

@@ -6,6 +6,23 @@ use logexport::download::{AtomicFile, BackgroundWriter, BoxReader, LineNormalize
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncBufReadExt;
 
+/// Hands `take` the decoded text of `reader` chunk by chunk as the decoder
+/// produces it, so records reach the output with no `String` per line.
+pub async fn each_chunk(
+    mut reader: BoxReader,
+    mut take: impl FnMut(&[u8]) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    loop {
+        let chunk = reader.fill_buf().await.map_err(logexport::Error::from)?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let n = chunk.len();
+        take(chunk)?;
+        reader.as_mut().consume(n);
+    }
+}
+
 /// A line-oriented sink. Both kinds write from a dedicated thread in large
 /// blocks, not one blocking-pool hand-off per write.
 pub enum Sink {

@@ -184,7 +184,7 @@ impl Out {
     }
 
     /// Appends one record; it is stored only once committed.
-    pub fn append(&mut self, line: &str, ledger: &mut Ledger) -> Result<(), Failure> {
+    pub fn append(&mut self, line: &[u8], ledger: &mut Ledger) -> Result<(), Failure> {
         match &mut self.kind {
             Kind::Stdout { prefix } => {
                 self.buf.extend_from_slice(prefix);
@@ -198,7 +198,7 @@ impl Out {
                 }
                 let current = files.current.as_mut().expect("opened by rotation");
                 current.state.raw += size;
-                self.buf.extend_from_slice(line.as_bytes());
+                self.buf.extend_from_slice(line);
                 self.buf.push(b'\n');
             }
         }
@@ -342,11 +342,13 @@ impl Files {
 
 /// Appends `line` as a JSON value: as it is when it is JSON, else as a
 /// JSON string (a plain-text log line).
-fn wrap_record(line: &str, out: &mut Vec<u8>) {
-    if serde_json::from_str::<serde::de::IgnoredAny>(line).is_ok() {
-        out.extend_from_slice(line.as_bytes());
+fn wrap_record(line: &[u8], out: &mut Vec<u8>) {
+    if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
+        out.extend_from_slice(line);
     } else {
-        serde_json::to_writer(out, line).expect("a string serialises");
+        // Borrowed, not copied: the library hands out valid UTF-8.
+        let text = String::from_utf8_lossy(line);
+        serde_json::to_writer(out, &text).expect("a string serialises");
     }
 }
 
@@ -428,7 +430,7 @@ mod tests {
             "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
             "f",
         ] {
-            out.append(r, &mut ledger).unwrap();
+            out.append(r.as_bytes(), &mut ledger).unwrap();
         }
         commit(&mut out, &mut ledger);
         assert_eq!(f.read("s.ndjson"), "aaaaaaaa\nbbbbbbbb\ncccccccc\n");
@@ -445,9 +447,9 @@ mod tests {
         let mut ledger = f.ledger();
         let mut out = f.out(&spec, &mut ledger);
         f.now.store(86_400 + 3_599, Ordering::SeqCst);
-        out.append("last of 00h", &mut ledger).unwrap();
+        out.append(b"last of 00h", &mut ledger).unwrap();
         f.now.store(86_400 + 3_600, Ordering::SeqCst);
-        out.append("first of 01h", &mut ledger).unwrap();
+        out.append(b"first of 01h", &mut ledger).unwrap();
         commit(&mut out, &mut ledger);
         assert_eq!(f.read("s/1970-01-02/00.ndjson"), "last of 00h\n");
         assert_eq!(f.read("s/1970-01-02/01.ndjson"), "first of 01h\n");
@@ -459,11 +461,11 @@ mod tests {
         let spec = f.spec("{source}.ndjson", Some(10), false);
         let mut ledger = f.ledger();
         let mut out = f.out(&spec, &mut ledger);
-        out.append("one", &mut ledger).unwrap();
+        out.append(b"one", &mut ledger).unwrap();
         commit(&mut out, &mut ledger);
         // Uncommitted: more in the committed file, then a rotation.
-        out.append("two", &mut ledger).unwrap();
-        out.append("three", &mut ledger).unwrap();
+        out.append(b"two", &mut ledger).unwrap();
+        out.append(b"three", &mut ledger).unwrap();
         out.flush().unwrap();
         assert_eq!(f.read("s.ndjson"), "one\ntwo\n");
         assert_eq!(f.read("s.1.ndjson"), "three\n");
@@ -472,8 +474,8 @@ mod tests {
         let mut out = f.out(&spec, &mut ledger);
         assert_eq!(f.read("s.ndjson"), "one\n");
         assert!(!f.dir.path().join("s.1.ndjson").exists());
-        out.append("two", &mut ledger).unwrap();
-        out.append("three", &mut ledger).unwrap();
+        out.append(b"two", &mut ledger).unwrap();
+        out.append(b"three", &mut ledger).unwrap();
         commit(&mut out, &mut ledger);
         assert_eq!(
             f.read("s.ndjson") + &f.read("s.1.ndjson"),
@@ -488,11 +490,11 @@ mod tests {
         let spec = f.spec("{source}.ndjson", None, true);
         let mut ledger = f.ledger();
         let mut out = f.out(&spec, &mut ledger);
-        out.append("{\"a\":1}", &mut ledger).unwrap();
+        out.append(b"{\"a\":1}", &mut ledger).unwrap();
         commit(&mut out, &mut ledger);
-        out.append("{\"a\":2}", &mut ledger).unwrap();
+        out.append(b"{\"a\":2}", &mut ledger).unwrap();
         commit(&mut out, &mut ledger);
-        out.append("lost", &mut ledger).unwrap();
+        out.append(b"lost", &mut ledger).unwrap();
         out.flush().unwrap();
         drop((out, ledger));
         let mut ledger = f.ledger();
@@ -508,9 +510,9 @@ mod tests {
     #[test]
     fn stdout_records_are_wrapped_with_their_source() {
         let mut out = Vec::new();
-        wrap_record("{\"x\":[1,2]}", &mut out);
+        wrap_record(b"{\"x\":[1,2]}", &mut out);
         out.push(b' ');
-        wrap_record("plain \"text\" line", &mut out);
+        wrap_record(b"plain \"text\" line", &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "{\"x\":[1,2]} \"plain \\\"text\\\" line\""

@@ -17,9 +17,11 @@ use crate::time::parse_time;
 use crate::windows::parse_opt;
 use crate::Failure;
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use logexport::atlas::{EventQuery, StreamLogOptions, TimeRange};
+use crate::output::each_chunk;
 use logexport::conductorone::{RawEvent, SortDirection};
+use logexport::download::{BoxReader, LineNormalizer};
 use logexport::tencent_cls::{self, ExportOptions, ExportParams, Order};
 use std::path::Path;
 use tokio::sync::watch;
@@ -150,7 +152,7 @@ struct Batch<'a> {
 }
 
 impl Batch<'_> {
-    fn append(&mut self, line: &str) -> Result<(), Failure> {
+    fn append(&mut self, line: &[u8]) -> Result<(), Failure> {
         self.out.append(line, self.ledger)?;
         self.records += 1;
         self.bytes += line.len() as u64 + 1;
@@ -201,7 +203,7 @@ async fn fetch_window(
                 let dl = client
                     .download_stream_audit_logs(&project, &workspace, range, opts)
                     .await?;
-                copy(dl.lines(), window).await?;
+                copy_text(dl.into_reader().await?, window).await?;
             }
             Ok(None)
         }
@@ -220,7 +222,7 @@ async fn fetch_window(
                 let dl = client
                     .download_cluster_log(&project, &host, *log, range)
                     .await?;
-                copy(dl.lines(), window).await?;
+                copy_text(dl.into_reader().await?, window).await?;
             }
             Ok(None)
         }
@@ -232,11 +234,10 @@ async fn fetch_window(
                     client.project_events(&defaults.project(project.clone(), NO_PROJECT)?, query)?
                 }
             };
-            copy(
-                events.map(|e| e.map(|e| serde_json::to_string(&e).expect("serialisable"))),
-                window,
-            )
-            .await?;
+            let mut events = std::pin::pin!(events);
+            while let Some(event) = events.try_next().await? {
+                window.append(&serde_json::to_vec(&event).expect("serialisable"))?;
+            }
             Ok(None)
         }
         (What::ClsExport { topic, query, .. }, Client::Cls(client)) => {
@@ -272,15 +273,29 @@ where
     Ok(names)
 }
 
-/// Appends every line of `lines`.
-async fn copy(
-    mut lines: impl futures::Stream<Item = logexport::Result<String>> + Unpin,
-    window: &mut Batch<'_>,
-) -> Result<(), Failure> {
-    while let Some(line) = lines.try_next().await? {
-        window.append(&line)?;
+/// Appends the records of a decoded download, one per line as the
+/// library's text policy makes them, straight from the decoder's chunks
+/// through one reused block: no `String` per line.
+async fn copy_text(reader: BoxReader, window: &mut Batch<'_>) -> Result<(), Failure> {
+    let mut lines = LineNormalizer::new();
+    let mut block = Vec::new();
+    fn append_block(block: &[u8], window: &mut Batch<'_>) -> Result<(), Failure> {
+        // Each record in the block ends with `\n`; the normalizer drops
+        // blank lines, so an empty piece is only the one after the last.
+        block
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty())
+            .try_for_each(|line| window.append(line))
     }
-    Ok(())
+    each_chunk(reader, |chunk| {
+        block.clear();
+        lines.push(chunk, &mut block)?;
+        append_block(&block, window)
+    })
+    .await?;
+    block.clear();
+    lines.finish(&mut block);
+    append_block(&block, window)
 }
 
 /// One CLS window: the task recorded by an interrupted cycle if it still
@@ -311,11 +326,13 @@ async fn cls_window(
     let options = ExportOptions::default()
         .order(Order::Asc)
         .delete_after(false);
+    // The NDJSON lines the export converter makes, as bytes: no value and
+    // no `String` per record.
     let mut records = client
         .resume_export(topic, export_id.as_str(), options)
-        .records();
+        .lines();
     while let Some(record) = records.try_next().await? {
-        window.append(&record.to_string())?;
+        window.append(&record)?;
     }
     if window.records >= tencent_cls::MAX_EXPORT_COUNT {
         // The task stopped at its Count: storing the window would skip the
@@ -375,7 +392,7 @@ async fn c1_events(
                 return Err(e.into());
             }
         };
-        batch.append(event.as_str())?;
+        batch.append(event.as_str().as_bytes())?;
         last = Some(event);
         if batch.records == COMMIT_EVERY {
             commit(batch, last.take(), cycle)?;
