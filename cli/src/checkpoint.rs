@@ -207,7 +207,8 @@ impl Resumable {
     /// the place to resume from.
     pub fn commit(&mut self, position: Option<String>) -> Result<(), Failure> {
         self.flush_pending()?;
-        blocking(|| self.output.sync_data()).map_err(|e| Failure::runtime(e.to_string()))?;
+        blocking(|| self.output.sync_data())
+            .map_err(|e| Failure::path(&self.path, "cannot sync", e))?;
         self.state.output_len += self.written;
         self.state.records += self.pending_records;
         self.written = 0;
@@ -241,7 +242,7 @@ impl Resumable {
 
     fn save(&self) -> Result<(), Failure> {
         let bytes = serde_json::to_vec_pretty(&self.state).expect("serialisable");
-        blocking(|| write_atomic(&self.checkpoint_path, &bytes)).map_err(Failure::runtime)
+        write_atomic(&self.checkpoint_path, &bytes)
     }
 }
 
@@ -282,22 +283,39 @@ fn truncate(file: &mut std::fs::File, len: u64, path: &Path) -> Result<(), Failu
         .map_err(|e| Failure::path(path, "cannot truncate", e))
 }
 
-/// Replaces `path` with `bytes` via a synced temporary file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+/// Replaces `path` with `bytes` via a synced temporary file and a rename,
+/// on a thread that may block.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| e.to_string())?;
-    tmp.write_all(bytes).map_err(|e| e.to_string())?;
-    tmp.as_file().sync_all().map_err(|e| e.to_string())?;
-    tmp.persist(path).map_err(|e| e.to_string())?;
-    Ok(())
+    blocking(|| {
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        tmp.write_all(bytes)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    })
+    .map_err(|e: std::io::Error| Failure::path(path, "cannot write", e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_checkpoint_that_cannot_be_written_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("x.checkpoint");
+        let failure = write_atomic(&path, b"{}").unwrap_err();
+        assert!(
+            failure.message.starts_with("cannot write ")
+                && failure.message.contains(&path.display().to_string()),
+            "{}",
+            failure.message
+        );
+    }
 
     #[test]
     fn a_page_written_but_not_recorded_is_cut_on_resume() {

@@ -559,14 +559,20 @@ fn parse_source(
         (Some("atlas"), Some("cluster-logs")) => {
             allowed = &["project", "hosts", "log"];
             // The names `--log` takes, aliases included.
+            use clap::ValueEnum;
             let log = match f.string("log") {
                 None => LogName::MongodbAuditLog,
-                Some(s) => match <crate::atlas::LogArg as clap::ValueEnum>::from_str(&s, false) {
+                Some(s) => match crate::atlas::LogArg::from_str(&s, false) {
                     Ok(arg) => LogName::from(arg),
                     Err(_) => {
+                        let names: Vec<_> = crate::atlas::LogArg::value_variants()
+                            .iter()
+                            .filter_map(|v| v.to_possible_value())
+                            .map(|v| v.get_name().to_string())
+                            .collect();
                         f.problem(
                             f.span("log"),
-                            format!("`log` `{s}` is not one of mongodb, mongos, mongodb-audit-log, mongos-audit-log"),
+                            format!("`log` `{s}` is not one of {}", names.join(", ")),
                         );
                         LogName::MongodbAuditLog
                     }

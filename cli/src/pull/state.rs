@@ -86,6 +86,11 @@ impl Ledger {
     /// Locks and reads `name`'s checkpoint (a fresh one if none), refusing
     /// one written for another stream.
     pub fn open(state_dir: &Path, name: &str, stream: &str) -> Result<Ledger, Failure> {
+        // Directory, lock and file: each may block.
+        crate::blocking::blocking(|| Self::open_now(state_dir, name, stream))
+    }
+
+    fn open_now(state_dir: &Path, name: &str, stream: &str) -> Result<Ledger, Failure> {
         let dir = source_dir(state_dir, name);
         std::fs::create_dir_all(&dir).map_err(|e| Failure::path(&dir, "cannot create", e))?;
         let path = dir.join(FILE);
@@ -114,8 +119,7 @@ impl Ledger {
     /// Replaces the checkpoint atomically.
     pub fn save(&self) -> Result<(), Failure> {
         let bytes = serde_json::to_vec_pretty(&self.state).expect("serialisable");
-        crate::blocking::blocking(|| write_atomic(&self.path, &bytes))
-            .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", self.path.display())))
+        write_atomic(&self.path, &bytes)
     }
 }
 
