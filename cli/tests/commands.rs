@@ -6,31 +6,17 @@ mod support;
 
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::conductorone::ConductorOneSandbox;
-use logexport::sandbox::prelude::*;
 use logexport::sandbox::{Fault, FaultTarget};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::Duration;
-use support::{logexport, run_with_kills, Lcg};
+use support::{
+    atlas_audit_windows, c1_events, last_json, logexport, ndjson, run_with_kills, text, tokio_rt,
+    Lcg, SandboxEnv,
+};
 
 fn run(args: &[&str]) -> Output {
     logexport(args).output().expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Asserts every line is a JSON object and returns them.
-fn ndjson(s: &str) -> Vec<serde_json::Value> {
-    s.lines()
-        .map(|l| {
-            let v: serde_json::Value =
-                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
-            assert!(v.is_object(), "not an object: {l}");
-            v
-        })
-        .collect()
 }
 
 fn ok(args: &[&str]) -> Vec<serde_json::Value> {
@@ -40,7 +26,7 @@ fn ok(args: &[&str]) -> Vec<serde_json::Value> {
         "{args:?} failed: {}",
         text(&out.stderr)
     );
-    ndjson(&text(&out.stdout))
+    ndjson(&out.stdout)
 }
 
 #[test]
@@ -117,8 +103,7 @@ fn atlas_raw_download_is_the_gzip_as_served() {
     assert!(r.status.success(), "{}", text(&r.stderr));
     let bytes = std::fs::read(&out).unwrap();
     assert_eq!(&bytes[..2], &[0x1f, 0x8b]);
-    let summary: serde_json::Value =
-        serde_json::from_str(text(&r.stderr).lines().last().unwrap()).unwrap();
+    let summary = last_json(&r.stderr);
     assert_eq!(summary["bytes"].as_u64(), Some(bytes.len() as u64));
 }
 
@@ -265,7 +250,7 @@ fn tour_writes_every_file() {
         let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(!bytes.is_empty(), "{f} is empty");
         if f.ends_with(".ndjson") {
-            assert!(!ndjson(&text(&bytes)).is_empty());
+            assert!(!ndjson(&bytes).is_empty());
         }
     }
 }
@@ -319,7 +304,7 @@ fn sandbox_command_prints_endpoints_and_serves() {
     child.kill().unwrap();
     let _ = child.wait();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(!ndjson(&text(&out.stdout)).is_empty());
+    assert!(!ndjson(&out.stdout).is_empty());
 }
 
 #[test]
@@ -398,18 +383,9 @@ fn usage_errors_exit_2_and_vendor_errors_exit_1() {
         "does-not-exist",
     ]);
     assert_eq!(missing.status.code(), Some(1));
-    let err: serde_json::Value =
-        serde_json::from_str(text(&missing.stderr).lines().last().unwrap()).unwrap();
+    let err = last_json(&missing.stderr);
     assert_eq!(err["error"]["status"], 404);
     assert_eq!(err["error"]["kind"], "NotFound");
-}
-
-fn tokio_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]
@@ -439,12 +415,7 @@ fn a_truncated_download_leaves_no_output_file() {
             "--start",
             "3h",
         ]);
-        let r = logexport(&args)
-            .env("MONGODB_ATLAS_BASE_URL", sb.endpoint())
-            .env("MONGODB_ATLAS_PUBLIC_API_KEY", atlas_sb::DEMO_PUBLIC_KEY)
-            .env("MONGODB_ATLAS_PRIVATE_API_KEY", atlas_sb::DEMO_PRIVATE_KEY)
-            .output()
-            .unwrap();
+        let r = logexport(&args).atlas_env(&sb).output().unwrap();
         assert_eq!(r.status.code(), Some(1), "raw={raw}: {}", text(&r.stderr));
         assert!(!out.exists(), "raw={raw}: a partial file was left");
     }
@@ -453,22 +424,6 @@ fn a_truncated_download_leaves_no_output_file() {
         0,
         "no temporary files either"
     );
-}
-
-fn c1_events_cmd(sb: &ConductorOneSandbox, out: &Path, checkpoint: &Path) -> Command {
-    let mut cmd = logexport(&[
-        "-q",
-        "-o",
-        out.to_str().unwrap(),
-        "c1",
-        "events",
-        "--checkpoint",
-        checkpoint.to_str().unwrap(),
-    ]);
-    cmd.env("CONE_ENDPOINT", sb.endpoint())
-        .env("CONE_CLIENT_ID", sb.client_id())
-        .env("CONE_CLIENT_SECRET", sb.client_secret().expose());
-    cmd
 }
 
 #[test]
@@ -480,10 +435,10 @@ fn c1_events_survive_kill_9_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
 
     let (clean, clean_cp) = (dir.path().join("clean.ndjson"), dir.path().join("clean.cp"));
-    let status = c1_events_cmd(&sb, &clean, &clean_cp).status().unwrap();
+    let status = c1_events(&sb, &clean, Some(&clean_cp)).status().unwrap();
     assert!(status.success());
     let expected = std::fs::read(&clean).unwrap();
-    assert_eq!(ndjson(&text(&expected)).len(), 2_000);
+    assert_eq!(ndjson(&expected).len(), 2_000);
 
     // Slow pages down so kills land mid-stream, then kill repeatedly.
     sb.faults().inject(
@@ -498,7 +453,7 @@ fn c1_events_survive_kill_9_exactly_once() {
             dir.path().join(format!("killed-{round}.ndjson")),
             dir.path().join(format!("killed-{round}.cp")),
         );
-        total_kills += run_with_kills(&|| c1_events_cmd(&sb, &out, &cp), &mut rng, 40, 700);
+        total_kills += run_with_kills(&|| c1_events(&sb, &out, Some(&cp)), &mut rng, 40, 700);
         assert_eq!(
             std::fs::read(&out).unwrap(),
             expected,
@@ -524,37 +479,11 @@ fn atlas_windows_survive_kill_9_exactly_once() {
     let start = (chrono::Utc::now() - chrono::Duration::hours(25))
         .timestamp()
         .to_string();
-    let cmd = |out: &Path, cp: &Path| {
-        let mut c = logexport(&[
-            "-q",
-            "-o",
-            out.to_str().unwrap(),
-            "atlas",
-            "cluster-logs",
-            "--project",
-            atlas_sb::DEMO_PROJECT_ID,
-            "--host",
-            atlas_sb::DEMO_HOST,
-            "--log",
-            "mongodb-audit-log",
-            "--start",
-            &start,
-            "--end",
-            &end,
-            "--step",
-            "1h",
-            "--checkpoint",
-            cp.to_str().unwrap(),
-        ]);
-        c.env("MONGODB_ATLAS_BASE_URL", sb.endpoint())
-            .env("MONGODB_ATLAS_PUBLIC_API_KEY", atlas_sb::DEMO_PUBLIC_KEY)
-            .env("MONGODB_ATLAS_PRIVATE_API_KEY", atlas_sb::DEMO_PRIVATE_KEY);
-        c
-    };
+    let cmd = |out: &Path, cp: &Path| atlas_audit_windows(&sb, out, cp, &start, &end);
     let (clean, clean_cp) = (dir.path().join("clean.ndjson"), dir.path().join("clean.cp"));
     assert!(cmd(&clean, &clean_cp).status().unwrap().success());
     let expected = std::fs::read(&clean).unwrap();
-    assert!(ndjson(&text(&expected)).len() > 1_000);
+    assert!(ndjson(&expected).len() > 1_000);
 
     sb.faults().inject(
         "download_cluster_log",

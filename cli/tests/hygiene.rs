@@ -7,8 +7,8 @@
 mod support;
 
 use logexport::sandbox::atlas as atlas_sb;
-use std::process::{Command, Output, Stdio};
-use support::{logexport, BIN};
+use std::process::Output;
+use support::{logexport, ndjson, text};
 
 fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = logexport(args);
@@ -21,18 +21,6 @@ fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 fn run(args: &[&str]) -> Output {
     run_env(args, &[])
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Every stderr line as JSON; panics on any other line.
-fn json_lines(stderr: &[u8]) -> Vec<serde_json::Value> {
-    let s = text(stderr);
-    s.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}\n{s}")))
-        .collect()
 }
 
 #[test]
@@ -71,7 +59,7 @@ fn json_runs_write_only_json_lines_and_end_with_one_summary() {
         atlas_sb::DEMO_PROJECT_ID,
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let lines = json_lines(&out.stderr);
+    let lines = ndjson(&out.stderr);
     assert!(lines.len() > 1, "the -vv log lines are JSON too");
     let summary = lines.last().unwrap();
     for key in ["records", "bytes", "windows", "resume_from", "duration_ms"] {
@@ -108,20 +96,18 @@ fn json_runs_write_only_json_lines_and_end_with_one_summary() {
         cp.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let lines = json_lines(&out.stderr);
+    let lines = ndjson(&out.stderr);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["windows"], 3, "{}", lines[0]);
     assert!(lines[0]["resume_from"].is_string(), "{}", lines[0]);
 
     // The tour, too, ends in one summary and prints nothing else.
-    let out = Command::new(BIN)
-        .args(["--json", "tour", "--dir", "t"])
+    let out = logexport(&["--json", "tour", "--dir", "t"])
         .current_dir(dir.path())
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let lines = json_lines(&out.stderr);
+    let lines = ndjson(&out.stderr);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0]["bytes"].as_u64().unwrap() > 0);
 }
@@ -131,7 +117,7 @@ fn json_errors_are_json_lines_with_the_library_fields() {
     // A usage error from the argument parser.
     let out = run(&["--json", "atlas", "events", "--bogus"]);
     assert_eq!(out.status.code(), Some(2));
-    let lines = json_lines(&out.stderr);
+    let lines = ndjson(&out.stderr);
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["error"]["kind"], "InvalidInput");
     assert!(lines[0]["error"]["message"]
@@ -149,7 +135,7 @@ fn json_errors_are_json_lines_with_the_library_fields() {
         "does-not-exist",
     ]);
     assert_eq!(out.status.code(), Some(1));
-    let lines = json_lines(&out.stderr);
+    let lines = ndjson(&out.stderr);
     let e = &lines.last().unwrap()["error"];
     assert_eq!(e["kind"], "NotFound");
     assert_eq!(e["vendor"], "ConductorOne");
@@ -224,7 +210,7 @@ fn credential_errors_name_the_variable_not_the_value() {
                 "generic message: {err}"
             );
             if json {
-                let lines = json_lines(&out.stderr);
+                let lines = ndjson(&out.stderr);
                 let e = &lines[0]["error"];
                 assert_eq!(e["kind"], "Credentials", "{e}");
                 assert_eq!(e["exit_code"], 2);

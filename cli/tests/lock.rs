@@ -4,40 +4,11 @@
 
 mod support;
 
-use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
+use logexport::sandbox::atlas::AtlasSandbox;
 use logexport::sandbox::Fault;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{logexport, text, tokio_rt};
-
-fn windows_cmd(sb: &AtlasSandbox, out: &Path, cp: &Path, start: &str, end: &str) -> Command {
-    let mut c = logexport(&[
-        "-q",
-        "-o",
-        out.to_str().unwrap(),
-        "atlas",
-        "cluster-logs",
-        "--project",
-        atlas_sb::DEMO_PROJECT_ID,
-        "--host",
-        atlas_sb::DEMO_HOST,
-        "--log",
-        "mongodb-audit-log",
-        "--start",
-        start,
-        "--end",
-        end,
-        "--step",
-        "1h",
-        "--checkpoint",
-        cp.to_str().unwrap(),
-    ]);
-    c.env("MONGODB_ATLAS_BASE_URL", sb.endpoint())
-        .env("MONGODB_ATLAS_PUBLIC_API_KEY", atlas_sb::DEMO_PUBLIC_KEY)
-        .env("MONGODB_ATLAS_PRIVATE_API_KEY", atlas_sb::DEMO_PRIVATE_KEY);
-    c
-}
+use support::{atlas_audit_windows, text, tokio_rt};
 
 #[test]
 fn two_runs_on_one_checkpoint_the_second_exits_2_at_once() {
@@ -49,7 +20,7 @@ fn two_runs_on_one_checkpoint_the_second_exits_2_at_once() {
     let start = (now - chrono::Duration::hours(13)).timestamp().to_string();
 
     let (clean, clean_cp) = (dir.path().join("clean.ndjson"), dir.path().join("clean.cp"));
-    let status = windows_cmd(&sb, &clean, &clean_cp, &start, &end)
+    let status = atlas_audit_windows(&sb, &clean, &clean_cp, &start, &end)
         .status()
         .unwrap();
     assert!(status.success());
@@ -63,7 +34,7 @@ fn two_runs_on_one_checkpoint_the_second_exits_2_at_once() {
         1_000,
     );
     let (out, cp) = (dir.path().join("out.ndjson"), dir.path().join("audit.cp"));
-    let mut first = windows_cmd(&sb, &out, &cp, &start, &end)
+    let mut first = atlas_audit_windows(&sb, &out, &cp, &start, &end)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -81,7 +52,9 @@ fn two_runs_on_one_checkpoint_the_second_exits_2_at_once() {
     }
 
     let began = Instant::now();
-    let second = windows_cmd(&sb, &out, &cp, &start, &end).output().unwrap();
+    let second = atlas_audit_windows(&sb, &out, &cp, &start, &end)
+        .output()
+        .unwrap();
     let took = began.elapsed();
     let stderr = text(&second.stderr);
     assert_eq!(second.status.code(), Some(2), "{stderr}");
@@ -102,7 +75,9 @@ fn two_runs_on_one_checkpoint_the_second_exits_2_at_once() {
     assert!(status.success());
     assert_eq!(std::fs::read(&out).unwrap(), expected);
     // Released with the first run: a rerun takes the lock and adds nothing.
-    let again = windows_cmd(&sb, &out, &cp, &start, &end).output().unwrap();
+    let again = atlas_audit_windows(&sb, &out, &cp, &start, &end)
+        .output()
+        .unwrap();
     assert!(again.status.success(), "{}", text(&again.stderr));
     assert_eq!(std::fs::read(&out).unwrap(), expected);
     eprintln!(

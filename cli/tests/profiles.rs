@@ -12,7 +12,7 @@ use logexport::sandbox::prelude::*;
 use logexport::sandbox::tencent_cls::{self as cls_sb, TencentClsSandbox};
 use std::path::Path;
 use std::process::Output;
-use support::{logexport, text, tokio_rt};
+use support::{last_json, logexport, text, tokio_rt, SandboxEnv};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/profiles");
 
@@ -70,10 +70,8 @@ fn cone_config(home: &Path, profile: &str, client_id: &str, secret: &str) {
 }
 
 fn summary(out: &Output) -> serde_json::Value {
-    let err = text(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    let last = err.lines().last().expect("a summary line");
-    serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {err}"))
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    last_json(&out.stderr)
 }
 
 #[test]
@@ -168,8 +166,7 @@ fn environment_wins_over_profile() {
     );
     let out = logexport(&["--json", "--endpoint", &sb.endpoint(), "cls", "topics"])
         .env("HOME", home.path())
-        .env("TENCENTCLOUD_SECRET_ID", cls_sb::DEMO_SECRET_ID)
-        .env("TENCENTCLOUD_SECRET_KEY", cls_sb::DEMO_SECRET_KEY)
+        .cls_env(&sb)
         .output()
         .unwrap();
     let s = summary(&out);
@@ -248,29 +245,23 @@ fn atlas_profile_gives_credentials_and_project() {
 fn atlas_project_and_org_ids_from_the_environment() {
     let rt = tokio_rt();
     let sb = rt.block_on(AtlasSandbox::start()).unwrap();
-    let env = |cmd: &mut std::process::Command| {
-        cmd.env("MONGODB_ATLAS_BASE_URL", sb.endpoint())
-            .env("MONGODB_ATLAS_PUBLIC_API_KEY", atlas_sb::DEMO_PUBLIC_KEY)
-            .env("MONGODB_ATLAS_PRIVATE_API_KEY", atlas_sb::DEMO_PRIVATE_KEY);
-    };
-    let mut cmd = logexport(&["--json", "atlas", "processes"]);
-    env(&mut cmd);
-    let out = cmd
+    let out = logexport(&["--json", "atlas", "processes"])
+        .atlas_env(&sb)
         .env("MONGODB_ATLAS_PROJECT_ID", atlas_sb::DEMO_PROJECT_ID)
         .output()
         .unwrap();
     assert!(summary(&out)["records"].as_u64().unwrap() > 0);
-    let mut cmd = logexport(&["--json", "atlas", "events"]);
-    env(&mut cmd);
-    let out = cmd
+    let out = logexport(&["--json", "atlas", "events"])
+        .atlas_env(&sb)
         .env("MONGODB_ATLAS_ORG_ID", atlas_sb::DEMO_ORG_ID)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     // Without either, a usage error that names the variable.
-    let mut cmd = logexport(&["atlas", "processes"]);
-    env(&mut cmd);
-    let out = cmd.output().unwrap();
+    let out = logexport(&["atlas", "processes"])
+        .atlas_env(&sb)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("MONGODB_ATLAS_PROJECT_ID"));
 }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{logexport, run_with_kills, text, tokio_rt, Lcg};
+use support::{last_json, logexport, ndjson, run_with_kills, text, tokio_rt, Lcg, SandboxEnv};
 
 /// The three emulators.
 struct Emulators {
@@ -226,9 +226,7 @@ fn several_sources_at_once_then_a_rerun_stores_nothing_twice() {
             "--until",
             &to,
         ])
-        .env("MONGODB_ATLAS_BASE_URL", em.atlas.endpoint())
-        .env("MONGODB_ATLAS_PUBLIC_API_KEY", atlas_sb::DEMO_PUBLIC_KEY)
-        .env("MONGODB_ATLAS_PRIVATE_API_KEY", atlas_sb::DEMO_PRIVATE_KEY)
+        .atlas_env(&em.atlas)
         .output()
         .unwrap();
     assert!(single.status.success(), "{}", text(&single.stderr));
@@ -254,10 +252,7 @@ fn several_sources_at_once_then_a_rerun_stores_nothing_twice() {
     // --status reads the checkpoints: lag is how far the data is behind now.
     let status = pull(&em, &cfg, &["--status", "--json"]).output().unwrap();
     assert!(status.status.success(), "{}", text(&status.stderr));
-    let rows: Vec<serde_json::Value> = text(&status.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = ndjson(&status.stdout);
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[0]["source"], "atlas-audit");
     assert_eq!(rows[0]["records"], lines["atlas-audit"]["records"]);
@@ -386,8 +381,7 @@ fn one_failing_source_does_not_stop_the_others_and_is_named() {
         assert_eq!(lines[name]["ok"], true, "{}", lines[name]);
         assert!(lines[name]["records"].as_u64().unwrap() > 0);
     }
-    let last: serde_json::Value =
-        serde_json::from_str(text(&out.stderr).lines().last().unwrap()).unwrap();
+    let last = last_json(&out.stderr);
     assert_eq!(
         last["error"]["message"],
         "1 of 3 sources failed: atlas-audit"
@@ -646,10 +640,7 @@ output = "-"
     );
     let out = pull(&em, &cfg, &["--once", "-q"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let lines: Vec<serde_json::Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = ndjson(&out.stdout);
     assert_eq!(lines.len(), 1_500);
     for (line, event) in lines.iter().zip(em.c1.events()) {
         assert_eq!(line["source"], "tenant");

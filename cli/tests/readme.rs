@@ -25,12 +25,13 @@
 
 #![cfg(unix)]
 
+mod support;
+
 use logexport::sandbox::atlas as atlas_sb;
 use logexport::sandbox::tencent_cls as cls_sb;
 use std::io::BufRead;
 use std::process::{Command, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_logexport");
+use support::BIN;
 
 /// A `logexport` command line of the README and the variables exported
 /// before it.

@@ -8,7 +8,7 @@ mod support;
 use logexport::sandbox::atlas as atlas_sb;
 use logexport::sandbox::tencent_cls::{self as cls_sb, TencentClsSandbox};
 use serde_json::Value;
-use support::{logexport, text, tokio_rt};
+use support::{logexport, ndjson, text, tokio_rt};
 
 fn schema(kind: &str) -> Value {
     let out = logexport(&["schema", kind]).output().unwrap();
@@ -23,10 +23,7 @@ fn lines(args: &[&str], env: &[(&str, &str)]) -> Vec<Value> {
     }
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
-    let all: Vec<Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{args:?}: {e}: {l}")))
-        .collect();
+    let all = ndjson(&out.stdout);
     assert!(!all.is_empty(), "{args:?} wrote nothing");
     all
 }

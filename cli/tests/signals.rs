@@ -10,25 +10,21 @@ mod support;
 
 use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
 use logexport::sandbox::conductorone::ConductorOneSandbox;
-use logexport::sandbox::prelude::*;
 use logexport::sandbox::tencent_cls::{self as cls_sb, TencentClsSandbox};
 use logexport::sandbox::{Fault, FaultTarget};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{last_json, tokio_rt, SandboxEnv};
 
 fn logexport(args: &[&str]) -> Command {
-    let mut cmd = support::logexport(args);
-    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-    cmd
+    piped(support::logexport(args))
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+/// Stdout discarded, stderr kept for [`signal_and_wait`].
+fn piped(mut cmd: Command) -> Command {
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd
 }
 
 fn partials(dir: &Path) -> Vec<PathBuf> {
@@ -89,7 +85,7 @@ fn assert_clean_exit(dir: &Path, out: &Path, code: Option<i32>, expected: i32, e
 
 #[test]
 fn atlas_sigint_mid_run_removes_the_temp_file_and_exits_130() {
-    let rt = rt();
+    let rt = tokio_rt();
     let sb = rt.block_on(AtlasSandbox::start()).unwrap();
     sb.faults().inject(
         "list_project_events",
@@ -107,9 +103,7 @@ fn atlas_sigint_mid_run_removes_the_temp_file_and_exits_130() {
         "--project",
         atlas_sb::DEMO_PROJECT_ID,
     ])
-    .env("MONGODB_ATLAS_BASE_URL", sb.endpoint())
-    .env("MONGODB_ATLAS_PUBLIC_API_KEY", atlas_sb::DEMO_PUBLIC_KEY)
-    .env("MONGODB_ATLAS_PRIVATE_API_KEY", atlas_sb::DEMO_PRIVATE_KEY)
+    .atlas_env(&sb)
     .spawn()
     .unwrap();
     wait_for(&mut child, dir.path(), "the temporary file", |d| {
@@ -122,14 +116,13 @@ fn atlas_sigint_mid_run_removes_the_temp_file_and_exits_130() {
 
 #[test]
 fn cls_sigterm_mid_run_removes_the_temp_file_and_exits_143() {
-    let rt = rt();
+    let rt = tokio_rt();
     let sb = rt.block_on(TencentClsSandbox::start()).unwrap();
     sb.faults().inject(
         FaultTarget::Any,
         Fault::Latency(Duration::from_secs(30)),
         100,
     );
-    let creds = sb.credentials();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("topics.ndjson");
     let mut child = logexport(&[
@@ -144,8 +137,7 @@ fn cls_sigterm_mid_run_removes_the_temp_file_and_exits_143() {
         "--region",
         cls_sb::DEMO_REGION,
     ])
-    .env("TENCENTCLOUD_SECRET_ID", creds.secret_id())
-    .env("TENCENTCLOUD_SECRET_KEY", creds.secret_key().expose())
+    .cls_env(&sb)
     .spawn()
     .unwrap();
     wait_for(&mut child, dir.path(), "the temporary file", |d| {
@@ -154,20 +146,12 @@ fn cls_sigterm_mid_run_removes_the_temp_file_and_exits_143() {
     let (code, err) = signal_and_wait(child, "TERM");
     assert_clean_exit(dir.path(), &out, code, 143, &err);
     // Under --json the interruption is reported as JSON too.
-    let last: serde_json::Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
+    let last = last_json(err.as_bytes());
     assert_eq!(last["error"]["exit_code"], 143, "{err}");
 }
 
 fn c1_cmd(sb: &ConductorOneSandbox, out: &Path, checkpoint: Option<&Path>) -> Command {
-    let mut args = vec!["-q", "-o", out.to_str().unwrap(), "c1", "events"];
-    if let Some(cp) = checkpoint {
-        args.extend(["--checkpoint", cp.to_str().unwrap()]);
-    }
-    let mut cmd = logexport(&args);
-    cmd.env("CONE_ENDPOINT", sb.endpoint())
-        .env("CONE_CLIENT_ID", sb.client_id())
-        .env("CONE_CLIENT_SECRET", sb.client_secret().expose());
-    cmd
+    piped(support::c1_events(sb, out, checkpoint))
 }
 
 fn file_len(p: &Path) -> u64 {
@@ -176,7 +160,7 @@ fn file_len(p: &Path) -> u64 {
 
 #[test]
 fn c1_sigterm_mid_stream_removes_the_temp_file_and_exits_143() {
-    let rt = rt();
+    let rt = tokio_rt();
     let sb = rt
         .block_on(ConductorOneSandbox::builder().event_count(2_000).start())
         .unwrap();
@@ -202,7 +186,7 @@ fn c1_sigterm_mid_stream_removes_the_temp_file_and_exits_143() {
 
 #[test]
 fn c1_sigint_with_a_checkpoint_resumes_exactly_once() {
-    let rt = rt();
+    let rt = tokio_rt();
     let sb = rt
         .block_on(ConductorOneSandbox::builder().event_count(2_000).start())
         .unwrap();
@@ -272,18 +256,10 @@ mod hostile;
 /// exit code says which signal.
 #[test]
 fn atlas_signalled_mid_body_removes_the_temp_file() {
-    let rt = rt();
+    let rt = tokio_rt();
     let server = rt.block_on(hostile::Hostile::start(|seen, _| {
         if seen.header("authorization").is_none() {
-            return hostile::Reply::Send {
-                status: 401,
-                headers: vec![(
-                    "www-authenticate".into(),
-                    r#"Digest realm="MMS Public API", nonce="N1", algorithm=MD5, qop="auth""#
-                        .into(),
-                )],
-                body: Vec::new(),
-            };
+            return hostile::Reply::atlas_digest_challenge();
         }
         hostile::Reply::Drip {
             headers: vec![(

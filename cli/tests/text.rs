@@ -8,7 +8,7 @@ mod hostile;
 mod support;
 
 use std::io::Write;
-use support::{logexport, text, tokio_rt};
+use support::{last_json, logexport, text, tokio_rt};
 
 #[test]
 fn invalid_utf8_is_replaced_and_counted_in_the_summary() {
@@ -19,15 +19,7 @@ fn invalid_utf8_is_replaced_and_counted_in_the_summary() {
     let rt = tokio_rt();
     let server = rt.block_on(hostile::Hostile::start(move |seen, _| {
         if seen.header("authorization").is_none() {
-            return hostile::Reply::Send {
-                status: 401,
-                headers: vec![(
-                    "www-authenticate".into(),
-                    r#"Digest realm="MMS Public API", nonce="N1", algorithm=MD5, qop="auth""#
-                        .into(),
-                )],
-                body: Vec::new(),
-            };
+            return hostile::Reply::atlas_digest_challenge();
         }
         hostile::Reply::Send {
             status: 200,
@@ -66,7 +58,6 @@ fn invalid_utf8_is_replaced_and_counted_in_the_summary() {
     assert!(output.status.success(), "{stderr}");
     let written = std::fs::read_to_string(&out).unwrap();
     assert_eq!(written, "{\"a\":\"ok\"}\n{\"a\":\"bad \u{fffd} byte\"}\n");
-    let summary: serde_json::Value =
-        serde_json::from_str(stderr.lines().last().unwrap()).expect("a JSON summary");
+    let summary = last_json(&output.stderr);
     assert_eq!(summary["replaced"], 1, "{stderr}");
 }

@@ -3,17 +3,16 @@
 //! the inputs once seen to panic, and the 13-digit millisecond form, are run
 //! through the built binary.
 
+mod support;
 #[path = "../src/time.rs"]
 #[allow(dead_code)]
 mod time;
 
 use chrono::{DateTime, Utc};
-use logexport::sandbox::prelude::*;
 use logexport::sandbox::tencent_cls::{self as cls_sb, TencentClsSandbox};
 use proptest::prelude::*;
-use std::process::{Command, Output, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_logexport");
+use std::process::Output;
+use support::{logexport, ndjson, text, tokio_rt, SandboxEnv};
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
@@ -54,15 +53,7 @@ proptest! {
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    logexport(args).output().unwrap()
 }
 
 #[test]
@@ -149,24 +140,15 @@ fn compound_spans_are_accepted() {
 
 #[test]
 fn thirteen_digits_are_unix_milliseconds_as_tccli_writes_them() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio_rt();
     let sb = rt.block_on(TencentClsSandbox::start()).unwrap();
-    let creds = sb.credentials();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("export.ndjson");
     let cls = |args: &[&str]| {
-        Command::new(BIN)
-            .args(["-q", "--endpoint", &sb.endpoint()])
+        logexport(&["-q", "--endpoint", &sb.endpoint()])
             .args(args)
-            .env_remove("TENCENTCLOUD_SESSION_TOKEN")
-            .env("TENCENTCLOUD_SECRET_ID", creds.secret_id())
-            .env("TENCENTCLOUD_SECRET_KEY", creds.secret_key().expose())
+            .cls_env(&sb)
             .env("TENCENTCLOUD_REGION", cls_sb::DEMO_REGION)
-            .stdin(Stdio::null())
             .output()
             .unwrap()
     };
@@ -189,10 +171,7 @@ fn thirteen_digits_are_unix_milliseconds_as_tccli_writes_them() {
     // The task the service recorded carries the range in milliseconds.
     let listed = cls(&["cls", "exports", "--topic", cls_sb::DEMO_TOPIC_ID]);
     assert!(listed.status.success(), "{}", text(&listed.stderr));
-    let tasks: Vec<serde_json::Value> = text(&listed.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let tasks = ndjson(&listed.stdout);
     assert!(
         tasks
             .iter()

@@ -10,15 +10,14 @@ use logexport::sandbox::{Fault, FaultTarget};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use support::{logexport, run_with_kills, text, tokio_rt, Lcg};
+use support::{logexport, run_with_kills, text, tokio_rt, Lcg, SandboxEnv};
 
 fn cls(sb: &TencentClsSandbox, args: &[&str]) -> Command {
     let mut c = logexport(&["-q", "--endpoint", &sb.endpoint()]);
     c.args(["cls", "export", "--region", cls_sb::DEMO_REGION])
         .args(["--topic", cls_sb::DEMO_TOPIC_ID, "--query", "*"])
         .args(args)
-        .env("TENCENTCLOUD_SECRET_ID", cls_sb::DEMO_SECRET_ID)
-        .env("TENCENTCLOUD_SECRET_KEY", cls_sb::DEMO_SECRET_KEY);
+        .cls_env(sb);
     c
 }
 
@@ -32,9 +31,7 @@ fn atlas(sb: &AtlasSandbox, args: &[&str]) -> Command {
     ])
     .args(["--host", atlas_sb::DEMO_HOST, "--log", "mongodb-audit-log"])
     .args(args)
-    .env("MONGODB_ATLAS_BASE_URL", sb.endpoint())
-    .env("MONGODB_ATLAS_PUBLIC_API_KEY", atlas_sb::DEMO_PUBLIC_KEY)
-    .env("MONGODB_ATLAS_PRIVATE_API_KEY", atlas_sb::DEMO_PRIVATE_KEY);
+    .atlas_env(sb);
     c
 }
 

@@ -86,6 +86,20 @@ impl Reply {
             body: body.into().into_bytes(),
         }
     }
+
+    /// Atlas's 401 Digest challenge (MD5, `qop="auth"`, nonce `N1`), the
+    /// answer to a request without an `Authorization` header.
+    #[allow(dead_code)] // not every test that includes this file needs it
+    pub fn atlas_digest_challenge() -> Reply {
+        Reply::Send {
+            status: 401,
+            headers: vec![(
+                "www-authenticate".into(),
+                r#"Digest realm="MMS Public API", nonce="N1", algorithm=MD5, qop="auth""#.into(),
+            )],
+            body: Vec::new(),
+        }
+    }
 }
 
 type Script = dyn Fn(&Seen, usize) -> Reply + Send + Sync;

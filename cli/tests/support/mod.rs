@@ -2,6 +2,11 @@
 //! hosted by the test process (so the emulator outlives every run).
 #![allow(dead_code)]
 
+use logexport::sandbox::atlas::{self as atlas_sb, AtlasSandbox};
+use logexport::sandbox::conductorone::ConductorOneSandbox;
+use logexport::sandbox::prelude::*;
+use logexport::sandbox::tencent_cls::TencentClsSandbox;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -72,6 +77,106 @@ pub fn tokio_rt() -> tokio::runtime::Runtime {
 /// Lossy UTF-8.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Every line of `bytes` as JSON; panics, naming the line, unless each one
+/// is a JSON object.
+pub fn ndjson(bytes: &[u8]) -> Vec<serde_json::Value> {
+    text(bytes)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}"));
+            assert!(v.is_object(), "not an object: {l:?}");
+            v
+        })
+        .collect()
+}
+
+/// The last line of `stderr` as JSON: the `--json` summary or error.
+pub fn last_json(stderr: &[u8]) -> serde_json::Value {
+    let err = text(stderr);
+    let last = err
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("no last line: {err:?}"));
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("last line not JSON ({e}): {err}"))
+}
+
+/// Points a command at an emulator through the variables a user would set.
+pub trait SandboxEnv {
+    /// `MONGODB_ATLAS_BASE_URL` and the demo API key pair.
+    fn atlas_env(&mut self, sb: &AtlasSandbox) -> &mut Self;
+    /// `TENCENTCLOUD_SECRET_ID` and `TENCENTCLOUD_SECRET_KEY` (the endpoint
+    /// goes in `--endpoint`).
+    fn cls_env(&mut self, sb: &TencentClsSandbox) -> &mut Self;
+    /// `CONE_ENDPOINT`, `CONE_CLIENT_ID` and `CONE_CLIENT_SECRET`.
+    fn c1_env(&mut self, sb: &ConductorOneSandbox) -> &mut Self;
+}
+
+impl SandboxEnv for Command {
+    fn atlas_env(&mut self, sb: &AtlasSandbox) -> &mut Self {
+        self.env("MONGODB_ATLAS_BASE_URL", sb.endpoint())
+            .env("MONGODB_ATLAS_PUBLIC_API_KEY", atlas_sb::DEMO_PUBLIC_KEY)
+            .env("MONGODB_ATLAS_PRIVATE_API_KEY", atlas_sb::DEMO_PRIVATE_KEY)
+    }
+
+    fn cls_env(&mut self, sb: &TencentClsSandbox) -> &mut Self {
+        let creds = sb.credentials();
+        self.env("TENCENTCLOUD_SECRET_ID", creds.secret_id())
+            .env("TENCENTCLOUD_SECRET_KEY", creds.secret_key().expose())
+    }
+
+    fn c1_env(&mut self, sb: &ConductorOneSandbox) -> &mut Self {
+        self.env("CONE_ENDPOINT", sb.endpoint())
+            .env("CONE_CLIENT_ID", sb.client_id())
+            .env("CONE_CLIENT_SECRET", sb.client_secret().expose())
+    }
+}
+
+/// `c1 events` of `sb` into `out`, quiet, from and to `checkpoint` if given.
+pub fn c1_events(sb: &ConductorOneSandbox, out: &Path, checkpoint: Option<&Path>) -> Command {
+    let mut args = vec!["-q", "-o", out.to_str().unwrap(), "c1", "events"];
+    if let Some(cp) = checkpoint {
+        args.extend(["--checkpoint", cp.to_str().unwrap()]);
+    }
+    let mut cmd = logexport(&args);
+    cmd.c1_env(sb);
+    cmd
+}
+
+/// `atlas cluster-logs` of the demo host's audit log from `start` to `end`
+/// in one-hour windows with `checkpoint`, quiet, into `out`.
+pub fn atlas_audit_windows(
+    sb: &AtlasSandbox,
+    out: &Path,
+    checkpoint: &Path,
+    start: &str,
+    end: &str,
+) -> Command {
+    let mut cmd = logexport(&[
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "atlas",
+        "cluster-logs",
+        "--project",
+        atlas_sb::DEMO_PROJECT_ID,
+        "--host",
+        atlas_sb::DEMO_HOST,
+        "--log",
+        "mongodb-audit-log",
+        "--start",
+        start,
+        "--end",
+        end,
+        "--step",
+        "1h",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+    ]);
+    cmd.atlas_env(sb);
+    cmd
 }
 
 /// A tiny deterministic generator for kill delays.
