@@ -467,6 +467,59 @@ fn c1_events_survive_kill_9_exactly_once() {
     eprintln!("c1 events: {total_kills} kill -9s across 3 rounds, outputs identical");
 }
 
+/// A C1 server that starts failing mid-stream: the run exits 1, the events
+/// read before the failure are stored and counted by the checkpoint, and a
+/// rerun once the server recovers completes the output exactly once.
+#[test]
+fn c1_events_failing_mid_stream_keep_what_was_read_and_resume_exactly_once() {
+    let rt = tokio_rt();
+    let sb = rt
+        .block_on(
+            // Pages of 30: the failure lands between two checkpoint commits
+            // (one per 100 events).
+            ConductorOneSandbox::builder()
+                .event_count(1_000)
+                .max_page_size(30)
+                .start(),
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (clean, clean_cp) = (dir.path().join("clean.ndjson"), dir.path().join("clean.cp"));
+    assert!(c1_events(&sb, &clean, Some(&clean_cp))
+        .status()
+        .unwrap()
+        .success());
+    let expected = std::fs::read(&clean).unwrap();
+
+    // Four pages (120 events) pass, then every page request fails
+    // (retries included).
+    sb.faults()
+        .inject("list_system_log_events", Fault::Latency(Duration::ZERO), 4);
+    sb.faults().inject(
+        "list_system_log_events",
+        Fault::error(500, "internal"),
+        10_000,
+    );
+    let (out, cp) = (dir.path().join("out.ndjson"), dir.path().join("out.cp"));
+    let failed = c1_events(&sb, &out, Some(&cp)).output().unwrap();
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed.stderr));
+    let kept = std::fs::read(&out).unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(&cp).unwrap()).unwrap();
+    let lines = ndjson(&kept).len() as u64;
+    // A commit comes every 100 events; the last 20 were stored by the
+    // commit on the way out.
+    assert_eq!(lines, 120, "every event read before the failure is kept");
+    assert_eq!(state["records"].as_u64(), Some(lines));
+    assert!(
+        expected.starts_with(&kept),
+        "the kept events are the first ones"
+    );
+
+    sb.faults().clear();
+    assert!(c1_events(&sb, &out, Some(&cp)).status().unwrap().success());
+    assert_eq!(std::fs::read(&out).unwrap(), expected);
+}
+
 #[test]
 fn atlas_windows_survive_kill_9_exactly_once() {
     let rt = tokio_rt();

@@ -78,6 +78,7 @@ pub struct ConductorOneSandboxBuilder {
     event_base: Option<DateTime<Utc>>,
     waiting_period: Duration,
     seed_exporter: bool,
+    max_page_size: usize,
 }
 
 impl Default for ConductorOneSandboxBuilder {
@@ -91,6 +92,7 @@ impl Default for ConductorOneSandboxBuilder {
             event_base: None,
             waiting_period: Duration::from_secs(2),
             seed_exporter: true,
+            max_page_size: 100,
         }
     }
 }
@@ -125,6 +127,14 @@ impl ConductorOneSandboxBuilder {
     /// How long a new exporter stays `WAITING` (default 2 s).
     pub fn waiting_period(mut self, period: Duration) -> Self {
         self.waiting_period = period;
+        self
+    }
+
+    /// The most events one page holds, whatever the client asks for
+    /// (default 100, the API's own bound), as a server under load may
+    /// answer: clients must follow the page token, not count on full pages.
+    pub fn max_page_size(mut self, size: usize) -> Self {
+        self.max_page_size = size.max(1);
         self
     }
 
@@ -169,6 +179,7 @@ impl ConductorOneSandboxBuilder {
             index,
             event_base: base,
             request_ids: AtomicU64::new(0),
+            max_page_size: self.max_page_size,
         });
         if self.seed_exporter {
             shared.seed();

@@ -471,6 +471,7 @@ impl Shared {
                 })
                 .unwrap_or(selected.len()),
         };
+        let size = size.min(self.max_page_size);
         let page: Vec<usize> = selected[start..].iter().take(size).copied().collect();
         let more = start + page.len() < selected.len();
         let next = match page.last() {

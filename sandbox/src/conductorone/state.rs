@@ -38,6 +38,8 @@ pub(super) struct Shared {
     pub(super) index: Vec<(String, i64)>,
     pub(super) event_base: DateTime<Utc>,
     pub(super) request_ids: AtomicU64,
+    /// See [`super::ConductorOneSandboxBuilder::max_page_size`].
+    pub(super) max_page_size: usize,
 }
 
 #[derive(Default)]
