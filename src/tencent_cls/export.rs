@@ -1,9 +1,13 @@
 //! The export workflow: create a task, wait for it, download and decode it.
 //!
 //! [`Client::export_logs`] returns an [`ExportLogs`] that does the whole job
-//! when it is consumed in one of three ways:
+//! when it is consumed in one of these ways:
 //! - [`ExportLogs::records`]: a `Stream` of parsed records (JSON lines as
 //!   they are; CSV rows as objects keyed by the header);
+//! - [`ExportLogs::lines`]: a `Stream` of each record's NDJSON line, as
+//!   bytes, for writers that pass records on without parsing them;
+//! - [`ExportLogs::into_reader`]: one NDJSON byte stream to read, the
+//!   bytes `save` in [`SaveMode::Decoded`] writes;
 //! - [`ExportLogs::save`] in [`SaveMode::Raw`]: the file exactly as served (`.tar.gz`),
 //!   written atomically after its gzip stream is verified;
 //! - [`ExportLogs::save`] in [`SaveMode::Decoded`]: the decoded records as NDJSON,
@@ -27,7 +31,8 @@
 //! since it would fail the same way; only a body that ends too early is.
 //! Invalid UTF-8 in records becomes U+FFFD under the crate's
 //! [text policy](crate::download), counted in
-//! [`ExportSummary::replaced`] / [`Records::replacements`].
+//! [`ExportSummary::replaced`] / [`Records::replacements`]: once, as one
+//! clean pass over the file counts them, however many attempts it took.
 
 use super::client::Client;
 use super::records::NdjsonConverter;
@@ -338,7 +343,7 @@ impl Client {
 }
 
 /// An export ready to run; choose the output to start it.
-#[must_use = "an export does nothing until consumed with records() or save()"]
+#[must_use = "an export does nothing until consumed with records(), lines(), into_reader() or save()"]
 #[derive(Debug, Clone)]
 pub struct ExportLogs {
     flow: Arc<Flow>,
@@ -386,8 +391,11 @@ impl ExportLogs {
     pub async fn save(self, path: impl AsRef<Path>, mode: SaveMode) -> Result<ExportSummary> {
         let (flow, path) = (&*self.flow, path.as_ref());
         let export_id = &flow.prepare().await?;
-        let replacements = &Replacements::new();
         let attempt = |attempt| async move {
+            // A count of this attempt's own: a retry decodes the file again
+            // from the start, and what it replaces must not be added to
+            // what a failed attempt already counted.
+            let replacements = Replacements::new();
             let (body, export) = flow.open_download(export_id, attempt).await?;
             let (dest, bytes, records) = match mode {
                 SaveMode::Raw => {
@@ -399,7 +407,7 @@ impl ExportLogs {
                 }
                 SaveMode::Decoded => {
                     let dest = download::resolve_output(path, &format!("{export_id}.ndjson"));
-                    let mut reader = flow.decode_records(body, &export, replacements).await?;
+                    let mut reader = flow.decode_records(body, &export, &replacements).await?;
                     let mut out = AtomicFile::create(&dest).await?;
                     // Each record is one line: JSON has no raw newline inside a value.
                     let mut records = 0u64;
@@ -410,9 +418,10 @@ impl ExportLogs {
                     (dest, out.commit().await?, Some(records))
                 }
             };
-            Ok((dest, bytes, records, export.file_name))
+            Ok((dest, bytes, records, export.file_name, replacements.get()))
         };
-        let ((path, bytes, records, file_name), attempts) = flow.with_attempts(attempt).await?;
+        let ((path, bytes, records, file_name, replaced), attempts) =
+            flow.with_attempts(attempt).await?;
         Ok(ExportSummary {
             export_id: export_id.clone(),
             path,
@@ -421,7 +430,7 @@ impl ExportLogs {
             file_name,
             attempts,
             deleted: flow.finish(export_id, bytes, records).await,
-            replaced: replacements.get(),
+            replaced,
         })
     }
 
@@ -464,15 +473,18 @@ impl ExportLogs {
     ) -> Records<T> {
         let replacements = Replacements::new();
         let state = RecordsState {
-            replacements: replacements.clone(),
-            flow: self.flow,
             export_id: None,
-            lines: None,
-            read,
-            yielded: 0,
-            seen: 0,
-            attempt: 0,
-            received: Arc::new(AtomicU64::new(0)),
+            run: Run {
+                replacements: replacements.clone(),
+                counted: Replacements::new(),
+                flow: self.flow,
+                lines: None,
+                read,
+                yielded: 0,
+                seen: 0,
+                attempt: 0,
+                received: Arc::new(AtomicU64::new(0)),
+            },
         };
         // An error ends the stream.
         let inner = futures::stream::try_unfold(state, |mut st| async move {
@@ -791,6 +803,8 @@ impl<T> fmt::Debug for Records<T> {
 impl<T> Records<T> {
     /// A handle on the count of invalid UTF-8 sequences replaced with
     /// U+FFFD in the records so far (see the [text policy](crate::download)).
+    /// A download started again after a failure re-reads the file without
+    /// counting its replacements a second time.
     pub fn replacements(&self) -> Replacements {
         self.replacements.clone()
     }
@@ -805,10 +819,31 @@ impl<T> Stream for Records<T> {
     }
 }
 
+/// A record stream's progress through the export.
 struct RecordsState<T> {
-    flow: Arc<Flow>,
-    replacements: Replacements,
+    /// The task, once created (or found) and complete.
     export_id: Option<String>,
+    run: Run<T>,
+}
+
+impl<T: Send + 'static> RecordsState<T> {
+    async fn next(&mut self) -> Result<Option<T>> {
+        let export_id = match &self.export_id {
+            Some(id) => id,
+            None => self.export_id.insert(self.run.flow.prepare().await?),
+        };
+        self.run.next(export_id).await
+    }
+}
+
+/// The downloads of a record stream: the current attempt and what was
+/// handed out before it.
+struct Run<T> {
+    flow: Arc<Flow>,
+    /// The count the consumer sees ([`Records::replacements`]).
+    replacements: Replacements,
+    /// The count of the current attempt, which decodes from the start.
+    counted: Replacements,
     lines: Option<BoxStream<'static, Result<T>>>,
     /// Reads the records of a converted download.
     read: fn(BoxReader) -> BoxStream<'static, Result<T>>,
@@ -820,32 +855,23 @@ struct RecordsState<T> {
     received: Arc<AtomicU64>,
 }
 
-impl<T: Send + 'static> RecordsState<T> {
-    async fn next(&mut self) -> Result<Option<T>> {
-        let export_id = match &self.export_id {
-            Some(id) => id.clone(),
-            None => {
-                let id = self.flow.prepare().await?;
-                self.export_id = Some(id.clone());
-                id
-            }
-        };
+impl<T: Send + 'static> Run<T> {
+    async fn next(&mut self, export_id: &str) -> Result<Option<T>> {
         loop {
-            if self.lines.is_none() {
+            let Some(lines) = self.lines.as_mut() else {
                 self.attempt += 1;
-                match self.open(&export_id).await {
+                match self.open(export_id).await {
                     Ok(lines) => {
                         self.lines = Some(lines);
                         self.seen = 0;
                     }
-                    Err(e) => {
-                        self.flow.after_failed_attempt(e, self.attempt).await?;
-                        continue;
-                    }
+                    Err(e) => self.flow.after_failed_attempt(e, self.attempt).await?,
                 }
-            }
-            let lines = self.lines.as_mut().expect("opened above");
-            match lines.next().await {
+                continue;
+            };
+            let next = lines.next().await;
+            self.publish_replacements();
+            match next {
                 Some(Ok(record)) => {
                     self.seen += 1;
                     // After a restart, the file is the same: skip what
@@ -863,12 +889,24 @@ impl<T: Send + 'static> RecordsState<T> {
                 None => {
                     self.lines = None;
                     let bytes = self.received.load(Ordering::Relaxed);
-                    self.flow
-                        .finish(&export_id, bytes, Some(self.yielded))
-                        .await;
+                    self.flow.finish(export_id, bytes, Some(self.yielded)).await;
                     return Ok(None);
                 }
             }
+        }
+    }
+
+    /// Brings the consumer's count up to the current attempt's. Every
+    /// attempt reads the same file from its start, so the attempt that got
+    /// furthest has counted every replacement so far, and the others a
+    /// prefix of them: the larger count is the true one, and a restart
+    /// re-reading records already handed out adds nothing until it passes
+    /// the point where the failed attempt stopped. Only this task writes
+    /// the consumer's count, so comparing and adding cannot race.
+    fn publish_replacements(&self) {
+        let (counted, shown) = (self.counted.get(), self.replacements.get());
+        if counted > shown {
+            self.replacements.add(counted - shown);
         }
     }
 
@@ -879,9 +917,10 @@ impl<T: Send + 'static> RecordsState<T> {
         let body = download::observe(body, move |n| {
             received.fetch_add(n, Ordering::Relaxed);
         });
+        self.counted = Replacements::new();
         let reader = self
             .flow
-            .decode_records(body, &export, &self.replacements)
+            .decode_records(body, &export, &self.counted)
             .await?;
         Ok((self.read)(reader))
     }

@@ -178,7 +178,8 @@ impl Scheme for Tc3 {
         };
         let signed = sign::sign(&signable, &params)?;
         for (name, value) in signed.headers {
-            let mut v = HeaderValue::from_str(&value).map_err(|_| {
+            // The `String` becomes the value's buffer as it is, not a copy.
+            let mut v = HeaderValue::try_from(value).map_err(|_| {
                 Error::credentials(
                     "the credentials contain characters that cannot be sent in a header",
                 )
@@ -186,9 +187,7 @@ impl Scheme for Tc3 {
             if name != "X-TC-Timestamp" {
                 v.set_sensitive(true);
             }
-            // `from_bytes` lowers the signer's `X-TC-Timestamp` style names.
-            let name = HeaderName::from_bytes(name.as_bytes()).expect("a valid header name");
-            request.headers_mut().insert(name, v);
+            request.headers_mut().insert(signed_header_name(name)?, v);
         }
         Ok(())
     }
@@ -227,6 +226,24 @@ impl Scheme for Tc3 {
 }
 
 const CONTENT_TYPE: &str = "application/json";
+
+/// The wire name of a header the signer adds. The signer spells them the
+/// canonical way (`X-TC-Timestamp`); parsing that would lowercase it into a
+/// new buffer on every request, so the three it adds map to static names.
+fn signed_header_name(name: &'static str) -> crate::Result<HeaderName> {
+    Ok(match name {
+        "Authorization" => http::header::AUTHORIZATION,
+        "X-TC-Timestamp" => HeaderName::from_static("x-tc-timestamp"),
+        "X-TC-Token" => HeaderName::from_static("x-tc-token"),
+        // A name added to the signer later: parsed, never a panic.
+        other => HeaderName::from_bytes(other.as_bytes()).map_err(|_| {
+            Error::new(
+                crate::ErrorKind::InvalidInput,
+                format!("the signer produced an invalid header name `{other}`"),
+            )
+        })?,
+    })
+}
 
 fn timestamp(offset: i64) -> i64 {
     chrono::Utc::now().timestamp().saturating_add(offset)
@@ -390,6 +407,43 @@ crate::hooks::exec_through_pipeline!();
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_header_the_signer_adds_has_its_wire_name() {
+        let params = SigningParams {
+            secret_id: "AKIDEXAMPLE",
+            secret_key: "key",
+            token: Some("token"),
+            service: sign::SERVICE,
+            timestamp: 1_700_000_000,
+            signed_headers: sign::DEFAULT_SIGNED_HEADERS,
+        };
+        let headers = [
+            ("Content-Type", CONTENT_TYPE),
+            ("X-TC-Action", "DescribeTopics"),
+        ];
+        let request = SignableRequest {
+            method: "POST",
+            host: "cls.example",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: b"{}",
+        };
+        let out = sign::sign(&request, &params).unwrap();
+        assert_eq!(out.headers.len(), 3);
+        for (name, _) in out.headers {
+            let wire = signed_header_name(name).unwrap();
+            assert_eq!(wire.as_str(), name.to_ascii_lowercase(), "{name}");
+            assert_eq!(wire, HeaderName::from_bytes(name.as_bytes()).unwrap());
+        }
+        assert_eq!(
+            signed_header_name("X-TC-Other").unwrap().as_str(),
+            "x-tc-other"
+        );
+        let err = signed_header_name("bad name").unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidInput, "{err}");
+    }
 
     #[test]
     fn generated_paths_become_post_root() {

@@ -22,6 +22,7 @@
 use crate::{Error, Result};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::fmt;
 
 /// The algorithm name that starts the string to sign and the header.
@@ -245,9 +246,17 @@ pub fn canonical_headers(
     headers: &[(&str, &str)],
     signed: &[&str],
 ) -> Result<(String, String)> {
-    let mut names: Vec<String> = signed
+    // Callers pass lowercase names (the defaults are): borrowed as they are.
+    let mut names: Vec<Cow<'_, str>> = signed
         .iter()
-        .map(|n| n.trim().to_ascii_lowercase())
+        .map(|n| {
+            let n = n.trim();
+            if n.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(n.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(n)
+            }
+        })
         .collect();
     names.sort();
     names.dedup();
@@ -259,12 +268,15 @@ pub fn canonical_headers(
             ));
         }
     }
-    let mut block = String::new();
+    // Each line is appended to the block in place: no string per header.
+    let mut block = String::with_capacity(128);
     for name in &names {
-        let value = if name == "host" {
-            host.trim().to_string()
+        block.push_str(name);
+        block.push(':');
+        if name == "host" {
+            block.push_str(host.trim());
         } else {
-            let raw = headers
+            let value = headers
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.trim())
@@ -275,12 +287,12 @@ pub fn canonical_headers(
                     )
                 })?;
             if name == "x-tc-action" {
-                raw.to_ascii_lowercase()
+                block.extend(value.chars().map(|c| c.to_ascii_lowercase()));
             } else {
-                raw.to_string()
+                block.push_str(value);
             }
-        };
-        block.push_str(&format!("{name}:{value}\n"));
+        }
+        block.push('\n');
     }
     Ok((block, names.join(";")))
 }
