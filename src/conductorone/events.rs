@@ -363,8 +363,9 @@ impl<T> EventStream<T> {
     /// The uid of the last event this stream yielded, `None` before the
     /// first or if that event has none: a checkpoint for
     /// [`EventQuery::since_event_uid`]. A text stream reads it from the
-    /// event on each call (the event's page stays in memory until the next
-    /// event is yielded); a value stream keeps it from the value it parsed.
+    /// event on each call (so the event's page stays in memory until the
+    /// next event is yielded or the stream is dropped); a value stream keeps
+    /// it from the value it parsed.
     pub fn last_event_uid(&self) -> Option<Cow<'_, str>> {
         match &self.last_raw {
             Some(event) => event.uid(),

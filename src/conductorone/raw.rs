@@ -7,7 +7,10 @@
 //! wants values, happens as events are handed out, while the next page is
 //! already on its way; the CLI writes the text without parsing it at all.
 //!
-//! Every event is checked to be one JSON object. Lone UTF-16 surrogate
+//! Every event is checked to be one JSON object that `serde_json` can parse
+//! on its own into a value (nesting within its depth limit, numbers within
+//! `f64`'s range): an event that could not be read fails its whole page
+//! here, as a typed decode error, not later on its own. Lone UTF-16 surrogate
 //! escapes are replaced here (counted in [`RawEventPage::replaced`]) so that
 //! the text parses anywhere; invalid UTF-8 fails the page's parse and is
 //! repaired by the caller's fallback (`events::tolerate`). A line break
