@@ -174,6 +174,67 @@ proptest! {
 #[cfg(feature = "conductorone")]
 mod c1 {
     use super::*;
+    use serde_json::Value;
+
+    /// What a page should stream, worked out without the library: invalid
+    /// UTF-8 replaced (one U+FFFD per bad sequence, the crate's text policy),
+    /// then the whole page parsed by serde_json. `Some(Ok(events))` for a
+    /// page of objects, `Some(Err(()))` for a page that must fail, `None`
+    /// where this oracle cannot tell (a page that asks for more pages, or
+    /// one with `\u` escapes, which the library may repair).
+    fn oracle(page: &[u8]) -> Option<Result<Vec<Value>, ()>> {
+        let text = String::from_utf8_lossy(page);
+        let Ok(value) = serde_json::from_str::<Value>(&text) else {
+            return if text.contains("\\u") {
+                None
+            } else {
+                Some(Err(()))
+            };
+        };
+        let Value::Object(page) = value else {
+            return Some(Err(()));
+        };
+        match page.get("nextPageToken") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(t)) if t.is_empty() => {}
+            Some(Value::String(_)) => return None,
+            Some(_) => return Some(Err(())),
+        }
+        match page.get("list") {
+            None | Some(Value::Null) => Some(Ok(Vec::new())),
+            Some(Value::Array(events)) if events.iter().all(Value::is_object) => {
+                Some(Ok(events.clone()))
+            }
+            Some(_) => Some(Err(())),
+        }
+    }
+
+    /// A page of one event around `msg`: compact, or pretty-printed with
+    /// line breaks (LF or CRLF) between the tokens inside the event too.
+    fn event_page(msg: &[u8], pretty: bool, crlf: bool) -> Vec<u8> {
+        let msg: Vec<u8> = msg
+            .iter()
+            .copied()
+            .filter(|b| *b != b'"' && *b != b'\\' && *b >= 0x20)
+            .collect();
+        let nl = if crlf { "\r\n" } else { "\n" };
+        let (open, close) = if pretty {
+            (
+                format!("{{{nl}  \"list\": [{nl}    {{{nl}      \"metadata\": {{{nl}        \"uid\": \"u1\"{nl}      }},{nl}      \"n\": [{nl}        1,{nl}        {{ \"x\": null }}{nl}      ],{nl}      \"msg\": \""),
+                format!("\"{nl}    }}{nl}  ],{nl}  \"nextPageToken\": \"\"{nl}}}{nl}"),
+            )
+        } else {
+            (
+                "{\"list\":[{\"metadata\":{\"uid\":\"u1\"},\"n\":[1,{\"x\":null}],\"msg\":\""
+                    .to_string(),
+                "\"}],\"nextPageToken\":\"\"}".to_string(),
+            )
+        };
+        let mut p = open.into_bytes();
+        p.extend(msg);
+        p.extend_from_slice(close.as_bytes());
+        p
+    }
 
     proptest! {
         // Each case is a real round trip through a loopback server.
@@ -184,18 +245,21 @@ mod c1 {
             prefix in proptest::collection::vec(any::<u8>(), 0..64),
             msg in proptest::collection::vec(any::<u8>(), 0..64),
             wrap: bool,
+            pretty: bool,
+            crlf: bool,
         ) {
             let rt = runtime();
             rt.block_on(async {
                 // Arbitrary bytes inside an event, or as the whole page.
                 let page = if wrap {
-                    let mut p = b"{\"list\":[{\"metadata\":{\"uid\":\"u1\"},\"msg\":\"".to_vec();
-                    p.extend(msg.iter().copied().filter(|b| *b != b'"' && *b != b'\\' && *b >= 0x20));
-                    p.extend_from_slice(b"\"}],\"nextPageToken\":\"\"}");
-                    p
+                    event_page(&msg, pretty, crlf)
                 } else {
                     prefix.clone()
                 };
+                let want = oracle(&page);
+                if wrap {
+                    prop_assert!(matches!(&want, Some(Ok(e)) if e.len() == 1), "{want:?}");
+                }
                 let server = rawserver::RawServer::start(move |_| {
                     rawserver::RawResponse::ok("application/json", page.clone())
                 })
@@ -206,22 +270,35 @@ mod c1 {
                     .retry_policy(logexport::RetryPolicy::default().with_max_attempts(1))
                     .build()
                     .unwrap();
-                let got: logexport::Result<Vec<serde_json::Value>> =
+                let got: logexport::Result<Vec<Value>> =
                     client.events().stream().unwrap().try_collect().await;
-                // The text stream sees the same events, each one line that
-                // parses to the same value, or fails the same way.
                 let raw: logexport::Result<Vec<logexport::conductorone::RawEvent>> =
                     client.events().stream_raw().unwrap().try_collect().await;
-                match (&got, &raw) {
-                    (Ok(values), Ok(raw)) => {
-                        prop_assert_eq!(values.len(), raw.len());
-                        for (v, r) in values.iter().zip(raw) {
-                            prop_assert!(!r.as_str().contains(['\n', '\r']));
-                            prop_assert_eq!(&r.to_value().unwrap(), v);
+                // Each stream against the oracle: the values it parsed, and
+                // the text stream's events, each one line that serde_json
+                // parses to the oracle's value.
+                match (&want, &got) {
+                    (Some(Ok(want)), Ok(values)) => prop_assert_eq!(values, want),
+                    (Some(Err(())), Err(e)) | (None, Err(e)) => {
+                        prop_assert!(e.kind() == ErrorKind::Decode, "{e:?}")
+                    }
+                    (None, Ok(_)) => {}
+                    _ => prop_assert!(false, "stream: {got:?}, oracle: {want:?}"),
+                }
+                match (&want, &raw) {
+                    (Some(Ok(want)), Ok(raw)) => {
+                        prop_assert_eq!(raw.len(), want.len());
+                        for (r, w) in raw.iter().zip(want) {
+                            prop_assert!(!r.as_str().contains(['\n', '\r']), "{r:?}");
+                            let parsed: Value = serde_json::from_str(r.as_str()).unwrap();
+                            prop_assert_eq!(&parsed, w);
                         }
                     }
-                    (Err(a), Err(b)) => prop_assert_eq!(a.kind(), b.kind()),
-                    _ => prop_assert!(false, "the streams disagree: {got:?} vs {raw:?}"),
+                    (Some(Err(())), Err(e)) | (None, Err(e)) => {
+                        prop_assert!(e.kind() == ErrorKind::Decode, "{e:?}")
+                    }
+                    (None, Ok(_)) => {}
+                    _ => prop_assert!(false, "stream_raw: {raw:?}, oracle: {want:?}"),
                 }
                 match got {
                     Ok(events) => {

@@ -22,6 +22,8 @@ use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -308,6 +310,7 @@ impl EventQuery {
             held: None,
             task,
             last_uid: None,
+            last_raw: None,
             pages: 0,
             replaced: 0,
             done: false,
@@ -323,25 +326,51 @@ type Held = (RawEventPage, OwnedSemaphorePermit);
 /// [`EventQuery::stream_raw`] (`T` = [`RawEvent`]): `Result<T>` per OCSF
 /// event, ending after the last page or the first error. Dropping it stops
 /// the background fetch.
-#[derive(Debug)]
 pub struct EventStream<T = Value> {
     rx: tokio::sync::mpsc::Receiver<Result<Held>>,
     current: std::vec::IntoIter<RawEvent>,
     /// The budget place of the page `current` came from.
     held: Option<OwnedSemaphorePermit>,
     task: tokio::task::JoinHandle<()>,
+    /// The value stream's resume point, copied from each value it parsed.
     last_uid: Option<String>,
+    /// The text stream's last event: its uid is read only when asked for,
+    /// so handing out an event parses nothing.
+    last_raw: Option<RawEvent>,
     pages: u64,
     replaced: u64,
     done: bool,
     item: PhantomData<fn() -> T>,
 }
 
+impl<T> fmt::Debug for EventStream<T> {
+    // Counts only: the buffered events are audit data.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventStream")
+            .field("buffered", &self.current.len())
+            .field(
+                "has_last_event",
+                &(self.last_uid.is_some() || self.last_raw.is_some()),
+            )
+            .field("pages", &self.pages)
+            .field("replaced", &self.replaced)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<T> EventStream<T> {
-    /// The uid of the last event this stream yielded: a checkpoint for
-    /// [`EventQuery::since_event_uid`].
-    pub fn last_event_uid(&self) -> Option<&str> {
-        self.last_uid.as_deref()
+    /// The uid of the last event this stream yielded, `None` before the
+    /// first or if that event has none: a checkpoint for
+    /// [`EventQuery::since_event_uid`]. A text stream reads it from the
+    /// event on each call (so the event's page stays in memory until the
+    /// next event is yielded or the stream is dropped); a value stream keeps
+    /// it from the value it parsed.
+    pub fn last_event_uid(&self) -> Option<Cow<'_, str>> {
+        match &self.last_raw {
+            Some(event) => event.uid(),
+            None => self.last_uid.as_deref().map(Cow::Borrowed),
+        }
     }
 
     /// Pages received so far.
@@ -387,13 +416,16 @@ impl<T> EventStream<T> {
         }
     }
 
-    /// Notes the uid of the event being handed out as the resume point.
+    /// Notes the uid of the value being handed out as the resume point.
     fn note_uid(&mut self, uid: Option<&str>) {
-        if let Some(uid) = uid {
-            // The buffer is reused: no allocation per event.
-            let last = self.last_uid.get_or_insert_with(String::new);
-            last.clear();
-            last.push_str(uid);
+        match uid {
+            Some(uid) => {
+                // The buffer is reused: no allocation per event.
+                let last = self.last_uid.get_or_insert_with(String::new);
+                last.clear();
+                last.push_str(uid);
+            }
+            None => self.last_uid = None,
         }
     }
 }
@@ -405,7 +437,8 @@ impl Stream for EventStream<RawEvent> {
         let this = self.get_mut();
         let polled = this.poll_raw(cx);
         if let Poll::Ready(Some(Ok(event))) = &polled {
-            this.note_uid(event.uid().as_deref());
+            // A clone shares the page's text: no copy, no parse.
+            this.last_raw = Some(event.clone());
         }
         polled
     }
@@ -419,8 +452,16 @@ impl Stream for EventStream<Value> {
         let polled = this
             .poll_raw(cx)
             .map(|event| event.map(|event| event?.to_value()));
-        if let Poll::Ready(Some(Ok(event))) = &polled {
-            this.note_uid(event_uid(event));
+        match &polled {
+            Poll::Ready(Some(Ok(event))) => this.note_uid(event_uid(event)),
+            Poll::Ready(Some(Err(_))) => {
+                // The stream ends at its first error, a value's included:
+                // drop the rest of the page and its budget place.
+                this.current = Vec::new().into_iter();
+                this.held = None;
+                this.done = true;
+            }
+            _ => {}
         }
         polled
     }
@@ -494,5 +535,72 @@ mod tests {
                 .timestamp(),
             1_700_000_000
         );
+    }
+
+    /// A stream over `events` already received, with no fetch behind it.
+    fn stream_over<T>(events: &[&str]) -> EventStream<T> {
+        let (_, rx) = tokio::sync::mpsc::channel(1);
+        let events: Vec<RawEvent> = events.iter().map(|e| RawEvent::unchecked(e)).collect();
+        EventStream {
+            rx,
+            current: events.into_iter(),
+            held: None,
+            task: tokio::spawn(async {}),
+            last_uid: None,
+            last_raw: None,
+            pages: 1,
+            replaced: 0,
+            done: false,
+            item: PhantomData,
+        }
+    }
+
+    #[tokio::test]
+    async fn debug_shows_counts_not_events() {
+        use futures::StreamExt as _;
+        let events = [
+            r#"{"metadata": {"uid": "u-secret-1"}, "actor": "alice@example.com"}"#,
+            r#"{"metadata": {"uid": "u-secret-2"}, "actor": "bob@example.com"}"#,
+        ];
+        let mut raw = stream_over::<RawEvent>(&events);
+        raw.next().await.unwrap().unwrap();
+        let mut values = stream_over::<Value>(&events);
+        values.next().await.unwrap().unwrap();
+        for debug in [format!("{raw:?}"), format!("{values:?}")] {
+            assert!(!debug.contains("secret"), "{debug}");
+            assert!(!debug.contains("example.com"), "{debug}");
+            assert!(debug.contains("buffered: 1"), "{debug}");
+            assert!(debug.contains("has_last_event: true"), "{debug}");
+        }
+        assert_eq!(raw.last_event_uid().as_deref(), Some("u-secret-1"));
+        assert_eq!(values.last_event_uid().as_deref(), Some("u-secret-1"));
+    }
+
+    #[tokio::test]
+    async fn the_last_uid_is_the_last_events_on_both_streams() {
+        use futures::StreamExt as _;
+        let events = [r#"{"metadata": {"uid": "u1"}}"#, r#"{"metadata": {}}"#];
+        let mut raw = stream_over::<RawEvent>(&events);
+        let mut values = stream_over::<Value>(&events);
+        assert_eq!(raw.last_event_uid(), None);
+        raw.next().await.unwrap().unwrap();
+        values.next().await.unwrap().unwrap();
+        assert_eq!(raw.last_event_uid().as_deref(), Some("u1"));
+        assert_eq!(values.last_event_uid().as_deref(), Some("u1"));
+        raw.next().await.unwrap().unwrap();
+        values.next().await.unwrap().unwrap();
+        assert_eq!(raw.last_event_uid(), None);
+        assert_eq!(values.last_event_uid(), None);
+    }
+
+    #[tokio::test]
+    async fn the_value_stream_ends_at_an_event_that_does_not_parse() {
+        use futures::StreamExt as _;
+        let deep = format!("{{\"a\": {}{}}}", "[".repeat(200), "]".repeat(200));
+        let mut values = stream_over::<Value>(&[&deep, r#"{"metadata": {"uid": "u2"}}"#]);
+        let err = values.next().await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Decode);
+        assert!(values.next().await.is_none(), "nothing after the error");
+        assert_eq!(values.last_event_uid(), None);
     }
 }

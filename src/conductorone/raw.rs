@@ -7,7 +7,10 @@
 //! wants values, happens as events are handed out, while the next page is
 //! already on its way; the CLI writes the text without parsing it at all.
 //!
-//! Every event is checked to be one JSON object. Lone UTF-16 surrogate
+//! Every event is checked to be one JSON object that `serde_json` can parse
+//! on its own into a value (nesting within its depth limit, numbers within
+//! `f64`'s range): an event that could not be read fails its whole page
+//! here, as a typed decode error, not later on its own. Lone UTF-16 surrogate
 //! escapes are replaced here (counted in [`RawEventPage::replaced`]) so that
 //! the text parses anywhere; invalid UTF-8 fails the page's parse and is
 //! repaired by the caller's fallback (`events::tolerate`). A line break
@@ -57,43 +60,88 @@ impl RawEvent {
     }
 
     /// The event's `metadata.uid`, the key to resume from (see
-    /// [`event_uid`](super::event_uid) for a parsed event).
+    /// [`event_uid`](super::event_uid) for a parsed event). Read on each
+    /// call: keep the result rather than asking again.
     pub fn uid(&self) -> Option<Cow<'_, str>> {
-        self.head().and_then(|h| Some(h.metadata?.uid?.0))
+        let metadata = field(self.as_str(), "metadata")?;
+        let uid = field(metadata.get(), "uid")?;
+        // `None` for a uid that is not a string, as for a parsed event.
+        serde_json::from_str::<Text<'_>>(uid.get())
+            .ok()
+            .map(|t| t.0)
     }
 
-    /// The event's `time` (see [`event_time`](super::event_time)).
+    /// The event's `time` (see [`event_time`](super::event_time), which it
+    /// agrees with: milliseconds as an integer or a string of one).
     pub fn time(&self) -> Option<DateTime<Utc>> {
-        let time = self.head()?.time?.get();
-        let ms = time.trim_matches('"').parse().ok()?;
+        let time = field(self.as_str(), "time")?.get();
+        let ms: i64 = if time.starts_with('"') {
+            serde_json::from_str::<Text<'_>>(time)
+                .ok()?
+                .0
+                .parse()
+                .ok()?
+        } else {
+            // A number's text: an integer parses as `Value::as_i64` reads
+            // it; a fraction, an exponent or a wider integer does not, nor
+            // `-0`, which `serde_json` keeps as a float for its sign.
+            if time == "-0" {
+                return None;
+            }
+            time.parse().ok()?
+        };
         DateTime::from_timestamp_millis(ms)
     }
+}
 
-    /// The two fields the stream and the CLI need, without building a value:
-    /// serde skips everything else.
-    fn head(&self) -> Option<Head<'_>> {
-        serde_json::from_str(self.as_str()).ok()
+/// The value of `key` in the JSON object `json`, its last occurrence (as a
+/// parsed value keeps), every other member skipped unparsed. Each field is
+/// looked up on its own, so a field of an unexpected type or a repeated key
+/// elsewhere cannot hide it.
+fn field<'a>(json: &'a str, key: &str) -> Option<&'a RawValue> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    de::Deserializer::deserialize_map(&mut de, FieldVisitor { key }).ok()?
+}
+
+struct FieldVisitor<'k> {
+    key: &'k str,
+}
+
+impl<'de> Visitor<'de> for FieldVisitor<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
     }
-}
 
-#[derive(Deserialize)]
-struct Head<'a> {
-    #[serde(borrow)]
-    metadata: Option<Metadata<'a>>,
-    #[serde(borrow)]
-    time: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct Metadata<'a> {
-    #[serde(borrow)]
-    uid: Option<Text<'a>>,
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<Text<'de>>()? {
+            if key.0 == self.key {
+                found = Some(map.next_value::<&'de RawValue>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
 }
 
 /// A string borrowed from the event unless it has escapes (serde borrows a
 /// `Cow<str>` only as a field of its own with `borrow`).
 #[derive(Deserialize)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+#[cfg(test)]
+impl RawEvent {
+    /// An event of any text, unchecked: for tests of what consumes events.
+    pub(crate) fn unchecked(text: &str) -> Self {
+        RawEvent {
+            page: text.into(),
+            range: 0..text.len(),
+        }
+    }
+}
 
 impl fmt::Display for RawEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -229,6 +277,11 @@ impl<'de> Visitor<'de> for ListVisitor {
             if !json.starts_with('{') {
                 return Err(de::Error::custom("an event is not a JSON object"));
             }
+            // The split only skips over each event, which checks neither
+            // nesting depth nor number range: an event a parse into a value
+            // would reject fails the page here, as it did when pages were
+            // parsed whole, instead of failing later, one event at a time.
+            check_parses(json).map_err(de::Error::custom)?;
             let (json, replaced) = crate::download::repair_json_surrogates(json);
             list.replaced += replaced;
             let start = list.text.len();
@@ -241,6 +294,74 @@ impl<'de> Visitor<'de> for ListVisitor {
         }
         Ok(list)
     }
+}
+
+/// Nesting deeper than this fails `serde_json`'s parse of an event alone
+/// (its recursion limit), so [`RawEvent::to_value`] could not read it.
+const MAX_DEPTH: u32 = 127;
+
+/// Checks that `json`, one value the split has found well formed, is also
+/// one `serde_json` builds a [`Value`] of: no nesting past its recursion
+/// limit and no number outside `f64`'s range. A single pass with no
+/// allocation; strings are skipped with `memchr`, and only a number with an
+/// exponent or of more than 300 digits (the only ones that can overflow) is
+/// parsed, by `serde_json` itself.
+fn check_parses(json: &str) -> Result<(), String> {
+    let b = json.as_bytes();
+    let mut depth = 0u32;
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'"' => {
+                // To the closing quote, over escapes (the character after a
+                // backslash is never the end).
+                i += 1;
+                loop {
+                    let Some(j) = b.get(i..).and_then(|r| memchr::memchr2(b'"', b'\\', r)) else {
+                        return Ok(());
+                    };
+                    let at = i + j;
+                    if b[at] == b'"' {
+                        i = at + 1;
+                        break;
+                    }
+                    i = at + 2;
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(format!(
+                        "an event is nested more than {MAX_DEPTH} levels deep"
+                    ));
+                }
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while b
+                    .get(i)
+                    .is_some_and(|c| matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                {
+                    i += 1;
+                }
+                let number = &json[start..i];
+                let may_overflow =
+                    number.len() > 300 || memchr::memchr2(b'e', b'E', number.as_bytes()).is_some();
+                if may_overflow {
+                    if let Err(e) = serde_json::from_str::<Value>(number) {
+                        return Err(format!("an event does not parse: {e}"));
+                    }
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
 }
 
 /// Appends valid JSON `json` minus the line breaks between its tokens
@@ -316,5 +437,83 @@ mod tests {
         assert!(
             serde_json::from_slice::<RawEventPage>(b"{\"list\": [{\"a\": \"\xff\"}]}").is_err()
         );
+    }
+
+    #[test]
+    fn uid_and_time_agree_with_the_parsed_event_field_by_field() {
+        let cases = [
+            // A uid that is not a string hides neither field's neighbour.
+            r#"{"metadata": {"uid": 5}, "time": 1700000000000}"#,
+            r#"{"metadata": "x", "time": "1700000000001"}"#,
+            r#"{"metadata": {"uid": "a"}, "time": {"ms": 1}}"#,
+            // Repeated keys: the last one counts, as in a parsed value.
+            r#"{"time": 1, "metadata": {"uid": "a", "uid": "b"}, "time": 2}"#,
+            r#"{"metadata": {"uid": "a"}, "metadata": {"other": 1}, "time": 3}"#,
+            // Escaped keys and values, fractions, exponents, wide integers.
+            r#"{"tim\u0065": "\u0031\u0032", "metadata": {"u\u0069d": "x\u0079"}}"#,
+            r#"{"time": 1.5, "metadata": {"uid": null}}"#,
+            r#"{"time": 1e3}"#,
+            r#"{"time": 18446744073709551615}"#,
+            r#"{"time": -0, "metadata": {"uid": ""}}"#,
+            r#"{"time": " 12"}"#,
+            "{}",
+        ];
+        for json in cases {
+            let p = page(&format!(r#"{{"list": [{json}]}}"#));
+            let event = &p.events()[0];
+            let value = event.to_value().unwrap();
+            assert_eq!(
+                event.uid().as_deref(),
+                super::super::event_uid(&value),
+                "{json}"
+            );
+            assert_eq!(event.time(), super::super::event_time(&value), "{json}");
+        }
+        let p = page(r#"{"list": [{"metadata": {"uid": 5}, "time": 1700000000000}]}"#);
+        assert_eq!(
+            p.events()[0].time().unwrap().timestamp_millis(),
+            1_700_000_000_000
+        );
+        let p = page(r#"{"list": [{"time": 1, "metadata": {"uid": "a", "uid": "b"}, "time": 2}]}"#);
+        assert_eq!(p.events()[0].uid().as_deref(), Some("b"));
+        assert_eq!(p.events()[0].time().unwrap().timestamp_millis(), 2);
+    }
+
+    /// An event nested `depth` levels deep (the event itself is one).
+    fn nested(depth: usize) -> String {
+        format!(
+            r#"{{"metadata": {{"uid": "deep"}}, "x": {}1{}}}"#,
+            "[".repeat(depth - 1),
+            "]".repeat(depth - 1)
+        )
+    }
+
+    #[test]
+    fn events_a_value_parse_rejects_fail_the_page() {
+        // The deepest event that parses on its own passes, whole.
+        let p = page(&format!(r#"{{"list": [{}]}}"#, nested(127)));
+        assert!(p.events()[0].to_value().is_ok());
+        assert_eq!(p.events()[0].uid().as_deref(), Some("deep"));
+        assert!(serde_json::from_str::<Value>(&nested(128)).is_err());
+        for event in [
+            nested(128),
+            nested(200),
+            r#"{"a": 1e400}"#.to_string(),
+            r#"{"a": [-2.5E+309]}"#.to_string(),
+            format!(r#"{{"a": {}}}"#, "9".repeat(400)),
+        ] {
+            let json = format!(r#"{{"list": [{{"metadata": {{"uid": "ok"}}}}, {event}]}}"#);
+            assert!(serde_json::from_str::<Value>(&event).is_err());
+            let err = serde_json::from_str::<RawEventPage>(&json).unwrap_err();
+            assert!(err.to_string().contains("an event"), "{err}");
+        }
+        // Brackets and exponents inside strings, and numbers in range, are
+        // nothing to reject.
+        let deep_text = format!(
+            r#"{{"list": [{{"s": "{}\"[{{", "e": "1e400", "n": [1e300, -0.5e-400, 123456789012345678901234567890]}}]}}"#,
+            "[".repeat(300)
+        );
+        let p = page(&deep_text);
+        assert!(p.events()[0].to_value().is_ok());
     }
 }
