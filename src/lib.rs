@@ -31,6 +31,10 @@
 mod builder;
 pub mod download;
 mod endpoint;
+// Every reader of the environment: the C1 and Atlas `from_env`s and the
+// saved-login readers.
+#[cfg(any(feature = "atlas", feature = "conductorone", feature = "profiles"))]
+mod env;
 mod error;
 #[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
 mod hooks;

@@ -136,15 +136,8 @@ impl<T> Sourced<T> {
     }
 }
 
-/// `v` trimmed; `None` if absent or blank.
-pub(crate) fn trimmed(v: Option<String>) -> Option<String> {
-    v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
-}
-
-/// Looks a variable up, treating blank as unset and trimming the rest.
-pub(crate) fn var(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    trimmed(lookup(name))
-}
+// Profile values follow the environment's rule: trimmed, blank is unset.
+pub(crate) use crate::env::{trimmed, var};
 
 /// The home directory (`HOME`, or `USERPROFILE` on Windows).
 pub(crate) fn home(lookup: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
