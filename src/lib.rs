@@ -32,8 +32,12 @@ mod builder;
 pub mod download;
 mod endpoint;
 // Every reader of the environment: the C1 and Atlas `from_env`s and the
-// saved-login readers.
-#[cfg(any(feature = "atlas", feature = "conductorone", feature = "profiles"))]
+// saved-login readers (which exist only with their vendor).
+#[cfg(any(
+    feature = "atlas",
+    feature = "conductorone",
+    all(feature = "profiles", feature = "tencent-cls")
+))]
 mod env;
 mod error;
 #[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
