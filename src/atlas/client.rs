@@ -487,7 +487,12 @@ impl Client {
         };
         let rv = sent?;
         let fallback = format!("{}_{}_{start}_{end}.gz", log.prefix(), sanitize(workspace));
-        Ok(Download::from_response(rv, log.operation(), media_type, fallback))
+        Ok(Download::from_response(
+            rv,
+            log.operation(),
+            media_type,
+            fallback,
+        ))
     }
 
     /// Downloads a log of one cluster host for a window (sent as Unix

@@ -88,12 +88,12 @@ pub(crate) fn may_follow(target: &url::Url, previous: &[url::Url]) -> Result<(),
 /// [`may_follow`] allows.
 pub(crate) fn download_client() -> Result<reqwest::Client> {
     api_client_builder()
-        .redirect(reqwest::redirect::Policy::custom(|attempt| {
-            match may_follow(attempt.url(), attempt.previous()) {
+        .redirect(reqwest::redirect::Policy::custom(
+            |attempt| match may_follow(attempt.url(), attempt.previous()) {
                 Ok(()) => attempt.follow(),
                 Err(refusal) => attempt.error(refusal),
-            }
-        }))
+            },
+        ))
         .build()
         .map_err(|e| Error::from(e).with_operation("build_download_client"))
 }
