@@ -232,7 +232,8 @@ impl Pipeline {
                 format!("no API resource version is known for `{operation}`"),
             )
             .with_vendor(Vendor::Atlas);
-            return crate::hooks::leave(Ok(carry(err)), Vendor::Atlas, operation);
+            // The hook names the operation (`hooks::exit`).
+            return Ok(carry(err));
         };
         let idempotent = matches!(
             *request.method(),
