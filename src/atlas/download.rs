@@ -380,6 +380,7 @@ mod tests {
     }
 
     /// Reads `d` to the end through `into_reader`, returning the error.
+    #[cfg(feature = "sandbox")]
     async fn read_error(d: Download) -> Error {
         use tokio::io::AsyncReadExt as _;
         let mut reader = d.into_reader().await.unwrap();
