@@ -90,19 +90,39 @@ pub(crate) fn leave(
     vendor: Vendor,
     operation: &'static str,
 ) -> reqwest::Result<reqwest::Response> {
+    depart(result, Some(vendor), operation)
+}
+
+/// The hook's own last step, after whatever the pipeline returned: like
+/// [`leave`] without a vendor (the hook knows none; [`response_error`] adds
+/// it). So a failure a pipeline returns before its core runs, carried bare,
+/// still names its operation. Harmless after [`leave`]: an error keeps the
+/// vendor and operation it has.
+pub(crate) fn exit(
+    result: reqwest::Result<reqwest::Response>,
+    operation: &'static str,
+) -> reqwest::Result<reqwest::Response> {
+    depart(result, None, operation)
+}
+
+fn depart(
+    result: reqwest::Result<reqwest::Response>,
+    vendor: Option<Vendor>,
+    operation: &'static str,
+) -> reqwest::Result<reqwest::Response> {
+    let attribute = |err: Error| {
+        let err = match (err.vendor(), vendor) {
+            (None, Some(v)) => err.with_vendor(v),
+            _ => err,
+        };
+        err.with_operation(operation)
+    };
     let mut response = match result {
         Ok(r) => r,
-        Err(e) => {
-            let err = Error::from(e).with_vendor(vendor).with_operation(operation);
-            return Ok(carry(err));
-        }
+        Err(e) => return Ok(carry(attribute(Error::from(e)))),
     };
     if let Some(carried) = take_carried(&mut response) {
-        let err = match carried.vendor() {
-            Some(_) => carried,
-            None => carried.with_vendor(vendor),
-        };
-        return Ok(carry(err.with_operation(operation)));
+        return Ok(carry(attribute(carried)));
     }
     response.extensions_mut().insert(Operation(operation));
     Ok(response)
@@ -112,7 +132,11 @@ pub(crate) fn leave(
 /// reading of a bounded prefix of the body.
 pub(crate) async fn response_error<V: VendorErrors>(mut response: reqwest::Response) -> Error {
     if let Some(carried) = take_carried(&mut response) {
-        return carried;
+        // Carried out by the hook alone ([`exit`]), it names no vendor yet.
+        return match carried.vendor() {
+            Some(_) => carried,
+            None => carried.with_vendor(V::VENDOR),
+        };
     }
     let operation = response.extensions().get::<Operation>().copied();
     let status = response.status().as_u16();
@@ -180,10 +204,12 @@ macro_rules! exec_through_pipeline {
                 request: reqwest::Request,
                 info: &progenitor_client::OperationInfo,
             ) -> reqwest::Result<reqwest::Response> {
-                // `execute` names the operation in whatever it returns.
-                progenitor_client::ClientInfo::inner(self)
+                let result = progenitor_client::ClientInfo::inner(self)
                     .execute(request, info.operation_id)
-                    .await
+                    .await;
+                // Every failure leaves naming its operation, whether or not
+                // the pipeline remembered to say it.
+                crate::hooks::exit(result, info.operation_id)
             }
         }
     };
@@ -273,5 +299,37 @@ mod tests {
             (e.status(), e.message(), e.operation()),
             (Some(502), "bad gateway", Some("get_process"))
         );
+    }
+
+    #[tokio::test]
+    async fn a_bare_error_leaving_the_hook_names_vendor_and_operation() {
+        // As a pipeline returns a failure before its core runs.
+        let bare = Error::credentials("the key cannot be signed with");
+        let out = exit(Ok(carry(bare)), "list_things").unwrap();
+        let err = response_error::<Test>(out).await;
+        assert_eq!(err.vendor(), Some(Vendor::Atlas), "{err}");
+        assert_eq!(err.operation(), Some("list_things"), "{err}");
+        assert_eq!(err.kind(), ErrorKind::Credentials);
+
+        // Twice through (`leave` in the core, then `exit` in the hook): the
+        // first attribution stands.
+        let tagged = Error::credentials("x")
+            .with_vendor(Vendor::TencentCls)
+            .with_operation("inner");
+        let once = leave(Ok(carry(tagged)), Vendor::Atlas, "outer").unwrap();
+        let twice = exit(Ok(once), "outer").unwrap();
+        let err = response_error::<Test>(twice).await;
+        assert_eq!(err.vendor(), Some(Vendor::TencentCls));
+        assert_eq!(err.operation(), Some("inner"));
+
+        // A plain response keeps the operation for the error read from it.
+        let r = reqwest::Response::from(
+            http::Response::builder()
+                .status(500)
+                .body("boom".to_string())
+                .unwrap(),
+        );
+        let err = response_error::<Test>(exit(Ok(r), "get_thing").unwrap()).await;
+        assert_eq!(err.operation(), Some("get_thing"), "{err}");
     }
 }

@@ -5,11 +5,8 @@
 /// `N` bytes from the OS. The OS source failing means the machine cannot
 /// make a safe nonce or key at all, so this panics rather than degrade
 /// (as `rand::random` does).
-// Atlas Digest cnonces, C1 assertion ids and keys: unused with CLS alone.
-#[cfg_attr(
-    not(any(feature = "atlas", feature = "conductorone")),
-    allow(dead_code)
-)]
+// Atlas Digest cnonces, C1 assertion ids and keys: nothing else needs it.
+#[cfg(any(feature = "atlas", feature = "conductorone"))]
 pub(crate) fn bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
     getrandom::fill(&mut out).expect("the operating system's random source failed");
@@ -24,6 +21,7 @@ pub(crate) fn unit() -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(any(feature = "atlas", feature = "conductorone"))]
     #[test]
     fn bytes_differ_between_calls() {
         // 2^-128 chance of a false failure.

@@ -199,11 +199,32 @@ impl ClientBuilder {
     }
 }
 
-/// A stream log download: its operation id, and the prefix of the file
-/// name it is saved under when the server names none.
-type StreamLog = (&'static str, &'static str);
-const AUDIT_LOGS: StreamLog = ("download_stream_audit_logs", "auditLogs");
-const OPERATIONAL_LOGS: StreamLog = ("download_stream_operational_logs", "operationalLogs");
+/// The two stream processing log downloads, which take the same
+/// parameters and differ only in the generated operation they call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StreamLog {
+    Audit,
+    Operational,
+}
+
+impl StreamLog {
+    /// The operation id (errors, version pins, the Accept table).
+    fn operation(self) -> &'static str {
+        match self {
+            StreamLog::Audit => "download_stream_audit_logs",
+            StreamLog::Operational => "download_stream_operational_logs",
+        }
+    }
+
+    /// The prefix of the file name the download is saved under when the
+    /// server names none.
+    fn prefix(self) -> &'static str {
+        match self {
+            StreamLog::Audit => "auditLogs",
+            StreamLog::Operational => "operationalLogs",
+        }
+    }
+}
 
 /// Sends a generated listing request `b` and reads the page it returns.
 macro_rules! read_page {
@@ -410,7 +431,7 @@ impl Client {
         range: TimeRange,
         options: StreamLogOptions,
     ) -> Result<Download> {
-        self.stream_logs(AUDIT_LOGS, project, workspace, range, options)
+        self.stream_logs(StreamLog::Audit, project, workspace, range, options)
             .await
     }
 
@@ -426,13 +447,13 @@ impl Client {
         range: TimeRange,
         options: StreamLogOptions,
     ) -> Result<Download> {
-        self.stream_logs(OPERATIONAL_LOGS, project, workspace, range, options)
+        self.stream_logs(StreamLog::Operational, project, workspace, range, options)
             .await
     }
 
     async fn stream_logs(
         &self,
-        (operation, kind): StreamLog,
+        log: StreamLog,
         project: &str,
         workspace: &str,
         range: TimeRange,
@@ -444,7 +465,7 @@ impl Client {
             validate::plain_name("spName", p)?;
         }
         let (start, end) = validate::window_secs(&range)?;
-        let media_type = self.media_type(operation).unwrap_or_default();
+        let media_type = self.media_type(log.operation()).unwrap_or_default();
         // The two operations take the same parameters.
         macro_rules! send {
             ($builder:expr) => {{
@@ -460,14 +481,18 @@ impl Client {
             }};
         }
         let g = self.generated();
-        let sent = if operation == AUDIT_LOGS.0 {
-            send!(g.download_stream_audit_logs())
-        } else {
-            send!(g.download_stream_operational_logs())
+        let sent = match log {
+            StreamLog::Audit => send!(g.download_stream_audit_logs()),
+            StreamLog::Operational => send!(g.download_stream_operational_logs()),
         };
         let rv = sent?;
-        let fallback = format!("{kind}_{}_{start}_{end}.gz", sanitize(workspace));
-        Ok(Download::from_response(rv, operation, media_type, fallback))
+        let fallback = format!("{}_{}_{start}_{end}.gz", log.prefix(), sanitize(workspace));
+        Ok(Download::from_response(
+            rv,
+            log.operation(),
+            media_type,
+            fallback,
+        ))
     }
 
     /// Downloads a log of one cluster host for a window (sent as Unix

@@ -61,7 +61,7 @@ impl EnvSettings {
 
     /// Like [`from_env`](Self::from_env), over any variable lookup.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |k: &str| trimmed(&get, k);
+        let get = |k: &str| crate::env::var(&get, k);
         EnvSettings {
             base_url: get(ENV_BASE_URL).or_else(|| get(ENV_OPS_MANAGER_URL)),
             project_id: get(ENV_PROJECT_ID),
@@ -73,13 +73,6 @@ impl EnvSettings {
 /// A credentials error, from Atlas.
 pub(crate) fn cred_err(msg: impl Into<String>) -> Error {
     Error::credentials(msg).with_vendor(Vendor::Atlas)
-}
-
-/// Variable `k`, trimmed; `None` when unset or blank.
-fn trimmed(get: &impl Fn(&str) -> Option<String>, k: &str) -> Option<String> {
-    get(k)
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
 }
 
 /// How a client proves who it is. `Debug` shows no secret: the secrets are
@@ -135,7 +128,7 @@ impl Credentials {
     /// Like [`from_env`](Self::from_env), over any variable lookup; blank
     /// values count as unset.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let get = |k: &str| trimmed(&get, k);
+        let get = |k: &str| crate::env::var(&get, k);
         let pair = |a: &str, b: &str| -> Result<Option<(String, String)>> {
             match (get(a), get(b)) {
                 (Some(x), Some(y)) => Ok(Some((x, y))),

@@ -199,11 +199,16 @@ impl Download {
         let (reader, _) = download::decode_with(body, options, &replacements)
             .await
             .map_err(Self::tag(operation))?;
-        Ok(reader)
+        Ok(Box::pin(Tagged {
+            inner: reader,
+            operation,
+        }))
     }
 
     /// The decompressed body. A truncated gzip fails when the reader
-    /// reaches the cut; an empty body reads as empty.
+    /// reaches the cut; an empty body reads as empty. Its `io::Error`s wrap
+    /// a [`crate::Error`] naming Atlas and the operation, which
+    /// `Error::from(io_error)` (or `?` into [`crate::Result`]) recovers.
     pub async fn into_reader(self) -> Result<BoxReader> {
         self.decode().await
     }
@@ -240,6 +245,55 @@ impl Download {
             }
         };
         Ok(Saved { path, bytes })
+    }
+}
+
+/// The decoder's reader, its errors attributed to Atlas and `operation`
+/// like those of [`Download::lines`]: a reader's caller sees only an
+/// `io::Error`, so the tagged [`Error`] travels inside it. No copy: reads
+/// and buffers pass straight through.
+struct Tagged {
+    inner: BoxReader,
+    operation: &'static str,
+}
+
+impl Tagged {
+    fn tag(operation: &'static str, e: std::io::Error) -> std::io::Error {
+        std::io::Error::other(Download::tag(operation)(Error::from(e)))
+    }
+}
+
+impl tokio::io::AsyncRead for Tagged {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        match this.inner.as_mut().poll_read(cx, buf) {
+            std::task::Poll::Ready(Err(e)) => {
+                std::task::Poll::Ready(Err(Self::tag(this.operation, e)))
+            }
+            other => other,
+        }
+    }
+}
+
+impl tokio::io::AsyncBufRead for Tagged {
+    fn poll_fill_buf(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<&[u8]>> {
+        let this = self.get_mut();
+        let operation = this.operation;
+        match this.inner.as_mut().poll_fill_buf(cx) {
+            std::task::Poll::Ready(Err(e)) => std::task::Poll::Ready(Err(Self::tag(operation, e))),
+            other => other,
+        }
+    }
+
+    fn consume(self: std::pin::Pin<&mut Self>, amt: usize) {
+        self.get_mut().inner.as_mut().consume(amt)
     }
 }
 
@@ -323,5 +377,52 @@ mod tests {
         assert_eq!(decoded_name("host_mongodb.log.gz"), "host_mongodb.log");
         assert_eq!(decoded_name("audit"), "audit.log");
         assert_eq!(decoded_name(".gz"), ".gz.log");
+    }
+
+    /// Reads `d` to the end through `into_reader`, returning the error.
+    #[cfg(feature = "sandbox")]
+    async fn read_error(d: Download) -> Error {
+        use tokio::io::AsyncReadExt as _;
+        let mut reader = d.into_reader().await.unwrap();
+        let mut sink = Vec::new();
+        let e = reader.read_to_end(&mut sink).await.unwrap_err();
+        Error::from(e)
+    }
+
+    #[cfg(feature = "sandbox")]
+    #[tokio::test]
+    async fn reader_errors_name_atlas_and_the_operation() {
+        use crate::sandbox::atlas::{
+            AtlasSandbox, AtlasSandboxExt as _, DEMO_HOST, DEMO_PROJECT_ID,
+        };
+        use crate::sandbox::{Fault, FaultTarget};
+        let sb = AtlasSandbox::start().await.unwrap();
+        let client = sb.client_builder().build().unwrap();
+        let window = crate::TimeRange::from_unix_secs(1_772_323_200, 1_772_326_800).unwrap();
+        // The connection breaks mid-body, then the gzip is cut short: the
+        // first fails in the body stream, the second in the decoder.
+        let faults = [
+            (
+                Fault::ResetAfter { after: 10_000 },
+                crate::ErrorKind::Network,
+            ),
+            (Fault::Truncate { keep: 20_000 }, crate::ErrorKind::Decode),
+        ];
+        for (fault, kind) in faults {
+            sb.faults().inject(FaultTarget::Download, fault, 1);
+            let d = client
+                .download_cluster_log(
+                    DEMO_PROJECT_ID,
+                    DEMO_HOST,
+                    crate::atlas::LogName::Mongodb,
+                    window,
+                )
+                .await
+                .unwrap();
+            let err = read_error(d).await;
+            assert_eq!(err.kind(), kind, "{err}");
+            assert_eq!(err.vendor(), Some(Vendor::Atlas), "{err}");
+            assert_eq!(err.operation(), Some("download_cluster_log"), "{err}");
+        }
     }
 }

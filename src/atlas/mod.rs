@@ -37,7 +37,8 @@
 //! ```
 
 mod client;
-mod credentials;
+// Crate-visible for `profile::atlascli`, which builds its errors alike.
+pub(crate) mod credentials;
 pub mod digest;
 mod download;
 mod error;

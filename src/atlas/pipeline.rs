@@ -93,10 +93,9 @@ impl Scheme for AtlasAuth {
                 let uri = request_target(req.url());
                 if let Some(h) = state.authorize(req.method().as_str(), &uri, user, password) {
                     let v = HeaderValue::from_str(&h).map_err(|_| {
-                        Error::credentials(
+                        super::credentials::cred_err(
                             "the API key contains characters that cannot travel in an HTTP header",
                         )
-                        .with_vendor(Vendor::Atlas)
                     })?;
                     req.headers_mut().insert(header::AUTHORIZATION, v);
                 }
@@ -233,7 +232,8 @@ impl Pipeline {
                 format!("no API resource version is known for `{operation}`"),
             )
             .with_vendor(Vendor::Atlas);
-            return crate::hooks::leave(Ok(carry(err)), Vendor::Atlas, operation);
+            // The hook names the operation (`hooks::exit`).
+            return Ok(carry(err));
         };
         let idempotent = matches!(
             *request.method(),

@@ -43,14 +43,16 @@ pub const ENV_ACCESS_TOKEN_NAMES: [&str; 2] = [ENV_ACCESS_TOKEN, "CONDUCTORONE_A
 pub const ENV_ENDPOINT_NAMES: [&str; 3] =
     [ENV_ENDPOINT, "CONE_API_ENDPOINT", "CONDUCTORONE_SERVER_URL"];
 
-/// The first of `names` that `lookup` finds non-blank, with its name.
+/// The first of `names` that `lookup` finds non-blank, with its name and
+/// its value trimmed ([`crate::env::var`]'s rule; every parser here trims
+/// again, so trimming first changes no outcome).
 pub(crate) fn first_set(
     lookup: &impl Fn(&str) -> Option<String>,
     names: &[&'static str],
 ) -> Option<(&'static str, String)> {
     names
         .iter()
-        .find_map(|n| lookup(n).filter(|v| !v.trim().is_empty()).map(|v| (*n, v)))
+        .find_map(|n| crate::env::var(lookup, n).map(|v| (*n, v)))
 }
 
 /// The API base URL the environment names: one of [`ENV_ENDPOINT_NAMES`]
@@ -93,7 +95,8 @@ pub(crate) fn encode_b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn cred_err(msg: impl Into<String>) -> Error {
+/// A credentials error, from ConductorOne.
+pub(crate) fn cred_err(msg: impl Into<String>) -> Error {
     Error::credentials(msg).with_vendor(Vendor::ConductorOne)
 }
 

@@ -25,7 +25,11 @@
 pub(crate) mod attempt;
 pub(crate) mod body;
 pub(crate) mod deadline;
-#[cfg(test)]
+// Its decoder check drives a vendor's error module (through `hooks`).
+#[cfg(all(
+    test,
+    any(feature = "atlas", feature = "conductorone", feature = "tencent-cls")
+))]
 pub(crate) mod proptests;
 pub(crate) mod redact;
 pub(crate) mod redirect;
@@ -129,7 +133,7 @@ impl Downloader {
         let send = self.client.get(url).send();
         deadline::call(self.timeout, send)
             .await?
-            .map_err(crate::Error::from)
+            .map_err(redirect::download_error)
     }
 
     /// The body of `response`, failing if it stalls below the minimum
@@ -193,5 +197,51 @@ mod tests {
             .await
             .unwrap_err();
         assert!(!err.to_string().contains("SECRET"), "{err}");
+    }
+
+    /// Serves a 302 to itself, counting the requests.
+    async fn loop_server() -> (String, Arc<Mutex<usize>>) {
+        let count = Arc::new(Mutex::new(0usize));
+        let seen = count.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let me = format!("{url}/again?sign=SECRET");
+        let app = axum::Router::new().fallback(move || {
+            *seen.lock().unwrap() += 1;
+            let me = me.clone();
+            async move { (StatusCode::FOUND, [(header::LOCATION, me)], "not the file") }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, count)
+    }
+
+    #[tokio::test]
+    async fn a_redirect_loop_ends_in_a_typed_error_after_the_cap() {
+        let (url, count) = loop_server().await;
+        let d = Downloader::new(&Limits::default()).unwrap();
+        let err = d
+            .get(url::Url::parse(&format!("{url}/first")).unwrap())
+            .await
+            .unwrap_err();
+        // The first request and MAX redirects, then no more.
+        assert_eq!(*count.lock().unwrap(), redirect::MAX_DOWNLOAD_REDIRECTS + 1);
+        assert_eq!(err.kind(), crate::ErrorKind::Api, "{err}");
+        assert!(!err.is_retryable(), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("too many redirects"), "{text}");
+        assert!(!text.contains("SECRET"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_redirect_is_a_typed_error_that_is_not_retried() {
+        let plain = serve(found("http://203.0.113.7/x?sign=SECRET".into())).await;
+        let d = Downloader::new(&Limits::default()).unwrap();
+        let err = d
+            .get(url::Url::parse(&format!("{plain}/cos/1")).unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Api, "{err}");
+        assert!(!err.is_retryable(), "{err}");
+        assert!(err.to_string().contains("non-HTTPS"), "{err}");
     }
 }

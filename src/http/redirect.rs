@@ -10,9 +10,10 @@
 //! was answered by another origin than the one asked.
 //!
 //! Download URLs (pre-signed, e.g. the CLS `CosPath`) may follow HTTPS
-//! redirects, through a client of their own that sends no vendor header.
+//! redirects, through a client of their own that sends no vendor header;
+//! plain HTTP only from loopback to loopback ([`may_follow`]).
 
-use crate::endpoint::is_https_or_loopback;
+use crate::endpoint::is_loopback_host;
 use crate::{Error, ErrorKind, Result};
 use std::time::Duration;
 
@@ -28,22 +29,83 @@ pub(crate) fn api_client_builder() -> reqwest::ClientBuilder {
         .redirect(reqwest::redirect::Policy::none())
 }
 
+/// How many redirects one download follows; the next one is an error.
+pub(crate) const MAX_DOWNLOAD_REDIRECTS: usize = 5;
+
+/// Why a download redirect is not followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The target is neither HTTPS nor a loopback reached from loopback.
+    Insecure,
+    /// [`MAX_DOWNLOAD_REDIRECTS`] were followed already.
+    TooMany,
+}
+
+impl Refusal {
+    /// What the error says: no URL, which may be pre-signed.
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            Refusal::Insecure => {
+                "refused a download redirect to a non-HTTPS URL (plain HTTP is followed only from loopback to loopback)"
+            }
+            Refusal::TooMany => "refused a download redirect: too many redirects",
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// Whether a download may follow a redirect to `target`, having requested
+/// `previous` (the first URL and every hop since, as reqwest lists them).
+///
+/// HTTPS is always followed. Plain HTTP only to loopback, and only if every
+/// URL before it was loopback too: a remote (even HTTPS) download host must
+/// not be able to point the client at a service on the user's own machine
+/// and have its answer saved as the download.
+pub(crate) fn may_follow(target: &url::Url, previous: &[url::Url]) -> Result<(), Refusal> {
+    // `previous` holds the first URL too: after it, `len() - 1` hops were
+    // followed, and following `target` makes `len()`.
+    if previous.len() > MAX_DOWNLOAD_REDIRECTS {
+        return Err(Refusal::TooMany);
+    }
+    let loopback = |u: &url::Url| u.host_str().is_some_and(is_loopback_host);
+    match target.scheme() {
+        "https" => Ok(()),
+        "http" if loopback(target) && previous.iter().all(loopback) => Ok(()),
+        _ => Err(Refusal::Insecure),
+    }
+}
+
 /// The client for pre-signed download URLs: the API client's settings
 /// (no default headers, so nothing but the URL's own signature travels),
-/// except that it follows up to 5 redirects, only to HTTPS (or loopback).
+/// except that it follows up to [`MAX_DOWNLOAD_REDIRECTS`] redirects, as
+/// [`may_follow`] allows.
 pub(crate) fn download_client() -> Result<reqwest::Client> {
     api_client_builder()
-        .redirect(reqwest::redirect::Policy::custom(|attempt| {
-            if !is_https_or_loopback(attempt.url()) {
-                attempt.error("refusing a redirect to a non-HTTPS URL")
-            } else if attempt.previous().len() >= 5 {
-                attempt.stop()
-            } else {
-                attempt.follow()
-            }
-        }))
+        .redirect(reqwest::redirect::Policy::custom(
+            |attempt| match may_follow(attempt.url(), attempt.previous()) {
+                Ok(()) => attempt.follow(),
+                Err(refusal) => attempt.error(refusal),
+            },
+        ))
         .build()
         .map_err(|e| Error::from(e).with_operation("build_download_client"))
+}
+
+/// The error for a download whose redirect [`may_follow`] refused: typed,
+/// not retryable (the same URL would be refused again), naming no URL.
+pub(crate) fn download_error(e: reqwest::Error) -> Error {
+    let refusal = crate::error::causes(&e).find_map(|c| c.downcast_ref::<Refusal>().copied());
+    match refusal {
+        Some(r) => Error::new(ErrorKind::Api, r.message()).with_retryable(false),
+        None => Error::from(e),
+    }
 }
 
 /// `scheme://host:port` of `url`: all an error may say about it.
@@ -129,5 +191,65 @@ mod tests {
         let err = refuse_redirect(&asked, &moved).unwrap_err().to_string();
         assert!(err.contains("https://elsewhere.example:443"), "{err}");
         assert!(!err.contains("q=1"), "{err}");
+    }
+
+    fn urls(list: &[&str]) -> Vec<url::Url> {
+        list.iter().map(|u| url::Url::parse(u).unwrap()).collect()
+    }
+
+    #[test]
+    fn download_redirects_leave_https_only_from_loopback_to_loopback() {
+        let to = |u: &str| url::Url::parse(u).unwrap();
+        // A remote HTTPS host may not send the client to a local service.
+        let remote = urls(&["https://cos.example/x?sign=s"]);
+        assert_eq!(
+            may_follow(&to("http://127.0.0.1:8080/admin"), &remote),
+            Err(Refusal::Insecure)
+        );
+        assert_eq!(
+            may_follow(&to("http://localhost:8080/"), &remote),
+            Err(Refusal::Insecure)
+        );
+        assert_eq!(
+            may_follow(&to("http://[::1]:8080/"), &remote),
+            Err(Refusal::Insecure)
+        );
+        // Nor after a hop through a remote host, even from loopback.
+        let via_remote = urls(&["http://127.0.0.1:1/", "https://cos.example/"]);
+        assert_eq!(
+            may_follow(&to("http://127.0.0.1:2/"), &via_remote),
+            Err(Refusal::Insecure)
+        );
+        // Loopback to loopback (tests, local emulators) is followed.
+        let local = urls(&["http://127.0.0.1:1/a", "http://localhost:2/b"]);
+        assert_eq!(may_follow(&to("http://127.0.0.1:3/c"), &local), Ok(()));
+        // HTTPS is followed from anywhere.
+        assert_eq!(may_follow(&to("https://other.example/f"), &remote), Ok(()));
+        assert_eq!(may_follow(&to("https://other.example/f"), &local), Ok(()));
+        // Plain HTTP elsewhere, and other schemes, never.
+        assert_eq!(
+            may_follow(&to("http://203.0.113.7/x"), &remote),
+            Err(Refusal::Insecure)
+        );
+        assert_eq!(
+            may_follow(&to("http://203.0.113.7/x"), &local),
+            Err(Refusal::Insecure)
+        );
+        assert_eq!(
+            may_follow(&to("file:///etc/passwd"), &local),
+            Err(Refusal::Insecure)
+        );
+    }
+
+    #[test]
+    fn download_redirects_stop_after_the_cap() {
+        let to = url::Url::parse("https://cos.example/next").unwrap();
+        let hops = |n: usize| vec![to.clone(); n];
+        // The first URL plus MAX - 1 hops: the MAX-th hop is followed.
+        assert_eq!(may_follow(&to, &hops(MAX_DOWNLOAD_REDIRECTS)), Ok(()));
+        assert_eq!(
+            may_follow(&to, &hops(MAX_DOWNLOAD_REDIRECTS + 1)),
+            Err(Refusal::TooMany)
+        );
     }
 }

@@ -13,7 +13,7 @@ use super::{Sourced, Tool};
 use crate::atlas::{
     Credentials, EnvSettings, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_PRIVATE_KEY, ENV_PUBLIC_KEY,
 };
-use crate::{Error, Result, SecretString, Vendor};
+use crate::{Result, SecretString};
 use std::path::{Path, PathBuf};
 
 /// The Atlas for Government endpoint, which `service = "cloudgov"` means.
@@ -64,9 +64,7 @@ pub fn default_path(lookup: impl Fn(&str) -> Option<String>) -> Option<PathBuf> 
     dir.map(|d| d.join("atlascli").join("config.toml"))
 }
 
-fn cred_err(msg: String) -> Error {
-    Error::credentials(msg).with_vendor(Vendor::Atlas)
-}
+use crate::atlas::credentials::cred_err;
 
 /// Reads profile `name` from the `config.toml` at `path`. `Ok(None)` if the
 /// file or the profile does not exist.

@@ -14,16 +14,15 @@
 //! The readers do blocking file I/O: call them before starting the async
 //! runtime, or from `spawn_blocking`.
 
-// The shared reading helpers serve the tool modules, which exist only with
-// their vendor's feature: with `profiles` alone they are unused by design.
-#![cfg_attr(
-    not(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls")),
-    allow(dead_code)
-)]
+// The shared reading helpers below serve the tool modules, which exist
+// only with their vendor's feature: each is built only with a vendor on.
 
+#[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
 use crate::{Error, Result, Vendor};
 use std::fmt;
-use std::path::{Path, PathBuf};
+#[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
+use std::path::Path;
+use std::path::PathBuf;
 
 #[cfg(feature = "atlas")]
 pub mod atlascli;
@@ -58,6 +57,7 @@ impl Tool {
         }
     }
 
+    #[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
     fn vendor(self) -> Vendor {
         match self {
             Tool::Tccli => Vendor::TencentCls,
@@ -115,6 +115,7 @@ pub struct Sourced<T> {
     pub source: Source,
 }
 
+#[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
 impl<T> Sourced<T> {
     pub(crate) fn env(value: T, variables: Vec<&'static str>) -> Self {
         Sourced {
@@ -136,16 +137,11 @@ impl<T> Sourced<T> {
     }
 }
 
-/// `v` trimmed; `None` if absent or blank.
-pub(crate) fn trimmed(v: Option<String>) -> Option<String> {
-    v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
-}
+// Profile values follow the environment's rule: trimmed, blank is unset.
+#[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
+pub(crate) use crate::env::{trimmed, var};
 
-/// Looks a variable up, treating blank as unset and trimming the rest.
-pub(crate) fn var(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    trimmed(lookup(name))
-}
-
+#[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
 /// The home directory (`HOME`, or `USERPROFILE` on Windows).
 pub(crate) fn home(lookup: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
     var(lookup, "HOME")
@@ -153,6 +149,7 @@ pub(crate) fn home(lookup: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> 
         .map(PathBuf::from)
 }
 
+#[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
 /// The profile to read: the caller's choice, else the tool's own selector
 /// variable, else [`DEFAULT_PROFILE`]. A name is also a file name for
 /// tccli, so anything that could leave the directory is refused.
@@ -182,6 +179,7 @@ pub(crate) fn profile_name(
     Ok(name)
 }
 
+#[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
 /// Reads a profile file, `None` if it does not exist. Files are small; a
 /// size cap keeps a wrong path (a device, a huge log) from being slurped.
 pub(crate) fn read_optional(tool: Tool, path: &Path) -> Result<Option<String>> {
@@ -218,6 +216,7 @@ pub(crate) fn read_optional(tool: Tool, path: &Path) -> Result<Option<String>> {
     Ok(Some(text))
 }
 
+#[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
 /// A parse error that names the file and line, never the parser's message:
 /// parsers quote the offending line, and that line may hold a secret.
 pub(crate) fn parse_error(tool: Tool, path: &Path, format: &str, line: Option<usize>) -> Error {
@@ -231,7 +230,7 @@ pub(crate) fn parse_error(tool: Tool, path: &Path, format: &str, line: Option<us
 }
 
 /// The 1-based line of a byte offset (TOML errors give offsets).
-#[cfg_attr(not(feature = "atlas"), allow(dead_code))]
+#[cfg(feature = "atlas")]
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
@@ -240,7 +239,10 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-#[cfg(test)]
+#[cfg(all(
+    test,
+    any(feature = "atlas", feature = "conductorone", feature = "tencent-cls")
+))]
 mod tests {
     use super::*;
 
@@ -260,6 +262,7 @@ mod tests {
         assert_eq!(profile_name(Tool::Cone, None, None).unwrap(), "default");
     }
 
+    #[cfg(feature = "atlas")]
     #[test]
     fn lines_are_one_based() {
         assert_eq!(line_of("a\nb\nc", 0), 1);

@@ -315,9 +315,9 @@ impl Pipeline {
         request: reqwest::Request,
         operation: &'static str,
     ) -> reqwest::Result<reqwest::Response> {
-        // Failures before the core runs still leave through the bridge, so
-        // they name the operation like every other error.
-        let early = |e| crate::hooks::leave(Ok(carry(e)), Vendor::TencentCls, operation);
+        // Failures before the core runs leave carried; the hook names the
+        // vendor and operation (`hooks::exit`).
+        let early = |e| Ok(carry(e));
         let (action, url) = match wire_target(request.url()) {
             Ok(v) => v,
             Err(e) => return early(e),
