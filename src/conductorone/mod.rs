@@ -35,7 +35,7 @@
 
 pub mod assertion;
 mod client;
-mod credentials;
+pub(crate) mod credentials;
 mod error;
 mod events;
 mod raw;

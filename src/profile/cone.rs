@@ -6,11 +6,12 @@
 //! selector), else `default`.
 
 use super::{Sourced, Tool};
+use crate::conductorone::credentials::cred_err;
 use crate::conductorone::{
     endpoint_from_lookup, Credentials, ENV_ACCESS_TOKEN_NAMES, ENV_CLIENT_ID_NAMES,
     ENV_CLIENT_SECRET_NAMES, ENV_ENDPOINT_NAMES,
 };
-use crate::{Error, Result, SecretString, Vendor};
+use crate::{Result, SecretString};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -72,10 +73,6 @@ struct ConfigFile {
 struct ProfileEntry {
     client_id: Option<String>,
     client_secret: Option<String>,
-}
-
-fn cred_err(msg: String) -> Error {
-    Error::credentials(msg).with_vendor(Vendor::ConductorOne)
 }
 
 /// Reads profile `name` from the `config.yaml` at `path`. `Ok(None)` if the
