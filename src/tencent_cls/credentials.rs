@@ -68,7 +68,7 @@ impl Credentials {
     /// Like [`from_env`](Self::from_env), with variables looked up by `get`
     /// (a config file, a test's map).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let non_empty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let non_empty = |name: &str| crate::env::var(&get, name);
         // Errors name the variable and the fault, never the value.
         let err = |msg: String| Error::credentials(msg).with_vendor(crate::Vendor::TencentCls);
         let header_safe = |s: &str| s.bytes().all(|b| b.is_ascii_graphic());
@@ -237,9 +237,9 @@ impl Region {
 
     /// Reads [`ENV_REGION`].
     pub fn from_env() -> Result<Self> {
-        match std::env::var(ENV_REGION) {
-            Ok(v) if !v.trim().is_empty() => Region::new(v.trim()),
-            _ => Err(Error::credentials(format!("{ENV_REGION} is not set"))),
+        match crate::env::var(&|k: &str| std::env::var(k).ok(), ENV_REGION) {
+            Some(v) => Region::new(v),
+            None => Err(Error::credentials(format!("{ENV_REGION} is not set"))),
         }
     }
 
@@ -334,6 +334,21 @@ mod tests {
         let err = Credentials::from_vars(vars(&[(ENV_SECRET_ID, "AKID"), (ENV_SECRET_KEY, " ")]))
             .unwrap_err();
         assert!(err.to_string().contains(ENV_SECRET_KEY));
+    }
+
+    #[test]
+    fn env_values_are_trimmed_like_every_vendors() {
+        // A value pasted from a file brings its newline; the crate's one
+        // rule (`crate::env`) trims it rather than refusing the variable.
+        let c = Credentials::from_vars(vars(&[
+            (ENV_SECRET_ID, "AKID\n"),
+            (ENV_SECRET_KEY, " sekrit "),
+            (ENV_SESSION_TOKEN, "tok\r\n"),
+        ]))
+        .unwrap();
+        assert_eq!(c.secret_id(), "AKID");
+        assert_eq!(c.secret_key().expose(), "sekrit");
+        assert_eq!(c.session_token().map(|t| t.expose()), Some("tok"));
     }
 
     #[test]
