@@ -331,14 +331,9 @@ impl Window {
             }
             (None, false) => {
                 // Byte-level: the decoder's chunks go out with no `String` per line.
-                let operation = dl.meta().operation;
                 let reader = dl.into_reader().await?;
                 let mut sink = Sink::open(None).await?;
-                let tag = |e: logexport::Error| {
-                    e.with_vendor(logexport::Vendor::Atlas)
-                        .with_operation(operation)
-                };
-                let n = sink.copy_lines(reader, tag).await?;
+                let n = sink.copy_lines(reader).await?;
                 sink.finish().await?;
                 json!({"command": command, "records": n, "windows": 1})
             }

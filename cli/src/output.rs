@@ -100,25 +100,17 @@ impl Sink {
 
     /// Writes the records of decoded text (what `download::lines` would
     /// yield, one per line) straight from the decoder's chunks, with no
-    /// `String` per record. Returns the number of records. `tag` names
-    /// the vendor and operation on a failure of the download itself (not
-    /// of the output).
-    pub async fn copy_lines(
-        &mut self,
-        mut reader: BoxReader,
-        tag: impl Fn(logexport::Error) -> logexport::Error,
-    ) -> logexport::Result<u64> {
+    /// `String` per record. Returns the number of records.
+    pub async fn copy_lines(&mut self, mut reader: BoxReader) -> logexport::Result<u64> {
         let mut lines = LineNormalizer::new();
         loop {
-            let chunk = reader
-                .fill_buf()
-                .await
-                .map_err(|e| tag(logexport::Error::from(e)))?;
+            // The library's reader errors name the vendor and operation.
+            let chunk = reader.fill_buf().await.map_err(logexport::Error::from)?;
             if chunk.is_empty() {
                 break;
             }
             let n = chunk.len();
-            self.put(|buf| lines.push(chunk, buf).map_err(&tag)).await?;
+            self.put(|buf| lines.push(chunk, buf)).await?;
             reader.as_mut().consume(n);
         }
         let mut tail = Vec::new();
