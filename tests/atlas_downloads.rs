@@ -467,3 +467,37 @@ async fn large_download_streams_in_bounded_memory() {
     assert_eq!(bytes, announced);
     assert!(after < 256 * 1024, "peak RSS {after} KiB is not bounded");
 }
+
+/// The connection breaks mid-body, then the gzip is cut short: read through
+/// `into_reader`, the first fails in the body stream, the second in the
+/// decoder, and both errors name Atlas and the operation, as `lines()` does.
+#[tokio::test]
+async fn reader_errors_name_atlas_and_the_operation() {
+    use tokio::io::AsyncReadExt as _;
+    let (sb, client) = setup().await;
+    let faults = [
+        (Fault::ResetAfter { after: 10_000 }, ErrorKind::Network),
+        (Fault::Truncate { keep: 20_000 }, ErrorKind::Decode),
+    ];
+    for (fault, kind) in faults {
+        sb.faults().inject(FaultTarget::Download, fault, 1);
+        let d = client
+            .download_cluster_log(DEMO_PROJECT_ID, DEMO_HOST, LogName::Mongodb, window())
+            .await
+            .unwrap();
+        let mut reader = d.into_reader().await.unwrap();
+        let io = reader.read_to_end(&mut Vec::new()).await.unwrap_err();
+        let err = logexport::Error::from(io);
+        assert_eq!(err.kind(), kind, "{err}");
+        assert_eq!(err.vendor(), Some(logexport::Vendor::Atlas), "{err}");
+        assert_eq!(err.operation(), Some("download_cluster_log"), "{err}");
+        // Each cause is said once, however many layers carried it.
+        let text = err.to_string();
+        assert_eq!(
+            text.matches("the connection failed while receiving the body")
+                .count(),
+            usize::from(kind == ErrorKind::Network),
+            "{text}"
+        );
+    }
+}

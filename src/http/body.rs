@@ -123,10 +123,16 @@ pub fn response_stream(response: reqwest::Response) -> ByteStream {
 pub fn body_error(e: reqwest::Error) -> Error {
     let e = e.without_url();
     let cause = crate::error::cause_chain(&e);
-    let own = crate::error::causes(&e).find_map(|c| c.downcast_ref::<Error>());
-    let kind = own.map_or(ErrorKind::Network, Error::kind);
+    // A body-guard error (or one already converted here) already says what
+    // broke and why; wrapping its text again would repeat it.
+    let own = crate::error::causes(&e)
+        .find_map(|c| c.downcast_ref::<Error>())
+        .map(|own| (own.kind(), own.message().to_string()));
+    if let Some((kind, message)) = own {
+        return Error::new(kind, message).with_source(e);
+    }
     let message = format!("the connection failed while receiving the body: {cause}");
-    Error::new(kind, message).with_source(e)
+    Error::new(ErrorKind::Network, message).with_source(e)
 }
 
 /// Reads a whole body of at most `cap` bytes. Past the cap it stops reading
