@@ -31,13 +31,9 @@
 mod builder;
 pub mod download;
 mod endpoint;
-// Every reader of the environment: the C1 and Atlas `from_env`s and the
+// Every reader of the environment: each vendor's `from_env` and the
 // saved-login readers (which exist only with their vendor).
-#[cfg(any(
-    feature = "atlas",
-    feature = "conductorone",
-    all(feature = "profiles", feature = "tencent-cls")
-))]
+#[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
 mod env;
 mod error;
 #[cfg(any(feature = "atlas", feature = "conductorone", feature = "tencent-cls"))]
