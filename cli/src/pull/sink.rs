@@ -76,9 +76,12 @@ pub fn render(template: &str, source: &str, at: i64, seq: u32, gzip: bool) -> Pa
 /// The wall clock, in unix seconds; tests use their own.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
-/// The system clock.
+/// The system clock (no calendar arithmetic: it may be read per record).
 pub fn system_clock() -> Clock {
-    Arc::new(|| chrono::Utc::now().timestamp())
+    Arc::new(|| {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        since.map_or(0, |d| d.as_secs() as i64)
+    })
 }
 
 /// One source's output.
@@ -249,13 +252,13 @@ impl Files {
     /// Whether a record of `size` bytes needs a new file first, and the
     /// new file's time and sequence number.
     fn rotation(&self, size: u64) -> Option<(i64, u32)> {
-        let now = (self.clock)();
-        let bucket = self.every.map(|e| now.div_euclid(e) * e);
+        // The clock is read per record only when files rotate by time.
+        let bucket = self.every.map(|e| (self.clock)().div_euclid(e) * e);
         let Some(current) = &self.current else {
-            return Some((bucket.unwrap_or(now), 0));
+            return Some((bucket.unwrap_or_else(|| (self.clock)()), 0));
         };
-        if bucket.is_some_and(|b| b != current.state.bucket) {
-            return Some((bucket.unwrap_or(now), 0));
+        if let Some(b) = bucket.filter(|b| *b != current.state.bucket) {
+            return Some((b, 0));
         }
         let full = self
             .max_bytes
