@@ -265,10 +265,16 @@ async fn a_page_whose_events_are_not_objects_is_a_decode_error() {
 }
 
 #[tokio::test]
-async fn a_page_with_an_event_nested_too_deep_is_a_decode_error() {
-    // Skipping over an event has no depth limit; parsing one does. The page
-    // fails whole, on both streams, rather than handing out an event that
-    // cannot be read (or whose uid reads as missing).
+async fn an_event_nested_past_the_value_parser_passes_as_text_and_ends_the_values() {
+    // JSON has no depth limit; `serde_json`'s value parser stops at 128. The
+    // text stream hands the event on as sent, uid and all; the value stream
+    // gives page 1's events, then a typed decode error, then ends. (The
+    // server's answer is a `fn`, so it spells the same event again.)
+    let deep = format!(
+        r#"{{"metadata": {{"uid": "e10"}}, "x": {}{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
     let server = PageServer::start(|token| match token {
         None => Some(page(0, Some("p2"))),
         Some(_) => Some(
@@ -281,7 +287,21 @@ async fn a_page_with_an_event_nested_too_deep_is_a_decode_error() {
         ),
     })
     .await;
-    page_two_fails_whole(&server).await;
+    let client = server.client();
+    let mut raw = client.events().stream_raw().unwrap();
+    let mut texts = Vec::new();
+    while let Some(e) = raw.try_next().await.unwrap() {
+        texts.push(e.to_string());
+    }
+    assert_eq!(texts.len(), 11);
+    assert_eq!(texts[10], deep);
+    assert_eq!(raw.last_event_uid().as_deref(), Some("e10"));
+
+    let values: Vec<logexport::Result<Value>> = client.events().stream().unwrap().collect().await;
+    assert_eq!(values.len(), 11, "page 1, then the error: {values:?}");
+    assert!(values[..10].iter().all(Result::is_ok));
+    let err = values[10].as_ref().unwrap_err();
+    assert_eq!(err.kind(), logexport::ErrorKind::Decode, "{err}");
 }
 
 /// Both streams yield page 1's ten events, then one decode error for page 2

@@ -7,10 +7,14 @@
 //! wants values, happens as events are handed out, while the next page is
 //! already on its way; the CLI writes the text without parsing it at all.
 //!
-//! Every event is checked to be one JSON object that `serde_json` can parse
-//! on its own into a value (nesting within its depth limit, numbers within
-//! `f64`'s range): an event that could not be read fails its whole page
-//! here, as a typed decode error, not later on its own. Lone UTF-16 surrogate
+//! Every event is checked to be one well-formed JSON object. Its text is
+//! handed on as it is: JSON sets no nesting or number limit, so an event
+//! deeper than `serde_json`'s value parser goes (128 levels), or with a
+//! number beyond `f64`, still passes as text, its uid and time still read;
+//! only [`RawEvent::to_value`] refuses it, as a typed decode error that
+//! also ends a stream of values. Checking that here would cost every event a
+//! second pass on the fetch path for the sake of pages no server sends.
+//! Lone UTF-16 surrogate
 //! escapes are replaced here (counted in [`RawEventPage::replaced`]) so that
 //! the text parses anywhere; invalid UTF-8 fails the page's parse and is
 //! repaired by the caller's fallback (`events::tolerate`). A line break
@@ -277,11 +281,6 @@ impl<'de> Visitor<'de> for ListVisitor {
             if !json.starts_with('{') {
                 return Err(de::Error::custom("an event is not a JSON object"));
             }
-            // The split only skips over each event, which checks neither
-            // nesting depth nor number range: an event a parse into a value
-            // would reject fails the page here, as it did when pages were
-            // parsed whole, instead of failing later, one event at a time.
-            check_parses(json).map_err(de::Error::custom)?;
             let (json, replaced) = crate::download::repair_json_surrogates(json);
             list.replaced += replaced;
             let start = list.text.len();
@@ -294,74 +293,6 @@ impl<'de> Visitor<'de> for ListVisitor {
         }
         Ok(list)
     }
-}
-
-/// Nesting deeper than this fails `serde_json`'s parse of an event alone
-/// (its recursion limit), so [`RawEvent::to_value`] could not read it.
-const MAX_DEPTH: u32 = 127;
-
-/// Checks that `json`, one value the split has found well formed, is also
-/// one `serde_json` builds a [`Value`] of: no nesting past its recursion
-/// limit and no number outside `f64`'s range. A single pass with no
-/// allocation; strings are skipped with `memchr`, and only a number with an
-/// exponent or of more than 300 digits (the only ones that can overflow) is
-/// parsed, by `serde_json` itself.
-fn check_parses(json: &str) -> Result<(), String> {
-    let b = json.as_bytes();
-    let mut depth = 0u32;
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        match c {
-            b'"' => {
-                // To the closing quote, over escapes (the character after a
-                // backslash is never the end).
-                i += 1;
-                loop {
-                    let Some(j) = b.get(i..).and_then(|r| memchr::memchr2(b'"', b'\\', r)) else {
-                        return Ok(());
-                    };
-                    let at = i + j;
-                    if b[at] == b'"' {
-                        i = at + 1;
-                        break;
-                    }
-                    i = at + 2;
-                }
-            }
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Err(format!(
-                        "an event is nested more than {MAX_DEPTH} levels deep"
-                    ));
-                }
-                i += 1;
-            }
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                i += 1;
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = i;
-                while b
-                    .get(i)
-                    .is_some_and(|c| matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
-                {
-                    i += 1;
-                }
-                let number = &json[start..i];
-                let may_overflow =
-                    number.len() > 300 || memchr::memchr2(b'e', b'E', number.as_bytes()).is_some();
-                if may_overflow {
-                    if let Err(e) = serde_json::from_str::<Value>(number) {
-                        return Err(format!("an event does not parse: {e}"));
-                    }
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    Ok(())
 }
 
 /// Appends valid JSON `json` minus the line breaks between its tokens
@@ -489,31 +420,30 @@ mod tests {
     }
 
     #[test]
-    fn events_a_value_parse_rejects_fail_the_page() {
+    fn events_past_the_value_parsers_limits_pass_as_text() {
         // The deepest event that parses on its own passes, whole.
         let p = page(&format!(r#"{{"list": [{}]}}"#, nested(127)));
         assert!(p.events()[0].to_value().is_ok());
         assert_eq!(p.events()[0].uid().as_deref(), Some("deep"));
-        assert!(serde_json::from_str::<Value>(&nested(128)).is_err());
         for event in [
             nested(128),
             nested(200),
-            r#"{"a": 1e400}"#.to_string(),
-            r#"{"a": [-2.5E+309]}"#.to_string(),
-            format!(r#"{{"a": {}}}"#, "9".repeat(400)),
+            r#"{"metadata": {"uid": "deep"}, "a": 1e400}"#.to_string(),
+            format!(
+                r#"{{"metadata": {{"uid": "deep"}}, "a": {}}}"#,
+                "9".repeat(400)
+            ),
         ] {
-            let json = format!(r#"{{"list": [{{"metadata": {{"uid": "ok"}}}}, {event}]}}"#);
             assert!(serde_json::from_str::<Value>(&event).is_err());
-            let err = serde_json::from_str::<RawEventPage>(&json).unwrap_err();
-            assert!(err.to_string().contains("an event"), "{err}");
+            let p = page(&format!(
+                r#"{{"list": [{{"metadata": {{"uid": "ok"}}}}, {event}]}}"#
+            ));
+            let e = &p.events()[1];
+            // Handed on as sent, with its uid; only a value is refused.
+            assert_eq!(e.as_str(), event);
+            assert_eq!(e.uid().as_deref(), Some("deep"));
+            let err = e.to_value().unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Decode, "{err}");
         }
-        // Brackets and exponents inside strings, and numbers in range, are
-        // nothing to reject.
-        let deep_text = format!(
-            r#"{{"list": [{{"s": "{}\"[{{", "e": "1e400", "n": [1e300, -0.5e-400, 123456789012345678901234567890]}}]}}"#,
-            "[".repeat(300)
-        );
-        let p = page(&deep_text);
-        assert!(p.events()[0].to_value().is_ok());
     }
 }
